@@ -1,0 +1,122 @@
+package archive
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// syncParallel is how many fsyncs a batch keeps in flight, so that the
+// filesystem can commit them in one journal transaction.
+const syncParallel = 16
+
+// Batch gathers staged messages and makes them durable and visible together:
+// fsync every file (in parallel), rename each into cur/, fsync each folder's
+// cur/ once. Only after Commit returns may the catalog name the files.
+type Batch struct {
+	items []*Staged
+	names []string
+	bytes int64
+}
+
+// Add queues st to be published under key with the given flag letters;
+// date becomes the file's mtime (Dovecot's INTERNALDATE). It returns the
+// file's final name.
+func (b *Batch) Add(st *Staged, key, letters string, date time.Time) (MessageFile, error) {
+	mf := MessageFile{Key: key, Size: st.Size, VSize: st.VSize, Flags: letters}
+	if err := os.Chtimes(st.tmp, date, date); err != nil {
+		st.Discard()
+		return mf, fmt.Errorf("set mtime: %w", err)
+	}
+	st.Key = key
+	b.items = append(b.items, st)
+	b.names = append(b.names, mf.Name())
+	b.bytes += st.Size
+	return mf, nil
+}
+
+// Len is the number of queued messages; Bytes their uncompressed size.
+func (b *Batch) Len() int     { return len(b.items) }
+func (b *Batch) Bytes() int64 { return b.bytes }
+
+// Items returns the queued messages with the names they are published under.
+func (b *Batch) Items() ([]*Staged, []string) { return b.items, b.names }
+
+// Commit makes every queued file durable under its final name. On error,
+// files not yet renamed are removed; renamed ones stay (they are complete
+// and durable, and the next run adopts them).
+func (b *Batch) Commit() error {
+	if err := b.syncAll(); err != nil {
+		b.Abort()
+		return err
+	}
+	dirs := map[string]bool{}
+	for i, st := range b.items {
+		dst := filepath.Join(st.Folder.Dir, "cur", b.names[i])
+		if err := os.Rename(st.tmp, dst); err != nil {
+			b.items = b.items[i:]
+			b.Abort()
+			return fmt.Errorf("publish %s: %w", b.names[i], err)
+		}
+		dirs[filepath.Dir(dst)] = true
+	}
+	for d := range dirs {
+		if err := SyncDir(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// syncAll fsyncs and closes every staged file, syncParallel at a time.
+func (b *Batch) syncAll() error {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+		sem  = make(chan struct{}, syncParallel)
+	)
+	for _, st := range b.items {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := syncClose(st); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func syncClose(st *Staged) error {
+	f := st.file
+	st.file = nil
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("sync %s: %w", st.Key, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", st.Key, err)
+	}
+	return nil
+}
+
+// Abort removes every queued temp file.
+func (b *Batch) Abort() {
+	for _, st := range b.items {
+		st.Discard()
+	}
+	b.Reset()
+}
+
+// Reset empties the batch after a successful Commit.
+func (b *Batch) Reset() {
+	b.items, b.names, b.bytes = b.items[:0], b.names[:0], 0
+}

@@ -1,0 +1,236 @@
+package archive
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // the catalog's database driver
+)
+
+// schemaVersion is the catalog schema this build writes (PRAGMA user_version).
+const schemaVersion = 1
+
+const schema = `
+CREATE TABLE runs (
+	id INTEGER PRIMARY KEY,
+	kind TEXT NOT NULL,
+	started TEXT NOT NULL,
+	ended TEXT,
+	outcome TEXT NOT NULL,
+	folders INTEGER NOT NULL DEFAULT 0,
+	new_messages INTEGER NOT NULL DEFAULT 0,
+	new_bytes INTEGER NOT NULL DEFAULT 0,
+	flag_updates INTEGER NOT NULL DEFAULT 0,
+	gone INTEGER NOT NULL DEFAULT 0,
+	errors INTEGER NOT NULL DEFAULT 0,
+	error TEXT
+);
+CREATE TABLE folders (
+	id INTEGER PRIMARY KEY,
+	name TEXT NOT NULL UNIQUE,
+	delim TEXT NOT NULL,
+	dir TEXT NOT NULL UNIQUE,
+	uidvalidity INTEGER NOT NULL DEFAULT 0,
+	uidnext INTEGER NOT NULL DEFAULT 0,
+	highestmodseq INTEGER NOT NULL DEFAULT 0,
+	messages INTEGER NOT NULL DEFAULT 0,
+	first_run INTEGER NOT NULL,
+	last_run INTEGER NOT NULL,
+	gone_run INTEGER
+);
+CREATE TABLE messages (
+	id INTEGER PRIMARY KEY,
+	folder_id INTEGER NOT NULL REFERENCES folders(id),
+	uidvalidity INTEGER NOT NULL,
+	uid INTEGER NOT NULL,
+	uidl TEXT,
+	key TEXT NOT NULL,
+	file TEXT NOT NULL,
+	sha256 BLOB NOT NULL,
+	size INTEGER NOT NULL,
+	vsize INTEGER NOT NULL,
+	internaldate TEXT NOT NULL,
+	flags TEXT NOT NULL,
+	message_id TEXT NOT NULL,
+	first_run INTEGER NOT NULL,
+	last_run INTEGER NOT NULL,
+	gone_run INTEGER,
+	server_deleted_run INTEGER,
+	UNIQUE (folder_id, key)
+);
+CREATE INDEX messages_uid ON messages (folder_id, uidvalidity, uid);
+CREATE INDEX messages_sha ON messages (folder_id, sha256);
+CREATE TABLE flag_history (
+	message INTEGER NOT NULL REFERENCES messages(id),
+	run INTEGER NOT NULL,
+	flags TEXT NOT NULL,
+	PRIMARY KEY (message, run)
+);
+`
+
+// Catalog is an account's index of folders, messages and runs.
+type Catalog struct {
+	db *sql.DB
+}
+
+// OpenCatalog opens (creating if needed) the catalog at path. Commits are
+// durable (synchronous=FULL): POP3 delete mode relies on a committed row.
+func OpenCatalog(ctx context.Context, path string) (*Catalog, error) {
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)" +
+		"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open catalog: %w", err)
+	}
+	db.SetMaxOpenConns(1)
+	c := &Catalog{db: db}
+	if err := c.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("catalog %s: %w", path, err)
+	}
+	return c, nil
+}
+
+func (c *Catalog) migrate(ctx context.Context) error {
+	var v int
+	if err := c.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return err
+	}
+	switch {
+	case v == schemaVersion:
+		return nil
+	case v > schemaVersion:
+		return fmt.Errorf("%w: catalog schema %d is newer than this mailkeep (%d)", ErrFormat, v, schemaVersion)
+	}
+	return c.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, schema); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion))
+		return err
+	})
+}
+
+// Close closes the database.
+func (c *Catalog) Close() error { return c.db.Close() }
+
+func (c *Catalog) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := c.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("catalog: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return fmt.Errorf("catalog: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("catalog commit: %w", err)
+	}
+	return nil
+}
+
+// Run outcomes.
+const (
+	OutcomeRunning     = "running"
+	OutcomeOK          = "ok"
+	OutcomePartial     = "partial"
+	OutcomeFailed      = "failed"
+	OutcomeInterrupted = "interrupted"
+)
+
+// RunStats are the counts a run records.
+type RunStats struct {
+	Folders, NewMessages, FlagUpdates, Gone, Errors int
+	NewBytes                                        int64
+}
+
+// Run is one row of the runs table.
+type Run struct {
+	ID       int64
+	Kind     string
+	Started  time.Time
+	Ended    time.Time
+	Outcome  string
+	Error    string
+	RunStats
+}
+
+const timeLayout = time.RFC3339Nano
+
+// BeginRun records a run as started and marks runs left "running" by a
+// crashed process as interrupted (the caller holds the account lock).
+func (c *Catalog) BeginRun(ctx context.Context, kind string, now time.Time) (int64, error) {
+	var id int64
+	err := c.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE runs SET outcome = ? WHERE outcome = ?`,
+			OutcomeInterrupted, OutcomeRunning); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO runs (kind, started, outcome) VALUES (?, ?, ?)`,
+			kind, now.UTC().Format(timeLayout), OutcomeRunning)
+		if err != nil {
+			return err
+		}
+		id, err = res.LastInsertId()
+		return err
+	})
+	return id, err
+}
+
+// FinishRun records a run's outcome and counts; it is the run's last write.
+func (c *Catalog) FinishRun(ctx context.Context, id int64, outcome string, st RunStats, runErr error, now time.Time) error {
+	msg := ""
+	if runErr != nil {
+		msg = runErr.Error()
+	}
+	return c.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE runs SET ended = ?, outcome = ?, folders = ?, new_messages = ?,
+			new_bytes = ?, flag_updates = ?, gone = ?, errors = ?, error = ? WHERE id = ?`,
+			now.UTC().Format(timeLayout), outcome, st.Folders, st.NewMessages, st.NewBytes,
+			st.FlagUpdates, st.Gone, st.Errors, msg, id)
+		return err
+	})
+}
+
+// Runs returns the most recent runs, newest first.
+func (c *Catalog) Runs(ctx context.Context, limit int) ([]Run, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT id, kind, started, COALESCE(ended, ''), outcome, folders,
+		new_messages, new_bytes, flag_updates, gone, errors, COALESCE(error, '')
+		FROM runs ORDER BY id DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
+	defer rows.Close()
+	var out []Run
+	for rows.Next() {
+		var r Run
+		var started, ended string
+		if err := rows.Scan(&r.ID, &r.Kind, &started, &ended, &r.Outcome, &r.Folders, &r.NewMessages,
+			&r.NewBytes, &r.FlagUpdates, &r.Gone, &r.Errors, &r.Error); err != nil {
+			return nil, fmt.Errorf("catalog: %w", err)
+		}
+		r.Started, _ = time.Parse(timeLayout, started)
+		r.Ended, _ = time.Parse(timeLayout, ended)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// joinFlags stores a flag list as one space-separated text.
+func joinFlags(flags []string) string { return strings.Join(flags, " ") }
+
+// SplitFlags inverts joinFlags.
+func SplitFlags(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, " ")
+}
+
+var errNoRows = sql.ErrNoRows
+
+func isNoRows(err error) bool { return errors.Is(err, errNoRows) }

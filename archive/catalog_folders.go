@@ -1,0 +1,98 @@
+package archive
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// FolderState is a folder's row: its server-side sync state.
+type FolderState struct {
+	ID            int64
+	Name          string
+	Delim         string
+	Dir           string
+	UIDValidity   uint32
+	UIDNext       uint32
+	HighestModSeq uint64
+	Messages      uint32
+	LastRun       int64
+	Gone          bool
+}
+
+const folderCols = `id, name, delim, dir, uidvalidity, uidnext, highestmodseq, messages, last_run, gone_run IS NOT NULL`
+
+func scanFolder(s interface{ Scan(...any) error }) (FolderState, error) {
+	var f FolderState
+	err := s.Scan(&f.ID, &f.Name, &f.Delim, &f.Dir, &f.UIDValidity, &f.UIDNext, &f.HighestModSeq,
+		&f.Messages, &f.LastRun, &f.Gone)
+	return f, err
+}
+
+// Folders returns every folder the catalog knows, gone ones included.
+func (c *Catalog) Folders(ctx context.Context) ([]FolderState, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT `+folderCols+` FROM folders ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
+	defer rows.Close()
+	var out []FolderState
+	for rows.Next() {
+		f, err := scanFolder(rows)
+		if err != nil {
+			return nil, fmt.Errorf("catalog: %w", err)
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// EnsureFolder returns the folder's row, creating it (or reviving a folder
+// that had gone) in run.
+func (c *Catalog) EnsureFolder(ctx context.Context, f *Folder, run int64) (FolderState, error) {
+	var st FolderState
+	err := c.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO folders (name, delim, dir, first_run, last_run)
+			VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET gone_run = NULL`,
+			f.Name, delimString(f.Delim), f.Rel, run, run)
+		if err != nil {
+			return err
+		}
+		st, err = scanFolder(tx.QueryRowContext(ctx, `SELECT `+folderCols+` FROM folders WHERE name = ?`, f.Name))
+		return err
+	})
+	return st, err
+}
+
+// SetFolderState records the server state a run synced the folder to.
+func (c *Catalog) SetFolderState(ctx context.Context, st FolderState, run int64) error {
+	return c.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE folders SET uidvalidity = ?, uidnext = ?, highestmodseq = ?,
+			messages = ?, last_run = ? WHERE id = ?`,
+			st.UIDValidity, st.UIDNext, st.HighestModSeq, st.Messages, run, st.ID)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE messages SET last_run = ? WHERE folder_id = ? AND gone_run IS NULL`,
+			run, st.ID)
+		return err
+	})
+}
+
+// MarkFolderGone records that the server no longer has a folder; its
+// messages are marked gone in the same run and stay in the archive.
+func (c *Catalog) MarkFolderGone(ctx context.Context, id, run int64) (int, error) {
+	var n int64
+	err := c.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE folders SET gone_run = ? WHERE id = ?`, run, id); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE messages SET gone_run = ? WHERE folder_id = ? AND gone_run IS NULL`, run, id)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
+}

@@ -1,0 +1,175 @@
+package archive
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// Message is one archived message's catalog row.
+type Message struct {
+	ID           int64
+	FolderID     int64
+	UIDValidity  uint32
+	UID          uint32
+	UIDL         string
+	Key          string
+	File         string
+	SHA256       [32]byte
+	Size, VSize  int64
+	InternalDate time.Time
+	Flags        []string
+	MessageID    string
+	FirstRun     int64
+	LastRun      int64
+	GoneRun      int64 // 0 while the server still has it
+}
+
+const msgCols = `id, folder_id, uidvalidity, uid, COALESCE(uidl, ''), key, file, sha256, size, vsize,
+	internaldate, flags, message_id, first_run, last_run, COALESCE(gone_run, 0)`
+
+func scanMessage(s interface{ Scan(...any) error }) (Message, error) {
+	var m Message
+	var sum []byte
+	var date, flags string
+	err := s.Scan(&m.ID, &m.FolderID, &m.UIDValidity, &m.UID, &m.UIDL, &m.Key, &m.File, &sum, &m.Size,
+		&m.VSize, &date, &flags, &m.MessageID, &m.FirstRun, &m.LastRun, &m.GoneRun)
+	if err != nil {
+		return m, err
+	}
+	copy(m.SHA256[:], sum)
+	m.Flags = SplitFlags(flags)
+	m.InternalDate, err = time.Parse(time.RFC3339, date)
+	return m, err
+}
+
+func (c *Catalog) queryMessages(ctx context.Context, where string, args ...any) ([]Message, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT `+msgCols+` FROM messages WHERE `+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
+	defer rows.Close()
+	var out []Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, fmt.Errorf("catalog: %w", err)
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// Present returns the folder's messages the server had at the last look.
+func (c *Catalog) Present(ctx context.Context, folderID int64) ([]Message, error) {
+	return c.queryMessages(ctx, `folder_id = ? AND gone_run IS NULL ORDER BY uidvalidity, uid`, folderID)
+}
+
+// FolderMessages returns all of a folder's messages, gone ones included.
+func (c *Catalog) FolderMessages(ctx context.Context, folderID int64) ([]Message, error) {
+	return c.queryMessages(ctx, `folder_id = ? ORDER BY id`, folderID)
+}
+
+// FindGoneByHash looks for a message of the folder that has gone from the
+// server (for example after a UIDVALIDITY change) with the same content.
+func (c *Catalog) FindGoneByHash(ctx context.Context, folderID int64, sum [32]byte) (Message, bool, error) {
+	ms, err := c.queryMessages(ctx, `folder_id = ? AND sha256 = ? AND gone_run IS NOT NULL LIMIT 1`, folderID, sum[:])
+	if err != nil || len(ms) == 0 {
+		return Message{}, false, err
+	}
+	return ms[0], true, nil
+}
+
+// AddMessages records newly published messages in one transaction.
+func (c *Catalog) AddMessages(ctx context.Context, msgs []Message, run int64) error {
+	return c.tx(ctx, func(tx *sql.Tx) error {
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO messages (folder_id, uidvalidity, uid, uidl, key, file,
+			sha256, size, vsize, internaldate, flags, message_id, first_run, last_run)
+			VALUES (?, ?, ?, NULLIF(?, ''), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (folder_id, key) DO UPDATE SET gone_run = NULL, last_run = excluded.last_run`)
+		if err != nil {
+			return err
+		}
+		defer ins.Close()
+		for _, m := range msgs {
+			res, err := ins.ExecContext(ctx, m.FolderID, m.UIDValidity, m.UID, m.UIDL, m.Key, m.File, m.SHA256[:],
+				m.Size, m.VSize, m.InternalDate.Format(time.RFC3339), joinFlags(m.Flags), m.MessageID, run, run)
+			if err != nil {
+				return fmt.Errorf("add %s: %w", m.Key, err)
+			}
+			if err := addHistory(ctx, tx, res, m, run); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func addHistory(ctx context.Context, tx *sql.Tx, res sql.Result, m Message, run int64) error {
+	id, err := res.LastInsertId()
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO flag_history (message, run, flags) VALUES (?, ?, ?)`,
+		id, run, joinFlags(m.Flags))
+	return err
+}
+
+// MarkGone records that the server no longer has these messages.
+func (c *Catalog) MarkGone(ctx context.Context, ids []int64, run int64) error {
+	return c.eachID(ctx, `UPDATE messages SET gone_run = ? WHERE id = ? AND gone_run IS NULL`, ids, run)
+}
+
+func (c *Catalog) eachID(ctx context.Context, query string, ids []int64, run int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return c.tx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, query)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, id := range ids {
+			if _, err := st.ExecContext(ctx, run, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// FlagUpdate is a changed flag set of one message and its renamed file.
+type FlagUpdate struct {
+	ID    int64
+	Flags []string
+	File  string
+}
+
+// UpdateFlags records flag changes and keeps their history by run.
+func (c *Catalog) UpdateFlags(ctx context.Context, ups []FlagUpdate, run int64) error {
+	return c.tx(ctx, func(tx *sql.Tx) error {
+		for _, u := range ups {
+			fl := joinFlags(u.Flags)
+			if _, err := tx.ExecContext(ctx, `UPDATE messages SET flags = ?, file = ? WHERE id = ?`, fl, u.File, u.ID); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO flag_history (message, run, flags) VALUES (?, ?, ?)`,
+				u.ID, run, fl); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Rekey moves a gone message to a new UIDVALIDITY/UID after the server
+// renumbered its folder, so identical content is not stored twice.
+func (c *Catalog) Rekey(ctx context.Context, id int64, uidValidity, uid uint32, run int64) error {
+	return c.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE messages SET uidvalidity = ?, uid = ?, gone_run = NULL, last_run = ?
+			WHERE id = ?`, uidValidity, uid, run, id)
+		return err
+	})
+}

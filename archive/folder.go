@@ -1,0 +1,174 @@
+package archive
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+const (
+	folderMetaFile = "mailkeep-folder"
+	keywordsFile   = "dovecot-keywords"
+)
+
+// FolderMeta is what the small metadata file in each Maildir records, so
+// that the catalog can be rebuilt from the tree alone.
+type FolderMeta struct {
+	Name  string `json:"name"`
+	Delim string `json:"delimiter"`
+}
+
+// Folder is one Maildir of the archive. Its methods are safe for concurrent use.
+type Folder struct {
+	Name  string
+	Delim rune
+	Rel   string // relative directory under mail/, slash-separated
+	Dir   string // absolute path of the Maildir (the .mk level)
+
+	mu sync.Mutex
+	kw *Keywords
+}
+
+// Folder opens the Maildir for a server folder, creating it if needed.
+func (a *Account) Folder(name string, delim rune) (*Folder, error) {
+	rel := FolderDir(name, delim)
+	dir := filepath.Join(a.MailDir(), filepath.FromSlash(rel), MaildirLevel)
+	if !strings.HasPrefix(dir, a.MailDir()+string(filepath.Separator)) {
+		return nil, fmt.Errorf("folder %q maps outside the archive", name)
+	}
+	f := &Folder{Name: name, Delim: delim, Rel: rel, Dir: dir}
+	if err := f.create(); err != nil {
+		return nil, fmt.Errorf("folder %q: %w", name, err)
+	}
+	kw, err := f.loadKeywords()
+	if err != nil {
+		return nil, fmt.Errorf("folder %q: %w", name, err)
+	}
+	f.kw = kw
+	return f, nil
+}
+
+func (f *Folder) create() error {
+	for _, sub := range []string{"cur", "new", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(f.Dir, sub), 0o750); err != nil {
+			return err
+		}
+	}
+	meta := filepath.Join(f.Dir, folderMetaFile)
+	if _, err := os.Stat(meta); err == nil {
+		return nil
+	}
+	data, err := json.Marshal(FolderMeta{Name: f.Name, Delim: delimString(f.Delim)})
+	if err != nil {
+		return err
+	}
+	if err := WriteFileAtomic(meta, append(data, '\n'), 0o640); err != nil {
+		return err
+	}
+	return SyncDir(filepath.Dir(f.Dir))
+}
+
+func delimString(d rune) string {
+	if d == 0 {
+		return ""
+	}
+	return string(d)
+}
+
+func (f *Folder) loadKeywords() (*Keywords, error) {
+	data, err := os.ReadFile(filepath.Join(f.Dir, keywordsFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return ParseKeywordsFile(nil)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return ParseKeywordsFile(data)
+}
+
+// Letters returns the Maildir flag letters for IMAP flags. When a keyword
+// needs a new letter, the folder's keyword file is rewritten (durably)
+// before Letters returns, so a file named with the letter never precedes it.
+func (f *Folder) Letters(flags []string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	letters, changed := f.kw.Letters(flags)
+	if !changed {
+		return letters, nil
+	}
+	if err := WriteFileAtomic(filepath.Join(f.Dir, keywordsFile), f.kw.Marshal(), 0o640); err != nil {
+		return "", err
+	}
+	return letters, nil
+}
+
+// Flags maps Maildir flag letters back to IMAP flags.
+func (f *Folder) Flags(letters string) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.kw.Flags(letters)
+}
+
+// CleanTmp removes leftover temp files of an interrupted run. The caller
+// holds the account lock, so no writer is active.
+func (f *Folder) CleanTmp() (int, error) {
+	dir := filepath.Join(f.Dir, "tmp")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range entries {
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+			return 0, err
+		}
+	}
+	return len(entries), nil
+}
+
+// Scan lists the published message files of the folder by key.
+// Names that are not mailkeep message files are returned in others.
+func (f *Folder) Scan() (files map[string]MessageFile, others []string, err error) {
+	files = map[string]MessageFile{}
+	for _, sub := range []string{"cur", "new"} {
+		entries, err := os.ReadDir(filepath.Join(f.Dir, sub))
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, e := range entries {
+			mf, perr := ParseMessageFile(e.Name())
+			if perr != nil || sub == "new" {
+				others = append(others, sub+"/"+e.Name())
+				continue
+			}
+			files[mf.Key] = mf
+		}
+	}
+	return files, others, nil
+}
+
+// Path is the absolute path of a published message file.
+func (f *Folder) Path(mf MessageFile) string {
+	return filepath.Join(f.Dir, "cur", mf.Name())
+}
+
+// Rename gives a published file new flag letters. The rename is durable
+// only after SyncCur.
+func (f *Folder) Rename(from MessageFile, letters string) (MessageFile, error) {
+	to := from
+	to.Flags = letters
+	if to == from {
+		return to, nil
+	}
+	if err := os.Rename(f.Path(from), f.Path(to)); err != nil {
+		return from, fmt.Errorf("rename %s: %w", from.Key, err)
+	}
+	return to, nil
+}
+
+// SyncCur makes renames in cur/ durable.
+func (f *Folder) SyncCur() error { return SyncDir(filepath.Join(f.Dir, "cur")) }

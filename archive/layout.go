@@ -1,0 +1,125 @@
+package archive
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// FormatVersion is the archive format this build writes and reads.
+const FormatVersion = 1
+
+const (
+	formatFile  = "FORMAT"
+	formatMagic = "mailkeep-archive"
+	lockFile    = "lock"
+	catalogFile = "catalog.db"
+	mailDir     = "mail"
+	// MaildirLevel is the Dovecot DIRNAME: every folder's cur/new/tmp live below it.
+	MaildirLevel = ".mk"
+)
+
+// ErrBusy reports that another process holds the account's lock.
+var ErrBusy = errors.New("account is busy: another mailkeep process holds its lock")
+
+// ErrFormat reports an archive written by an unknown format version.
+var ErrFormat = errors.New("unsupported archive format")
+
+// Account is one account's archive directory, open and locked.
+type Account struct {
+	Dir     string // <archive>/<account>
+	Catalog *Catalog
+	log     *slog.Logger
+	lock    *os.File
+}
+
+// Open creates (if needed), locks and opens the archive of one account.
+// It returns ErrBusy when another process holds the lock.
+func Open(ctx context.Context, root, name string, log *slog.Logger) (*Account, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	dir := filepath.Join(root, name)
+	if err := os.MkdirAll(filepath.Join(dir, mailDir), 0o750); err != nil {
+		return nil, fmt.Errorf("create archive dir: %w", err)
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	a := &Account{Dir: dir, log: log, lock: lock}
+	if err := a.open(ctx); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *Account) open(ctx context.Context) error {
+	if err := checkFormat(a.Dir); err != nil {
+		return err
+	}
+	cat, err := OpenCatalog(ctx, filepath.Join(a.Dir, catalogFile))
+	if err != nil {
+		return err
+	}
+	a.Catalog = cat
+	return nil
+}
+
+// Close closes the catalog and releases the lock.
+func (a *Account) Close() error {
+	var err error
+	if a.Catalog != nil {
+		err = a.Catalog.Close()
+	}
+	return errors.Join(err, a.lock.Close())
+}
+
+// MailDir is the root of the account's Maildir tree.
+func (a *Account) MailDir() string { return filepath.Join(a.Dir, mailDir) }
+
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("open lock: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, ErrBusy
+		}
+		return nil, fmt.Errorf("lock %s: %w", dir, err)
+	}
+	return f, nil
+}
+
+// checkFormat writes the format marker into a new archive and refuses an
+// archive of another version.
+func checkFormat(dir string) error {
+	path := filepath.Join(dir, formatFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return WriteFileAtomic(path, fmt.Appendf(nil, "%s %d\n", formatMagic, FormatVersion), 0o640)
+	}
+	if err != nil {
+		return fmt.Errorf("read format marker: %w", err)
+	}
+	var magic string
+	var v int
+	if _, err := fmt.Sscanf(string(bytes.TrimSpace(data)), "%s %d", &magic, &v); err != nil || magic != formatMagic {
+		return fmt.Errorf("%s: %w: not a mailkeep archive marker: %q", path, ErrFormat, strings.TrimSpace(string(data)))
+	}
+	if v != FormatVersion {
+		return fmt.Errorf("%s: %w: version %d (this mailkeep reads version %d)", path, ErrFormat, v, FormatVersion)
+	}
+	return nil
+}

@@ -1,0 +1,183 @@
+package archive
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net/mail"
+	"os"
+	"path/filepath"
+	
+	"github.com/klauspost/compress/zstd"
+)
+
+// headLimit bounds how much of a message's header is kept for metadata.
+const headLimit = 64 << 10
+
+// Compression levels accepted by NewSpool.
+var compressionLevels = map[string]zstd.EncoderLevel{
+	"":        zstd.SpeedFastest,
+	"fastest": zstd.SpeedFastest,
+	"default": zstd.SpeedDefault,
+	"better":  zstd.SpeedBetterCompression,
+}
+
+// Spool streams messages into a folder's tmp/ directory: it hashes, counts
+// and compresses on the way, with memory bounded by the encoder's window,
+// whatever the message size. One Spool serves one goroutine.
+type Spool struct {
+	enc *zstd.Encoder
+	bw  *bufio.Writer
+	sum hash.Hash
+	cnt counter
+}
+
+// NewSpool returns a Spool compressing at the named level
+// ("fastest", "default" or "better"; "" means fastest).
+func NewSpool(level string) (*Spool, error) {
+	l, ok := compressionLevels[level]
+	if !ok {
+		return nil, fmt.Errorf("unknown compression level %q", level)
+	}
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(l), zstd.WithEncoderConcurrency(1),
+		zstd.WithAllLitEntropyCompression(true), zstd.WithWindowSize(1<<20), zstd.WithEncoderCRC(true))
+	if err != nil {
+		return nil, err
+	}
+	return &Spool{enc: enc, bw: bufio.NewWriterSize(nil, 64<<10), sum: sha256.New()}, nil
+}
+
+// Staged is a message written to tmp/, not yet durable nor published.
+type Staged struct {
+	Folder    *Folder
+	Key       string // set by Batch.Add
+	Size      int64 // bytes as the server sent them
+	VSize     int64 // size with every line ending as CRLF
+	SHA256    [32]byte
+	MessageID string
+	tmp       string
+	file      *os.File
+}
+
+// Write streams r into a new temp file of folder f. The caller publishes
+// it through a Batch or calls Discard.
+func (s *Spool) Write(f *Folder, r io.Reader) (st *Staged, err error) {
+	tmp := filepath.Join(f.Dir, "tmp", randHex()+".tmp")
+	file, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("create temp file: %w", err)
+	}
+	st = &Staged{Folder: f, tmp: tmp, file: file}
+	defer func() {
+		if err != nil {
+			st.Discard()
+		}
+	}()
+	head, err := s.copy(file, r)
+	if err != nil {
+		return nil, err
+	}
+	st.Size, st.VSize = s.cnt.n, s.cnt.n+s.cnt.bareLF
+	copy(st.SHA256[:], s.sum.Sum(nil))
+	st.MessageID = MessageID(head)
+	return st, nil
+}
+
+func (s *Spool) copy(file *os.File, r io.Reader) ([]byte, error) {
+	s.bw.Reset(file)
+	s.enc.Reset(s.bw)
+	s.sum.Reset()
+	s.cnt = counter{}
+	head := &headCapture{}
+	w := io.MultiWriter(s.enc, s.sum, &s.cnt, head)
+	if _, err := io.Copy(w, sourceReader{r}); err != nil {
+		s.enc.Reset(nil)
+		return nil, fmt.Errorf("read message: %w", err)
+	}
+	if err := s.enc.Close(); err != nil {
+		return nil, fmt.Errorf("compress: %w", err)
+	}
+	if err := s.bw.Flush(); err != nil {
+		return nil, fmt.Errorf("write temp file: %w", err)
+	}
+	return head.buf, nil
+}
+
+// Discard closes and removes the temp file.
+func (st *Staged) Discard() {
+	if st.file != nil {
+		st.file.Close()
+		st.file = nil
+	}
+	os.Remove(st.tmp)
+}
+
+// counter counts bytes and bare LFs (LF not preceded by CR), for Dovecot's W=.
+type counter struct {
+	n, bareLF int64
+	prevCR    bool
+}
+
+func (c *counter) Write(p []byte) (int, error) {
+	for i, b := range p {
+		if b == '\n' && !(c.prevCR || i > 0 && p[i-1] == '\r') {
+			c.bareLF++
+		}
+		c.prevCR = false
+	}
+	if len(p) > 0 {
+		c.prevCR = p[len(p)-1] == '\r'
+	}
+	c.n += int64(len(p))
+	return len(p), nil
+}
+
+// headCapture keeps the start of a message up to the end of its header.
+type headCapture struct {
+	buf  []byte
+	done bool
+}
+
+func (h *headCapture) Write(p []byte) (int, error) {
+	if h.done {
+		return len(p), nil
+	}
+	room := headLimit - len(h.buf)
+	h.buf = append(h.buf, p[:min(room, len(p))]...)
+	if len(h.buf) >= headLimit || bytes.Contains(h.buf, []byte("\r\n\r\n")) || bytes.Contains(h.buf, []byte("\n\n")) {
+		h.done = true
+	}
+	return len(p), nil
+}
+
+// MessageID returns the Message-ID header of a message's header bytes,
+// or "" when it has none or the header does not parse.
+func MessageID(head []byte) string {
+	if i := bytes.Index(head, []byte("\r\n\r\n")); i >= 0 {
+		head = head[:i+4]
+	} else if i := bytes.Index(head, []byte("\n\n")); i >= 0 {
+		head = head[:i+2]
+	} else {
+		head = append(bytes.Clone(head), "\r\n\r\n"...)
+	}
+	m, err := mail.ReadMessage(bytes.NewReader(head))
+	if err != nil {
+		return ""
+	}
+	return m.Header.Get("Message-Id")
+}
+
+func randHex() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// ErrClosed is returned when a Batch is used after Commit or Abort.
+var ErrClosed = errors.New("batch already finished")

@@ -1,0 +1,117 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/mailkeep/mailkeep/archive"
+)
+
+// Dialer opens a logged-in IMAP connection.
+type Dialer func(ctx context.Context) (*imapclient.Client, error)
+
+// Progress receives user-facing progress; it must be safe for concurrent use.
+type Progress interface {
+	Folder(name string)
+	Message(bytes int64)
+}
+
+// Options configure one backup run. Zero values mean sensible defaults.
+type Options struct {
+	Dial        Dialer
+	Connections int               // IMAP connections per account; default 4
+	Include     func(string) bool // which decoded folder names to back up; nil = all
+	Compression string            // archive.NewSpool level
+	Log         *slog.Logger
+	Progress    Progress
+	Now         func() time.Time
+	// A batch is made durable and recorded when it holds this many
+	// messages or bytes; defaults 500 and 64 MiB.
+	BatchMessages int
+	BatchBytes    int64
+}
+
+func (o *Options) setDefaults() {
+	if o.Connections <= 0 {
+		o.Connections = 4
+	}
+	if o.Include == nil {
+		o.Include = func(string) bool { return true }
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Progress == nil {
+		o.Progress = nopProgress{}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.BatchMessages <= 0 {
+		o.BatchMessages = 500
+	}
+	if o.BatchBytes <= 0 {
+		o.BatchBytes = 64 << 20
+	}
+}
+
+type nopProgress struct{}
+
+func (nopProgress) Folder(string)  {}
+func (nopProgress) Message(int64) {}
+
+// Result is what a run did.
+type Result struct {
+	RunID    int64
+	Outcome  string // archive.OutcomeOK, OutcomePartial or OutcomeFailed
+	Stats    archive.RunStats
+	Duration time.Duration
+	Failures []error // per-message and per-folder failures of a partial run
+}
+
+// ErrPartial is returned (wrapped) when a run finished with some failures.
+var ErrPartial = errors.New("backup incomplete")
+
+// stats accumulates counts from concurrent folder workers.
+type stats struct {
+	mu       sync.Mutex
+	s        archive.RunStats
+	failures []error
+}
+
+func (s *stats) add(f func(*archive.RunStats)) {
+	s.mu.Lock()
+	f(&s.s)
+	s.mu.Unlock()
+}
+
+func (s *stats) fail(err error) {
+	s.mu.Lock()
+	s.s.Errors++
+	s.failures = append(s.failures, err)
+	s.mu.Unlock()
+}
+
+// finish records the run's outcome last, after all its data.
+func finish(ctx context.Context, a *archive.Account, run int64, start time.Time, st *stats, runErr error, now time.Time) (Result, error) {
+	res := Result{RunID: run, Stats: st.s, Duration: now.Sub(start), Failures: st.failures, Outcome: archive.OutcomeOK}
+	switch {
+	case runErr != nil:
+		res.Outcome = archive.OutcomeFailed
+		if errors.Is(runErr, context.Canceled) {
+			res.Outcome = archive.OutcomeInterrupted
+		}
+	case st.s.Errors > 0:
+		res.Outcome = archive.OutcomePartial
+		runErr = fmt.Errorf("%w: %d failures, first: %w", ErrPartial, st.s.Errors, st.failures[0])
+	}
+	// The run record is written even when ctx is done: use a fresh context.
+	ferr := a.Catalog.FinishRun(context.WithoutCancel(ctx), run, res.Outcome, st.s, runErr, now)
+	return res, errors.Join(runErr, ferr)
+}

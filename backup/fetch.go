@@ -1,0 +1,144 @@
+package backup
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/mailkeep/mailkeep/archive"
+)
+
+// fetchChunk is how many UIDs one UID FETCH asks for. One command is
+// consumed fully before the next is sent (pipelined body fetches deadlock
+// the client against servers that interleave responses).
+const fetchChunk = 1000
+
+var bodyFetch = &imap.FetchOptions{
+	UID: true, Flags: true, InternalDate: true, RFC822Size: true,
+	BodySection: []*imap.FetchItemBodySection{{Peek: true}},
+}
+
+// fetchNew archives the given UIDs. UIDs the server does not return (for
+// example expunged meanwhile, or answered in a way the client cannot match)
+// are asked for once more one by one, then recorded as failures.
+func (fs *folderSync) fetchNew(ctx context.Context, uids []imap.UID) error {
+	b := &pending{fs: fs}
+	defer b.batch.Abort()
+	for chunk := range slices.Chunk(uids, fetchChunk) {
+		got, err := fs.fetchSet(ctx, b, imap.UIDSetNum(chunk...))
+		if err != nil {
+			return err
+		}
+		if err := fs.retryMissing(ctx, b, chunk, got); err != nil {
+			return err
+		}
+	}
+	return b.flush(ctx)
+}
+
+func (fs *folderSync) retryMissing(ctx context.Context, b *pending, asked []imap.UID, got map[imap.UID]bool) error {
+	for _, uid := range asked {
+		if got[uid] {
+			continue
+		}
+		again, err := fs.fetchSet(ctx, b, imap.UIDSetNum(uid))
+		if err != nil {
+			return err
+		}
+		if !again[uid] {
+			fs.w.st.fail(fmt.Errorf("folder %q uid %d: the server did not return the message", fs.f.Name, uid))
+		}
+	}
+	return nil
+}
+
+// fetchSet runs one UID FETCH and archives what it returns.
+func (fs *folderSync) fetchSet(ctx context.Context, b *pending, set imap.UIDSet) (map[imap.UID]bool, error) {
+	cmd := fs.w.c.Fetch(set, bodyFetch)
+	defer cmd.Close()
+	got := map[imap.UID]bool{}
+	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+		m, err := fs.readMessage(msg)
+		if err != nil {
+			return got, err
+		}
+		if m == nil {
+			continue
+		}
+		got[m.uid] = true
+		if err := b.add(ctx, m); err != nil {
+			return got, err
+		}
+	}
+	if err := cmd.Close(); err != nil {
+		return got, fmt.Errorf("fetch: %w", err)
+	}
+	return got, nil
+}
+
+// fetched is one message read from a FETCH response.
+type fetched struct {
+	uid    imap.UID
+	flags  []string
+	date   time.Time
+	staged *archive.Staged
+}
+
+// readMessage consumes one FETCH response, streaming its body to a temp
+// file. It returns nil for a response without a body (for example an
+// unsolicited FLAGS update).
+func (fs *folderSync) readMessage(msg *imapclient.FetchMessageData) (*fetched, error) {
+	m := &fetched{}
+	for item := msg.Next(); item != nil; item = msg.Next() {
+		if err := fs.readItem(m, item); err != nil {
+			if m.staged != nil {
+				m.staged.Discard()
+			}
+			return nil, err
+		}
+	}
+	if m.staged == nil || m.uid == 0 {
+		if m.staged != nil {
+			m.staged.Discard()
+		}
+		return nil, nil
+	}
+	return m, nil
+}
+
+func (fs *folderSync) readItem(m *fetched, item imapclient.FetchItemData) error {
+	switch item := item.(type) {
+	case imapclient.FetchItemDataUID:
+		m.uid = item.UID
+	case imapclient.FetchItemDataFlags:
+		m.flags = flagStrings(item.Flags)
+	case imapclient.FetchItemDataInternalDate:
+		m.date = item.Time
+	case imapclient.FetchItemDataBodySection:
+		if item.Literal == nil || m.staged != nil {
+			return nil
+		}
+		st, err := fs.w.spool.Write(fs.f, item.Literal)
+		if err != nil {
+			return classifyWrite(err)
+		}
+		m.staged = st
+	}
+	return nil
+}
+
+func flagStrings(flags []imap.Flag) []string {
+	out := make([]string, 0, len(flags))
+	for _, f := range flags {
+		if f == "\\Recent" {
+			continue
+		}
+		out = append(out, string(f))
+	}
+	slices.Sort(out)
+	return out
+}

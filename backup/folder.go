@@ -1,0 +1,182 @@
+package backup
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/emersion/go-imap/v2"
+
+	"github.com/mailkeep/mailkeep/archive"
+)
+
+// folderSync is the state of one folder's sync in one run.
+type folderSync struct {
+	w       *worker
+	f       *archive.Folder
+	state   archive.FolderState
+	sel     *imap.SelectData
+	byUID   map[imap.UID]archive.Message // catalog rows of the current UIDVALIDITY
+	rekey   bool                         // gone rows of another UIDVALIDITY exist: dedupe by hash
+	condstr bool
+}
+
+// folder syncs one server folder into the archive.
+func (w *worker) folder(ctx context.Context, sf serverFolder) error {
+	w.opts.Progress.Folder(sf.name)
+	f, err := w.a.Folder(sf.name, sf.delim)
+	if err != nil {
+		return fatal(err)
+	}
+	if _, err := f.CleanTmp(); err != nil {
+		return fatal(fmt.Errorf("clean tmp of %q: %w", sf.name, err))
+	}
+	state, err := w.a.Catalog.EnsureFolder(ctx, f, w.run)
+	if err != nil {
+		return fatal(err)
+	}
+	if unchanged(state, sf.status) {
+		return fatal(w.a.Catalog.SetFolderState(ctx, state, w.run))
+	}
+	fs := &folderSync{w: w, f: f, state: state, condstr: w.c.Caps().Has(imap.CapCondStore)}
+	return fs.sync(ctx)
+}
+
+// unchanged reports, from LIST-STATUS alone, that a folder has not changed
+// since the last run: same UIDVALIDITY, UIDNEXT, message count and
+// HIGHESTMODSEQ. Without CONDSTORE flag changes are invisible to STATUS,
+// so the folder is always opened.
+func unchanged(st archive.FolderState, s *imap.StatusData) bool {
+	if s == nil || s.NumMessages == nil || s.HighestModSeq == 0 || st.HighestModSeq == 0 {
+		return false
+	}
+	return st.UIDValidity == s.UIDValidity && st.UIDNext == uint32(s.UIDNext) &&
+		st.Messages == *s.NumMessages && st.HighestModSeq == s.HighestModSeq
+}
+
+func (fs *folderSync) sync(ctx context.Context) error {
+	c := fs.w.c
+	sel, err := c.Select(fs.f.Name, &imap.SelectOptions{ReadOnly: true, CondStore: fs.condstr}).Wait()
+	if err != nil {
+		return fmt.Errorf("examine: %w", err)
+	}
+	fs.sel = sel
+	if err := fs.loadCatalog(ctx); err != nil {
+		return err
+	}
+	server, err := fs.serverUIDs()
+	if err != nil {
+		return err
+	}
+	if err := fs.markGone(ctx, server); err != nil {
+		return err
+	}
+	if err := fs.fetchNew(ctx, fs.missing(server)); err != nil {
+		return err
+	}
+	if err := fs.syncFlags(ctx, server); err != nil {
+		return err
+	}
+	return fs.saveState(ctx)
+}
+
+// loadCatalog reads the folder's rows, adopts complete files a crash left
+// without rows, and marks rows of an old UIDVALIDITY gone.
+func (fs *folderSync) loadCatalog(ctx context.Context) error {
+	cat := fs.w.a.Catalog
+	if err := adoptOrphans(ctx, fs.w.a, fs.f, fs.state.ID, fs.w.run); err != nil {
+		return fatal(err)
+	}
+	all, err := cat.FolderMessages(ctx, fs.state.ID)
+	if err != nil {
+		return fatal(err)
+	}
+	fs.byUID = map[imap.UID]archive.Message{}
+	var old []int64
+	for _, m := range all {
+		switch {
+		case m.UIDValidity == fs.sel.UIDValidity:
+			fs.byUID[imap.UID(m.UID)] = m
+		case m.GoneRun == 0:
+			old = append(old, m.ID)
+			fs.rekey = true
+		default:
+			fs.rekey = true
+		}
+	}
+	if len(old) > 0 {
+		fs.w.opts.Log.Warn("UIDVALIDITY changed; matching messages by content", "folder", fs.f.Name,
+			"old", fs.state.UIDValidity, "new", fs.sel.UIDValidity, "messages", len(old))
+	}
+	return fatal(cat.MarkGone(ctx, old, fs.w.run))
+}
+
+// serverUIDs lists the UIDs the folder holds now, ascending. A server
+// that answers with more UIDs than the folder has messages is refused
+// rather than trusted with memory.
+func (fs *folderSync) serverUIDs() ([]imap.UID, error) {
+	if fs.sel.NumMessages == 0 {
+		return nil, nil
+	}
+	var so *imap.SearchOptions
+	if fs.w.c.Caps().Has(imap.CapESearch) {
+		so = &imap.SearchOptions{ReturnAll: true}
+	}
+	data, err := fs.w.c.UIDSearch(&imap.SearchCriteria{}, so).Wait()
+	if err != nil {
+		return nil, fmt.Errorf("search uids: %w", err)
+	}
+	set, _ := data.All.(imap.UIDSet)
+	return expandUIDs(set, int(fs.sel.NumMessages)+1024)
+}
+
+// expandUIDs lists the UIDs of set, refusing sets larger than limit.
+func expandUIDs(set imap.UIDSet, limit int) ([]imap.UID, error) {
+	var out []imap.UID
+	for _, r := range set {
+		lo, hi := min(r.Start, r.Stop), max(r.Start, r.Stop)
+		if lo == 0 || int(hi-lo) >= limit-len(out) {
+			return nil, fmt.Errorf("server answered SEARCH with an implausible UID set (%v)", r)
+		}
+		for uid := lo; uid <= hi; uid++ {
+			out = append(out, uid)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// markGone records messages the server no longer has; they stay archived.
+func (fs *folderSync) markGone(ctx context.Context, server []imap.UID) error {
+	var gone []int64
+	for uid, m := range fs.byUID {
+		if _, found := slices.BinarySearch(server, uid); m.GoneRun == 0 && !found {
+			gone = append(gone, m.ID)
+		}
+	}
+	if err := fs.w.a.Catalog.MarkGone(ctx, gone, fs.w.run); err != nil {
+		return fatal(err)
+	}
+	fs.w.st.add(func(s *archive.RunStats) { s.Gone += len(gone) })
+	return nil
+}
+
+// missing lists server UIDs the catalog has no row for.
+func (fs *folderSync) missing(server []imap.UID) []imap.UID {
+	var out []imap.UID
+	for _, uid := range server {
+		if _, ok := fs.byUID[uid]; !ok {
+			out = append(out, uid)
+		}
+	}
+	return out
+}
+
+func (fs *folderSync) saveState(ctx context.Context) error {
+	st := fs.state
+	st.UIDValidity = fs.sel.UIDValidity
+	st.UIDNext = uint32(fs.sel.UIDNext)
+	st.HighestModSeq = fs.sel.HighestModSeq
+	st.Messages = fs.sel.NumMessages
+	return fatal(fs.w.a.Catalog.SetFolderState(ctx, st, fs.w.run))
+}

@@ -1,0 +1,220 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/mailkeep/mailkeep/archive"
+	"github.com/mailkeep/mailkeep/transport"
+)
+
+// IMAP backs up every included folder of an IMAP account into a.
+// The returned error wraps ErrPartial when some messages or folders failed
+// and the rest were archived.
+func IMAP(ctx context.Context, a *archive.Account, opts Options) (Result, error) {
+	opts.setDefaults()
+	start := opts.Now()
+	run, err := a.Catalog.BeginRun(ctx, "imap", start)
+	if err != nil {
+		return Result{}, err
+	}
+	st := &stats{}
+	err = imapRun(ctx, a, opts, run, st)
+	return finish(ctx, a, run, start, st, err, opts.Now())
+}
+
+func imapRun(ctx context.Context, a *archive.Account, opts Options, run int64, st *stats) error {
+	c, err := opts.Dial(ctx)
+	if err != nil {
+		return err
+	}
+	folders, err := listFolders(c, opts)
+	if err != nil {
+		closeClient(c)
+		return err
+	}
+	if err := markGoneFolders(ctx, a, folders, run, st); err != nil {
+		closeClient(c)
+		return err
+	}
+	st.add(func(s *archive.RunStats) { s.Folders = len(folders) })
+	return runWorkers(ctx, a, opts, run, st, c, folders)
+}
+
+// serverFolder is one selectable folder from LIST.
+type serverFolder struct {
+	name   string
+	delim  rune
+	status *imap.StatusData // from LIST-STATUS, when the server has it
+}
+
+func listFolders(c *imapclient.Client, opts Options) ([]serverFolder, error) {
+	lo := &imap.ListOptions{}
+	if c.Caps().Has(imap.CapListStatus) {
+		lo.ReturnStatus = &imap.StatusOptions{NumMessages: true, UIDNext: true, UIDValidity: true,
+			HighestModSeq: c.Caps().Has(imap.CapCondStore)}
+	}
+	list, err := c.List("", "*", lo).Collect()
+	if err != nil {
+		return nil, fmt.Errorf("list folders: %w", err)
+	}
+	var out []serverFolder
+	for _, l := range list {
+		if skipListed(l) || !opts.Include(l.Mailbox) {
+			continue
+		}
+		out = append(out, serverFolder{name: l.Mailbox, delim: l.Delim, status: l.Status})
+	}
+	return out, nil
+}
+
+func skipListed(l *imap.ListData) bool {
+	for _, attr := range l.Attrs {
+		if attr == imap.MailboxAttrNoSelect || attr == imap.MailboxAttrNonExistent {
+			return true
+		}
+	}
+	return false
+}
+
+// markGoneFolders records folders the server no longer lists. A folder
+// that is merely excluded by the configuration is not gone.
+func markGoneFolders(ctx context.Context, a *archive.Account, listed []serverFolder, run int64, st *stats) error {
+	known, err := a.Catalog.Folders(ctx)
+	if err != nil {
+		return err
+	}
+	have := map[string]bool{}
+	for _, f := range listed {
+		have[f.name] = true
+	}
+	for _, f := range known {
+		if f.Gone || have[f.Name] {
+			continue
+		}
+		n, err := a.Catalog.MarkFolderGone(ctx, f.ID, run)
+		if err != nil {
+			return err
+		}
+		st.add(func(s *archive.RunStats) { s.Gone += n })
+	}
+	return nil
+}
+
+// runWorkers syncs folders over up to opts.Connections connections; c is
+// the first, already open.
+func runWorkers(ctx context.Context, a *archive.Account, opts Options, run int64, st *stats, c *imapclient.Client, folders []serverFolder) error {
+	queue := make(chan serverFolder, len(folders))
+	for _, f := range folders {
+		queue <- f
+	}
+	close(queue)
+	n := min(opts.Connections, max(len(folders), 1))
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		w := &worker{a: a, opts: opts, run: run, st: st}
+		if i == 0 {
+			w.c = c
+		}
+		wg.Go(func() { errs[i] = w.drain(ctx, queue) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// worker syncs folders one at a time over its own connection.
+type worker struct {
+	a     *archive.Account
+	opts  Options
+	run   int64
+	st    *stats
+	c     *imapclient.Client
+	spool *archive.Spool
+}
+
+// drain takes folders from the queue until it is empty. A folder that fails
+// with a temporary error is retried once on a new connection; a folder that
+// fails otherwise is recorded and the worker goes on. Errors that stop the
+// whole run (cancellation, the archive failing) are returned.
+func (w *worker) drain(ctx context.Context, queue <-chan serverFolder) error {
+	defer func() {
+		if w.c != nil {
+			closeClient(w.c)
+		}
+	}()
+	sp, err := archive.NewSpool(w.opts.Compression)
+	if err != nil {
+		return err
+	}
+	w.spool = sp
+	for f := range queue {
+		if err := w.folderWithRetry(ctx, f); err != nil {
+			if ctx.Err() != nil || isFatal(err) {
+				return err
+			}
+			w.st.fail(fmt.Errorf("folder %q: %w", f.name, err))
+		}
+	}
+	return nil
+}
+
+func (w *worker) folderWithRetry(ctx context.Context, f serverFolder) error {
+	var err error
+	for attempt := 0; attempt < 2; attempt++ {
+		if err = w.connect(ctx); err == nil {
+			err = w.folder(ctx, f)
+		}
+		if err == nil || !transport.Temporary(err) || ctx.Err() != nil {
+			return err
+		}
+		w.opts.Log.Warn("retrying folder after a temporary error", "folder", f.name, "err", err)
+		closeClient(w.c)
+		w.c = nil
+	}
+	return err
+}
+
+func (w *worker) connect(ctx context.Context) error {
+	if w.c != nil {
+		return nil
+	}
+	c, err := w.opts.Dial(ctx)
+	if err != nil {
+		return err
+	}
+	w.c = c
+	return nil
+}
+
+// fatalError marks errors of the archive itself (disk full, catalog
+// failure): the run stops rather than losing track of what it wrote.
+type fatalError struct{ err error }
+
+func (e fatalError) Error() string { return e.err.Error() }
+func (e fatalError) Unwrap() error { return e.err }
+
+func isFatal(err error) bool {
+	var fe fatalError
+	return errors.As(err, &fe)
+}
+
+func fatal(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fatalError{err}
+}
+
+func closeClient(c *imapclient.Client) {
+	if c == nil {
+		return
+	}
+	c.Logout().Wait()
+	c.Close()
+}

@@ -1,0 +1,97 @@
+package backup
+
+import (
+	"context"
+	"errors"
+
+	"github.com/emersion/go-imap/v2"
+
+	"github.com/mailkeep/mailkeep/archive"
+)
+
+// pending collects fetched messages until a batch is worth making durable:
+// files first (archive.Batch.Commit), then their catalog rows.
+type pending struct {
+	fs    *folderSync
+	batch archive.Batch
+	rows  []archive.Message
+}
+
+func (b *pending) add(ctx context.Context, m *fetched) error {
+	fs := b.fs
+	if done, err := b.rekey(ctx, m); done || err != nil {
+		return err
+	}
+	letters, err := fs.f.Letters(m.flags)
+	if err != nil {
+		m.staged.Discard()
+		return fatal(err)
+	}
+	if m.date.IsZero() {
+		m.date = fs.w.opts.Now()
+	}
+	st := m.staged
+	key := archive.IMAPKey(fs.sel.UIDValidity, uint32(m.uid))
+	mf, err := b.batch.Add(st, key, letters, m.date)
+	if err != nil {
+		return fatal(err)
+	}
+	b.rows = append(b.rows, archive.Message{FolderID: fs.state.ID, UIDValidity: fs.sel.UIDValidity,
+		UID: uint32(m.uid), Key: key, File: mf.Name(), SHA256: st.SHA256, Size: st.Size, VSize: st.VSize,
+		InternalDate: m.date, Flags: m.flags, MessageID: st.MessageID})
+	fs.w.opts.Progress.Message(st.Size)
+	if b.batch.Len() >= fs.w.opts.BatchMessages || b.batch.Bytes() >= fs.w.opts.BatchBytes {
+		return b.flush(ctx)
+	}
+	return nil
+}
+
+// rekey handles a message the archive already holds under an old
+// UIDVALIDITY: the stored copy is renumbered instead of stored twice.
+func (b *pending) rekey(ctx context.Context, m *fetched) (bool, error) {
+	fs := b.fs
+	if !fs.rekey {
+		return false, nil
+	}
+	old, ok, err := fs.w.a.Catalog.FindGoneByHash(ctx, fs.state.ID, m.staged.SHA256)
+	if err != nil || !ok {
+		return false, fatal(err)
+	}
+	m.staged.Discard()
+	if err := fs.w.a.Catalog.Rekey(ctx, old.ID, fs.sel.UIDValidity, uint32(m.uid), fs.w.run); err != nil {
+		return true, fatal(err)
+	}
+	old.UIDValidity, old.UID, old.GoneRun = fs.sel.UIDValidity, uint32(m.uid), 0
+	fs.byUID[m.uid] = old
+	return true, nil
+}
+
+// flush makes the batch's files durable, then records them.
+func (b *pending) flush(ctx context.Context) error {
+	if b.batch.Len() == 0 {
+		return nil
+	}
+	if err := b.batch.Commit(); err != nil {
+		return fatal(err)
+	}
+	if err := b.fs.w.a.Catalog.AddMessages(context.WithoutCancel(ctx), b.rows, b.fs.w.run); err != nil {
+		return fatal(err)
+	}
+	n, bytes := len(b.rows), b.batch.Bytes()
+	b.fs.w.st.add(func(s *archive.RunStats) { s.NewMessages += n; s.NewBytes += bytes })
+	for _, r := range b.rows {
+		b.fs.byUID[imap.UID(r.UID)] = r
+	}
+	b.batch.Reset()
+	b.rows = b.rows[:0]
+	return nil
+}
+
+// classifyWrite tells a failed read from the server (the connection's
+// problem: retry) from a failed write to the archive (stop the run).
+func classifyWrite(err error) error {
+	if errors.Is(err, archive.ErrSource) {
+		return err
+	}
+	return fatal(err)
+}

@@ -1,0 +1,195 @@
+package config
+
+import (
+	"net"
+	"strings"
+)
+
+func checkAccount(a *Account, s *section, dir string) {
+	checkName(a.Name, s)
+	checkServer(a, s)
+	checkLogin(a, s)
+	switch a.Protocol {
+	case ProtocolIMAP:
+		checkIMAP(a, s)
+	case ProtocolPOP3:
+		checkPOP3(a, s)
+	}
+	a.Compression = orDefault(a.Compression, CompressionFastest)
+	oneOf(s, "compression", a.Compression, CompressionFastest, CompressionDefault, CompressionBetter)
+	a.CAFile = resolvePath(dir, a.CAFile)
+	a.PasswordFile = resolvePath(dir, a.PasswordFile)
+}
+
+// checkName allows names that are safe as a directory name in the archive.
+func checkName(name string, s *section) {
+	switch {
+	case name == "":
+		s.errorf("name", "name: missing")
+	case name == "." || name == "..":
+		s.errorf("name", "name: %q is not allowed", name)
+	case strings.Trim(name, "abcdefghijklmnopqrstuvwxyz0123456789._-") != "":
+		s.errorf("name", "name: %q may only hold a-z, 0-9, \".\", \"_\" and \"-\"", name)
+	}
+}
+
+func checkUniqueNames(accounts []Account, sections []*section) {
+	first := map[string]int{}
+	for i, a := range accounts {
+		j, seen := first[a.Name]
+		switch {
+		case a.Name == "":
+		case seen:
+			sections[i].errorf("name", "name: %q is already used by the account at line %d", a.Name, accounts[j].Line)
+		default:
+			first[a.Name] = i
+		}
+	}
+}
+
+func checkServer(a *Account, s *section) {
+	protoOK := oneOf(s, "protocol", a.Protocol, ProtocolIMAP, ProtocolPOP3)
+	checkHost(a.Host, s)
+	a.TLS = orDefault(a.TLS, TLSImplicit)
+	tlsOK := oneOf(s, "tls", a.TLS, TLSImplicit, TLSStartTLS, TLSNone)
+	switch {
+	case a.Port != 0:
+		checkRange(s, "port", a.Port, 1, 65535)
+	case protoOK && tlsOK:
+		a.Port = defaultPort(a.Protocol, a.TLS)
+	}
+	if a.TLS == TLSNone && a.CAFile != "" {
+		s.errorf("ca_file", "ca_file: not used with tls none")
+	}
+	if a.TLS == TLSNone && a.TLSServerName != "" {
+		s.errorf("tls_server_name", "tls_server_name: not used with tls none")
+	}
+}
+
+func checkHost(host string, s *section) {
+	if host == "" {
+		s.errorf("host", "host: missing (the mail server's name or address)")
+		return
+	}
+	if _, port, err := net.SplitHostPort(host); err == nil {
+		s.errorf("host", "host: %q holds a port; write it as port: %s", host, port)
+	}
+}
+
+func defaultPort(protocol, tls string) int {
+	implicit := tls == TLSImplicit
+	switch {
+	case protocol == ProtocolIMAP && implicit:
+		return 993
+	case protocol == ProtocolIMAP:
+		return 143
+	case implicit:
+		return 995
+	}
+	return 110
+}
+
+func checkLogin(a *Account, s *section) {
+	if a.Username == "" {
+		s.errorf("username", "username: missing")
+	}
+	if a.Auth != "" {
+		oneOf(s, "auth", a.Auth, AuthPlain, AuthLogin, AuthXOAuth2, AuthOAuthBearer)
+	}
+	if a.usesToken() {
+		checkToken(a, s)
+		return
+	}
+	if a.TokenCommand != "" {
+		s.errorf("token_command", "token_command: only used with auth %s or %s", AuthXOAuth2, AuthOAuthBearer)
+	}
+	checkPasswordSource(a, s)
+}
+
+func checkToken(a *Account, s *section) {
+	if a.TokenCommand == "" {
+		s.errorf("auth", "auth %s needs token_command", a.Auth)
+	}
+	for _, key := range a.passwordSources() {
+		s.errorf(key, "%s: not used with auth %s, which takes token_command", key, a.Auth)
+	}
+}
+
+func checkPasswordSource(a *Account, s *section) {
+	keys := a.passwordSources()
+	switch len(keys) {
+	case 0:
+		s.errorf("", "no password: set one of password, password_file, password_env, password_command")
+	case 1:
+	default:
+		s.errorf(keys[1], "%s: conflicts with %s; set only one password source", keys[1], keys[0])
+	}
+}
+
+// passwordSources lists the password keys that are set, in a fixed order.
+func (a *Account) passwordSources() []string {
+	var keys []string
+	for _, src := range [...]struct{ key, v string }{
+		{"password", a.Password}, {"password_file", a.PasswordFile},
+		{"password_env", a.PasswordEnv}, {"password_command", a.PasswordCommand},
+	} {
+		if src.v != "" {
+			keys = append(keys, src.key)
+		}
+	}
+	return keys
+}
+
+func (a *Account) usesToken() bool {
+	return a.Auth == AuthXOAuth2 || a.Auth == AuthOAuthBearer
+}
+
+func checkIMAP(a *Account, s *section) {
+	if a.POP3 != (POP3{}) {
+		s.errorf("pop3", "pop3: only for protocol pop3")
+	}
+	if a.Connections == 0 {
+		a.Connections = defaultConnections
+	}
+	checkRange(s, "connections", a.Connections, 1, maxConnections)
+	checkGlobs(s, "folders.include", a.Folders.Include)
+	checkGlobs(s, "folders.exclude", a.Folders.Exclude)
+	if len(a.Folders.Include) == 0 {
+		a.Folders.Include = []string{"*"}
+	}
+}
+
+func checkGlobs(s *section, key string, patterns []string) {
+	for _, p := range patterns {
+		if p == "" {
+			s.errorf(key, "%s: empty pattern", key)
+		} else if _, err := compileGlob(p); err != nil {
+			s.errorf(key, "%s: pattern %q %v", key, p, err)
+		}
+	}
+}
+
+func checkPOP3(a *Account, s *section) {
+	if len(a.Folders.Include)+len(a.Folders.Exclude) > 0 {
+		s.errorf("folders", "folders: only for protocol imap (a POP3 server has one mailbox)")
+	}
+	if a.Connections == 0 {
+		a.Connections = 1
+	}
+	if a.Connections != 1 {
+		s.errorf("connections", "connections: %d, but POP3 allows one connection per mailbox", a.Connections)
+	}
+	checkPOP3Options(&a.POP3, s)
+}
+
+func checkPOP3Options(o *POP3, s *section) {
+	o.Mode = orDefault(o.Mode, POP3Keep)
+	oneOf(s, "pop3.mode", o.Mode, POP3Keep, POP3Delete)
+	checkMin(s, "pop3.delete_after_days", o.DeleteAfterDays, 0)
+	if o.Mode == POP3Delete && o.DeleteAfterDays > 0 {
+		s.errorf("pop3.delete_after_days", "pop3.delete_after_days: only with mode keep (mode delete removes each message once it is archived)")
+	}
+	if o.NoUIDL != "" {
+		oneOf(s, "pop3.no_uidl", o.NoUIDL, NoUIDLHash)
+	}
+}

@@ -1,0 +1,150 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// DefaultPath is the configuration file read when neither a flag nor
+// $MAILKEEP_CONFIG names another.
+const DefaultPath = "/etc/mailkeep/mailkeep.yaml"
+
+// EnvPath is the environment variable that names the configuration file.
+const EnvPath = "MAILKEEP_CONFIG"
+
+// Values of Account.Protocol.
+const (
+	ProtocolIMAP = "imap"
+	ProtocolPOP3 = "pop3"
+)
+
+// Values of Account.TLS.
+const (
+	TLSImplicit = "implicit" // TLS from the first byte
+	TLSStartTLS = "starttls" // plain connection upgraded with STARTTLS/STLS
+	TLSNone     = "none"     // no encryption
+)
+
+// Values of Account.Auth; "" lets the client choose.
+const (
+	AuthPlain       = "plain"
+	AuthLogin       = "login"
+	AuthXOAuth2     = "xoauth2"
+	AuthOAuthBearer = "oauthbearer"
+)
+
+// Values of Account.Compression.
+const (
+	CompressionFastest = "fastest"
+	CompressionDefault = "default"
+	CompressionBetter  = "better"
+)
+
+// Values of POP3.Mode and POP3.NoUIDL.
+const (
+	POP3Keep   = "keep"
+	POP3Delete = "delete"
+	NoUIDLHash = "hash"
+)
+
+// Config is one parsed and checked configuration file. After Parse every
+// default is filled in and relative paths are absolute.
+type Config struct {
+	Path     string    `yaml:"-"`        // the file it came from
+	Archive  string    `yaml:"archive"`  // directory of the archive
+	Accounts []Account `yaml:"accounts"` // at least one
+	Agent    Agent     `yaml:"agent"`
+}
+
+// Account is one mailbox to back up. Exactly one of the four password
+// sources is set, unless Auth is AuthXOAuth2 or AuthOAuthBearer: those take
+// TokenCommand instead. Account.Secret reads whichever is set.
+type Account struct {
+	Name            string  `yaml:"name"`             // unique; [a-z0-9._-]+
+	Protocol        string  `yaml:"protocol"`         // ProtocolIMAP or ProtocolPOP3
+	Host            string  `yaml:"host"`             // server name or address, no port
+	Port            int     `yaml:"port"`             // default from Protocol and TLS
+	TLS             string  `yaml:"tls"`              // TLSImplicit (default), TLSStartTLS, TLSNone
+	CAFile          string  `yaml:"ca_file"`          // PEM bundle of a private CA
+	TLSServerName   string  `yaml:"tls_server_name"`  // SNI and verify name, if not Host
+	Username        string  `yaml:"username"`         // login name
+	Password        string  `yaml:"password"`         // the password itself
+	PasswordFile    string  `yaml:"password_file"`    // file holding the password
+	PasswordEnv     string  `yaml:"password_env"`     // environment variable holding it
+	PasswordCommand string  `yaml:"password_command"` // sh -c command printing it
+	Auth            string  `yaml:"auth"`             // "" = let the client choose
+	TokenCommand    string  `yaml:"token_command"`    // prints an OAuth token
+	Folders         Folders `yaml:"folders"`          // IMAP only
+	Connections     int     `yaml:"connections"`      // IMAP 1..16 (default 4); POP3 1
+	Schedule        string  `yaml:"schedule"`         // cron text, parsed elsewhere
+	Compression     string  `yaml:"compression"`      // CompressionFastest (default), …
+	POP3            POP3    `yaml:"pop3"`             // POP3 only
+	Line            int     `yaml:"-"`                // line of the account in the file
+}
+
+// Folders selects IMAP folders by glob patterns; see Account.MatchFolder.
+type Folders struct {
+	Include []string `yaml:"include"` // default ["*"]
+	Exclude []string `yaml:"exclude"`
+}
+
+// POP3 holds the settings that only POP3 accounts have.
+type POP3 struct {
+	Mode            string `yaml:"mode"`              // POP3Keep (default) or POP3Delete
+	DeleteAfterDays int    `yaml:"delete_after_days"` // with keep: delete once archived and this old
+	NoUIDL          string `yaml:"no_uidl"`           // "" = fail without UIDL; NoUIDLHash
+}
+
+// Agent holds the settings of the long-running agent.
+type Agent struct {
+	Timezone      string   `yaml:"timezone"`       // IANA name; "" = local time
+	MaxConcurrent int      `yaml:"max_concurrent"` // accounts backed up at once; default 4
+	Jitter        Duration `yaml:"jitter"`         // random delay added to each scheduled run
+	Metrics       string   `yaml:"metrics"`        // host:port for /metrics and /healthz; "" = off
+	HealthMaxAge  Duration `yaml:"health_max_age"` // 0 = decided by the agent
+	StopTimeout   Duration `yaml:"stop_timeout"`   // grace period on shutdown; default 30s
+}
+
+// ResolvePath returns the configuration file to read: flag if it is not
+// empty, else $MAILKEEP_CONFIG if set and not empty, else DefaultPath.
+func ResolvePath(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	if env := os.Getenv(EnvPath); env != "" {
+		return env
+	}
+	return DefaultPath
+}
+
+// Load reads and parses the configuration file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(data, path)
+}
+
+// Account returns the account called name. The error for an unknown name
+// lists the known ones.
+func (c *Config) Account(name string) (*Account, error) {
+	names := make([]string, len(c.Accounts))
+	for i := range c.Accounts {
+		if c.Accounts[i].Name == name {
+			return &c.Accounts[i], nil
+		}
+		names[i] = c.Accounts[i].Name
+	}
+	slices.Sort(names)
+	return nil, fmt.Errorf("no account %q in %s (accounts: %s)", name, c.Path, strings.Join(names, ", "))
+}
+
+// Address returns host:port, ready for net.Dial.
+func (a *Account) Address() string {
+	return net.JoinHostPort(a.Host, strconv.Itoa(a.Port))
+}

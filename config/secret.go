@@ -1,0 +1,154 @@
+package config
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+)
+
+// maxSecret bounds what is read from a password file or command.
+const maxSecret = 64 << 10
+
+// commandWaitDelay is how long a cancelled command's output pipes may stay
+// open (held by its children) before they are closed.
+const commandWaitDelay = 2 * time.Second
+
+// Secret returns the account's password, or for auth xoauth2 and
+// oauthbearer an access token printed by token_command. Errors name the
+// key, file, variable or exit status; they never hold the secret or the
+// output of the command.
+func (a *Account) Secret(ctx context.Context) (string, error) {
+	v, err := a.secret(ctx)
+	if err != nil {
+		return "", fmt.Errorf("account %q: %w", a.Name, err)
+	}
+	return v, nil
+}
+
+func (a *Account) secret(ctx context.Context) (string, error) {
+	switch {
+	case a.usesToken():
+		return runSecret(ctx, "token_command", a.TokenCommand)
+	case a.Password != "":
+		return a.Password, nil
+	case a.PasswordFile != "":
+		return readSecretFile(a.PasswordFile)
+	case a.PasswordEnv != "":
+		return envSecret(a.PasswordEnv)
+	case a.PasswordCommand != "":
+		return runSecret(ctx, "password_command", a.PasswordCommand)
+	}
+	return "", errors.New("no password source set")
+}
+
+// readSecretFile returns the file's contents less one trailing newline.
+// Its errors come from os and name the file, not its contents.
+func readSecretFile(name string) (string, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return "", fmt.Errorf("password_file: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxSecret+1))
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("password_file: %w", err)
+	case len(b) > maxSecret:
+		return "", fmt.Errorf("password_file %s: longer than %d bytes", name, maxSecret)
+	}
+	v := trimNewline(string(b))
+	if v == "" {
+		return "", fmt.Errorf("password_file %s: empty", name)
+	}
+	return v, nil
+}
+
+func envSecret(name string) (string, error) {
+	v, ok := os.LookupEnv(name)
+	switch {
+	case !ok:
+		return "", fmt.Errorf("password_env: environment variable %s is not set", name)
+	case v == "":
+		return "", fmt.Errorf("password_env: environment variable %s is empty", name)
+	}
+	return v, nil
+}
+
+// runSecret runs command with sh -c and returns its output less the
+// trailing newline. A failure reports the exit status and the first line
+// of standard error, with any line of the output blanked out of it.
+func runSecret(ctx context.Context, key, command string) (string, error) {
+	if command == "" {
+		return "", fmt.Errorf("%s: not set", key)
+	}
+	var stdout, stderr limitedBuffer
+	cmd := exec.CommandContext(ctx, "sh", "-c", command)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.WaitDelay = commandWaitDelay
+	err := cmd.Run()
+	out := trimNewline(stdout.buf.String())
+	switch {
+	case ctx.Err() != nil:
+		return "", fmt.Errorf("%s: %w", key, ctx.Err())
+	case err != nil:
+		return "", fmt.Errorf("%s: %w%s", key, err, stderrHint(stderr.buf.String(), stdout.buf.String()))
+	case stdout.full:
+		return "", fmt.Errorf("%s: printed more than %d bytes", key, maxSecret)
+	case out == "":
+		return "", fmt.Errorf("%s: printed nothing", key)
+	}
+	return out, nil
+}
+
+// stderrHint returns ": " and the first line of stderr, cut short, with
+// every line of stdout in it replaced, so a command that echoes the
+// secret to both does not leak it.
+func stderrHint(stderr, stdout string) string {
+	line, _, _ := strings.Cut(stderr, "\n")
+	line = strings.TrimSpace(line)
+	for out := range strings.Lines(stdout) {
+		if out = strings.TrimRight(out, "\r\n"); out != "" {
+			line = strings.ReplaceAll(line, out, "<redacted>")
+		}
+	}
+	if len(line) > 200 {
+		line = line[:200] + "…"
+	}
+	if line == "" {
+		return ""
+	}
+	return ": " + line
+}
+
+// trimNewline removes one trailing "\n" or "\r\n".
+func trimNewline(s string) string {
+	s, ok := strings.CutSuffix(s, "\n")
+	if ok {
+		s = strings.TrimSuffix(s, "\r")
+	}
+	return s
+}
+
+// limitedBuffer keeps the first maxSecret bytes written to it and notes
+// whether there were more. It never fails a write, so the command is not
+// killed by a broken pipe.
+type limitedBuffer struct {
+	buf  bytes.Buffer
+	full bool
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	room := maxSecret - b.buf.Len()
+	if len(p) > room {
+		b.full = true
+		b.buf.Write(p[:room])
+		return len(p), nil
+	}
+	return b.buf.Write(p)
+}
