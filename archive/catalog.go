@@ -150,12 +150,12 @@ type RunStats struct {
 
 // Run is one row of the runs table.
 type Run struct {
-	ID       int64
-	Kind     string
-	Started  time.Time
-	Ended    time.Time
-	Outcome  string
-	Error    string
+	ID      int64
+	Kind    string
+	Started time.Time
+	Ended   time.Time
+	Outcome string
+	Error   string
 	RunStats
 }
 

@@ -13,7 +13,7 @@ import (
 	"net/mail"
 	"os"
 	"path/filepath"
-	
+
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -57,8 +57,8 @@ func NewSpool(level string) (*Spool, error) {
 type Staged struct {
 	Folder    *Folder
 	Key       string // set by Batch.Add
-	Size      int64 // bytes as the server sent them
-	VSize     int64 // size with every line ending as CRLF
+	Size      int64  // bytes as the server sent them
+	VSize     int64  // size with every line ending as CRLF
 	SHA256    [32]byte
 	MessageID string
 	tmp       string

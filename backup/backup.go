@@ -63,7 +63,7 @@ func (o *Options) setDefaults() {
 
 type nopProgress struct{}
 
-func (nopProgress) Folder(string)  {}
+func (nopProgress) Folder(string) {}
 func (nopProgress) Message(int64) {}
 
 // Result is what a run did.

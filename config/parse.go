@@ -110,11 +110,16 @@ func (p *parser) document(data []byte) (root *yaml.Node, ok bool) {
 		}
 		return nil, err == io.EOF
 	}
-	if err := dec.Decode(&next); err != io.EOF {
-		p.addf(max(next.Line, 1), "more than one YAML document (a line \"---\" starts another); put everything in one")
-		return nil, false
+	switch err := dec.Decode(&next); {
+	case err == io.EOF:
+		return p.root(&doc)
+	case err != nil:
+		line, msg := splitLine(yamlMessage(err))
+		p.addf(line, "%s", msg)
+	default:
+		p.addf(next.Line, "more than one YAML document (a line \"---\" starts another); put everything in one")
 	}
-	return p.root(&doc)
+	return nil, false
 }
 
 // root returns the document's top-level mapping.
@@ -206,7 +211,7 @@ func accountLabel(i int, name string) string {
 func (p *parser) collectSecrets(n *yaml.Node) {
 	if n.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
+			k, v := n.Content[i], resolve(n.Content[i+1])
 			if k.Value == "password" && v.Kind == yaml.ScalarNode && v.Value != "" {
 				p.secrets = append(p.secrets, v.Value)
 			}

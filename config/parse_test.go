@@ -76,6 +76,8 @@ func TestParseErrors(t *testing.T) {
 			[]string{`t.yaml:2: no accounts: list at least one under "accounts"`}},
 		{"two documents", base + "---\narchive: y\n",
 			[]string{`t.yaml:8: more than one YAML document (a line "---" starts another); put everything in one`}},
+		{"second document does not parse", base + "---\narchive: [x\n",
+			[]string{`t.yaml:8: did not find expected ',' or ']'`}}, // yaml.v3 gives the line before
 		{"syntax error", "archive: [x\n",
 			[]string{`t.yaml:1: did not find expected ',' or ']'`}},
 		{"top level not a mapping", "- a\n",

@@ -26,9 +26,9 @@ type Endpoint struct {
 	CAFile     string // PEM bundle of a private CA; empty = system roots
 	ServerName string // overrides Host for certificate verification
 	Username   string
-	Auth       string                                  // "" (auto), "plain", "login", "xoauth2", "oauthbearer"
+	Auth       string                                    // "" (auto), "plain", "login", "xoauth2", "oauthbearer"
 	Secret     func(ctx context.Context) (string, error) // password or OAuth token
-	Timeout    time.Duration                           // connect timeout; 0 = 30s
+	Timeout    time.Duration                             // connect timeout; 0 = 30s
 }
 
 // Address is host:port.

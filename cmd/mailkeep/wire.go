@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"time"
@@ -68,11 +67,12 @@ func backupAccount(ctx context.Context, root string, a *config.Account, log *slo
 		return backup.Result{}, accountError(err)
 	}
 	defer arch.Close()
+	if a.Protocol == "pop3" {
+		res, err := backupPOP3(ctx, arch, a, log, p)
+		return res, accountError(err)
+	}
 	opts := backup.Options{Dial: imapDialer(a, log), Connections: a.Connections, Include: a.MatchFolder,
 		Compression: a.Compression, Log: log.With("account", a.Name), Progress: p, Now: time.Now}
-	if a.Protocol != "imap" {
-		return backup.Result{}, withCode(exitFailure, fmt.Errorf("protocol %s is not supported yet", a.Protocol))
-	}
 	res, err := backup.IMAP(ctx, arch, opts)
 	return res, accountError(err)
 }

@@ -33,9 +33,15 @@ type Server struct {
 // generated messages across nested and non-ASCII folders.
 func Start(ctx context.Context, count int) (*Server, error) {
 	mem := imapmemserver.New()
-	mem.AddUser(imapmemserver.NewUser(User, Password))
+	user := imapmemserver.NewUser(User, Password)
+	if err := user.Create("INBOX", nil); err != nil {
+		return nil, err
+	}
+	mem.AddUser(user)
 	srv := imapserver.New(&imapserver.Options{
-		NewSession:   func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) { return mem.NewSession(), nil, nil },
+		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			return mem.NewSession(), nil, nil
+		},
 		Caps:         imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapESearch: {}, imap.CapLiteralPlus: {}, imap.CapUIDPlus: {}},
 		InsecureAuth: true,
 		Logger:       log.New(nopWriter{}, "", 0),

@@ -146,4 +146,3 @@ func treeListing(t *testing.T, root string) []string {
 	}
 	return out
 }
-

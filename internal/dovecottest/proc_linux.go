@@ -12,14 +12,10 @@ func childAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM, Setpgid: true}
 }
 
-// terminate sends SIGTERM to the master's whole process group. Signalling
-// only the master works too, but it then spends about a second stopping its
-// children one by one.
-func terminate(p *os.Process) {
-	_ = syscall.Kill(-p.Pid, syscall.SIGTERM)
-}
-
-// kill sends SIGKILL to the master's whole process group.
+// kill sends SIGKILL to the master's whole process group: all of Dovecot
+// ends at once. A graceful stop (SIGTERM to the master) takes about a
+// second, and SIGTERM to the whole group can leave the master waiting for
+// a log process it respawns.
 func kill(p *os.Process) {
 	_ = syscall.Kill(-p.Pid, syscall.SIGKILL)
 }

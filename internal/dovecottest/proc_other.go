@@ -11,9 +11,6 @@ import (
 // dies without running its cleanups leaves its Dovecot running.
 func childAttr() *syscall.SysProcAttr { return nil }
 
-// terminate asks the master to stop; it stops its children.
-func terminate(p *os.Process) { _ = p.Signal(syscall.SIGTERM) }
-
 // kill ends the master; children serving a connection live on until it
 // closes.
 func kill(p *os.Process) { _ = p.Kill() }

@@ -186,8 +186,8 @@ func (s *Server) addrs() []string {
 }
 
 func (s *Server) stop(t testing.TB, m *master) {
-	if m.stop() {
-		t.Logf("dovecottest: dovecot in %s ignored SIGTERM for %v and was killed", s.Dir, stopGrace)
+	if err := m.stop(); err != nil {
+		t.Errorf("dovecottest: %v", err)
 	}
 }
 

@@ -173,3 +173,17 @@ func (p pop3) reply(t *testing.T) string {
 	}
 	return strings.TrimSpace(rest)
 }
+
+func TestMailLocationOption(t *testing.T) {
+	t.Parallel()
+	s := dovecottest.Start(t, dovecottest.Options{Users: []string{"frank"}, MailLocation: "maildir:%h/mail:LAYOUT=fs"})
+	c := s.Dial(t, "frank")
+	if err := c.Create("Archive/2024", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	appendMsg(t, c, "Archive/2024", "Subject: fs layout\r\n\r\nx\r\n")
+	dir := filepath.Join(s.MailDir("frank"), "Archive", "2024")
+	if n := countFiles(t, filepath.Join(dir, "new")) + countFiles(t, filepath.Join(dir, "cur")); n != 1 {
+		t.Errorf("%s holds %d messages, want 1", dir, n)
+	}
+}
