@@ -50,8 +50,14 @@ func (c *Catalog) Folders(ctx context.Context) ([]FolderState, error) {
 // EnsureFolder returns the folder's row, creating it (or reviving a folder
 // that had gone) in run.
 func (c *Catalog) EnsureFolder(ctx context.Context, f *Folder, run int64) (FolderState, error) {
-	var st FolderState
-	err := c.tx(ctx, func(tx *sql.Tx) error {
+	st, err := scanFolder(c.db.QueryRowContext(ctx, `SELECT `+folderCols+` FROM folders WHERE name = ?`, f.Name))
+	if err == nil && !st.Gone {
+		return st, nil
+	}
+	if err != nil && !isNoRows(err) {
+		return st, fmt.Errorf("catalog: %w", err)
+	}
+	err = c.tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO folders (name, delim, dir, first_run, last_run)
 			VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET gone_run = NULL`,
 			f.Name, delimString(f.Delim), f.Rel, run, run)
@@ -65,18 +71,20 @@ func (c *Catalog) EnsureFolder(ctx context.Context, f *Folder, run int64) (Folde
 }
 
 // SetFolderState records the server state a run synced the folder to.
+// Messages are not touched: presence at a run follows from their
+// first_run and gone_run alone.
 func (c *Catalog) SetFolderState(ctx context.Context, st FolderState, run int64) error {
 	return c.tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE folders SET uidvalidity = ?, uidnext = ?, highestmodseq = ?,
 			messages = ?, last_run = ? WHERE id = ?`,
 			st.UIDValidity, st.UIDNext, st.HighestModSeq, st.Messages, run, st.ID)
-		if err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE messages SET last_run = ? WHERE folder_id = ? AND gone_run IS NULL`,
-			run, st.ID)
 		return err
 	})
+}
+
+// TouchFolders records that a run found these folders unchanged.
+func (c *Catalog) TouchFolders(ctx context.Context, ids []int64, run int64) error {
+	return c.eachID(ctx, `UPDATE folders SET last_run = ? WHERE id = ?`, ids, run)
 }
 
 // MarkFolderGone records that the server no longer has a folder; its

@@ -80,9 +80,10 @@ var ErrPartial = errors.New("backup incomplete")
 
 // stats accumulates counts from concurrent folder workers.
 type stats struct {
-	mu       sync.Mutex
-	s        archive.RunStats
-	failures []error
+	mu        sync.Mutex
+	s         archive.RunStats
+	failures  []error
+	unchanged []int64 // folders skipped because LIST-STATUS showed no change
 }
 
 func (s *stats) add(f func(*archive.RunStats)) {

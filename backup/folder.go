@@ -36,7 +36,8 @@ func (w *worker) folder(ctx context.Context, sf serverFolder) error {
 		return fatal(err)
 	}
 	if unchanged(state, sf.status) {
-		return fatal(w.a.Catalog.SetFolderState(ctx, state, w.run))
+		w.st.add(func(*archive.RunStats) { w.st.unchanged = append(w.st.unchanged, state.ID) })
+		return nil
 	}
 	fs := &folderSync{w: w, f: f, state: state, condstr: w.c.Caps().Has(imap.CapCondStore)}
 	return fs.sync(ctx)

@@ -43,7 +43,8 @@ func imapRun(ctx context.Context, a *archive.Account, opts Options, run int64, s
 		return err
 	}
 	st.add(func(s *archive.RunStats) { s.Folders = len(folders) })
-	return runWorkers(ctx, a, opts, run, st, c, folders)
+	err = runWorkers(ctx, a, opts, run, st, c, folders)
+	return errors.Join(err, fatal(a.Catalog.TouchFolders(context.WithoutCancel(ctx), st.unchanged, run)))
 }
 
 // serverFolder is one selectable folder from LIST.
