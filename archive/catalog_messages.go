@@ -173,3 +173,20 @@ func (c *Catalog) Rekey(ctx context.Context, id int64, uidValidity, uid uint32, 
 		return err
 	})
 }
+
+func (c *Catalog) setFile(ctx context.Context, id int64, file string) error {
+	return c.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE messages SET file = ? WHERE id = ?`, file, id)
+		return err
+	})
+}
+
+func (c *Catalog) deleteMessage(ctx context.Context, id int64) error {
+	return c.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM flag_history WHERE message = ?`, id); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE id = ?`, id)
+		return err
+	})
+}

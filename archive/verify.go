@@ -1,0 +1,301 @@
+package archive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Problem kinds found by Verify.
+const (
+	ProblemMissingFile = "missing-file" // a catalog row whose file is gone
+	ProblemOrphanFile  = "orphan-file"  // a message file without a catalog row
+	ProblemBadName     = "bad-name"     // S= or W= disagree with the content: Dovecot would fail on it
+	ProblemCorrupt     = "corrupt"      // the file does not decode, or its size or hash differ from the catalog
+	ProblemStaleTemp   = "stale-temp"   // a leftover temp file of an interrupted run
+	ProblemStrayFile   = "stray-file"   // a file in cur/ or new/ that is not a mailkeep message file
+	ProblemCatalog     = "catalog"      // the catalog disagrees with itself
+)
+
+// Problem is one finding of Verify.
+type Problem struct {
+	Kind     string
+	Folder   string
+	Key      string
+	Detail   string
+	Repaired bool
+}
+
+func (p Problem) String() string {
+	s := fmt.Sprintf("%s: folder %q", p.Kind, p.Folder)
+	if p.Key != "" {
+		s += " message " + p.Key
+	}
+	if p.Detail != "" {
+		s += ": " + p.Detail
+	}
+	if p.Repaired {
+		s += " (repaired)"
+	}
+	return s
+}
+
+// VerifyOptions: Repair fixes what can be fixed; Checked, if set, is
+// called after each message file is checked.
+type VerifyOptions struct {
+	Repair  bool
+	Checked func(bytes int64)
+}
+
+// Report is what Verify found.
+type Report struct {
+	Folders, Messages int
+	Bytes             int64
+	Problems          []Problem
+}
+
+// Unrepaired counts problems that are still there.
+func (r Report) Unrepaired() int {
+	n := 0
+	for _, p := range r.Problems {
+		if !p.Repaired {
+			n++
+		}
+	}
+	return n
+}
+
+// Verify decodes every message file and checks it against the catalog and
+// its own name, and checks the catalog and the tree for leftovers.
+// Repairs: stale temp files are removed; orphan files are adopted into the
+// catalog; files with wrong S=/W= are renamed; corrupt files of messages
+// the server still has are moved to <account>/damaged/ and their rows
+// removed, so that the next backup fetches them again. Missing files and
+// corrupt files of messages the server no longer has cannot be repaired.
+func (a *Account) Verify(ctx context.Context, opts VerifyOptions) (Report, error) {
+	var rep Report
+	if err := a.Catalog.checkIntegrity(ctx, &rep); err != nil {
+		return rep, err
+	}
+	folders, err := a.Catalog.Folders(ctx)
+	if err != nil {
+		return rep, err
+	}
+	for _, fs := range folders {
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+		v := &verifier{a: a, opts: opts, rep: &rep, state: fs}
+		if err := v.folder(ctx); err != nil {
+			return rep, fmt.Errorf("verify folder %q: %w", fs.Name, err)
+		}
+	}
+	rep.Folders = len(folders)
+	return rep, nil
+}
+
+func (c *Catalog) checkIntegrity(ctx context.Context, rep *Report) error {
+	var res string
+	if err := c.db.QueryRowContext(ctx, "PRAGMA integrity_check").Scan(&res); err != nil {
+		return fmt.Errorf("catalog integrity check: %w", err)
+	}
+	if res != "ok" {
+		rep.Problems = append(rep.Problems, Problem{Kind: ProblemCatalog, Detail: res})
+	}
+	var n int
+	err := c.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM messages m LEFT JOIN folders f ON m.folder_id = f.id
+		WHERE f.id IS NULL`).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("catalog: %w", err)
+	}
+	if n > 0 {
+		rep.Problems = append(rep.Problems, Problem{Kind: ProblemCatalog, Detail: fmt.Sprintf("%d messages belong to no folder", n)})
+	}
+	return nil
+}
+
+type verifier struct {
+	a     *Account
+	opts  VerifyOptions
+	rep   *Report
+	state FolderState
+	f     *Folder
+}
+
+func (v *verifier) report(p Problem) {
+	p.Folder = v.state.Name
+	v.rep.Problems = append(v.rep.Problems, p)
+}
+
+func (v *verifier) folder(ctx context.Context) error {
+	f, err := v.a.openFolder(v.state)
+	if err != nil {
+		v.report(Problem{Kind: ProblemCatalog, Detail: err.Error()})
+		return nil
+	}
+	v.f = f
+	if err := v.temps(); err != nil {
+		return err
+	}
+	files, others, err := f.Scan()
+	if err != nil {
+		return err
+	}
+	for _, o := range others {
+		v.report(Problem{Kind: ProblemStrayFile, Detail: o})
+	}
+	rows, err := v.a.Catalog.FolderMessages(ctx, v.state.ID)
+	if err != nil {
+		return err
+	}
+	if err := v.rows(ctx, rows, files); err != nil {
+		return err
+	}
+	return v.orphans(ctx, rows, files)
+}
+
+// openFolder opens the Maildir of a catalog folder without creating it.
+func (a *Account) openFolder(st FolderState) (*Folder, error) {
+	dir := filepath.Join(a.MailDir(), filepath.FromSlash(st.Dir), MaildirLevel)
+	if !strings.HasPrefix(dir, a.MailDir()+string(filepath.Separator)) {
+		return nil, fmt.Errorf("catalog dir %q lies outside the archive", st.Dir)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "cur")); err != nil {
+		return nil, fmt.Errorf("maildir missing: %w", err)
+	}
+	f := &Folder{Name: st.Name, Rel: st.Dir, Dir: dir}
+	if d := []rune(st.Delim); len(d) > 0 {
+		f.Delim = d[0]
+	}
+	kw, err := f.loadKeywords()
+	if err != nil {
+		return nil, err
+	}
+	f.kw = kw
+	return f, nil
+}
+
+func (v *verifier) temps() error {
+	entries, err := os.ReadDir(filepath.Join(v.f.Dir, "tmp"))
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		p := Problem{Kind: ProblemStaleTemp, Detail: "tmp/" + e.Name()}
+		if v.opts.Repair {
+			p.Repaired = os.Remove(filepath.Join(v.f.Dir, "tmp", e.Name())) == nil
+		}
+		v.report(p)
+	}
+	return nil
+}
+
+func (v *verifier) rows(ctx context.Context, rows []Message, files map[string]MessageFile) error {
+	for _, m := range rows {
+		mf, ok := files[m.Key]
+		if !ok {
+			v.report(Problem{Kind: ProblemMissingFile, Key: m.Key, Detail: m.File})
+			continue
+		}
+		if err := v.check(ctx, m, mf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// check decodes one file and compares it with its row and its name.
+func (v *verifier) check(ctx context.Context, m Message, mf MessageFile) error {
+	got, err := v.f.ReadMessage(mf)
+	v.rep.Messages++
+	v.rep.Bytes += got.Size
+	if v.opts.Checked != nil {
+		v.opts.Checked(got.Size)
+	}
+	switch {
+	case err != nil && errors.Is(err, os.ErrNotExist):
+		v.report(Problem{Kind: ProblemMissingFile, Key: m.Key, Detail: err.Error()})
+	case err != nil:
+		return v.corrupt(ctx, m, mf, err.Error())
+	case got.Size != m.Size || got.SHA256 != m.SHA256:
+		return v.corrupt(ctx, m, mf, fmt.Sprintf("content differs from the catalog (size %d, catalog %d)", got.Size, m.Size))
+	case got.Size != mf.Size || got.VSize != mf.VSize:
+		return v.badName(ctx, m, mf, got)
+	}
+	return nil
+}
+
+func (v *verifier) badName(ctx context.Context, m Message, mf MessageFile, got Message) error {
+	p := Problem{Kind: ProblemBadName, Key: m.Key,
+		Detail: fmt.Sprintf("name says S=%d,W=%d, content is S=%d,W=%d", mf.Size, mf.VSize, got.Size, got.VSize)}
+	if v.opts.Repair {
+		to := mf
+		to.Size, to.VSize = got.Size, got.VSize
+		if err := os.Rename(v.f.Path(mf), v.f.Path(to)); err != nil {
+			return err
+		}
+		if err := v.f.SyncCur(); err != nil {
+			return err
+		}
+		if err := v.a.Catalog.setFile(ctx, m.ID, to.Name()); err != nil {
+			return err
+		}
+		p.Repaired = true
+	}
+	v.report(p)
+	return nil
+}
+
+// corrupt reports a damaged file. With Repair, if the server still has the
+// message, the file is moved aside and its row removed, so that the next
+// backup fetches it again.
+func (v *verifier) corrupt(ctx context.Context, m Message, mf MessageFile, detail string) error {
+	p := Problem{Kind: ProblemCorrupt, Key: m.Key, Detail: detail}
+	if v.opts.Repair && m.GoneRun == 0 {
+		if err := v.a.quarantine(v.f, mf); err != nil {
+			return err
+		}
+		if err := v.a.Catalog.deleteMessage(ctx, m.ID); err != nil {
+			return err
+		}
+		p.Repaired, p.Detail = true, detail+"; moved to damaged/, the next backup fetches it again"
+	}
+	v.report(p)
+	return nil
+}
+
+func (a *Account) quarantine(f *Folder, mf MessageFile) error {
+	dir := filepath.Join(a.Dir, "damaged", filepath.FromSlash(f.Rel))
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Path(mf), filepath.Join(dir, mf.Name())); err != nil {
+		return err
+	}
+	return errors.Join(SyncDir(dir), f.SyncCur())
+}
+
+func (v *verifier) orphans(ctx context.Context, rows []Message, files map[string]MessageFile) error {
+	known := make(map[string]bool, len(rows))
+	for _, m := range rows {
+		known[m.Key] = true
+	}
+	for key, mf := range files {
+		if known[key] {
+			continue
+		}
+		p := Problem{Kind: ProblemOrphanFile, Key: key, Detail: mf.Name()}
+		if v.opts.Repair {
+			m, err := v.f.adopt(mf, v.state.ID)
+			if err == nil {
+				err = v.a.Catalog.AddMessages(ctx, []Message{m}, 0)
+			}
+			p.Repaired = err == nil
+		}
+		v.report(p)
+	}
+	return nil
+}
