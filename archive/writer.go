@@ -67,20 +67,16 @@ type Staged struct {
 
 // Write streams r into a new temp file of folder f. The caller publishes
 // it through a Batch or calls Discard.
-func (s *Spool) Write(f *Folder, r io.Reader) (st *Staged, err error) {
+func (s *Spool) Write(f *Folder, r io.Reader) (*Staged, error) {
 	tmp := filepath.Join(f.Dir, "tmp", randHex()+".tmp")
 	file, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("create temp file: %w", err)
 	}
-	st = &Staged{Folder: f, tmp: tmp, file: file}
-	defer func() {
-		if err != nil {
-			st.Discard()
-		}
-	}()
+	st := &Staged{Folder: f, tmp: tmp, file: file}
 	head, err := s.copy(file, r)
 	if err != nil {
+		st.Discard()
 		return nil, err
 	}
 	st.Size, st.VSize = s.cnt.n, s.cnt.n+s.cnt.bareLF

@@ -160,6 +160,10 @@ func (w *worker) drain(ctx context.Context, queue <-chan serverFolder) error {
 				return err
 			}
 			w.st.fail(fmt.Errorf("folder %q: %w", f.name, err))
+			if w.connLost() {
+				closeClient(w.c)
+				w.c = nil
+			}
 		}
 	}
 	return nil
@@ -171,7 +175,7 @@ func (w *worker) folderWithRetry(ctx context.Context, f serverFolder) error {
 		if err = w.connect(ctx); err == nil {
 			err = w.folder(ctx, f)
 		}
-		if err == nil || !transport.Temporary(err) || ctx.Err() != nil {
+		if err == nil || ctx.Err() != nil || isFatal(err) || !(transport.Temporary(err) || w.connLost()) {
 			return err
 		}
 		w.opts.Log.Warn("retrying folder after a temporary error", "folder", f.name, "err", err)
@@ -179,6 +183,20 @@ func (w *worker) folderWithRetry(ctx context.Context, f serverFolder) error {
 		w.c = nil
 	}
 	return err
+}
+
+// connLost reports whether the worker's connection has closed: whatever
+// the client's error said, the folder is worth another try on a new one.
+func (w *worker) connLost() bool {
+	if w.c == nil {
+		return true
+	}
+	select {
+	case <-w.c.Closed():
+		return true
+	default:
+		return false
+	}
 }
 
 func (w *worker) connect(ctx context.Context) error {

@@ -29,6 +29,9 @@ type Endpoint struct {
 	Auth       string                                    // "" (auto), "plain", "login", "xoauth2", "oauthbearer"
 	Secret     func(ctx context.Context) (string, error) // password or OAuth token
 	Timeout    time.Duration                             // connect timeout; 0 = 30s
+	// IdleTimeout: how long a server may stay silent while an answer is
+	// awaited; 0 = DefaultIdleTimeout.
+	IdleTimeout time.Duration
 }
 
 // Address is host:port.
@@ -66,6 +69,7 @@ func (e Endpoint) dial(ctx context.Context) (net.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect %s: %w", e.Address(), err)
 	}
+	conn = newIdleConn(conn, e.IdleTimeout)
 	if e.TLS != TLSImplicit && e.TLS != "" {
 		return conn, nil
 	}
