@@ -88,5 +88,9 @@ func authError(e Endpoint, err error) error {
 	if errors.As(err, &ie) && ie.Type == imap.StatusResponseTypeNo {
 		return fmt.Errorf("%w for %s at %s: %s", ErrAuth, e.Username, e.Address(), ie.Text)
 	}
+	var oe *sasl.OAuthBearerError
+	if errors.As(err, &oe) {
+		return fmt.Errorf("%w for %s at %s: token refused (%s)", ErrAuth, e.Username, e.Address(), oe.Status)
+	}
 	return fmt.Errorf("login to %s: %w", e.Address(), err)
 }

@@ -1,0 +1,237 @@
+package transport
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+	"github.com/emersion/go-sasl"
+)
+
+const goodToken = "ya29.good-token"
+
+// oauthSession adds XOAUTH2 and OAUTHBEARER to a memory session: the
+// server checks the exact SASL exchange a client sends.
+type oauthSession struct {
+	imapserver.Session
+	logins *atomic.Int32
+}
+
+func (s oauthSession) AuthenticateMechanisms() []string {
+	return []string{"XOAUTH2", "OAUTHBEARER", sasl.Plain}
+}
+
+func (s oauthSession) Authenticate(mech string) (sasl.Server, error) {
+	switch mech {
+	case "XOAUTH2":
+		return xoauth2Server{s}, nil
+	case "OAUTHBEARER":
+		return sasl.NewOAuthBearerServer(func(o sasl.OAuthBearerOptions) *sasl.OAuthBearerError {
+			if o.Username != "alice" || o.Token != goodToken || s.Login("alice", "pw") != nil {
+				return &sasl.OAuthBearerError{Status: "invalid_token"}
+			}
+			return nil
+		}), nil
+	case sasl.Plain:
+		return sasl.NewPlainServer(func(_, user, pass string) error { return s.Login(user, pass) }), nil
+	}
+	return nil, errors.New("unsupported mechanism")
+}
+
+func (s oauthSession) Login(user, pass string) error {
+	s.logins.Add(1)
+	return s.Session.Login(user, pass)
+}
+
+type xoauth2Server struct{ s oauthSession }
+
+func (x xoauth2Server) Next(resp []byte) ([]byte, bool, error) {
+	want := "user=alice\x01auth=Bearer " + goodToken + "\x01\x01"
+	if string(resp) != want {
+		return nil, true, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeAuthenticationFailed, Text: "bad token"}
+	}
+	return nil, true, x.s.Login("alice", "pw")
+}
+
+type testServer struct {
+	addr   string
+	logins atomic.Int32
+}
+
+// startServer runs an in-process IMAP server; with cert, it speaks
+// implicit TLS.
+func startServer(t *testing.T, cert *tls.Certificate) *testServer {
+	t.Helper()
+	mem := imapmemserver.New()
+	user := imapmemserver.NewUser("alice", "pw")
+	user.Create("INBOX", nil)
+	mem.AddUser(user)
+	ts := &testServer{}
+	srv := imapserver.New(&imapserver.Options{
+		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			return oauthSession{Session: mem.NewSession(), logins: &ts.logins}, nil, nil
+		},
+		Caps:         imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapSASLIR: {}},
+		InsecureAuth: true,
+		Logger:       log.New(io.Discard, "", 0),
+	})
+	var ln net.Listener
+	var err error
+	if cert != nil {
+		ln, err = tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{*cert}})
+	} else {
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	ts.addr = ln.Addr().String()
+	return ts
+}
+
+func endpointFor(addr, mode, auth, secret string) Endpoint {
+	host, port, _ := net.SplitHostPort(addr)
+	p, _ := strconv.Atoi(port)
+	return Endpoint{Host: host, Port: p, TLS: mode, Username: "alice", Auth: auth,
+		Secret: func(context.Context) (string, error) { return secret, nil }}
+}
+
+func TestAuthMechanisms(t *testing.T) {
+	srv := startServer(t, nil)
+	tests := []struct {
+		auth, secret string
+		wantErr      error
+	}{
+		{"", "pw", nil},
+		{"plain", "pw", nil},
+		{"login", "pw", nil},
+		{"xoauth2", goodToken, nil},
+		{"xoauth2", "stolen", ErrAuth},
+		{"oauthbearer", goodToken, nil},
+		{"oauthbearer", "stolen", ErrAuth},
+		{"", "wrong", ErrAuth},
+	}
+	for _, tc := range tests {
+		t.Run(tc.auth+"/"+tc.secret, func(t *testing.T) {
+			c, err := DialIMAP(t.Context(), endpointFor(srv.addr, TLSNone, tc.auth, tc.secret), IMAPOptions{})
+			if !errors.Is(err, tc.wantErr) || (err == nil) != (tc.wantErr == nil) {
+				t.Fatalf("got %v, want %v", err, tc.wantErr)
+			}
+			if err != nil {
+				if Temporary(err) {
+					t.Errorf("a refused login must not be temporary: %v", err)
+				}
+				if containsSecret(err, tc.secret) {
+					t.Errorf("the error shows the secret: %v", err)
+				}
+				return
+			}
+			c.Close()
+		})
+	}
+}
+
+func containsSecret(err error, secret string) bool {
+	return len(secret) > 3 && err != nil && contains(err.Error(), secret)
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}
+
+// TestStartTLSNotOffered: a server without STARTTLS is an error, and the
+// password never crosses the wire in plain text.
+func TestStartTLSNotOffered(t *testing.T) {
+	srv := startServer(t, nil)
+	_, err := DialIMAP(t.Context(), endpointFor(srv.addr, TLSStartTLS, "", "pw"), IMAPOptions{})
+	if err == nil {
+		t.Fatal("STARTTLS against a server that does not offer it succeeded")
+	}
+	if n := srv.logins.Load(); n != 0 {
+		t.Fatalf("%d logins reached the server without TLS", n)
+	}
+}
+
+func TestImplicitTLSVerified(t *testing.T) {
+	cert, caFile := selfSigned(t)
+	srv := startServer(t, cert)
+	_, err := DialIMAP(t.Context(), endpointFor(srv.addr, TLSImplicit, "", "pw"), IMAPOptions{})
+	if err == nil || Temporary(err) {
+		t.Fatalf("untrusted certificate: %v, want a permanent error", err)
+	}
+	ep := endpointFor(srv.addr, TLSImplicit, "", "pw")
+	ep.CAFile = caFile
+	c, err := DialIMAP(t.Context(), ep, IMAPOptions{})
+	if err != nil {
+		t.Fatalf("with the CA file: %v", err)
+	}
+	c.Close()
+}
+
+func selfSigned(t *testing.T) (*tls.Certificate, string) {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
+		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, path
+}
+
+func TestTemporary(t *testing.T) {
+	tests := []struct {
+		err  error
+		want bool
+	}{
+		{io.EOF, true},
+		{fmt.Errorf("fetch: %w", io.ErrUnexpectedEOF), true},
+		{syscall.ECONNRESET, true},
+		{syscall.ECONNREFUSED, true},
+		{&net.OpError{Op: "read", Err: os.ErrDeadlineExceeded}, true},
+		{&imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable}, true},
+		{&imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeNonExistent}, false},
+		{fmt.Errorf("login: %w", ErrAuth), false},
+		{Permanent(io.EOF), false},
+		{context.Canceled, false},
+		{errors.New("something else"), false},
+	}
+	for _, tc := range tests {
+		if got := Temporary(tc.err); got != tc.want {
+			t.Errorf("Temporary(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}
