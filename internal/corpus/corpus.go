@@ -64,7 +64,7 @@ func Generate(opts Options) []Message {
 // More(opts, 5, 5) equals More(opts, 10, 0).
 func More(opts Options, n int, offset int) []Message {
 	g := newGenerator(opts)
-	msgs := make([]Message, 0, n)
+	msgs := make([]Message, 0, max(n, 0))
 	for i := range n {
 		msgs = append(msgs, g.ordinary(opts.Count+offset+i))
 	}

@@ -61,15 +61,17 @@ func (m *master) run(started chan<- error, stderr *os.File) {
 	close(m.exited)
 }
 
+// sbinDovecot is where Debian installs dovecot; tests change it.
+var sbinDovecot = "/usr/sbin/dovecot"
+
 // dovecotBinary finds dovecot in PATH or in /usr/sbin, which is often not in
 // a non-root user's PATH.
 func dovecotBinary() (string, error) {
 	if p, err := exec.LookPath("dovecot"); err == nil {
 		return p, nil
 	}
-	const sbin = "/usr/sbin/dovecot"
-	if _, err := os.Stat(sbin); err == nil {
-		return sbin, nil
+	if _, err := os.Stat(sbinDovecot); err == nil {
+		return sbinDovecot, nil
 	}
 	return "", errors.New("dovecot binary not found in PATH or /usr/sbin: " +
 		"install Dovecot (Debian/Ubuntu: apt-get install dovecot-imapd dovecot-pop3d)")

@@ -18,6 +18,12 @@ var DefaultUsers = []string{"alice", "bob", "carol"}
 // "/" separator, folder "a/b" is stored as ~/Maildir/.a.b.
 const defaultMailLocation = "maildir:~/Maildir"
 
+// AnyNameLocation is a mail_location under which Dovecot accepts folder
+// names that the default Maildir++ layout refuses ("a.b": NO [CANNOT]) or
+// LAYOUT=fs refuses ("cur", "new", "tmp" as any component), for tests of
+// hostile folder names on the server side.
+const AnyNameLocation = "maildir:~/Maildir:LAYOUT=index"
+
 // Options configure Start. The zero value is a plain-TCP server for
 // DefaultUsers.
 type Options struct {

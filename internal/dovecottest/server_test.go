@@ -187,3 +187,28 @@ func TestMailLocationOption(t *testing.T) {
 		t.Errorf("%s holds %d messages, want 1", dir, n)
 	}
 }
+
+func TestAnyNameLocation(t *testing.T) {
+	t.Parallel()
+	s := dovecottest.Start(t, dovecottest.Options{MailLocation: dovecottest.AnyNameLocation})
+	c := s.Dial(t, "carol")
+	names := []string{".hidden", "a.b", "cur", "x/tmp"}
+	for _, n := range names {
+		if err := c.Create(n, nil).Wait(); err != nil {
+			t.Errorf("create %q: %v", n, err)
+		}
+	}
+	list, err := c.List("", "*", nil).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, l := range list {
+		got[l.Mailbox] = true
+	}
+	for _, n := range names {
+		if !got[n] {
+			t.Errorf("LIST lacks %q", n)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package dovecottest
 
 import (
 	"net"
+	"strings"
 	"testing"
 )
 
@@ -29,4 +30,14 @@ func TestStartRetriesWhenPortTaken(t *testing.T) {
 		t.Errorf("picked ports %d times, POP3 on %s; want a second try on a free port", calls, s.POP3Addr)
 	}
 	s.Dial(t, "alice")
+}
+
+func TestMissingDovecotIsExplained(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	sbinDovecot = "/nonexistent/dovecot"
+	t.Cleanup(func() { sbinDovecot = "/usr/sbin/dovecot" })
+	_, err := dovecotBinary()
+	if err == nil || !strings.Contains(err.Error(), "dovecot-imapd dovecot-pop3d") {
+		t.Errorf("dovecotBinary() error = %v, want advice to install dovecot-imapd and dovecot-pop3d", err)
+	}
 }
