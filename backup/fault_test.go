@@ -84,12 +84,16 @@ func dialVia(addr, user, password string, idle time.Duration) backup.Dialer {
 }
 
 func backupOnce(ctx context.Context, root string, dial backup.Dialer) (backup.Result, error) {
+	return backupBatch(ctx, root, dial, 16)
+}
+
+func backupBatch(ctx context.Context, root string, dial backup.Dialer, batch int) (backup.Result, error) {
 	a, err := archive.Open(ctx, root, "alice", nil)
 	if err != nil {
 		return backup.Result{}, err
 	}
 	defer a.Close()
-	return backup.IMAP(ctx, a, backup.Options{Dial: dial, BatchMessages: 16, Connections: 2})
+	return backup.IMAP(ctx, a, backup.Options{Dial: dial, BatchMessages: batch, Connections: 2})
 }
 
 // checkComplete: the archive holds each of the server's messages exactly
@@ -145,17 +149,21 @@ func TestConnectionCut(t *testing.T) {
 	srv := dovecottest.Start(t, dovecottest.Options{})
 	n := loadCorpus(t, srv, 60)
 	direct := dialer(srv, "alice")
+	src := srv.Dial(t, "alice")
 	for _, limit := range []int64{0, 40, 300, 2_000, 20_000, 100_000, 400_000, 900_000} {
 		t.Run(fmt.Sprint(limit), func(t *testing.T) {
 			root := t.TempDir()
 			p := startProxy(t, srv.IMAPAddr, limit, false)
-			res, err := backupOnce(t.Context(), root, dialVia(p.ln.Addr().String(), "alice", srv.Password("alice"), 0))
+			// One message per batch: whatever is read is published at once,
+			// so a message cut short would be archived if it passed as whole.
+			res, err := backupBatch(t.Context(), root, dialVia(p.ln.Addr().String(), "alice", srv.Password("alice"), 0), 1)
 			t.Logf("through the cut: %s %+v err=%v", res.Outcome, res.Stats, err)
 			checkNothingBroken(t, root)
 			if _, err := backupOnce(t.Context(), root, direct); err != nil {
 				t.Fatalf("clean run: %v", err)
 			}
 			checkComplete(t, root, n)
+			compareWithArchive(t, src, root)
 		})
 	}
 }

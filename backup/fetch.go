@@ -2,7 +2,9 @@ package backup
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"time"
 
@@ -63,6 +65,12 @@ func (fs *folderSync) fetchSet(ctx context.Context, b *pending, set imap.UIDSet)
 	got := map[imap.UID]bool{}
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
 		m, err := fs.readMessage(msg)
+		if errors.Is(err, archive.ErrSource) {
+			// The connection broke inside a literal. Close the client (and
+			// wait for its reader) before the deferred cmd.Close drains the
+			// response, so that only one goroutine touches the dead stream.
+			fs.w.c.Close()
+		}
 		if err != nil {
 			return got, err
 		}
@@ -122,13 +130,30 @@ func (fs *folderSync) readItem(m *fetched, item imapclient.FetchItemData) error 
 		if item.Literal == nil || m.staged != nil {
 			return nil
 		}
-		st, err := fs.w.spool.Write(fs.f, item.Literal)
+		st, err := fs.w.spool.Write(fs.f, &exactLiteral{r: item.Literal, left: item.Literal.Size()})
 		if err != nil {
 			return classifyWrite(err)
 		}
 		m.staged = st
 	}
 	return nil
+}
+
+// exactLiteral fails a literal that ends before its announced size: the
+// client reports a connection closed mid-literal as a plain EOF, which
+// would otherwise pass a truncated message as complete.
+type exactLiteral struct {
+	r    io.Reader
+	left int64
+}
+
+func (e *exactLiteral) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	e.left -= int64(n)
+	if err == io.EOF && e.left > 0 {
+		err = fmt.Errorf("message cut short, %d bytes missing: %w", e.left, io.ErrUnexpectedEOF)
+	}
+	return n, err
 }
 
 func flagStrings(flags []imap.Flag) []string {
