@@ -32,11 +32,11 @@ func (fs *folderSync) fetchNew(ctx context.Context, uids []imap.UID) error {
 	defer b.batch.Abort()
 	for chunk := range slices.Chunk(uids, fetchChunk) {
 		got, err := fs.fetchSet(ctx, b, imap.UIDSetNum(chunk...))
-		if err != nil {
-			return err
+		if err == nil {
+			err = fs.retryMissing(ctx, b, chunk, got)
 		}
-		if err := fs.retryMissing(ctx, b, chunk, got); err != nil {
-			return err
+		if err != nil {
+			return errors.Join(err, b.salvage(ctx))
 		}
 	}
 	return b.flush(ctx)

@@ -66,25 +66,39 @@ func (b *pending) rekey(ctx context.Context, m *fetched) (bool, error) {
 	return true, nil
 }
 
-// flush makes the batch's files durable, then records them.
+// flush makes the batch's files durable, then records them. Once Commit
+// returns, the files belong to the archive, not the batch: if recording
+// them fails, the next run adopts them.
 func (b *pending) flush(ctx context.Context) error {
 	if b.batch.Len() == 0 {
 		return nil
 	}
-	if err := b.batch.Commit(); err != nil {
+	n, bytes := b.batch.Len(), b.batch.Bytes()
+	err := b.batch.Commit()
+	b.batch.Reset()
+	rows := b.rows
+	b.rows = nil
+	if err != nil {
 		return fatal(err)
 	}
-	if err := b.fs.w.a.Catalog.AddMessages(context.WithoutCancel(ctx), b.rows, b.fs.w.run); err != nil {
+	if err := b.fs.w.a.Catalog.AddMessages(context.WithoutCancel(ctx), rows, b.fs.w.run); err != nil {
 		return fatal(err)
 	}
-	n, bytes := len(b.rows), b.batch.Bytes()
 	b.fs.w.st.add(func(s *archive.RunStats) { s.NewMessages += n; s.NewBytes += bytes })
-	for _, r := range b.rows {
+	for _, r := range rows {
 		b.fs.byUID[imap.UID(r.UID)] = r
 	}
-	b.batch.Reset()
-	b.rows = b.rows[:0]
 	return nil
+}
+
+// salvage records the batch's complete messages after the fetch failed or
+// the run was cancelled: they were read to their announced size, so they
+// are as good as any. A message cut short never joined the batch.
+func (b *pending) salvage(ctx context.Context) error {
+	if b.batch.Len() == 0 {
+		return nil
+	}
+	return b.flush(context.WithoutCancel(ctx))
 }
 
 // classifyWrite tells a failed read from the server (the connection's
