@@ -278,6 +278,8 @@ func (a *Account) quarantine(f *Folder, mf MessageFile) error {
 	return errors.Join(SyncDir(dir), f.SyncCur())
 }
 
+// orphans reports files without rows. Each is decoded: a complete one can
+// be adopted, a damaged one is reported as corrupt.
 func (v *verifier) orphans(ctx context.Context, rows []Message, files map[string]MessageFile) error {
 	known := make(map[string]bool, len(rows))
 	for _, m := range rows {
@@ -287,13 +289,14 @@ func (v *verifier) orphans(ctx context.Context, rows []Message, files map[string
 		if known[key] {
 			continue
 		}
+		m, err := v.f.adopt(mf, v.state.ID)
+		if err != nil {
+			v.report(Problem{Kind: ProblemCorrupt, Key: key, Detail: "file without a catalog row: " + err.Error()})
+			continue
+		}
 		p := Problem{Kind: ProblemOrphanFile, Key: key, Detail: mf.Name()}
 		if v.opts.Repair {
-			m, err := v.f.adopt(mf, v.state.ID)
-			if err == nil {
-				err = v.a.Catalog.AddMessages(ctx, []Message{m}, 0)
-			}
-			p.Repaired = err == nil
+			p.Repaired = v.a.Catalog.AddMessages(ctx, []Message{m}, 0) == nil
 		}
 		v.report(p)
 	}
