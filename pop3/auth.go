@@ -27,6 +27,12 @@ func (c *Client) Auth(ctx context.Context, user, pass string) error {
 		}
 		return c.AuthSASL(ctx, mech, ir)
 	}
+	return c.Login(ctx, user, pass)
+}
+
+// Login logs in with USER and PASS (RFC 1939), whatever SASL mechanisms the
+// server offers. Its errors are those of Auth.
+func (c *Client) Login(ctx context.Context, user, pass string) error {
 	err := c.do(ctx, func() error {
 		if _, err := c.command("USER", user); err != nil {
 			return err

@@ -81,6 +81,23 @@ func (c *Client) uidl() ([]Entry, error) {
 	return entries, nil
 }
 
+// List lists every message with its size (LIST), ordered by message
+// number, with an empty UID: for servers without UIDL.
+func (c *Client) List(ctx context.Context) ([]Entry, error) {
+	var entries []Entry
+	err := c.do(ctx, func() error {
+		return c.list(func(num int, size int64) error {
+			entries = append(entries, Entry{Num: num, Size: size})
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pop3: list: %w", err)
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Num < entries[j].Num })
+	return entries, nil
+}
+
 // list sends LIST and hands each message's number and size to fn.
 func (c *Client) list(fn func(num int, size int64) error) error {
 	if _, err := c.command("LIST"); err != nil {

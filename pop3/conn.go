@@ -104,6 +104,15 @@ func (c *Client) command(verb string, args ...string) (string, error) {
 // send writes one command line. The trace shows PASS and AUTH arguments as
 // "***" (AUTH keeps its mechanism name).
 func (c *Client) send(verb string, args ...string) error {
+	if err := c.queue(verb, args...); err != nil {
+		return err
+	}
+	return c.flush()
+}
+
+// queue buffers one command line without sending it; flush sends what is
+// buffered.
+func (c *Client) queue(verb string, args ...string) error {
 	for _, a := range args {
 		if strings.ContainsAny(a, "\r\n\x00") {
 			return fmt.Errorf("%w: %s argument holds CR, LF or NUL", errBadArgument, verb)
@@ -118,7 +127,16 @@ func (c *Client) send(verb string, args ...string) error {
 	default:
 		c.tracef("C: %s", line)
 	}
-	return c.writeLine(line)
+	c.w.WriteString(line)
+	c.w.WriteString("\r\n")
+	return nil
+}
+
+func (c *Client) flush() error {
+	if err := c.w.Flush(); err != nil {
+		return fmt.Errorf("send command: %w", err)
+	}
+	return nil
 }
 
 // sendSecret writes a line that must not appear in the trace (a SASL

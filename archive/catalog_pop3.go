@@ -1,0 +1,90 @@
+package archive
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// POP3Message is the catalog row of a message retrieved over POP3, with
+// what POP3 backup needs beyond Message. Its UIDL is the identity under
+// which backup recorded it (see backup.POP3), and its key was made from
+// that identity by POP3Key when the file was written.
+type POP3Message struct {
+	Message
+	Retrieved     time.Time // when the run that first stored it started; zero if unknown
+	ServerDeleted int64     // the run whose QUIT deleted it from the server; 0 if none
+}
+
+// POP3Messages returns all of a folder's messages, gone ones included,
+// with the start of the run that stored each.
+func (c *Catalog) POP3Messages(ctx context.Context, folderID int64) ([]POP3Message, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT `+msgCols+`,
+		COALESCE((SELECT started FROM runs WHERE runs.id = messages.first_run), ''),
+		COALESCE(server_deleted_run, 0)
+		FROM messages WHERE folder_id = ? ORDER BY id`, folderID)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
+	defer rows.Close()
+	var out []POP3Message
+	for rows.Next() {
+		var m POP3Message
+		var started string
+		m.Message, err = scanMessage(extraScanner{rows, []any{&started, &m.ServerDeleted}})
+		if err != nil {
+			return nil, fmt.Errorf("catalog: %w", err)
+		}
+		m.Retrieved, _ = time.Parse(timeLayout, started)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// extraScanner scans the columns scanMessage reads, then extra ones.
+type extraScanner struct {
+	rows  *sql.Rows
+	extra []any
+}
+
+func (s extraScanner) Scan(dest ...any) error { return s.rows.Scan(append(dest, s.extra...)...) }
+
+// SetUIDL records a new POP3 identity for a message whose content the
+// server now lists under another UIDL; the message keeps its key and file.
+// It also records that the server has the message again.
+func (c *Catalog) SetUIDL(ctx context.Context, id int64, uidl string, run int64) error {
+	return c.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE messages SET uidl = ?, gone_run = NULL, last_run = ? WHERE id = ?`,
+			uidl, run, id)
+		return err
+	})
+}
+
+// MarkPresent records that the server lists these messages again after
+// they had gone.
+func (c *Catalog) MarkPresent(ctx context.Context, ids []int64, run int64) error {
+	return c.eachID(ctx, `UPDATE messages SET gone_run = NULL, last_run = ? WHERE id = ?`, ids, run)
+}
+
+// MarkServerDeleted records that the server answered +OK to the QUIT of
+// run after these messages (by key) were marked for deletion: the server
+// has deleted them, and the archive holds the only copy.
+func (c *Catalog) MarkServerDeleted(ctx context.Context, folderID int64, keys []string, run int64) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	return c.tx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, `UPDATE messages SET server_deleted_run = ? WHERE folder_id = ? AND key = ?`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, k := range keys {
+			if _, err := st.ExecContext(ctx, run, folderID, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,225 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/mailkeep/mailkeep/archive"
+	"github.com/mailkeep/mailkeep/pop3"
+)
+
+// POP3Dialer opens a logged-in POP3 session.
+type POP3Dialer func(ctx context.Context) (*pop3.Client, error)
+
+// POP3Options configure one POP3 backup run. Zero values mean sensible
+// defaults: keep mode, no deletion, a server without UIDL refused.
+type POP3Options struct {
+	Dial POP3Dialer
+	// Delete is mode delete: each message is deleted from the server once
+	// its file and catalog row are durable.
+	Delete bool
+	// DeleteAfterDays, in keep mode, deletes messages from the server once
+	// they were archived more than this many days (of 24 hours) ago and
+	// their archived copy checks out; 0 never.
+	DeleteAfterDays int
+	// HashWithoutUIDL lets a server without UIDL be backed up: messages are
+	// then told apart by a SHA-256 of their header (TOP n 0).
+	HashWithoutUIDL bool
+	Compression     string // archive.NewSpool level
+	Log             *slog.Logger
+	Progress        Progress
+	Now             func() time.Time
+	// A batch is made durable and recorded when it holds this many
+	// messages or bytes; defaults 500 and 64 MiB.
+	BatchMessages int
+	BatchBytes    int64
+}
+
+func (o *POP3Options) setDefaults() {
+	c := Options{Log: o.Log, Progress: o.Progress, Now: o.Now, BatchMessages: o.BatchMessages, BatchBytes: o.BatchBytes}
+	c.setDefaults()
+	o.Log, o.Progress, o.Now, o.BatchMessages, o.BatchBytes = c.Log, c.Progress, c.Now, c.BatchMessages, c.BatchBytes
+}
+
+// pop3Folder is the one folder of a POP3 account's archive.
+const pop3Folder = "INBOX"
+
+// POP3 backs up a POP3 maildrop into a's folder INBOX. Messages the
+// catalog has not seen are retrieved; in delete mode, and in keep mode
+// with DeleteAfterDays, archived messages are deleted from the server, but
+// only when the server answers QUIT with +OK after every other step
+// succeeded. Any failure before that closes the connection without QUIT,
+// so the server keeps every message. The returned error wraps ErrPartial
+// when some messages failed and the rest were archived.
+func POP3(ctx context.Context, a *archive.Account, opts POP3Options) (Result, error) {
+	opts.setDefaults()
+	start := opts.Now()
+	run, err := a.Catalog.BeginRun(ctx, "pop3", start)
+	if err != nil {
+		return Result{}, err
+	}
+	st := &stats{}
+	st.add(func(s *archive.RunStats) { s.Folders = 1 })
+	r := &pop3Run{a: a, opts: opts, run: run, start: start, st: st}
+	err = r.do(ctx)
+	return finish(ctx, a, run, start, st, err, opts.Now())
+}
+
+// pop3Run is the state of one POP3 run that outlives a session.
+type pop3Run struct {
+	a      *archive.Account
+	opts   POP3Options
+	run    int64
+	start  time.Time
+	st     *stats
+	folder *archive.Folder
+	state  archive.FolderState
+	spool  *archive.Spool
+}
+
+// do prepares the archive, then runs a session, and once more on a new
+// connection after a temporary failure (a dropped connection, a maildrop
+// locked by another client). A failure that remains is the run's error
+// when nothing was archived; otherwise it is recorded and the run is
+// partial.
+func (r *pop3Run) do(ctx context.Context) error {
+	if r.opts.Dial == nil {
+		return errors.New("pop3 backup: no dialer")
+	}
+	if err := r.prepare(ctx); err != nil {
+		return err
+	}
+	var err error
+	for attempt := 0; attempt < 2; attempt++ {
+		err = r.session(ctx)
+		if err == nil || isFatal(err) || ctx.Err() != nil || !pop3.Temporary(err) {
+			break
+		}
+		r.opts.Log.Warn("retrying the POP3 session after a temporary error", "err", err)
+	}
+	switch {
+	case err == nil:
+		return nil
+	case isFatal(err), ctx.Err() != nil, r.st.s.NewMessages == 0:
+		return err
+	}
+	r.st.fail(err)
+	return nil
+}
+
+// prepare opens the folder, removes temp files of an interrupted run and
+// adopts complete files that a crash left without catalog rows.
+func (r *pop3Run) prepare(ctx context.Context) error {
+	r.opts.Progress.Folder(pop3Folder)
+	f, err := r.a.Folder(pop3Folder, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.CleanTmp(); err != nil {
+		return fmt.Errorf("clean tmp: %w", err)
+	}
+	r.folder = f
+	if r.state, err = r.a.Catalog.EnsureFolder(ctx, f, r.run); err != nil {
+		return err
+	}
+	if r.spool, err = archive.NewSpool(r.opts.Compression); err != nil {
+		return err
+	}
+	return adoptPOP3Orphans(ctx, r.a, f, r.state.ID, r.run)
+}
+
+// session runs one POP3 session from login to QUIT.
+func (r *pop3Run) session(ctx context.Context) error {
+	c, err := r.opts.Dial(ctx)
+	if err != nil {
+		return err
+	}
+	s := &pop3Session{pop3Run: r, c: c}
+	defer s.close()
+	if err := s.load(ctx); err != nil {
+		return err
+	}
+	if err := s.sync(ctx); err != nil {
+		return err
+	}
+	return s.quit(ctx)
+}
+
+// pop3Session is one connection's work: what the server lists, what the
+// catalog knows, and what this session archived and marked for deletion.
+type pop3Session struct {
+	*pop3Run
+	c     *pop3.Client
+	ended bool // QUIT was sent
+	idx   *pop3Index
+	list  []listed
+	// listedIDs are the identities of the listing; partialList says that
+	// some listed messages could not be identified.
+	listedIDs   map[string]bool
+	partialList bool
+	batch       archive.Batch
+	rows        []archive.Message
+	// fresh maps the number of a listed message that this run stored (or
+	// found stored under another listed number) to its key; old maps one
+	// that an earlier run stored to its row.
+	fresh map[int]string
+	old   map[int]*archive.POP3Message
+	// marked are the keys of the messages marked for deletion (DELE +OK).
+	marked  []string
+	resized int // messages whose size differs from what LIST announced
+}
+
+// close ends the session without QUIT unless QUIT was sent, and discards
+// temp files not yet published.
+func (s *pop3Session) close() {
+	if !s.ended {
+		s.c.Close()
+	}
+	s.batch.Abort()
+}
+
+// load reads the folder's catalog rows.
+func (s *pop3Session) load(ctx context.Context) error {
+	rows, err := s.a.Catalog.POP3Messages(ctx, s.state.ID)
+	if err != nil {
+		return fatal(err)
+	}
+	s.idx = newPOP3Index(rows)
+	s.fresh, s.old = map[int]string{}, map[int]*archive.POP3Message{}
+	return nil
+}
+
+// sync lists the maildrop, records what has gone, retrieves what is new
+// and marks for deletion what may be deleted.
+func (s *pop3Session) sync(ctx context.Context) error {
+	list, err := s.listing(ctx)
+	if err != nil {
+		return err
+	}
+	s.list = list
+	p := s.plan()
+	if err := s.markPresent(ctx, p); err != nil {
+		return err
+	}
+	if err := s.fetch(ctx, p.fetch); err != nil {
+		return err
+	}
+	if err := s.markGone(ctx); err != nil {
+		return err
+	}
+	if s.resized > 0 {
+		s.opts.Log.Warn("messages differ in size from what LIST announced; archived as sent", "messages", s.resized)
+	}
+	if err := s.markDeletions(ctx); err != nil {
+		return err
+	}
+	st := s.state
+	st.Messages = uint32(len(s.list))
+	return fatal(s.a.Catalog.SetFolderState(ctx, st, s.run))
+}
+
+// errQuit wraps a failed QUIT after deletions were marked.
+var errQuit = errors.New("the server did not confirm QUIT; messages marked for deletion may still be on the server")

@@ -1,0 +1,152 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+	"time"
+
+	"github.com/mailkeep/mailkeep/archive"
+)
+
+// markDeletions marks for deletion (DELE) the listed messages that may go:
+// in delete mode every archived one, in keep mode with DeleteAfterDays
+// those archived longer ago than that. Messages stored in this session
+// are durable by now: the last batch has been committed. Messages stored
+// by earlier runs are marked only if their file decodes to the size and
+// SHA-256 the catalog records. The marks take effect at QUIT.
+func (s *pop3Session) markDeletions(ctx context.Context) error {
+	keys := s.deletable()
+	if len(keys) == 0 {
+		return nil
+	}
+	nums := make([]int, 0, len(keys))
+	for num := range keys {
+		nums = append(nums, num)
+	}
+	slices.Sort(nums)
+	return s.c.DeleEach(ctx, nums, func(num int, err error) {
+		if err != nil {
+			s.st.fail(err)
+			return
+		}
+		s.marked = append(s.marked, keys[num])
+	})
+}
+
+// deletable returns the listed messages to delete, by number, with their
+// keys.
+func (s *pop3Session) deletable() map[int]string {
+	keys := map[int]string{}
+	if s.opts.Delete {
+		for num, key := range s.fresh {
+			keys[num] = key
+		}
+	}
+	cutoff := s.start.Add(-time.Duration(s.opts.DeleteAfterDays) * 24 * time.Hour)
+	var files map[string]archive.MessageFile // scanned when a file is not where the catalog says
+	for num, m := range s.old {
+		old := s.opts.DeleteAfterDays > 0 && !m.Retrieved.IsZero() && m.Retrieved.Before(cutoff)
+		if !s.opts.Delete && !old {
+			continue
+		}
+		if err := s.verify(m, &files); err != nil {
+			s.st.fail(fmt.Errorf("message %d (%s) stays on the server: %w", num, describeID(m.UIDL), err))
+			continue
+		}
+		keys[num] = m.Key
+	}
+	return keys
+}
+
+// verify checks that a message's archived file decodes to the size and
+// SHA-256 that the catalog records.
+func (s *pop3Session) verify(m *archive.POP3Message, files *map[string]archive.MessageFile) error {
+	mf, err := archive.ParseMessageFile(m.File)
+	if err != nil {
+		return fmt.Errorf("catalog file name: %w", err)
+	}
+	got, err := s.folder.ReadMessage(mf)
+	if errors.Is(err, fs.ErrNotExist) {
+		if *files == nil {
+			if *files, _, err = s.folder.Scan(); err != nil {
+				return err
+			}
+		}
+		found, ok := (*files)[m.Key]
+		if !ok {
+			return fmt.Errorf("archived file %s is missing", m.File)
+		}
+		got, err = s.folder.ReadMessage(found)
+	}
+	if err != nil {
+		return fmt.Errorf("archived copy: %w", err)
+	}
+	if got.Size != m.Size || got.SHA256 != m.SHA256 {
+		return fmt.Errorf("archived copy %s does not match the catalog (%d bytes, SHA-256 %x; catalog: %d bytes, %x)",
+			m.Key, got.Size, got.SHA256[:8], m.Size, m.SHA256[:8])
+	}
+	return nil
+}
+
+// quit ends the session with QUIT. Only when the server answers +OK have
+// the marked messages been deleted, and only then does the catalog say so.
+func (s *pop3Session) quit(ctx context.Context) error {
+	s.ended = true
+	if err := s.c.Quit(ctx); err != nil {
+		if len(s.marked) > 0 {
+			return fmt.Errorf("%w: %w", errQuit, err)
+		}
+		s.opts.Log.Warn("POP3 QUIT failed; nothing was marked for deletion", "err", err)
+		return nil
+	}
+	if len(s.marked) == 0 {
+		return nil
+	}
+	// The server has deleted them: record it even if ctx ended meanwhile.
+	if err := s.a.Catalog.MarkServerDeleted(context.WithoutCancel(ctx), s.state.ID, s.marked, s.run); err != nil {
+		return fatal(err)
+	}
+	s.opts.Log.Info("deleted archived messages from the server", "messages", len(s.marked))
+	return nil
+}
+
+// adoptPOP3Orphans records complete message files that have no catalog
+// row (a crash after a batch's renames, before its rows were committed).
+// Their identity comes back from the key.
+func adoptPOP3Orphans(ctx context.Context, a *archive.Account, f *archive.Folder, folderID, run int64) error {
+	files, _, err := f.Scan()
+	if err != nil || len(files) == 0 {
+		return err
+	}
+	rows, err := a.Catalog.FolderMessages(ctx, folderID)
+	if err != nil {
+		return err
+	}
+	known := make(map[string]bool, len(rows))
+	for _, m := range rows {
+		known[m.Key] = true
+	}
+	var adopted []archive.Message
+	for key, mf := range files {
+		if known[key] {
+			continue
+		}
+		id, ok := archive.ParsePOP3Key(key)
+		if !ok {
+			return fmt.Errorf("%s: file %s has no POP3 key", f.Dir, mf.Name())
+		}
+		m, err := f.ReadMessage(mf)
+		if err != nil {
+			return fmt.Errorf("adopt %s: %w", mf.Name(), err)
+		}
+		m.FolderID, m.UIDL = folderID, id
+		adopted = append(adopted, m)
+	}
+	if len(adopted) == 0 {
+		return nil
+	}
+	return a.Catalog.AddMessages(ctx, adopted, run)
+}

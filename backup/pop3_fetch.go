@@ -1,0 +1,205 @@
+package backup
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/mail"
+	"time"
+
+	"github.com/mailkeep/mailkeep/archive"
+)
+
+// fetch retrieves the messages of list (pipelined where the server allows)
+// and archives them in batches. After a failure reading from the server,
+// the messages retrieved completely are still made durable and recorded.
+func (s *pop3Session) fetch(ctx context.Context, list []listed) error {
+	if len(list) == 0 {
+		return nil
+	}
+	byNum := make(map[int]listed, len(list))
+	nums := make([]int, len(list))
+	for i, l := range list {
+		byNum[l.num], nums[i] = l, l.num
+	}
+	err := s.c.RetrEach(ctx, nums, func(num int, body io.Reader, err error) error {
+		return s.receive(ctx, byNum[num], body, err)
+	})
+	if err != nil && !isFatal(err) {
+		return errors.Join(err, s.flush(ctx))
+	}
+	if err != nil {
+		return err
+	}
+	return s.flush(ctx)
+}
+
+// receive archives one retrieved message. A -ERR answer (the message was
+// deleted meanwhile by another client, or the server cannot read it) is
+// recorded, and the session goes on.
+func (s *pop3Session) receive(ctx context.Context, l listed, body io.Reader, rerr error) error {
+	if rerr != nil {
+		s.st.fail(fmt.Errorf("message %d (%s): %w", l.num, describeID(l.id), rerr))
+		return nil
+	}
+	head := &headReader{r: body}
+	st, err := pop3Write(s.spool, s.folder, head)
+	if err != nil {
+		return classifyWrite(err)
+	}
+	if st.Size != l.size {
+		s.resized++
+		s.opts.Log.Debug("message size differs from LIST", "num", l.num, "list", l.size, "retrieved", st.Size)
+	}
+	return s.place(ctx, l, st, head.date())
+}
+
+// pop3Write is archive.Spool.Write; tests replace it to fail like a full disk.
+var pop3Write = (*archive.Spool).Write
+
+// place records a retrieved message: as a message the archive already
+// holds (a duplicate identity resolved by content, or content the server
+// now lists under a new UIDL), or as a new one.
+func (s *pop3Session) place(ctx context.Context, l listed, st *archive.Staged, date time.Time) error {
+	id := l.id
+	if l.dup {
+		id = contentIdentity(l.id, st.SHA256)
+		if m := s.idx.dupRow(l.id, st.SHA256); m != nil {
+			st.Discard()
+			return s.claim(ctx, l.num, m, m.UIDL)
+		}
+	}
+	for _, m := range s.idx.bySHA[st.SHA256] {
+		if m.ID != 0 && s.unclaimed(m) {
+			st.Discard()
+			s.opts.Log.Info("the server lists an archived message under a new UIDL; not stored again",
+				"old", describeID(m.UIDL), "new", describeID(id))
+			return s.claim(ctx, l.num, m, id)
+		}
+	}
+	return s.add(ctx, l.num, id, st, date)
+}
+
+// claim notes that listed message num is archived as m, recorded under
+// identity id from now on.
+func (s *pop3Session) claim(ctx context.Context, num int, m *archive.POP3Message, id string) error {
+	if m.ID == 0 { // stored in this run, possibly not yet durable
+		s.fresh[num] = m.Key
+		return nil
+	}
+	if id != m.UIDL || m.GoneRun != 0 {
+		if err := s.a.Catalog.SetUIDL(ctx, m.ID, id, s.run); err != nil {
+			return fatal(err)
+		}
+		delete(s.idx.byID, m.UIDL)
+		m.UIDL, m.GoneRun = id, 0
+		s.idx.byID[id] = m
+		s.listedIDs[id] = true
+	}
+	s.old[num] = m
+	return nil
+}
+
+// add queues a new message for the next batch and commits the batch when
+// it is full.
+func (s *pop3Session) add(ctx context.Context, num int, id string, st *archive.Staged, date time.Time) error {
+	if !validDate(date) {
+		date = s.start
+	}
+	key := archive.POP3Key(id)
+	mf, err := s.batch.Add(st, key, "", date)
+	if err != nil {
+		return fatal(err)
+	}
+	row := archive.Message{FolderID: s.state.ID, UIDL: id, Key: key, File: mf.Name(), SHA256: st.SHA256,
+		Size: st.Size, VSize: st.VSize, InternalDate: date, MessageID: st.MessageID}
+	s.rows = append(s.rows, row)
+	s.idx.add(&archive.POP3Message{Message: row, Retrieved: s.start})
+	s.fresh[num] = key
+	s.opts.Progress.Message(st.Size)
+	if s.batch.Len() >= s.opts.BatchMessages || s.batch.Bytes() >= s.opts.BatchBytes {
+		return s.flush(ctx)
+	}
+	return nil
+}
+
+// flush makes the batch's files durable, then records them.
+func (s *pop3Session) flush(ctx context.Context) error {
+	if s.batch.Len() == 0 {
+		return nil
+	}
+	if err := s.batch.Commit(); err != nil {
+		return fatal(err)
+	}
+	if err := s.a.Catalog.AddMessages(context.WithoutCancel(ctx), s.rows, s.run); err != nil {
+		return fatal(err)
+	}
+	n, size := len(s.rows), s.batch.Bytes()
+	s.st.add(func(st *archive.RunStats) { st.NewMessages += n; st.NewBytes += size })
+	s.batch.Reset()
+	s.rows = s.rows[:0]
+	return nil
+}
+
+// validDate reports whether t can be a Maildir file's mtime as Dovecot
+// reads it (unsigned 32-bit seconds).
+func validDate(t time.Time) bool {
+	return !t.IsZero() && t.Unix() > 0 && t.Unix() < 1<<32
+}
+
+// describeID renders an identity for messages and logs.
+func describeID(id string) string { return fmt.Sprintf("UIDL %q", id) }
+
+// headReader passes a message through and keeps its header, up to
+// headerLimit bytes, for the Date.
+type headReader struct {
+	r    io.Reader
+	buf  []byte
+	done bool
+}
+
+const headerLimit = 64 << 10
+
+func (h *headReader) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	if !h.done && n > 0 {
+		h.buf = append(h.buf, p[:min(n, headerLimit-len(h.buf))]...)
+		h.done = len(h.buf) >= headerLimit || headerEnd(h.buf) >= 0
+	}
+	return n, err
+}
+
+// headerEnd returns the length of the header including the empty line
+// that ends it, or -1.
+func headerEnd(b []byte) int {
+	i, j := bytes.Index(b, []byte("\n\r\n")), bytes.Index(b, []byte("\n\n"))
+	switch {
+	case i >= 0 && (j < 0 || i < j):
+		return i + 3
+	case j >= 0:
+		return j + 2
+	}
+	return -1
+}
+
+// date returns the message's Date header, or the zero time when it has
+// none or it does not parse.
+func (h *headReader) date() time.Time {
+	head := h.buf
+	if n := headerEnd(head); n >= 0 {
+		head = head[:n]
+	} else {
+		head = append(bytes.Clone(head), "\r\n\r\n"...)
+	}
+	m, err := mail.ReadMessage(bytes.NewReader(head))
+	if err != nil {
+		return time.Time{}
+	}
+	d, err := m.Header.Date()
+	if err != nil {
+		return time.Time{}
+	}
+	return d
+}
