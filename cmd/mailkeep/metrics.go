@@ -1,0 +1,302 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/mailkeep/mailkeep/archive"
+	"github.com/mailkeep/mailkeep/backup"
+	"github.com/mailkeep/mailkeep/config"
+	"github.com/mailkeep/mailkeep/schedule"
+)
+
+// outcomes are the values of the outcome label.
+var outcomes = []string{archive.OutcomeOK, archive.OutcomePartial, archive.OutcomeFailed, archive.OutcomeInterrupted}
+
+// metrics are the agent's Prometheus metrics, in a registry of their own,
+// and the state /healthz judges. It implements schedule.Observer.
+type metrics struct {
+	reg         *prometheus.Registry
+	lastSuccess *prometheus.GaugeVec
+	lastRun     *prometheus.GaugeVec
+	lastOutcome *prometheus.GaugeVec
+	runs        *prometheus.CounterVec
+	messages    *prometheus.CounterVec
+	bytes       *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	errors      *prometheus.CounterVec
+	skipped     *prometheus.CounterVec
+	running     *prometheus.GaugeVec
+	next        *prometheus.GaugeVec
+	reloads     *prometheus.CounterVec
+
+	mu      sync.Mutex
+	started time.Time
+	health  map[string]*accountHealth // the accounts the agent runs
+}
+
+// accountHealth is what /healthz knows of one account.
+type accountHealth struct {
+	maxAge      time.Duration
+	lastSuccess time.Time // zero: none known
+}
+
+var _ schedule.Observer = (*metrics)(nil)
+
+func newMetrics(now time.Time) *metrics {
+	acct := []string{"account"}
+	m := &metrics{reg: prometheus.NewRegistry(), started: now, health: map[string]*accountHealth{},
+		lastSuccess: gauge("last_success_timestamp_seconds", "When the account's last successful (ok or partial) run ended, in Unix seconds.", acct),
+		lastRun:     gauge("last_run_timestamp_seconds", "When the account's last run ended, in Unix seconds.", acct),
+		lastOutcome: gauge("last_run_outcome", "1 for the outcome of the account's last run (ok, partial, failed, interrupted), 0 for the others.", []string{"account", "outcome"}),
+		runs:        counter("runs_total", "Runs (attempts) that ended, by outcome.", []string{"account", "outcome"}),
+		messages:    counter("archived_messages_total", "New messages archived.", acct),
+		bytes:       counter("archived_bytes_total", "Bytes of new messages archived, before compression.", acct),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "mailkeep_run_duration_seconds",
+			Help: "How long runs took.", Buckets: prometheus.ExponentialBuckets(1, 4, 9)}, acct),
+		errors:  counter("errors_total", "Failures: each failed message or folder of a run, and each run that failed as a whole.", acct),
+		skipped: counter("skipped_runs_total", "Due runs that did not happen: overlap (the previous run was still going) or busy (another process held the account).", []string{"account", "reason"}),
+		running: gauge("run_in_progress", "1 while a run of the account (with its retries) goes on.", acct),
+		next:    gauge("next_run_timestamp_seconds", "When the account's next run is due, before jitter, in Unix seconds.", acct),
+		reloads: counter("config_reloads_total", "Configuration reloads on SIGHUP, by result (ok or failed).", []string{"result"}),
+	}
+	info := gauge("build_info", "Always 1; the version label is the build's.", []string{"version"})
+	info.WithLabelValues(version).Set(1)
+	m.reg.MustRegister(m.lastSuccess, m.lastRun, m.lastOutcome, m.runs, m.messages, m.bytes, m.duration,
+		m.errors, m.skipped, m.running, m.next, m.reloads, info,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func gauge(name, help string, labels []string) *prometheus.GaugeVec {
+	return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "mailkeep_" + name, Help: help}, labels)
+}
+
+func counter(name, help string, labels []string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mailkeep_" + name, Help: help}, labels)
+}
+
+// setAccounts makes the scheduled accounts of set the ones the metrics and
+// /healthz cover, with their health bounds, and drops the others' series.
+func (m *metrics) setAccounts(cfg *config.Config, set schedule.Settings, now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old := m.health
+	m.health = map[string]*accountHealth{}
+	for _, a := range set.Accounts {
+		if a.Schedule.IsZero() {
+			continue
+		}
+		h := &accountHealth{maxAge: schedule.MaxAge(a.Schedule, time.Duration(cfg.Agent.HealthMaxAge), set.Jitter, now)}
+		if o, ok := old[a.Name]; ok {
+			h.lastSuccess = o.lastSuccess
+		}
+		m.health[a.Name] = h
+		m.initSeries(a.Name)
+	}
+	for name := range old {
+		if _, ok := m.health[name]; !ok {
+			m.forget(name)
+		}
+	}
+}
+
+// initSeries makes an account's series exist from the start, so that
+// rate() and absence alerts work before its first run.
+func (m *metrics) initSeries(name string) {
+	for _, o := range outcomes {
+		m.runs.WithLabelValues(name, o)
+		m.lastOutcome.WithLabelValues(name, o)
+	}
+	for _, r := range []string{schedule.SkipOverlap, schedule.SkipBusy} {
+		m.skipped.WithLabelValues(name, r)
+	}
+	m.messages.WithLabelValues(name)
+	m.bytes.WithLabelValues(name)
+	m.errors.WithLabelValues(name)
+	m.running.WithLabelValues(name)
+}
+
+func (m *metrics) forget(name string) {
+	l := prometheus.Labels{"account": name}
+	for _, v := range []interface{ DeletePartialMatch(prometheus.Labels) int }{m.lastSuccess, m.lastRun,
+		m.lastOutcome, m.runs, m.messages, m.bytes, m.duration, m.errors, m.skipped, m.running, m.next} {
+		v.DeletePartialMatch(l)
+	}
+}
+
+// seed reads each account's last run and last success from its catalog,
+// so that a restarted agent reports them before its first run.
+func (m *metrics) seed(ctx context.Context, root string, log *slog.Logger) {
+	m.mu.Lock()
+	names := make([]string, 0, len(m.health))
+	for name := range m.health {
+		names = append(names, name)
+	}
+	m.mu.Unlock()
+	for _, name := range names {
+		last, ok, err := lastRuns(ctx, root, name)
+		switch {
+		case errors.Is(err, archive.ErrNoArchive):
+		case err != nil:
+			log.Warn("cannot read the account's last runs", "account", name, "err", err)
+		case ok:
+			m.setLast(name, last.run.Outcome, last.run.Ended)
+			if !last.success.Ended.IsZero() {
+				m.setSuccess(name, last.success.Ended)
+			}
+		}
+	}
+}
+
+// observeRun records one run (one attempt) of an account.
+func (m *metrics) observeRun(name string, res backup.Result, err error, now time.Time) {
+	if errors.Is(err, archive.ErrBusy) {
+		return // not a run: the scheduler counts the skip
+	}
+	outcome := res.Outcome
+	if res.RunID == 0 {
+		outcome = archive.OutcomeFailed
+		if errors.Is(err, context.Canceled) {
+			outcome = archive.OutcomeInterrupted
+		}
+	}
+	m.runs.WithLabelValues(name, outcome).Inc()
+	m.messages.WithLabelValues(name).Add(float64(res.Stats.NewMessages))
+	m.bytes.WithLabelValues(name).Add(float64(res.Stats.NewBytes))
+	m.errors.WithLabelValues(name).Add(float64(res.Stats.Errors))
+	if outcome == archive.OutcomeFailed {
+		m.errors.WithLabelValues(name).Inc()
+	}
+	if res.RunID != 0 {
+		m.duration.WithLabelValues(name).Observe(res.Duration.Seconds())
+	}
+	m.setLast(name, outcome, now)
+	if outcome == archive.OutcomeOK || outcome == archive.OutcomePartial {
+		m.setSuccess(name, now)
+	}
+}
+
+func (m *metrics) setLast(name, outcome string, ended time.Time) {
+	for _, o := range outcomes {
+		v := 0.0
+		if o == outcome {
+			v = 1
+		}
+		m.lastOutcome.WithLabelValues(name, o).Set(v)
+	}
+	if !ended.IsZero() {
+		m.lastRun.WithLabelValues(name).Set(unixSeconds(ended))
+	}
+}
+
+func (m *metrics) setSuccess(name string, at time.Time) {
+	m.lastSuccess.WithLabelValues(name).Set(unixSeconds(at))
+	m.mu.Lock()
+	if h, ok := m.health[name]; ok {
+		h.lastSuccess = at
+	}
+	m.mu.Unlock()
+}
+
+func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
+
+func (m *metrics) reloaded(ok bool) {
+	result := "ok"
+	if !ok {
+		result = "failed"
+	}
+	m.reloads.WithLabelValues(result).Inc()
+}
+
+// Scheduled, Skipped and Running implement schedule.Observer.
+func (m *metrics) Scheduled(name string, next time.Time) {
+	m.next.WithLabelValues(name).Set(unixSeconds(next))
+}
+
+func (m *metrics) Skipped(name, reason string) { m.skipped.WithLabelValues(name, reason).Inc() }
+
+func (m *metrics) Running(name string, running bool) {
+	v := 0.0
+	if running {
+		v = 1
+	}
+	m.running.WithLabelValues(name).Set(v)
+}
+
+// unhealthy lists the accounts whose last success is older than their
+// bound. An account without a known success is measured from the agent's
+// start, so a new agent is not unhealthy before it had a chance to run.
+func (m *metrics) unhealthy(now time.Time) []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for name, h := range m.health {
+		since, what := h.lastSuccess, "last success"
+		if since.IsZero() {
+			since, what = m.started, "no success since the agent started"
+		}
+		if age := now.Sub(since); age > h.maxAge {
+			out = append(out, fmt.Sprintf("%s: %s %s ago, more than %s", name, what, roundAge(age), h.maxAge))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// handler serves /metrics and /healthz.
+func (m *metrics) handler(log *slog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn), Registry: m.reg}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if bad := m.unhealthy(time.Now()); len(bad) > 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, strings.Join(bad, "\n"))
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	return mux
+}
+
+// serveMetrics listens on addr and serves h until Shutdown.
+func serveMetrics(addr string, h http.Handler, log *slog.Logger) (*http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("agent.metrics: %w", err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server stopped", "err", err)
+		}
+	}()
+	log.Info("serving /metrics and /healthz", "addr", ln.Addr().String())
+	return srv, nil
+}
+
+// roundAge shortens a duration for a message: 26h3m, 3m20s, 12s.
+func roundAge(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Hour:
+		return d.Round(time.Minute)
+	case d >= time.Minute:
+		return d.Round(time.Second)
+	}
+	return d.Round(time.Millisecond)
+}
