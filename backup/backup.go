@@ -105,8 +105,11 @@ func finish(ctx context.Context, a *archive.Account, run int64, start time.Time,
 	switch {
 	case runErr != nil:
 		res.Outcome = archive.OutcomeFailed
-		if errors.Is(runErr, context.Canceled) {
+		// A cancelled run often fails with the error of its closed
+		// connection rather than the context's own.
+		if errors.Is(runErr, context.Canceled) || ctx.Err() != nil {
 			res.Outcome = archive.OutcomeInterrupted
+			runErr = fmt.Errorf("%w (%w)", context.Cause(ctx), runErr)
 		}
 	case st.s.Errors > 0:
 		res.Outcome = archive.OutcomePartial
