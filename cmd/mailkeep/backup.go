@@ -18,15 +18,7 @@ func backupCommand(g *globals) *cobra.Command {
 		Use:   "backup [ACCOUNT...]",
 		Short: "Back up every account of the config file, or the named ones, once",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			log, err := g.logger()
-			if err != nil {
-				return err
-			}
-			cfg, err := g.loadConfig(log)
-			if err != nil {
-				return err
-			}
-			accts, err := selectAccounts(cfg, args)
+			log, cfg, accts, err := g.setup(args)
 			if err != nil {
 				return err
 			}

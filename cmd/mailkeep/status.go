@@ -32,15 +32,7 @@ gap of the account's schedule plus the jitter (at least an hour). Accounts
 without a schedule are checked only when agent.health_max_age is set. The
 Docker image's HEALTHCHECK runs it.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			log, err := g.logger()
-			if err != nil {
-				return err
-			}
-			cfg, err := g.loadConfig(log)
-			if err != nil {
-				return err
-			}
-			accts, err := selectAccounts(cfg, args)
+			_, cfg, accts, err := g.setup(args)
 			if err != nil {
 				return err
 			}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -28,22 +27,17 @@ reject (wrong S= or W=), undecodable files, stale temp files and catalog inconsi
 It reports by default; --repair fixes what can be fixed and says what cannot.
 --rebuild-catalog ACCOUNT replaces an account's catalog with one rebuilt from its Maildir tree.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			log, err := g.logger()
-			if err != nil {
-				return err
+			if rebuild != "" {
+				args = []string{rebuild}
 			}
-			cfg, err := g.loadConfig(log)
+			_, cfg, accts, err := g.setup(args)
 			if err != nil {
 				return err
 			}
 			if rebuild != "" {
 				return rebuildCatalog(cmd.Context(), g, cfg, rebuild)
 			}
-			accts, err := selectAccounts(cfg, args)
-			if err != nil {
-				return err
-			}
-			return verifyAll(cmd.Context(), g, cfg, accts, repair, log)
+			return verifyAll(cmd.Context(), g, cfg, accts, repair)
 		},
 	}
 	cmd.Flags().BoolVar(&repair, "repair", false, "fix what can be fixed")
@@ -51,7 +45,7 @@ It reports by default; --repair fixes what can be fixed and says what cannot.
 	return cmd
 }
 
-func verifyAll(ctx context.Context, g *globals, cfg *config.Config, accts []*config.Account, repair bool, log *slog.Logger) error {
+func verifyAll(ctx context.Context, g *globals, cfg *config.Config, accts []*config.Account, repair bool) error {
 	var worst error
 	for _, a := range accts {
 		worst = worse(worst, verifyAccount(ctx, g, cfg.Archive, a.Name, repair))

@@ -28,6 +28,22 @@ func (g *globals) loadConfig(log *slog.Logger) (*config.Config, error) {
 	return cfg, nil
 }
 
+// setup builds the logger, reads the configuration and picks the accounts
+// named in args (all of them when args is empty): the start of most
+// subcommands.
+func (g *globals) setup(args []string) (*slog.Logger, *config.Config, []*config.Account, error) {
+	log, err := g.logger()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cfg, err := g.loadConfig(log)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	accts, err := selectAccounts(cfg, args)
+	return log, cfg, accts, err
+}
+
 // selectAccounts returns the named accounts, or all of them.
 func selectAccounts(cfg *config.Config, names []string) ([]*config.Account, error) {
 	if len(names) == 0 {
