@@ -1,0 +1,240 @@
+package restore
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/mailkeep/mailkeep/archive"
+)
+
+// window is how many APPENDs a connection keeps in flight: each is sent
+// without waiting for the answers to the ones before it.
+const window = 32
+
+// bufferLimit: a message up to this size is read from the archive and
+// verified completely before its APPEND begins. A larger one is streamed,
+// and verified as it goes (see sendBody).
+const bufferLimit = 4 << 20
+
+// damagedError marks a message the archive cannot give back as recorded:
+// its file is missing, unreadable, of another size or another SHA-256.
+type damagedError struct{ err error }
+
+func (e damagedError) Error() string { return "archive: " + e.err.Error() }
+func (e damagedError) Unwrap() error { return e.err }
+
+// errConnLost marks a folder attempt that lost its connection; the folder
+// is resumed on a new one.
+var errConnLost = errors.New("connection lost")
+
+// refusal reports whether the server answered an APPEND with NO or BAD.
+func refusal(err error) bool {
+	var ie *imap.Error
+	return errors.As(err, &ie)
+}
+
+// pendingAppend is an APPEND whose message is sent and whose answer is awaited.
+type pendingAppend struct {
+	cmd *imapclient.AppendCommand
+	i   int // index in the folder's messages
+}
+
+// appendAll APPENDs msgs[i] for each i of todo, in order, keeping up to
+// window commands in flight on the connection. Messages the server
+// refuses, or the archive cannot give back, are recorded as failed and the
+// others go on. It returns an error wrapping errConnLost when the
+// connection went away; fr.unknown then says whether APPENDs were in
+// flight, whose fate is unknown.
+func (fr *folderRun) appendAll(todo []int) error {
+	inflight := make(chan pendingAppend, window)
+	var unanswered sync.WaitGroup
+	answered := make(chan error, 1)
+	go func() { answered <- fr.collect(inflight, &unanswered) }()
+	var sendErr error
+	for _, i := range todo {
+		if err := fr.ctx.Err(); err != nil {
+			sendErr = err
+			break
+		}
+		p, err := fr.send(i, &unanswered)
+		if err != nil {
+			sendErr = err
+			break
+		}
+		if p.cmd != nil {
+			unanswered.Add(1)
+			inflight <- p
+		}
+	}
+	close(inflight)
+	return errors.Join(sendErr, <-answered)
+}
+
+// collect waits for the answers, in order.
+func (fr *folderRun) collect(inflight <-chan pendingAppend, unanswered *sync.WaitGroup) error {
+	var lost error
+	for p := range inflight {
+		_, err := p.cmd.Wait()
+		switch {
+		case err == nil:
+			fr.appended(p.i)
+		case refusal(err):
+			fr.failed(p.i, fmt.Errorf("server refused it: %w", err))
+		default:
+			fr.unknown.Store(true)
+			if lost == nil {
+				lost = fmt.Errorf("%w: %w", errConnLost, err)
+			}
+		}
+		unanswered.Done()
+	}
+	return lost
+}
+
+// send starts the APPEND of msgs[i] and sends its body. It returns a zero
+// pendingAppend when the message failed without an APPEND in flight.
+func (fr *folderRun) send(i int, unanswered *sync.WaitGroup) (pendingAppend, error) {
+	m := fr.msgs[i]
+	var body io.Reader // nil: the message is in fr.buf, verified
+	if m.Size <= bufferLimit {
+		if err := fr.readVerified(m); err != nil {
+			fr.failed(i, err)
+			return pendingAppend{}, nil
+		}
+	} else {
+		// A damaged file is found only while it streams, and then the
+		// connection must be dropped: let nothing else be in flight.
+		unanswered.Wait()
+		rc, err := fr.files.Open(fr.src, m)
+		if err != nil {
+			fr.failed(i, damagedError{err})
+			return pendingAppend{}, nil
+		}
+		defer rc.Close()
+		body = rc
+	}
+	flags, dropped := appendFlags(m.Flags)
+	if len(dropped) > 0 {
+		fr.log.Warn("flags left out: not valid in APPEND", "folder", fr.job.target, "key", m.Key, "flags", dropped)
+	}
+	cmd := fr.c.Append(fr.job.target, m.Size, &imap.AppendOptions{Flags: flags, Time: m.InternalDate})
+	var err error
+	if body == nil {
+		_, err = cmd.Write(fr.buf.Bytes())
+	} else {
+		err = sendBody(cmd, body, m)
+	}
+	var damaged damagedError
+	if errors.As(err, &damaged) {
+		// The literal is incomplete: only closing the connection ends it,
+		// and the server then discards the unfinished APPEND.
+		fr.c.Close()
+	}
+	if cerr := cmd.Close(); err == nil {
+		err = cerr
+	}
+	switch {
+	case err == nil:
+		return pendingAppend{cmd: cmd, i: i}, nil
+	case errors.As(err, &damaged):
+		fr.failed(i, err)
+	case refusal(err):
+		// Refused before the literal was sent (every earlier answer has
+		// arrived). The client library closes the connection after a
+		// refused synchronizing literal.
+		fr.failed(i, fmt.Errorf("server refused it: %w", err))
+		if !closed(fr.c) {
+			return pendingAppend{}, nil
+		}
+	default:
+		fr.unknown.Store(true)
+	}
+	return pendingAppend{}, fmt.Errorf("%w: append: %w", errConnLost, err)
+}
+
+// readVerified reads a message into fr.buf and checks it against the catalog.
+func (fr *folderRun) readVerified(m archive.Message) error {
+	rc, err := fr.files.Open(fr.src, m)
+	if err != nil {
+		return damagedError{err}
+	}
+	defer rc.Close()
+	fr.buf.Reset()
+	fr.buf.Grow(int(m.Size))
+	return sendBody(&fr.buf, rc, m)
+}
+
+// sendBody writes the message into the APPEND literal as it decompresses,
+// all but its last byte. Only when the archive has given exactly m.Size
+// bytes with the recorded SHA-256, and the compressed frame ended cleanly
+// (its checksum verified), does it write the last byte. A damaged file
+// therefore never completes a literal, and no damaged message is stored.
+func sendBody(w io.Writer, r io.Reader, m archive.Message) error {
+	h := sha256.New()
+	src := &archiveReader{r: io.TeeReader(r, h)}
+	var last [1]byte
+	if m.Size > 0 {
+		if _, err := io.CopyN(w, src, m.Size-1); err != nil {
+			return src.short(err, m)
+		}
+		if _, err := io.ReadFull(src, last[:]); err != nil {
+			return src.short(err, m)
+		}
+	}
+	switch n, err := io.ReadFull(src, make([]byte, 1)); {
+	case n > 0:
+		return damagedError{fmt.Errorf("%s is longer than its recorded %d bytes", m.Key, m.Size)}
+	case err != io.EOF:
+		return err // a read error, marked by archiveReader
+	}
+	if [32]byte(h.Sum(nil)) != m.SHA256 {
+		return damagedError{fmt.Errorf("%s does not match its recorded SHA-256", m.Key)}
+	}
+	if m.Size == 0 {
+		return nil
+	}
+	_, err := w.Write(last[:])
+	return err
+}
+
+// archiveReader marks read errors as damage, to tell them from write
+// errors (the connection), and notes when the archive ran out.
+type archiveReader struct {
+	r   io.Reader
+	eof bool
+}
+
+func (a *archiveReader) Read(p []byte) (int, error) {
+	n, err := a.r.Read(p)
+	switch {
+	case err == io.EOF:
+		a.eof = true
+	case err != nil:
+		err = damagedError{err}
+	}
+	return n, err
+}
+
+// short explains a copy that stopped early: the archive ran out (damage),
+// or err is the reader's or the writer's own.
+func (a *archiveReader) short(err error, m archive.Message) error {
+	if a.eof {
+		return damagedError{fmt.Errorf("%s is shorter than its recorded %d bytes", m.Key, m.Size)}
+	}
+	return err
+}
+
+func closed(c *imapclient.Client) bool {
+	select {
+	case <-c.Closed():
+		return true
+	default:
+		return false
+	}
+}

@@ -1,0 +1,243 @@
+package restore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/mailkeep/mailkeep/archive"
+)
+
+// Dialer opens a logged-in IMAP connection to the target.
+type Dialer func(ctx context.Context) (*imapclient.Client, error)
+
+// Progress receives user-facing progress; it must be safe for concurrent use.
+type Progress interface {
+	// Start announces what the restore covers, before any folder.
+	Start(messages int, bytes int64)
+	// Folder reports that a folder's work begins.
+	Folder(name string)
+	// Message reports one message settled: appended, already present or failed.
+	Message(bytes int64)
+}
+
+// Options configure one restore. Zero values mean sensible defaults.
+type Options struct {
+	Dial        Dialer
+	Connections int // IMAP connections to the target; default 4
+	// Folders are the archive folder names to restore, as the source
+	// server spelled them; nil means every folder.
+	Folders []string
+	// AsOf restores the state of the last backup run that started at or
+	// before it; zero means the latest state.
+	AsOf time.Time
+	// Into is a folder on the target below which the folders are
+	// restored; "/" or the target's delimiter separates its levels.
+	Into   string
+	DryRun bool // find what is missing, change nothing
+	Log    *slog.Logger
+	// Progress is told what happens; nil means nothing is shown.
+	Progress Progress
+	Now      func() time.Time
+}
+
+func (o *Options) setDefaults() {
+	if o.Connections <= 0 {
+		o.Connections = 4
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Progress == nil {
+		o.Progress = nopProgress{}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+type nopProgress struct{}
+
+func (nopProgress) Start(int, int64) {}
+func (nopProgress) Folder(string)    {}
+func (nopProgress) Message(int64)    {}
+
+// Result is what a restore did, or with DryRun would do.
+type Result struct {
+	Run      archive.Run // the backup run whose state was restored; zero for the latest state
+	Folders  int         // archive folders restored
+	Created  int         // folders created on the target (with DryRun: to create)
+	Appended int         // messages appended (with DryRun: to append)
+	Skipped  int         // messages the target already held
+	Failed   int         // messages not restored
+	Bytes    int64       // size of the appended messages
+	Duration time.Duration
+	Failures []error // the first maxFailures failures, per message or folder
+}
+
+// maxFailures bounds Result.Failures; Result.Failed counts them all.
+const maxFailures = 100
+
+var (
+	// ErrPartial is returned (wrapped) when the restore finished but some
+	// messages or folders failed.
+	ErrPartial = errors.New("restore incomplete")
+	// ErrNoFolder reports a requested folder that the archive does not
+	// hold at the chosen state.
+	ErrNoFolder = errors.New("no such folder in the archive")
+	// ErrNoRun reports an AsOf earlier than every backup run.
+	ErrNoRun = errors.New("no backup run to restore")
+)
+
+// Run restores the archive of the account in <root>/<account> to the
+// target that opts.Dial connects to. It opens the archive read-only.
+func Run(ctx context.Context, root, account string, opts Options) (Result, error) {
+	opts.setDefaults()
+	start := opts.Now()
+	cat, err := archive.OpenReadOnly(ctx, root, account)
+	if err != nil {
+		return Result{}, err
+	}
+	defer cat.Close()
+	r := &runner{opts: opts, dir: filepath.Join(root, account), cat: cat, tally: &tally{}}
+	err = r.run(ctx)
+	if ctx.Err() != nil {
+		err = fmt.Errorf("restore interrupted: %w", ctx.Err()) // not the connections' errors it caused
+	}
+	res := r.tally.result()
+	res.Run, res.Folders, res.Created, res.Duration = r.asOf, len(r.jobs), r.created, opts.Now().Sub(start)
+	if err == nil && len(res.Failures) > 0 {
+		err = fmt.Errorf("%w: %d messages not restored, first: %w", ErrPartial, res.Failed, res.Failures[0])
+	}
+	return res, err
+}
+
+// runner is one restore.
+type runner struct {
+	opts    Options
+	dir     string
+	cat     *archive.Catalog
+	asOf    archive.Run
+	jobs    []*job
+	created int
+	tally   *tally
+}
+
+func (r *runner) run(ctx context.Context) error {
+	folders, err := r.load(ctx)
+	if err != nil {
+		return err
+	}
+	c, err := r.opts.Dial(ctx)
+	if err != nil {
+		return err
+	}
+	if err := r.prepare(c, folders); err != nil {
+		closeClient(c)
+		return err
+	}
+	msgs, bytes := 0, int64(0)
+	for _, j := range r.jobs {
+		msgs, bytes = msgs+j.src.Count, bytes+j.src.Bytes
+	}
+	r.opts.Progress.Start(msgs, bytes)
+	return r.runWorkers(ctx, c)
+}
+
+// load reads the state to restore from the catalog and selects folders.
+func (r *runner) load(ctx context.Context) ([]archive.RestoreFolder, error) {
+	if !r.opts.AsOf.IsZero() {
+		run, ok, err := r.cat.RunAt(ctx, r.opts.AsOf)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, r.noRun(ctx)
+		}
+		r.asOf = run
+	}
+	all, err := r.cat.RestoreFolders(ctx, r.asOf.ID)
+	if err != nil {
+		return nil, err
+	}
+	if r.opts.Folders == nil {
+		return all, nil
+	}
+	var out []archive.RestoreFolder
+	for _, name := range r.opts.Folders {
+		i := slices.IndexFunc(all, func(f archive.RestoreFolder) bool { return f.Name == name })
+		if i < 0 {
+			return nil, fmt.Errorf("%w: %q", ErrNoFolder, name)
+		}
+		if !slices.ContainsFunc(out, func(f archive.RestoreFolder) bool { return f.Name == name }) {
+			out = append(out, all[i])
+		}
+	}
+	return out, nil
+}
+
+// noRun explains that no run started at or before AsOf.
+func (r *runner) noRun(ctx context.Context) error {
+	asOf := r.opts.AsOf.Format(time.RFC3339)
+	runs, err := r.cat.Runs(ctx, -1)
+	if err != nil {
+		return err
+	}
+	if len(runs) == 0 {
+		return fmt.Errorf("%w: the archive records no runs", ErrNoRun)
+	}
+	first := runs[len(runs)-1].Started.UTC().Format(time.RFC3339)
+	return fmt.Errorf("%w: none started at or before %s (the first started %s)", ErrNoRun, asOf, first)
+}
+
+// tally counts what happened to messages, from concurrent workers.
+type tally struct {
+	mu  sync.Mutex
+	res Result
+}
+
+func (t *tally) add(f func(*Result)) {
+	t.mu.Lock()
+	f(&t.res)
+	t.mu.Unlock()
+}
+
+func (t *tally) fail(n int, err error) {
+	t.add(func(r *Result) {
+		r.Failed += n
+		if len(r.Failures) < maxFailures {
+			r.Failures = append(r.Failures, err)
+		}
+	})
+}
+
+func (t *tally) result() Result {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	res := t.res
+	res.Failures = slices.Clone(t.res.Failures)
+	return res
+}
+
+func closeClient(c *imapclient.Client) {
+	if c == nil {
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		c.Logout().Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+	}
+	c.Close()
+}

@@ -1,0 +1,232 @@
+package restore
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/emersion/go-imap/v2"
+
+	"github.com/mailkeep/mailkeep/archive"
+)
+
+func TestRestoreTargetNames(t *testing.T) {
+	tests := []struct {
+		name        string
+		srcDelim    rune
+		dstDelim    rune
+		into        string
+		want        string
+		wantChanged bool
+	}{
+		{"INBOX", '/', '/', "", "INBOX", false},
+		{"inbox", '/', '.', "", "INBOX", false},
+		{"Archive/2024", '/', '/', "", "Archive/2024", false},
+		{"Archive/2024", '/', '.', "", "Archive.2024", false},
+		{"Archive.2024", '.', '/', "", "Archive/2024", false},
+		{"a/b", '.', '/', "", "a_b", true},     // one folder "a/b" on a '.' server
+		{"x.y/z", '/', '.', "", "x_y.z", true}, // component "x.y" on a '.' target
+		{"a_b", '/', '_', "", "a-b", true},     // a '_' target gets '-' instead
+		{"Entwürfe", '/', '/', "Restored/", "Restored/Entwürfe", false},
+		{"INBOX", '/', '/', "Restored/", "Restored/INBOX", false},
+		{"INBOX", 0, '/', "Old POP", "Old POP/INBOX", false},
+		{"INBOX/sub", '/', '.', "Restored/2026", "Restored.2026.INBOX.sub", false},
+		{"Archive/2024", '/', 0, "", "Archive/2024", false}, // flat target: kept whole
+		{"Archive/2024", '/', 0, "R-", "R-Archive/2024", false},
+	}
+	for _, tc := range tests {
+		got, changed := newTargetNamer(tc.dstDelim, tc.into).name(tc.name, tc.srcDelim)
+		if got != tc.want || changed != tc.wantChanged {
+			t.Errorf("%q (%q → %q, into %q) = %q, %v; want %q, %v", tc.name, tc.srcDelim, tc.dstDelim, tc.into,
+				got, changed, tc.want, tc.wantChanged)
+		}
+	}
+}
+
+func TestRestoreNameCollision(t *testing.T) {
+	r := &runner{opts: Options{}}
+	r.opts.setDefaults()
+	folders := []archive.RestoreFolder{
+		{FolderState: archive.FolderState{Name: "a/b", Delim: "."}},
+		{FolderState: archive.FolderState{Name: "a_b", Delim: "."}},
+		{FolderState: archive.FolderState{Name: "c", Delim: "."}},
+	}
+	r.nameJobs(folders, newTargetNamer('/', ""))
+	if r.jobs[0].skip != nil || r.jobs[1].skip == nil || r.jobs[2].skip != nil {
+		t.Fatalf("skips: %v, %v, %v; want only the second folder refused", r.jobs[0].skip, r.jobs[1].skip, r.jobs[2].skip)
+	}
+	if !strings.Contains(r.jobs[1].skip.Error(), `"a/b"`) {
+		t.Errorf("collision error does not name the other folder: %v", r.jobs[1].skip)
+	}
+}
+
+func TestRestoreAppendFlags(t *testing.T) {
+	send, dropped := appendFlags([]string{`\Seen`, `\recent`, `\Recent`, `\ANSWERED`, "$Forwarded", "Projekt-X",
+		`\Foo`, "bad(kw", "", "ümlaut", `\Deleted`, `\Draft`, `\Flagged`})
+	want := []imap.Flag{imap.FlagSeen, imap.FlagAnswered, "$Forwarded", "Projekt-X", imap.FlagDeleted, imap.FlagDraft,
+		imap.FlagFlagged}
+	if !slices.Equal(send, want) {
+		t.Errorf("send = %q, want %q", send, want)
+	}
+	if wantDropped := []string{`\Foo`, "bad(kw", "", "ümlaut"}; !slices.Equal(dropped, wantDropped) {
+		t.Errorf("dropped = %q, want %q", dropped, wantDropped)
+	}
+}
+
+// fakeMsg is an archive message with content raw.
+func fakeMsg(id string, raw string) archive.Message {
+	vs := int64(len(raw)) + int64(strings.Count(raw, "\n")-strings.Count(raw, "\r\n"))
+	return archive.Message{MessageID: id, Size: int64(len(raw)), VSize: vs, SHA256: sha256.Sum256([]byte(raw)),
+		File: raw} // File carries the content for the fake hashers
+}
+
+func hashOf(s string) [32]byte {
+	h := newContentHash()
+	h.Write([]byte(s))
+	return h.Sum()
+}
+
+func TestRestoreMatch(t *testing.T) {
+	type tgt struct {
+		id  string
+		raw string
+	}
+	tests := []struct {
+		name       string
+		archive    []archive.Message
+		target     []tgt
+		want       []int // indices to append
+		wantHashed int   // target messages fetched whole
+	}{
+		{"empty target", []archive.Message{fakeMsg("<a>", "A"), fakeMsg("", "B")}, nil, []int{0, 1}, 0},
+		{"all present by Message-ID", []archive.Message{fakeMsg("<a>", "AA"), fakeMsg("<b>", "BB")},
+			[]tgt{{"<b>", "BB"}, {"<a>", "AA"}}, nil, 0},
+		{"same ID, other size", []archive.Message{fakeMsg("<a>", "AA")}, []tgt{{"<a>", "AAA"}}, []int{0}, 0},
+		{"no Message-ID, present", []archive.Message{fakeMsg("", "x1"), fakeMsg("", "x2")},
+			[]tgt{{"", "x2"}}, []int{0}, 1},
+		{"no Message-ID, nothing of its size", []archive.Message{fakeMsg("", "xyz")},
+			[]tgt{{"", "x2"}}, []int{0}, 0},
+		{"no Message-ID in the archive, target parses one", []archive.Message{fakeMsg("", "M1")},
+			[]tgt{{"<m>", "M1"}}, nil, 1},
+		{"two archive messages share ID and size", []archive.Message{fakeMsg("<s>", "s1"), fakeMsg("<s>", "s2")},
+			[]tgt{{"<s>", "s2"}}, []int{0}, 1},
+		{"identical archive copies need two target copies", []archive.Message{fakeMsg("<d>", "dd"), fakeMsg("<d>", "dd")},
+			[]tgt{{"<d>", "dd"}}, []int{1}, 1},
+		{"target holds a distinct message twice under the ID", []archive.Message{fakeMsg("<e>", "e1")},
+			[]tgt{{"<e>", "e2"}, {"<e>", "e3"}}, []int{0}, 2},
+		{"bare LF in the archive, CRLF on the target", []archive.Message{fakeMsg("", "a\nb\n")},
+			[]tgt{{"", "a\r\nb\r\n"}}, nil, 1},
+		{"bare LF kept by the target (raw size)", []archive.Message{fakeMsg("<l>", "a\nb\n")},
+			[]tgt{{"<l>", "a\nb\n"}}, nil, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var hs []held
+			content := map[imap.UID]string{}
+			for i, m := range tc.target {
+				uid := imap.UID(i + 1)
+				// RFC822.SIZE of what the server stores: CRLF or, on a
+				// server that keeps bare LF, the raw size.
+				hs = append(hs, held{uid: uid, size: int64(len(m.raw)), id: m.id})
+				content[uid] = m.raw
+			}
+			hashed := 0
+			todo, err := match(tc.archive, hs, func(uids []imap.UID) (map[imap.UID][32]byte, error) {
+				hashed += len(uids)
+				out := map[imap.UID][32]byte{}
+				for _, u := range uids {
+					out[u] = hashOf(content[u])
+				}
+				return out, nil
+			}, func(i int) ([32]byte, error) { return hashOf(tc.archive[i].File), nil })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(todo, tc.want) {
+				t.Errorf("to append %v, want %v", todo, tc.want)
+			}
+			if hashed != tc.wantHashed {
+				t.Errorf("%d target messages fetched to compare, want %d", hashed, tc.wantHashed)
+			}
+		})
+	}
+}
+
+func TestRestoreContentHashNormalizes(t *testing.T) {
+	want := sha256.Sum256([]byte("a\r\nb\x80\r\n\r\nc"))
+	for _, in := range []string{"a\r\nb\x80\r\n\r\nc", "a\nb\x00\n\nc", "a\r\nb\x00\n\r\nc"} {
+		h := newContentHash()
+		for _, b := range []byte(in) { // byte by byte: CR and LF split across writes
+			h.Write([]byte{b})
+		}
+		if h.Sum() != want {
+			t.Errorf("%q hashes differently from its CRLF form", in)
+		}
+	}
+}
+
+// recorder is an io.Writer that remembers what it got.
+type recorder struct{ bytes.Buffer }
+
+func TestRestoreSendBody(t *testing.T) {
+	raw := []byte(strings.Repeat("0123456789", 10000))
+	good := archive.Message{Key: "m1.1", Size: int64(len(raw)), SHA256: sha256.Sum256(raw)}
+	tests := []struct {
+		name    string
+		content []byte
+		readErr error
+		damaged bool
+	}{
+		{"exact", raw, nil, false},
+		{"short", raw[:len(raw)-1], nil, true},
+		{"long", append(bytes.Clone(raw), 'x'), nil, true},
+		{"other bytes", append(bytes.Clone(raw[:len(raw)-1]), 'x'), nil, true},
+		{"read error at the end", raw, errors.New("zstd: checksum mismatch"), true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var w recorder
+			r := io.Reader(bytes.NewReader(tc.content))
+			if tc.readErr != nil {
+				r = io.MultiReader(r, errReader{tc.readErr})
+			}
+			err := sendBody(&w, r, good)
+			var d damagedError
+			if got := errors.As(err, &d); got != tc.damaged {
+				t.Fatalf("err = %v, damaged %v, want %v", err, got, tc.damaged)
+			}
+			switch {
+			case !tc.damaged && !bytes.Equal(w.Bytes(), raw):
+				t.Errorf("wrote %d bytes, want the message", w.Len())
+			case tc.damaged && int64(w.Len()) >= good.Size:
+				t.Errorf("damaged message completed its literal (%d bytes written)", w.Len())
+			}
+		})
+	}
+	// A writer that fails with an error wrapping io.ErrUnexpectedEOF (a
+	// connection closed mid-literal) is the connection's problem, not damage.
+	err := sendBody(failingWriter{}, bytes.NewReader(raw), good)
+	var d damagedError
+	if errors.As(err, &d) || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("write error: %v, want it passed on undamaged", err)
+	}
+	empty := archive.Message{Key: "m1.2", SHA256: sha256.Sum256(nil)}
+	if err := sendBody(io.Discard, bytes.NewReader(nil), empty); err != nil {
+		t.Errorf("empty message: %v", err)
+	}
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) {
+	return 0, fmt.Errorf("connection lost: %w", io.ErrUnexpectedEOF)
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }

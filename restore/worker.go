@@ -1,0 +1,363 @@
+package restore
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/mailkeep/mailkeep/archive"
+	"github.com/mailkeep/mailkeep/transport"
+)
+
+// maxIdleAttempts is how many times in a row a folder may lose its
+// connection without settling a single message before it is given up.
+const maxIdleAttempts = 3
+
+// job is one archive folder and its name on the target.
+type job struct {
+	src    archive.RestoreFolder
+	target string
+	exists bool  // the target folder exists (false before creation, and in a dry run)
+	skip   error // why the folder cannot be restored at all, if it cannot
+}
+
+// runWorkers restores the folders over up to opts.Connections
+// connections, largest folders first; first is the first connection. A
+// folder is restored by one connection, in the order of the archive, so
+// that the target's UIDs follow the original order. Servers serialize
+// APPENDs to one mailbox anyway (Dovecot locks it per APPEND): splitting
+// a folder over connections would scramble the order and gain nothing.
+// Before any folder is scanned, the target must be quiet (awaitQuiet);
+// the other connections log in meanwhile.
+func (r *runner) runWorkers(ctx context.Context, first *imapclient.Client) error {
+	jobs := slices.Clone(r.jobs)
+	slices.SortStableFunc(jobs, func(a, b *job) int { return cmp.Compare(b.src.Count, a.src.Count) })
+	queue := make(chan *job, len(jobs))
+	for _, j := range jobs {
+		queue <- j
+	}
+	close(queue)
+	n := max(min(r.opts.Connections, len(jobs)), 1)
+	errs := make([]error, n)
+	ready := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		w := &worker{r: r, ready: ready}
+		if i == 0 {
+			w.c = first
+		}
+		wg.Go(func() { errs[i] = w.drain(ctx, queue, i == 0) })
+	}
+	if !r.opts.DryRun {
+		// On failure worker 0 finds out for itself: a lost connection is
+		// resumed, a cancelled run stops.
+		if err := awaitQuiet(ctx, first, r.existingTargets(), false, r.opts.Log); err != nil && ctx.Err() == nil {
+			r.opts.Log.Warn("could not check that the target is quiet", "err", err)
+		}
+	}
+	close(ready)
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// existingTargets lists the target folders that exist and will be restored.
+func (r *runner) existingTargets() []string {
+	var out []string
+	for _, j := range r.jobs {
+		if j.exists && j.skip == nil {
+			out = append(out, j.target)
+		}
+	}
+	return out
+}
+
+// worker restores folders one at a time over its own connection.
+type worker struct {
+	r     *runner
+	c     *imapclient.Client
+	ready <-chan struct{} // closed when folders may be scanned
+	files *archive.MessageReader
+}
+
+// drain restores folders from the queue until it is empty. A folder that
+// fails is recorded and the worker goes on; cancellation and a refused
+// login stop the run. Workers other than the first only start when their
+// connection opens, so a server that limits connections per user slows
+// the restore but does not fail it.
+func (w *worker) drain(ctx context.Context, queue <-chan *job, first bool) error {
+	defer func() { closeClient(w.c) }()
+	files, err := archive.NewMessageReader()
+	if err != nil {
+		return err
+	}
+	defer files.Close()
+	w.files = files
+	if !first {
+		if err := w.connect(ctx); err != nil {
+			if ctx.Err() == nil && !errors.Is(err, transport.ErrAuth) {
+				w.r.opts.Log.Warn("an additional connection failed; going on with fewer", "err", err)
+				return nil
+			}
+			return err
+		}
+	}
+	<-w.ready
+	for j := range queue {
+		fr, err := w.r.newFolderRun(ctx, j, files)
+		if err == nil {
+			w.r.opts.Progress.Folder(j.src.Name)
+			err = w.folder(ctx, fr)
+		}
+		if err == nil {
+			continue
+		}
+		if ctx.Err() != nil || errors.Is(err, transport.ErrAuth) {
+			return err
+		}
+		fr.failRest(fmt.Errorf("folder %q: %w", j.src.Name, err))
+	}
+	return nil
+}
+
+func (w *worker) connect(ctx context.Context) error {
+	if w.c != nil {
+		return nil
+	}
+	c, err := w.r.opts.Dial(ctx)
+	if err != nil {
+		return err
+	}
+	w.c = c
+	return nil
+}
+
+// folder restores one folder. When the connection is lost, the folder is
+// resumed on a new one: scanned again, so that whatever the server stored
+// meanwhile is not sent twice.
+func (w *worker) folder(ctx context.Context, fr *folderRun) error {
+	idle := 0
+	for {
+		if err := w.connect(ctx); err != nil {
+			return err
+		}
+		fr.c = w.c
+		before := fr.count()
+		err := fr.attempt()
+		if err == nil || ctx.Err() != nil {
+			return errors.Join(err, ctx.Err())
+		}
+		if !errors.Is(err, errConnLost) && !transport.Temporary(err) && !closed(w.c) {
+			return err
+		}
+		closeClient(w.c)
+		w.c = nil
+		if fr.count() > before {
+			idle = 0
+		} else if idle++; idle == maxIdleAttempts {
+			return err
+		}
+		w.r.opts.Log.Warn("connection lost; resuming the folder on a new connection",
+			"folder", fr.job.target, "err", err)
+	}
+}
+
+// folderRun is the restore of one folder, across connection attempts.
+type folderRun struct {
+	ctx   context.Context
+	r     *runner
+	log   *slog.Logger
+	job   *job
+	src   *archive.Folder
+	files *archive.MessageReader // the worker's: reads src's message files
+	msgs  []archive.Message
+	c     *imapclient.Client
+
+	buf     bytes.Buffer // a message read and verified before its APPEND
+	unknown atomic.Bool  // a lost connection left APPENDs of unknown fate
+
+	mu      sync.Mutex // settled is written by the sender and by the collector
+	settled []bool     // the message is counted: appended, present or failed
+	nSettle int
+}
+
+// newFolderRun reads the folder's messages from the catalog and opens its
+// Maildir. A folder that cannot be restored comes back with its error.
+func (r *runner) newFolderRun(ctx context.Context, j *job, files *archive.MessageReader) (*folderRun, error) {
+	fr := &folderRun{ctx: ctx, r: r, log: r.opts.Log, job: j, files: files, settled: make([]bool, j.src.Count)}
+	msgs, err := r.cat.RestoreMessages(ctx, j.src.ID, r.asOf.ID)
+	if err != nil {
+		return fr, err
+	}
+	fr.msgs, fr.settled = msgs, make([]bool, len(msgs))
+	if j.skip != nil {
+		return fr, j.skip
+	}
+	fr.src, err = archive.ReadFolder(r.dir, j.src.FolderState)
+	return fr, err
+}
+
+// attempt scans the target folder, works out what it lacks and appends it.
+func (fr *folderRun) attempt() error {
+	held, err := fr.scan()
+	if err != nil {
+		return err
+	}
+	todo, err := match(fr.msgs, held, func(uids []imap.UID) (map[imap.UID][32]byte, error) {
+		return hashTarget(fr.c, uids)
+	}, fr.archiveHash)
+	if err != nil {
+		return err
+	}
+	if fr.job.exists && fr.c.Caps().Has(imap.CapUnselect) {
+		if err := fr.c.Unselect().Wait(); err != nil {
+			return fmt.Errorf("unselect: %w", err)
+		}
+	}
+	todo = fr.settlePresent(todo)
+	if fr.r.opts.DryRun {
+		for _, i := range todo {
+			fr.appended(i)
+		}
+		return nil
+	}
+	return fr.appendAll(todo)
+}
+
+// scan lists what the target folder holds, through EXAMINE (read-only).
+func (fr *folderRun) scan() ([]held, error) {
+	if !fr.job.exists {
+		return nil, nil
+	}
+	if fr.unknown.Load() {
+		if err := fr.settle(); err != nil {
+			return nil, err
+		}
+		fr.unknown.Store(false)
+	}
+	sel, err := fr.c.Select(fr.job.target, &imap.SelectOptions{ReadOnly: true}).Wait()
+	if err != nil {
+		return nil, fmt.Errorf("examine %q: %w", fr.job.target, err)
+	}
+	return scanTarget(fr.c, sel.NumMessages)
+}
+
+// settle waits until the folder stops changing, before a resumed scan:
+// the server may still be storing APPENDs it had received whole on the
+// lost connection.
+func (fr *folderRun) settle() error {
+	return awaitQuiet(fr.ctx, fr.c, []string{fr.job.target}, true, fr.log)
+}
+
+// archiveHash is the content hash of an archive message. A message the
+// archive cannot give back compares equal to nothing; sending it later
+// reports the damage.
+func (fr *folderRun) archiveHash(i int) ([32]byte, error) {
+	rc, err := fr.files.Open(fr.src, fr.msgs[i])
+	if err != nil {
+		return [32]byte{}, nil
+	}
+	defer rc.Close()
+	h := newContentHash()
+	if _, err := io.Copy(h, rc); err != nil {
+		return [32]byte{}, nil
+	}
+	return h.Sum(), nil
+}
+
+// settlePresent counts the messages the target holds (and did not get
+// from this run) as skipped, and returns the ones still to send: todo
+// without the messages settled by an earlier attempt.
+func (fr *folderRun) settlePresent(todo []int) []int {
+	fr.mu.Lock()
+	defer fr.mu.Unlock()
+	missing := make([]bool, len(fr.msgs))
+	for _, i := range todo {
+		missing[i] = true
+	}
+	var skipped, rest []int
+	for i := range fr.msgs {
+		switch {
+		case fr.settled[i]:
+		case !missing[i]:
+			skipped = append(skipped, i)
+		default:
+			rest = append(rest, i)
+		}
+	}
+	var bytes int64
+	for _, i := range skipped {
+		fr.settleLocked(i)
+		bytes += fr.msgs[i].Size
+	}
+	fr.r.tally.add(func(r *Result) { r.Skipped += len(skipped) })
+	return rest
+}
+
+func (fr *folderRun) settleLocked(i int) {
+	fr.settled[i] = true
+	fr.nSettle++
+	var size int64
+	if i < len(fr.msgs) { // unknown when the catalog could not be read
+		size = fr.msgs[i].Size
+	}
+	fr.r.opts.Progress.Message(size)
+}
+
+func (fr *folderRun) appended(i int) {
+	fr.mu.Lock()
+	defer fr.mu.Unlock()
+	fr.settleLocked(i)
+	fr.r.tally.add(func(r *Result) { r.Appended++; r.Bytes += fr.msgs[i].Size })
+}
+
+func (fr *folderRun) failed(i int, err error) {
+	fr.mu.Lock()
+	defer fr.mu.Unlock()
+	if fr.settled[i] {
+		return
+	}
+	fr.settleLocked(i)
+	m := fr.msgs[i]
+	err = fmt.Errorf("folder %q, message %s (%s): %w", fr.job.src.Name, m.Key, describe(m), err)
+	fr.log.Warn("message not restored", "err", err)
+	fr.r.tally.fail(1, err)
+}
+
+// failRest counts every message not yet settled as failed, with one error.
+func (fr *folderRun) failRest(err error) {
+	fr.mu.Lock()
+	defer fr.mu.Unlock()
+	n := 0
+	for i := range fr.settled {
+		if !fr.settled[i] {
+			fr.settleLocked(i)
+			n++
+		}
+	}
+	fr.log.Warn("folder not restored", "messages", n, "err", err)
+	fr.r.tally.fail(n, err)
+}
+
+func (fr *folderRun) count() int {
+	fr.mu.Lock()
+	defer fr.mu.Unlock()
+	return fr.nSettle
+}
+
+// describe names a message for a person: its Message-ID or its date and size.
+func describe(m archive.Message) string {
+	if m.MessageID != "" {
+		return m.MessageID
+	}
+	return fmt.Sprintf("%d bytes of %s", m.Size, m.InternalDate.Format("2006-01-02 15:04:05 -0700"))
+}
