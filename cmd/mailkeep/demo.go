@@ -60,6 +60,17 @@ func runDemo(ctx context.Context, g *globals, dir string, count int) error {
 			return err
 		}
 	}
+	fmt.Fprintf(g.stdout, "\n== verify: decode every archived message and check it against the catalog\n")
+	if err := verifyAccount(ctx, g, cfg.Archive, "demo", false); err != nil {
+		return err
+	}
+	fmt.Fprintf(g.stdout, "\n== restore into an empty second account, twice: the second run adds nothing\n")
+	for range 2 {
+		err := restoreAccount(ctx, g, cfg.Archive, &cfg.Accounts[0], &cfg.Accounts[1], restoreFlags{}, log)
+		if err != nil {
+			return err
+		}
+	}
 	printDemoEnd(g, cfg)
 	return nil
 }
@@ -83,7 +94,14 @@ accounts:
     tls: none
     username: %s
     password_env: MAILKEEP_DEMO_PASSWORD
-`, abs, host, port, demo.User)
+  - name: restored
+    protocol: imap
+    host: %s
+    port: %s
+    tls: none
+    username: %s
+    password_env: MAILKEEP_DEMO_PASSWORD
+`, abs, host, port, demo.User, host, port, demo.RestoreUser)
 	path := filepath.Join(abs, "mailkeep.yaml")
 	if err := os.WriteFile(path, []byte(text), 0o640); err != nil {
 		return nil, err

@@ -160,7 +160,8 @@ func TestDemo(t *testing.T) {
 	if r.code != exitOK {
 		t.Fatalf("demo: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}
-	for _, want := range []string{"demo: ok", "0 new messages", "25 new messages", "mail_location"} {
+	for _, want := range []string{"demo: ok", "0 new messages", "25 new messages", "demo: clean",
+		"155 messages appended", "155 already present", "mail_location"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -68,17 +69,23 @@ func runRestore(ctx context.Context, g *globals, f restoreFlags) error {
 	if err != nil {
 		return err
 	}
+	return restoreAccount(ctx, g, cfg.Archive, src, dst, f, log)
+}
+
+// restoreAccount restores src's archive into dst and prints the summary.
+func restoreAccount(ctx context.Context, g *globals, root string, src, dst *config.Account, f restoreFlags, log *slog.Logger) error {
 	opts := restore.Options{Dial: restore.Dialer(imapDialer(dst, log)), Connections: dst.Connections,
 		Folders: f.folders, Into: f.into, DryRun: f.dryRun, Now: time.Now,
 		Log: log.With("account", src.Name, "target", dst.Name)}
 	if f.asOf != "" {
+		var err error
 		if opts.AsOf, err = time.Parse(time.RFC3339, f.asOf); err != nil {
 			return withCode(exitUsage, fmt.Errorf("--as-of: want an RFC 3339 time such as 2026-11-01T00:00:00Z, not %q", f.asOf))
 		}
 	}
 	p := newRestoreProgress(g.stderr, src.Name+" → "+dst.Name, !f.noProgress, log)
 	opts.Progress = p
-	res, err := restore.Run(ctx, cfg.Archive, src.Name, opts)
+	res, err := restore.Run(ctx, root, src.Name, opts)
 	p.Done()
 	if res.Folders > 0 { // the restore began: say what it did
 		printRestoreSummary(g.stdout, src.Name, dst.Name, f.dryRun, res, err)
@@ -86,7 +93,6 @@ func runRestore(ctx context.Context, g *globals, f restoreFlags) error {
 	return restoreError(err)
 }
 
-// restoreAccounts returns the source account and the IMAP target.
 func restoreAccounts(cfg *config.Config, f restoreFlags) (src, dst *config.Account, err error) {
 	if src, err = cfg.Account(f.account); err != nil {
 		return nil, nil, withCode(exitUsage, fmt.Errorf("--account: %w", err))

@@ -16,10 +16,12 @@ import (
 	"github.com/mailkeep/mailkeep/internal/corpus"
 )
 
-// The demo account's credentials.
+// The demo accounts' credentials: User's mail is backed up and restored
+// into RestoreUser's empty mailbox.
 const (
-	User     = "demo"
-	Password = "demo-password"
+	User        = "demo"
+	RestoreUser = "restored"
+	Password    = "demo-password"
 )
 
 // Server is a running demo IMAP server.
@@ -33,11 +35,13 @@ type Server struct {
 // generated messages across nested and non-ASCII folders.
 func Start(ctx context.Context, count int) (*Server, error) {
 	mem := imapmemserver.New()
-	user := imapmemserver.NewUser(User, Password)
-	if err := user.Create("INBOX", nil); err != nil {
-		return nil, err
+	for _, name := range []string{User, RestoreUser} {
+		user := imapmemserver.NewUser(name, Password)
+		if err := user.Create("INBOX", nil); err != nil {
+			return nil, err
+		}
+		mem.AddUser(user)
 	}
-	mem.AddUser(user)
 	srv := imapserver.New(&imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
 			return mem.NewSession(), nil, nil
