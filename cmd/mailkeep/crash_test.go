@@ -26,52 +26,44 @@ func crashTrials() int {
 	return 50
 }
 
-// TestKillBackup kills `mailkeep backup` with SIGKILL at random moments,
-// several times per archive, then lets one run finish: every message must
-// be archived exactly once and verify must find nothing wrong. The last
-// archive then loses its catalog, which is rebuilt from the Maildir tree.
+// TestKillBackup kills `mailkeep backup` with SIGKILL at random points of
+// its progress, twice per archive, then lets one run finish: every message
+// must be archived exactly once and verify must find nothing wrong. The
+// last archive then loses its catalog, which is rebuilt from the Maildir
+// tree. Kill points are chosen by progress (a random number of published
+// files, or a random moment before the first), not by time, so that they
+// fall inside the run however loaded the machine is.
 func TestKillBackup(t *testing.T) {
 	srv := dovecottest.Start(t, dovecottest.Options{})
 	msgs := corpus.Generate(corpus.Options{Seed: 5, Count: 300, Big: 3 << 20})
 	if err := corpus.Load(t.Context(), srv.Dial(t, "alice"), msgs); err != nil {
 		t.Fatal(err)
 	}
-	full := timeFullRun(t, srv)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
-	// Two kills per archive: the first anywhere in a full run, the second
-	// in what is left, so that runs that crash repeatedly are covered too.
-	windows := []int64{int64(full) * 6 / 5, int64(full) * 3 / 5}
 	trials, killed := crashTrials(), 0
 	var cfg, root string
-	for i := 0; i < trials; i += len(windows) {
+	for i := 0; i < trials; i += 2 {
 		cfg, root = writeConfig(t, srv, srv.Password("alice"), "")
-		for j := 0; j < len(windows) && i+j < trials; j++ {
-			if killAfter(t, cfg, time.Duration(rng.Int64N(windows[j]))) {
+		for j := 0; j < 2 && i+j < trials; j++ {
+			have := countFiles(root)
+			target := have + rng.IntN(len(msgs)-have+1)
+			if killAtProgress(t, cfg, root, target, rng) {
 				killed++
 			}
 		}
 		finishAndCheck(t, cfg, root, len(msgs))
 	}
-	t.Logf("%d trials, %d killed mid-run (a full run takes %v)", trials, killed, full)
-	if killed < trials/2 {
+	t.Logf("%d trials, %d killed mid-run", trials, killed)
+	if killed < trials*3/4 {
 		t.Errorf("only %d of %d trials killed a running backup", killed, trials)
 	}
 	rebuildAndCheck(t, cfg, root, len(msgs))
 }
 
-func timeFullRun(t *testing.T, srv *dovecottest.Server) time.Duration {
-	t.Helper()
-	cfg, _ := writeConfig(t, srv, srv.Password("alice"), "")
-	start := time.Now()
-	if r := mailkeep(t, nil, "backup", "--config", cfg); r.code != exitOK {
-		t.Fatalf("calibration run: exit %d: %s", r.code, r.stderr)
-	}
-	return time.Since(start)
-}
-
-// killAfter starts a backup and SIGKILLs it after delay; it reports
-// whether the process was still running when killed.
-func killAfter(t *testing.T, cfg string, delay time.Duration) bool {
+// killAtProgress starts a backup and SIGKILLs it once the archive holds target
+// published files (at a random moment in its first 30 ms when target is
+// already reached); it reports whether the process was still running.
+func killAtProgress(t *testing.T, cfg, root string, target int, rng *rand.Rand) bool {
 	t.Helper()
 	cmd := exec.Command(binary, "backup", "--config", cfg)
 	if err := cmd.Start(); err != nil {
@@ -79,14 +71,41 @@ func killAfter(t *testing.T, cfg string, delay time.Duration) bool {
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	select {
-	case <-done:
-		return false
-	case <-time.After(delay):
-		cmd.Process.Kill()
-		<-done
-		return true
+	early := time.After(time.Duration(rng.IntN(30)) * time.Millisecond)
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			return false
+		case <-early:
+			if countFiles(root) >= target {
+				return kill(cmd, done)
+			}
+		case <-tick.C:
+			if countFiles(root) > target {
+				return kill(cmd, done)
+			}
+		}
 	}
+}
+
+func kill(cmd *exec.Cmd, done <-chan error) bool {
+	cmd.Process.Kill()
+	<-done
+	return true
+}
+
+// countFiles counts the message files published in the archive.
+func countFiles(root string) int {
+	n := 0
+	dirs, _ := filepath.Glob(filepath.Join(root, "alice", "mail", "*", ".mk", "cur"))
+	more, _ := filepath.Glob(filepath.Join(root, "alice", "mail", "*", "*", ".mk", "cur"))
+	for _, d := range append(dirs, more...) {
+		entries, _ := os.ReadDir(d)
+		n += len(entries)
+	}
+	return n
 }
 
 func finishAndCheck(t *testing.T, cfg, root string, want int) {
