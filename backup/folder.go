@@ -39,6 +39,9 @@ func (w *worker) folder(ctx context.Context, sf serverFolder) error {
 		w.st.add(func(*archive.RunStats) { w.st.unchanged = append(w.st.unchanged, state.ID) })
 		return nil
 	}
+	if err := w.connect(ctx); err != nil {
+		return err
+	}
 	fs := &folderSync{w: w, f: f, state: state, condstr: w.c.Caps().Has(imap.CapCondStore)}
 	return fs.sync(ctx)
 }

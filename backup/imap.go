@@ -1,9 +1,11 @@
 package backup
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/emersion/go-imap/v2"
@@ -45,6 +47,14 @@ func imapRun(ctx context.Context, a *archive.Account, opts Options, run int64, s
 	st.add(func(s *archive.RunStats) { s.Folders = len(folders) })
 	err = runWorkers(ctx, a, opts, run, st, c, folders)
 	return errors.Join(err, fatal(a.Catalog.TouchFolders(context.WithoutCancel(ctx), st.unchanged, run)))
+}
+
+// size is the folder's message count from LIST-STATUS, 0 when unknown.
+func (f serverFolder) size() uint32 {
+	if f.status == nil || f.status.NumMessages == nil {
+		return 0
+	}
+	return *f.status.NumMessages
 }
 
 // serverFolder is one selectable folder from LIST.
@@ -110,6 +120,10 @@ func markGoneFolders(ctx context.Context, a *archive.Account, listed []serverFol
 // runWorkers syncs folders over up to opts.Connections connections; c is
 // the first, already open.
 func runWorkers(ctx context.Context, a *archive.Account, opts Options, run int64, st *stats, c *imapclient.Client, folders []serverFolder) error {
+	// Biggest folders first, so that no big folder is left to run alone
+	// at the end while the other connections sit idle.
+	folders = slices.Clone(folders)
+	slices.SortStableFunc(folders, func(a, b serverFolder) int { return cmp.Compare(b.size(), a.size()) })
 	queue := make(chan serverFolder, len(folders))
 	for _, f := range folders {
 		queue <- f
@@ -172,9 +186,7 @@ func (w *worker) drain(ctx context.Context, queue <-chan serverFolder) error {
 func (w *worker) folderWithRetry(ctx context.Context, f serverFolder) error {
 	var err error
 	for attempt := 0; attempt < 2; attempt++ {
-		if err = w.connect(ctx); err == nil {
-			err = w.folder(ctx, f)
-		}
+		err = w.folder(ctx, f)
 		if err == nil || ctx.Err() != nil || isFatal(err) || !(transport.Temporary(err) || w.connLost()) {
 			return err
 		}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 
-	"github.com/emersion/go-imap/v2"
-
 	"github.com/mailkeep/mailkeep/archive"
 )
 
@@ -85,9 +83,6 @@ func (b *pending) flush(ctx context.Context) error {
 		return fatal(err)
 	}
 	b.fs.w.st.add(func(s *archive.RunStats) { s.NewMessages += n; s.NewBytes += bytes })
-	for _, r := range rows {
-		b.fs.byUID[imap.UID(r.UID)] = r
-	}
 	return nil
 }
 

@@ -1,0 +1,139 @@
+package backup_test
+
+import (
+	"context"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/mailkeep/mailkeep/archive"
+	"github.com/mailkeep/mailkeep/backup"
+	"github.com/mailkeep/mailkeep/internal/corpus"
+	"github.com/mailkeep/mailkeep/internal/dovecottest"
+	"github.com/mailkeep/mailkeep/transport"
+)
+
+// The benchmarks below profile an IMAP backup in-process, for example
+//
+//	go test -run '^$' -bench IMAPFull -benchtime 5x -cpuprofile cpu.prof ./backup
+//
+// Against the benchmark server of bench/run.sh (see bench/README.md), set
+// BENCH_IMAP_ADDR, BENCH_USER and BENCH_PASS; without them each benchmark
+// starts its own Dovecot and APPENDs a small generated corpus.
+// MAILKEEP_PEAK_HEAP_PROFILE=FILE writes a heap profile taken when the live
+// heap was largest, which shows what a backup holds at its peak.
+
+// benchSource returns a dialer for the account to back up.
+func benchSource(b *testing.B) backup.Dialer {
+	b.Helper()
+	if addr := os.Getenv("BENCH_IMAP_ADDR"); addr != "" {
+		host, port := splitAddr(addr)
+		user, pass := os.Getenv("BENCH_USER"), os.Getenv("BENCH_PASS")
+		ep := transport.Endpoint{Host: host, Port: port, TLS: transport.TLSNone, Username: user,
+			Secret: func(context.Context) (string, error) { return pass, nil }}
+		return func(ctx context.Context) (*imapclient.Client, error) {
+			return transport.DialIMAP(ctx, ep, transport.IMAPOptions{})
+		}
+	}
+	srv := dovecottest.Start(b, dovecottest.Options{})
+	msgs := corpus.Generate(corpus.Options{Seed: 11, Count: 400, Big: 4 << 20})
+	if err := corpus.Load(b.Context(), srv.Dial(b, "alice"), msgs); err != nil {
+		b.Fatal(err)
+	}
+	return dialer(srv, "alice")
+}
+
+func benchBackup(b *testing.B, root string, dial backup.Dialer) backup.Result {
+	b.Helper()
+	ctx := context.Background()
+	a, err := archive.Open(ctx, root, "bench", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer a.Close()
+	conns, _ := strconv.Atoi(os.Getenv("BENCH_CONNECTIONS"))
+	res, err := backup.IMAP(ctx, a, backup.Options{Dial: dial, Connections: conns})
+	if err != nil {
+		b.Fatalf("backup: %v", err)
+	}
+	return res
+}
+
+// BenchmarkIMAPFull times a first backup into an empty archive.
+func BenchmarkIMAPFull(b *testing.B) {
+	dial := benchSource(b)
+	defer peakHeapProfile(b)()
+	var bytes int64
+	for b.Loop() {
+		res := benchBackup(b, b.TempDir(), dial)
+		bytes = res.Stats.NewBytes
+		b.ReportMetric(float64(res.Stats.NewMessages), "msgs/op")
+	}
+	b.SetBytes(bytes)
+}
+
+// BenchmarkIMAPNoChange times a backup that finds nothing new.
+func BenchmarkIMAPNoChange(b *testing.B) {
+	dial := benchSource(b)
+	root := b.TempDir()
+	benchBackup(b, root, dial)
+	defer peakHeapProfile(b)()
+	for b.Loop() {
+		if res := benchBackup(b, root, dial); res.Stats.NewMessages != 0 {
+			b.Fatalf("no-change run fetched %d messages", res.Stats.NewMessages)
+		}
+	}
+}
+
+// peakHeapProfile starts watching the live heap when
+// MAILKEEP_PEAK_HEAP_PROFILE names a file; the returned function stops,
+// writes the profile taken at the largest heap, and reports that size.
+func peakHeapProfile(b *testing.B) func() {
+	path := os.Getenv("MAILKEEP_PEAK_HEAP_PROFILE")
+	if path == "" {
+		return func() {}
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var peak uint64
+	wg.Go(func() {
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			if ms.HeapAlloc > peak+peak/20 {
+				peak = ms.HeapAlloc
+				writeHeapProfile(b, path)
+			}
+		}
+	})
+	return func() {
+		close(stop)
+		wg.Wait()
+		b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+	}
+}
+
+func writeHeapProfile(b *testing.B, path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		b.Error(err)
+		return
+	}
+	defer f.Close()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		b.Error(err)
+	}
+}

@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""Markdown tables from the benchmark's results.
+
+    report.py RESULTS.jsonl [--meta META.json] [--memory MEMORY.txt]
+
+RESULTS.jsonl is what bench.py wrote (one object per run); broken runs
+(failed check) and warm-up runs never enter the medians. META.json
+(written by run.sh) describes the corpus and the machine; MEMORY.txt holds
+the "memory:" lines of the peak-RSS test. Ratios compare medians of the same
+run: wall × ref is the tool's median wall time divided by the reference
+peer's (mbsync for IMAP, mpop for POP3, mbsync push for restore), wall × raw
+by the lower-bound client's (rawimap).
+"""
+import argparse
+import json
+import re
+import statistics
+
+REF = {"imap": "mbsync", "pop3": "mpop", "restore": "mbsync-push"}
+RAW = {"imap": "raw-imap", "pop3": "raw-pop3", "restore": "raw-append"}
+SCEN_ORDER = ["full", "noop", "add100", "restore"]
+SCEN_NAME = {"full": "full", "noop": "no change", "add100": "+N new", "restore": "restore"}
+KIND_NAME = {"imap": "IMAP", "pop3": "POP3", "restore": "restore"}
+RSS_BOUND_MIB = 64
+
+
+def load(path):
+    runs, unavailable = [], {}
+    with open(path) as fh:
+        for line in fh:
+            r = json.loads(line)
+            if "unavailable" in r:
+                unavailable[r["peer"]] = r["unavailable"]
+            else:
+                runs.append(r)
+    return runs, unavailable
+
+
+class Row:
+    def __init__(self, peer, kind, scen, runs):
+        self.peer, self.kind, self.scen = peer, kind, scen
+        counted = [r for r in runs if not r["warmup"]]
+        self.good = [r for r in counted if r["ok"]]
+        self.broken = [r for r in counted if not r["ok"]]
+        self.anchor = any(r.get("anchor") for r in runs)
+
+    def med(self, k):
+        vals = [r[k] for r in self.good if r.get(k) is not None]
+        return statistics.median(vals) if vals else None
+
+    def span(self, k):
+        vals = [r[k] for r in self.good]
+        return (min(vals), max(vals)) if vals else (None, None)
+
+
+def fmt(v, spec=".3f"):
+    return "" if v is None else format(v, spec)
+
+
+def rows_of(runs):
+    groups = {}
+    for r in runs:
+        groups.setdefault((r["kind"], r["scenario"], r["peer"]), []).append(r)
+    rows = {}
+    for (kind, scen, peer), rs in groups.items():
+        rows[(kind, scen, peer)] = Row(peer, kind, scen, rs)
+    return rows
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def main_table(rows, meta):
+    server_bytes = meta.get("alice_maildir_bytes")
+    pop3_bytes = meta.get("bob_maildir_bytes")
+    out = ["| kind | scenario | tool | runs ok | wall s, median [min–max] | CPU s (user+sys) | peak RSS MiB "
+           "| server CPU s | result bytes (× server Maildir) | wall × ref | wall × raw | check |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    kinds = ["imap", "pop3", "restore"]
+    for kind in kinds:
+        for scen in SCEN_ORDER:
+            ref = rows.get((kind, scen, REF[kind]))
+            raw = rows.get((kind, scen, RAW[kind]))
+            peers = sorted((r for (k, s, _), r in rows.items() if k == kind and s == scen),
+                           key=lambda r: (r.anchor, not r.peer.startswith("mailkeep"), r.peer))
+            for r in peers:
+                lo, hi = r.span("wall")
+                wall = f"{fmt(r.med('wall'))} [{fmt(lo)}–{fmt(hi)}]" if r.good else "—"
+                cpu = (f"{fmt(r.med('cpu'), '.2f')} ({fmt(r.med('user'), '.2f')}+{fmt(r.med('sys'), '.2f')})"
+                       if r.good else "")
+                rss = fmt(r.med("rss_kib") / 1024, ".1f") if r.good else ""
+                size = ""
+                b = r.med("bytes")
+                base = server_bytes if kind == "imap" else pop3_bytes
+                if b is not None and scen == "full":
+                    size = f"{int(b):,}" + (f" ({b / base:.3f}×)" if base else "")
+                wr = ratio(r.med("wall"), ref.med("wall") if ref else None)
+                rr = ratio(r.med("wall"), raw.med("wall") if raw else None)
+                check = "ok" if r.good and not r.broken else (
+                    f"{len(r.broken)} broken: {r.broken[0]['why']}" if r.broken else "no run")
+                out.append(f"| {KIND_NAME[kind]} | {SCEN_NAME[scen]} | {r.peer}{' (anchor)' if r.anchor else ''} "
+                           f"| {len(r.good)} | {wall} | {cpu} | {rss} | {fmt(r.med('srv_cpu'), '.2f')} | {size} "
+                           f"| {fmt(wr, '.2f')} | {fmt(rr, '.1f')} | {check} |")
+    return out
+
+
+def memory_lines(path):
+    cases = []
+    if not path:
+        return cases
+    with open(path) as fh:
+        for line in fh:
+            m = re.search(r"memory: (.*)", line)
+            if m:
+                cases.append(dict(kv.split("=", 1) for kv in m.group(1).split()))
+    return cases
+
+
+def targets(rows, meta, memory):
+    def med(kind, scen, peer, k="wall"):
+        r = rows.get((kind, scen, peer))
+        return r.med(k) if r and r.good else None
+
+    out = ["| target | measured | met |", "|---|---|---|"]
+
+    def row(name, value, ok):
+        verdict = "—" if ok is None else ("yes" if ok else "**no**")
+        out.append(f"| {name} | {value} | {verdict} |")
+
+    def cmp_row(name, kind, scen, peer, ref, limit):
+        a, b = med(kind, scen, peer), med(kind, scen, ref)
+        if a is None or b is None:
+            row(name, "not measured", None)
+            return
+        row(name, f"{a:.3f} s vs {ref} {b:.3f} s = {a / b:.2f}×", a / b <= limit)
+
+    cmp_row("IMAP full ≤ 1/3 of mbsync wall", "imap", "full", "mailkeep", "mbsync", 1 / 3)
+    rss = med("imap", "full", "mailkeep", "rss_kib")
+    row("IMAP full peak RSS ≤ 64 MiB", "not measured" if rss is None else f"{rss / 1024:.1f} MiB",
+        None if rss is None else rss / 1024 <= RSS_BOUND_MIB)
+    cmp_row("IMAP no change ≤ mbsync", "imap", "noop", "mailkeep", "mbsync", 1)
+    cmp_row("IMAP +N ≤ mbsync", "imap", "add100", "mailkeep", "mbsync", 1)
+    cmp_row("POP3 full ≤ mpop", "pop3", "full", "mailkeep-pop3", "mpop", 1)
+    cmp_row("POP3 no change ≤ mpop", "pop3", "noop", "mailkeep-pop3", "mpop", 1)
+    cmp_row("POP3 +N ≤ mpop", "pop3", "add100", "mailkeep-pop3", "mpop", 1)
+    cmp_row("restore ≤ mbsync push", "restore", "restore", "mailkeep-restore", "mbsync-push", 1)
+    w, c = med("restore", "restore", "mailkeep-restore"), med("restore", "restore", "mailkeep-restore", "cpu")
+    row("restore: mailkeep CPU ≤ 10% of wall", "not measured" if w is None else f"{c:.2f} s of {w:.2f} s = {c / w:.0%}",
+        None if w is None else c / w <= 0.10)
+    b, base = med("imap", "full", "mailkeep", "bytes"), meta.get("alice_maildir_bytes")
+    row("archive ≤ 0.65 × server Maildir bytes",
+        "not measured" if b is None or not base else f"{int(b):,} / {base:,} = {b / base:.3f}×",
+        None if b is None or not base else b / base <= 0.65)
+    for m in memory:
+        kib = int(m["peak_rss_kib"])
+        row(f"memory: {m['case']} ({int(m['messages']):,} msgs, {int(m['bytes']) / 1e6:.0f} MB) within {int(m['bound_kib']) // 1024} MiB",
+            f"{kib / 1024:.1f} MiB peak RSS, {m['wall']}", kib <= int(m["bound_kib"]))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("results")
+    ap.add_argument("--meta")
+    ap.add_argument("--memory")
+    a = ap.parse_args()
+    runs, unavailable = load(a.results)
+    meta = json.load(open(a.meta)) if a.meta else {}
+    rows = rows_of(runs)
+    for line in meta.get("describe", []):
+        print(line)
+    print()
+    print("\n".join(main_table(rows, meta)))
+    if unavailable:
+        print()
+        for p, why in unavailable.items():
+            print(f"- {p}: not run ({why})")
+    print()
+    print("\n".join(targets(rows, meta, memory_lines(a.memory))))
+
+
+if __name__ == "__main__":
+    main()
