@@ -35,6 +35,10 @@ type Options struct {
 	// messages or bytes; defaults 500 and 64 MiB.
 	BatchMessages int
 	BatchBytes    int64
+	// StallTimeout: a folder that makes no progress this long (a server
+	// that talks without delivering) loses its connection and fails;
+	// default DefaultStallTimeout.
+	StallTimeout time.Duration
 }
 
 func (o *Options) setDefaults() {
@@ -58,6 +62,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.BatchBytes <= 0 {
 		o.BatchBytes = 64 << 20
+	}
+	if o.StallTimeout <= 0 {
+		o.StallTimeout = DefaultStallTimeout
 	}
 }
 

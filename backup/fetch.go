@@ -130,7 +130,7 @@ func (fs *folderSync) readItem(m *fetched, item imapclient.FetchItemData) error 
 		if item.Literal == nil || m.staged != nil {
 			return nil
 		}
-		st, err := fs.w.spool.Write(fs.f, &exactLiteral{r: item.Literal, left: item.Literal.Size()})
+		st, err := fs.w.spool.Write(fs.f, &exactLiteral{r: item.Literal, left: item.Literal.Size(), dog: fs.dog})
 		if err != nil {
 			return classifyWrite(err)
 		}
@@ -145,11 +145,15 @@ func (fs *folderSync) readItem(m *fetched, item imapclient.FetchItemData) error 
 type exactLiteral struct {
 	r    io.Reader
 	left int64
+	dog  *watchdog
 }
 
 func (e *exactLiteral) Read(p []byte) (int, error) {
 	n, err := e.r.Read(p)
 	e.left -= int64(n)
+	if n > 0 {
+		e.dog.touch()
+	}
 	if err == io.EOF && e.left > 0 {
 		err = fmt.Errorf("message cut short, %d bytes missing: %w", e.left, io.ErrUnexpectedEOF)
 	}

@@ -43,6 +43,9 @@ func (fs *folderSync) fetchFlags(set imap.UIDSet, opts *imap.FetchOptions) (map[
 			return nil, fmt.Errorf("fetch flags: %w", err)
 		}
 		m, ok := fs.byUID[buf.UID]
+		if ok {
+			fs.dog.touch()
+		}
 		flags := flagStrings(buf.Flags)
 		if ok && m.GoneRun == 0 && !slices.Equal(flags, m.Flags) {
 			changed[buf.UID] = flags

@@ -13,6 +13,7 @@ import (
 // folderSync is the state of one folder's sync in one run.
 type folderSync struct {
 	w       *worker
+	dog     *watchdog
 	f       *archive.Folder
 	state   archive.FolderState
 	sel     *imap.SelectData
@@ -43,7 +44,15 @@ func (w *worker) folder(ctx context.Context, sf serverFolder) error {
 		return err
 	}
 	fs := &folderSync{w: w, f: f, state: state, condstr: w.c.Caps().Has(imap.CapCondStore)}
-	return fs.sync(ctx)
+	c := w.c
+	fs.dog = watch(w.opts.StallTimeout, func() { c.Close() })
+	err = fs.sync(ctx)
+	fs.dog.done()
+	if err != nil && fs.dog.fired.Load() {
+		err = fmt.Errorf("no progress for %v: the server kept answering without delivering messages: %w",
+			w.opts.StallTimeout, err)
+	}
+	return err
 }
 
 // unchanged reports, from LIST-STATUS alone, that a folder has not changed

@@ -83,6 +83,7 @@ func (b *pending) flush(ctx context.Context) error {
 		return fatal(err)
 	}
 	b.fs.w.st.add(func(s *archive.RunStats) { s.NewMessages += n; s.NewBytes += bytes })
+	b.fs.dog.touch()
 	return nil
 }
 

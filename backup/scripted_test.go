@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/backup"
@@ -109,6 +110,15 @@ func TestHostileServer(t *testing.T) {
 			fmt.Fprint(w, "* 1 FETCH (UID 1 FLAGS (\\Seen BODY[] {5}\r\nhello\r\n* 2 FETCH ((((\r\n")
 		},
 		"garbage": func(w *bufio.Writer) { fmt.Fprint(w, "\x00\x01\x02 not imap at all\r\n") },
+		// Endless responses that carry no message: only the stall watchdog ends this.
+		"talks forever": func(w *bufio.Writer) {
+			for {
+				fmt.Fprint(w, "* 1 FETCH (FLAGS (\\Seen))\r\n")
+				if w.Flush() != nil {
+					return
+				}
+			}
+		},
 	}
 	for name, evil := range evils {
 		t.Run(name, func(t *testing.T) {
@@ -116,7 +126,7 @@ func TestHostileServer(t *testing.T) {
 			root := t.TempDir()
 			var before runtime.MemStats
 			runtime.ReadMemStats(&before)
-			res, err := backupOnce(t.Context(), root, dialVia(addr, "alice", "pw", 0))
+			res, err := backupStall(t.Context(), root, dialVia(addr, "alice", "pw", 0), 300*time.Millisecond)
 			var after runtime.MemStats
 			runtime.ReadMemStats(&after)
 			if !errors.Is(err, backup.ErrPartial) || res.Stats.NewMessages != 2 || res.Outcome != archive.OutcomePartial {
@@ -129,6 +139,15 @@ func TestHostileServer(t *testing.T) {
 			checkFolderCount(t, root, "Evil", 0)
 		})
 	}
+}
+
+func backupStall(ctx context.Context, root string, dial backup.Dialer, stall time.Duration) (backup.Result, error) {
+	a, err := archive.Open(ctx, root, "alice", nil)
+	if err != nil {
+		return backup.Result{}, err
+	}
+	defer a.Close()
+	return backup.IMAP(ctx, a, backup.Options{Dial: dial, StallTimeout: stall})
 }
 
 func checkFolderCount(t *testing.T, root, folder string, want int) {
