@@ -1,15 +1,12 @@
 package archive
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -105,21 +102,10 @@ func lockDir(dir string) (*os.File, error) {
 // checkFormat writes the format marker into a new archive and refuses an
 // archive of another version.
 func checkFormat(dir string) error {
-	path := filepath.Join(dir, formatFile)
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	err := readFormat(dir)
+	if errors.Is(err, ErrNoArchive) {
+		path := filepath.Join(dir, formatFile)
 		return WriteFileAtomic(path, fmt.Appendf(nil, "%s %d\n", formatMagic, FormatVersion), 0o640)
 	}
-	if err != nil {
-		return fmt.Errorf("read format marker: %w", err)
-	}
-	var magic string
-	var v int
-	if _, err := fmt.Sscanf(string(bytes.TrimSpace(data)), "%s %d", &magic, &v); err != nil || magic != formatMagic {
-		return fmt.Errorf("%s: %w: not a mailkeep archive marker: %q", path, ErrFormat, strings.TrimSpace(string(data)))
-	}
-	if v != FormatVersion {
-		return fmt.Errorf("%s: %w: version %d (this mailkeep reads version %d)", path, ErrFormat, v, FormatVersion)
-	}
-	return nil
+	return err
 }

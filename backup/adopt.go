@@ -2,17 +2,17 @@ package backup
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/mailkeep/mailkeep/archive"
 )
 
 // adoptOrphans records complete message files that have no catalog row: a
 // crash after a batch's files were published but before its rows were
-// committed leaves such files, and they are as good as fetched.
+// committed leaves such files, and they are as good as fetched. The key
+// gives back the IMAP UIDs or the POP3 identity.
 func adoptOrphans(ctx context.Context, a *archive.Account, f *archive.Folder, folderID, run int64) error {
 	files, _, err := f.Scan()
-	if err != nil {
+	if err != nil || len(files) == 0 {
 		return err
 	}
 	rows, err := a.Catalog.FolderMessages(ctx, folderID)
@@ -28,24 +28,14 @@ func adoptOrphans(ctx context.Context, a *archive.Account, f *archive.Folder, fo
 		if known[key] {
 			continue
 		}
-		m, err := adoptFile(f, mf, folderID)
+		m, err := f.Adopt(mf, folderID)
 		if err != nil {
 			return err
 		}
 		adopted = append(adopted, m)
 	}
+	if len(adopted) == 0 {
+		return nil
+	}
 	return a.Catalog.AddMessages(ctx, adopted, run)
-}
-
-func adoptFile(f *archive.Folder, mf archive.MessageFile, folderID int64) (archive.Message, error) {
-	uv, uid, ok := archive.ParseIMAPKey(mf.Key)
-	if !ok {
-		return archive.Message{}, fmt.Errorf("%s: file %s has no IMAP key", f.Dir, mf.Name())
-	}
-	m, err := f.ReadMessage(mf)
-	if err != nil {
-		return m, fmt.Errorf("adopt %s: %w", mf.Name(), err)
-	}
-	m.FolderID, m.UIDValidity, m.UID = folderID, uv, uid
-	return m, nil
 }

@@ -128,7 +128,7 @@ func (r *pop3Run) prepare(ctx context.Context) error {
 	if r.spool, err = archive.NewSpool(r.opts.Compression); err != nil {
 		return err
 	}
-	return adoptPOP3Orphans(ctx, r.a, f, r.state.ID, r.run)
+	return adoptOrphans(ctx, r.a, f, r.state.ID, r.run)
 }
 
 // session runs one POP3 session from login to QUIT.
