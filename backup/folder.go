@@ -97,12 +97,16 @@ func (fs *folderSync) sync(ctx context.Context) error {
 // without rows, and marks rows of an old UIDVALIDITY gone.
 func (fs *folderSync) loadCatalog(ctx context.Context) error {
 	cat := fs.w.a.Catalog
-	if err := adoptOrphans(ctx, fs.w.a, fs.f, fs.state.ID, fs.w.run); err != nil {
-		return fatal(err)
-	}
 	all, err := cat.FolderMessages(ctx, fs.state.ID)
 	if err != nil {
 		return fatal(err)
+	}
+	adopted, err := adoptOrphans(ctx, fs.w.a, fs.f, fs.w.run, fs.state.ID, all)
+	if err != nil {
+		return fatal(err)
+	}
+	if adopted != nil {
+		all = adopted
 	}
 	fs.byUID = map[imap.UID]archive.Message{}
 	var old []int64
