@@ -130,7 +130,11 @@ func (fs *folderSync) readItem(m *fetched, item imapclient.FetchItemData) error 
 		if item.Literal == nil || m.staged != nil {
 			return nil
 		}
-		st, err := fs.w.spool.Write(fs.f, &exactLiteral{r: item.Literal, left: item.Literal.Size(), dog: fs.dog})
+		sp, err := fs.w.writer()
+		if err != nil {
+			return fatal(err)
+		}
+		st, err := sp.Write(fs.f, &exactLiteral{r: item.Literal, left: item.Literal.Size(), dog: fs.dog})
 		if err != nil {
 			return classifyWrite(err)
 		}

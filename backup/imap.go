@@ -163,11 +163,6 @@ func (w *worker) drain(ctx context.Context, queue <-chan serverFolder) error {
 			closeClient(w.c)
 		}
 	}()
-	sp, err := archive.NewSpool(w.opts.Compression)
-	if err != nil {
-		return err
-	}
-	w.spool = sp
 	for f := range queue {
 		if err := w.folderWithRetry(ctx, f); err != nil {
 			if ctx.Err() != nil || isFatal(err) {
@@ -209,6 +204,17 @@ func (w *worker) connLost() bool {
 	default:
 		return false
 	}
+}
+
+// writer returns the worker's Spool, made on first use: a worker whose
+// folders are all unchanged never needs one.
+func (w *worker) writer() (*archive.Spool, error) {
+	if w.spool != nil {
+		return w.spool, nil
+	}
+	sp, err := archive.NewSpool(w.opts.Compression)
+	w.spool = sp
+	return sp, err
 }
 
 func (w *worker) connect(ctx context.Context) error {
