@@ -45,7 +45,11 @@ func scanMessage(s interface{ Scan(...any) error }) (Message, error) {
 }
 
 func (c *Catalog) queryMessages(ctx context.Context, where string, args ...any) ([]Message, error) {
-	rows, err := c.db.QueryContext(ctx, `SELECT `+msgCols+` FROM messages WHERE `+where, args...)
+	return collectMessages(c.db.QueryContext(ctx, `SELECT `+msgCols+` FROM messages WHERE `+where, args...))
+}
+
+// collectMessages scans the rows of a query that selects msgCols.
+func collectMessages(rows *sql.Rows, err error) ([]Message, error) {
 	if err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}

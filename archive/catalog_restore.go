@@ -102,22 +102,9 @@ func (c *Catalog) RestoreMessages(ctx context.Context, folderID, run int64) ([]M
 		flagRun = 1<<63 - 1
 	}
 	present, pargs := presentAt(run)
-	rows, err := c.db.QueryContext(ctx, `SELECT `+restoreCols+` FROM messages m
+	return collectMessages(c.db.QueryContext(ctx, `SELECT `+restoreCols+` FROM messages m
 		WHERE m.folder_id = ? AND `+present+` ORDER BY m.uidvalidity, m.uid, m.id`,
-		slices.Concat([]any{flagRun, folderID}, pargs)...)
-	if err != nil {
-		return nil, fmt.Errorf("catalog: %w", err)
-	}
-	defer rows.Close()
-	var out []Message
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return nil, fmt.Errorf("catalog: %w", err)
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+		slices.Concat([]any{flagRun, folderID}, pargs)...))
 }
 
 // ReadFolder returns the Maildir of a catalog folder in the account

@@ -17,13 +17,13 @@ import (
 	"github.com/mailkeep/mailkeep/internal/dovecottest"
 )
 
-// crashTrials is how many times TestKillBackup kills a backup; set
-// MAILKEEP_CRASH_TRIALS for a longer run.
-func crashTrials() int {
-	if n, err := strconv.Atoi(os.Getenv("MAILKEEP_CRASH_TRIALS")); err == nil && n > 0 {
+// trials reads a trial count from the environment variable name, or
+// returns def.
+func trials(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
 		return n
 	}
-	return 50
+	return def
 }
 
 // TestKillBackup kills `mailkeep backup` with SIGKILL at random points of
@@ -40,7 +40,7 @@ func TestKillBackup(t *testing.T) {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
-	trials, killed := crashTrials(), 0
+	trials, killed := trials("MAILKEEP_CRASH_TRIALS", 50), 0
 	var cfg, root string
 	for i := 0; i < trials; i += 2 {
 		cfg, root = writeConfig(t, srv, srv.Password("alice"), "")
@@ -60,12 +60,19 @@ func TestKillBackup(t *testing.T) {
 	rebuildAndCheck(t, cfg, root, len(msgs))
 }
 
-// killAtProgress starts a backup and SIGKILLs it once the archive holds target
-// published files (at a random moment in its first 30 ms when target is
-// already reached); it reports whether the process was still running.
+// killAtProgress starts a backup and SIGKILLs it once the archive holds
+// target published files; it reports whether the process was still running.
 func killAtProgress(t *testing.T, cfg, root string, target int, rng *rand.Rand) bool {
 	t.Helper()
-	cmd := exec.Command(binary, "backup", "--config", cfg)
+	return killWhen(t, exec.Command(binary, "backup", "--config", cfg),
+		func() int { return countFiles(root) }, target, rng)
+}
+
+// killWhen starts cmd and SIGKILLs it once progress() passes target (or,
+// when target is already reached, at a random moment in its first 30 ms);
+// it reports whether the process was still running.
+func killWhen(t *testing.T, cmd *exec.Cmd, progress func() int, target int, rng *rand.Rand) bool {
+	t.Helper()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -79,11 +86,11 @@ func killAtProgress(t *testing.T, cfg, root string, target int, rng *rand.Rand) 
 		case <-done:
 			return false
 		case <-early:
-			if countFiles(root) >= target {
+			if progress() >= target {
 				return kill(cmd, done)
 			}
 		case <-tick.C:
-			if countFiles(root) > target {
+			if progress() > target {
 				return kill(cmd, done)
 			}
 		}

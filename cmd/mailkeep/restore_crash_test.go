@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,21 +16,12 @@ import (
 	"github.com/mailkeep/mailkeep/internal/dovecottest"
 )
 
-// restoreCrashTrials is how many times TestKillRestoreRandom kills a
-// restore; MAILKEEP_RESTORE_CRASH_TRIALS sets more.
-func restoreCrashTrials() int {
-	if n, err := strconv.Atoi(os.Getenv("MAILKEEP_RESTORE_CRASH_TRIALS")); err == nil && n > 0 {
-		return n
-	}
-	return 50
-}
-
 // TestKillRestoreRandom kills `mailkeep restore` with SIGKILL at random
 // points of its progress (a random count of messages on the target, or a
 // random moment before the first), twice per target account, then lets a
 // run finish: the target must hold every message exactly once.
 func TestKillRestoreRandom(t *testing.T) {
-	trials := restoreCrashTrials()
+	trials := trials("MAILKEEP_RESTORE_CRASH_TRIALS", 50)
 	targets := make([]string, (trials+1)/2)
 	for i := range targets {
 		targets[i] = fmt.Sprintf("t%d", i)
@@ -78,28 +68,7 @@ func TestKillRestoreRandom(t *testing.T) {
 func killRestoreAt(t *testing.T, cfg, target string, probe *imapclient.Client, held int, rng *rand.Rand) bool {
 	t.Helper()
 	cmd := exec.Command(binary, "restore", "--config", cfg, "--account", "alice", "--to-account", target)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	early := time.After(time.Duration(rng.IntN(30)) * time.Millisecond)
-	tick := time.NewTicker(3 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-done:
-			return false
-		case <-early:
-			if countMessages(t, probe) >= held {
-				return kill(cmd, done)
-			}
-		case <-tick.C:
-			if countMessages(t, probe) > held {
-				return kill(cmd, done)
-			}
-		}
-	}
+	return killWhen(t, cmd, func() int { return countMessages(t, probe) }, held, rng)
 }
 
 // writeTargetsConfig writes a config with alice and the target accounts.
