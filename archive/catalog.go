@@ -12,7 +12,12 @@ import (
 )
 
 // schemaVersion is the catalog schema this build writes (PRAGMA user_version).
-const schemaVersion = 1
+const schemaVersion = 2
+
+// migrations[v] upgrades a catalog of schema v to v+1.
+var migrations = map[int]string{
+	1: `ALTER TABLE folders ADD COLUMN clean_run INTEGER NOT NULL DEFAULT 0`,
+}
 
 const schema = `
 CREATE TABLE runs (
@@ -40,7 +45,8 @@ CREATE TABLE folders (
 	messages INTEGER NOT NULL DEFAULT 0,
 	first_run INTEGER NOT NULL,
 	last_run INTEGER NOT NULL,
-	gone_run INTEGER
+	gone_run INTEGER,
+	clean_run INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE messages (
 	id INTEGER PRIMARY KEY,
@@ -107,8 +113,17 @@ func (c *Catalog) migrate(ctx context.Context) error {
 		return fmt.Errorf("%w: catalog schema %d is newer than this mailkeep (%d)", ErrFormat, v, schemaVersion)
 	}
 	return c.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, schema); err != nil {
-			return err
+		steps := []string{schema}
+		if v > 0 {
+			steps = nil
+			for ; v < schemaVersion; v++ {
+				steps = append(steps, migrations[v])
+			}
+		}
+		for _, q := range steps {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return err
+			}
 		}
 		_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion))
 		return err

@@ -72,12 +72,14 @@ func (c *Catalog) EnsureFolder(ctx context.Context, f *Folder, run int64) (Folde
 
 // SetFolderState records the server state a run synced the folder to.
 // Messages are not touched: presence at a run follows from their
-// first_run and gone_run alone.
+// first_run and gone_run alone. It is called once every message file
+// the run wrote to the folder has its row, so it also records the run as
+// the folder's clean run (see MayHaveOrphans).
 func (c *Catalog) SetFolderState(ctx context.Context, st FolderState, run int64) error {
 	return c.tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE folders SET uidvalidity = ?, uidnext = ?, highestmodseq = ?,
-			messages = ?, last_run = ? WHERE id = ?`,
-			st.UIDValidity, st.UIDNext, st.HighestModSeq, st.Messages, run, st.ID)
+			messages = ?, last_run = ?, clean_run = ? WHERE id = ?`,
+			st.UIDValidity, st.UIDNext, st.HighestModSeq, st.Messages, run, run, st.ID)
 		return err
 	})
 }

@@ -75,6 +75,29 @@ func (c *Catalog) FolderMessages(ctx context.Context, folderID int64) ([]Message
 	return c.queryMessages(ctx, `folder_id = ? ORDER BY id`, folderID)
 }
 
+// indexCols are the columns a sync works from: ID, FolderID, UIDValidity,
+// UID, UIDL, Key, File, Flags and GoneRun.
+const indexCols = `id, uidvalidity, uid, COALESCE(uidl, ''), key, file, flags, COALESCE(gone_run, 0)`
+
+// collectIndex scans the rows of a query that selects indexCols.
+func collectIndex(rows *sql.Rows, err error, folderID int64) ([]Message, error) {
+	if err != nil {
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
+	defer rows.Close()
+	var out []Message
+	for rows.Next() {
+		m := Message{FolderID: folderID}
+		var flags string
+		if err := rows.Scan(&m.ID, &m.UIDValidity, &m.UID, &m.UIDL, &m.Key, &m.File, &flags, &m.GoneRun); err != nil {
+			return nil, fmt.Errorf("catalog: %w", err)
+		}
+		m.Flags = SplitFlags(flags)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
 // FindGoneByHash looks for a message of the folder that has gone from the
 // server (for example after a UIDVALIDITY change) with the same content.
 func (c *Catalog) FindGoneByHash(ctx context.Context, folderID int64, sum [32]byte) (Message, bool, error) {

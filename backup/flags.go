@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 
@@ -16,7 +17,7 @@ import (
 // CONDSTORE only those changed since the last run's HIGHESTMODSEQ,
 // otherwise the flags of every message.
 func (fs *folderSync) syncFlags(ctx context.Context, server []imap.UID) error {
-	if len(fs.byUID) == 0 || len(server) == 0 {
+	if len(fs.known) == 0 || len(server) == 0 {
 		return nil
 	}
 	opts := &imap.FetchOptions{UID: true, Flags: true}
@@ -25,52 +26,86 @@ func (fs *folderSync) syncFlags(ctx context.Context, server []imap.UID) error {
 		opts.ChangedSince = fs.state.HighestModSeq
 		set = imap.UIDSet{{Start: 1, Stop: 0}}
 	}
-	changed, err := fs.fetchFlags(set, opts)
+	changed, err := fs.fetchFlags(ctx, set, opts)
 	if err != nil {
 		return err
 	}
 	return fs.applyFlags(ctx, changed)
 }
 
-// fetchFlags returns the messages whose server flags differ from the catalog's.
-func (fs *folderSync) fetchFlags(set imap.UIDSet, opts *imap.FetchOptions) (map[imap.UID][]string, error) {
+// flagChange is an archived message whose server flags differ from the
+// catalog's.
+type flagChange struct {
+	m     archive.Message
+	flags []string
+}
+
+// fetchFlags returns the messages whose server flags differ from the
+// catalog's. It compares a chunk of answers at a time, so that memory
+// stays bounded however many messages the server reports.
+func (fs *folderSync) fetchFlags(ctx context.Context, set imap.UIDSet, opts *imap.FetchOptions) ([]flagChange, error) {
 	cmd := fs.w.c.Fetch(set, opts)
 	defer cmd.Close()
-	changed := map[imap.UID][]string{}
+	var changed []flagChange
+	seen := map[uint32][]string{}
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
 		buf, err := msg.Collect()
 		if err != nil {
 			return nil, fmt.Errorf("fetch flags: %w", err)
 		}
-		m, ok := fs.byUID[buf.UID]
-		if ok {
-			fs.dog.touch()
+		if buf.UID == 0 || !fs.isKnown(buf.UID) {
+			continue
 		}
-		flags := flagStrings(buf.Flags)
-		if ok && m.GoneRun == 0 && !slices.Equal(flags, m.Flags) {
-			changed[buf.UID] = flags
+		fs.dog.touch()
+		seen[uint32(buf.UID)] = flagStrings(buf.Flags)
+		if len(seen) >= uidChunk {
+			if changed, err = fs.compareFlags(ctx, seen, changed); err != nil {
+				return nil, err
+			}
+			clear(seen)
 		}
 	}
 	if err := cmd.Close(); err != nil {
 		return nil, fmt.Errorf("fetch flags: %w", err)
+	}
+	return fs.compareFlags(ctx, seen, changed)
+}
+
+// uidChunk is how many flag answers fetchFlags compares at a time.
+const uidChunk = 1000
+
+// compareFlags appends to changed the messages of seen (UID to server
+// flags) that the catalog holds as present with other flags.
+func (fs *folderSync) compareFlags(ctx context.Context, seen map[uint32][]string, changed []flagChange) ([]flagChange, error) {
+	if len(seen) == 0 {
+		return changed, nil
+	}
+	uids := slices.Sorted(maps.Keys(seen))
+	rows, err := fs.w.a.Catalog.PresentByUID(ctx, fs.state.ID, fs.sel.UIDValidity, uids)
+	if err != nil {
+		return nil, fatal(err)
+	}
+	for _, uid := range uids {
+		if m, ok := rows[uid]; ok && !slices.Equal(seen[uid], m.Flags) {
+			changed = append(changed, flagChange{m: m, flags: seen[uid]})
+		}
 	}
 	return changed, nil
 }
 
 // applyFlags renames the changed files, makes the renames durable, then
 // records the new flags.
-func (fs *folderSync) applyFlags(ctx context.Context, changed map[imap.UID][]string) error {
+func (fs *folderSync) applyFlags(ctx context.Context, changed []flagChange) error {
 	if len(changed) == 0 {
 		return nil
 	}
 	var ups []archive.FlagUpdate
-	for uid, flags := range changed {
-		m := fs.byUID[uid]
-		file, err := fs.renameFlags(m, flags)
+	for _, ch := range changed {
+		file, err := fs.renameFlags(ch.m, ch.flags)
 		if err != nil {
 			return fatal(err)
 		}
-		ups = append(ups, archive.FlagUpdate{ID: m.ID, Flags: flags, File: file})
+		ups = append(ups, archive.FlagUpdate{ID: ch.m.ID, Flags: ch.flags, File: file})
 	}
 	if err := fs.f.SyncCur(); err != nil {
 		return fatal(err)

@@ -17,8 +17,8 @@ type folderSync struct {
 	f       *archive.Folder
 	state   archive.FolderState
 	sel     *imap.SelectData
-	byUID   map[imap.UID]archive.Message // catalog rows of the current UIDVALIDITY
-	rekey   bool                         // gone rows of another UIDVALIDITY exist: dedupe by hash
+	known   []archive.UIDEntry // the catalog's UIDs of the current UIDVALIDITY, ascending
+	rekey   bool               // rows of another UIDVALIDITY exist: dedupe by hash
 	condstr bool
 }
 
@@ -93,39 +93,32 @@ func (fs *folderSync) sync(ctx context.Context) error {
 	return fs.saveState(ctx)
 }
 
-// loadCatalog reads the folder's rows, adopts complete files a crash left
-// without rows, and marks rows of an old UIDVALIDITY gone.
+// loadCatalog adopts complete files a crash left without rows (after a
+// run that did not end cleanly; scanning a big folder on every run would
+// cost more than the rest of an incremental sync), marks rows
+// of an old UIDVALIDITY gone, and reads the UIDs the catalog holds.
 func (fs *folderSync) loadCatalog(ctx context.Context) error {
-	cat := fs.w.a.Catalog
-	all, err := cat.FolderMessages(ctx, fs.state.ID)
+	cat, id, uv := fs.w.a.Catalog, fs.state.ID, fs.sel.UIDValidity
+	may, err := cat.MayHaveOrphans(ctx, id, fs.w.run)
 	if err != nil {
 		return fatal(err)
 	}
-	adopted, err := adoptOrphans(ctx, fs.w.a, fs.f, fs.w.run, fs.state.ID, all)
-	if err != nil {
-		return fatal(err)
-	}
-	if adopted != nil {
-		all = adopted
-	}
-	fs.byUID = map[imap.UID]archive.Message{}
-	var old []int64
-	for _, m := range all {
-		switch {
-		case m.UIDValidity == fs.sel.UIDValidity:
-			fs.byUID[imap.UID(m.UID)] = m
-		case m.GoneRun == 0:
-			old = append(old, m.ID)
-			fs.rekey = true
-		default:
-			fs.rekey = true
+	if may {
+		if err := adoptOrphans(ctx, fs.w.a, fs.f, fs.w.run, id); err != nil {
+			return fatal(err)
 		}
 	}
-	if len(old) > 0 {
-		fs.w.opts.Log.Warn("UIDVALIDITY changed; matching messages by content", "folder", fs.f.Name,
-			"old", fs.state.UIDValidity, "new", fs.sel.UIDValidity, "messages", len(old))
+	retired, other, err := cat.RetireValidity(ctx, id, uv, fs.w.run)
+	if err != nil {
+		return fatal(err)
 	}
-	return fatal(cat.MarkGone(ctx, old, fs.w.run))
+	fs.rekey = other
+	if retired > 0 {
+		fs.w.opts.Log.Warn("UIDVALIDITY changed; matching messages by content", "folder", fs.f.Name,
+			"old", fs.state.UIDValidity, "new", uv, "messages", retired)
+	}
+	fs.known, err = cat.UIDs(ctx, id, uv)
+	return fatal(err)
 }
 
 // serverUIDs lists the UIDs the folder holds now, ascending. A server
@@ -165,13 +158,13 @@ func expandUIDs(set imap.UIDSet, limit int) ([]imap.UID, error) {
 
 // markGone records messages the server no longer has; they stay archived.
 func (fs *folderSync) markGone(ctx context.Context, server []imap.UID) error {
-	var gone []int64
-	for uid, m := range fs.byUID {
-		if _, found := slices.BinarySearch(server, uid); m.GoneRun == 0 && !found {
-			gone = append(gone, m.ID)
+	var gone []uint32
+	for _, k := range fs.known {
+		if _, found := slices.BinarySearch(server, imap.UID(k.UID)); !k.Gone && !found {
+			gone = append(gone, k.UID)
 		}
 	}
-	if err := fs.w.a.Catalog.MarkGone(ctx, gone, fs.w.run); err != nil {
+	if err := fs.w.a.Catalog.MarkGoneUIDs(ctx, fs.state.ID, fs.sel.UIDValidity, gone, fs.w.run); err != nil {
 		return fatal(err)
 	}
 	fs.w.st.add(func(s *archive.RunStats) { s.Gone += len(gone) })
@@ -182,11 +175,17 @@ func (fs *folderSync) markGone(ctx context.Context, server []imap.UID) error {
 func (fs *folderSync) missing(server []imap.UID) []imap.UID {
 	var out []imap.UID
 	for _, uid := range server {
-		if _, ok := fs.byUID[uid]; !ok {
+		if !fs.isKnown(uid) {
 			out = append(out, uid)
 		}
 	}
 	return out
+}
+
+// isKnown reports whether the catalog holds uid, present or gone.
+func (fs *folderSync) isKnown(uid imap.UID) bool {
+	_, found := archive.FindUID(fs.known, uint32(uid))
+	return found
 }
 
 func (fs *folderSync) saveState(ctx context.Context) error {

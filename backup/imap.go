@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 
@@ -40,21 +41,49 @@ func imapRun(ctx context.Context, a *archive.Account, opts Options, run int64, s
 		closeClient(c)
 		return err
 	}
-	if err := markGoneFolders(ctx, a, folders, run, st); err != nil {
+	known, err := a.Catalog.Folders(ctx)
+	if err != nil {
+		closeClient(c)
+		return err
+	}
+	if err := markGoneFolders(ctx, a, known, folders, run, st); err != nil {
 		closeClient(c)
 		return err
 	}
 	st.add(func(s *archive.RunStats) { s.Folders = len(folders) })
-	err = runWorkers(ctx, a, opts, run, st, c, folders)
+	err = runWorkers(ctx, a, opts, run, st, c, byWork(folders, known))
 	return errors.Join(err, fatal(a.Catalog.TouchFolders(context.WithoutCancel(ctx), st.unchanged, run)))
 }
 
-// size is the folder's message count from LIST-STATUS, 0 when unknown.
-func (f serverFolder) size() uint32 {
-	if f.status == nil || f.status.NumMessages == nil {
-		return 0
+// byWork orders folders by how many messages a sync may have to fetch,
+// most first, so that no big folder is left to run alone at the end while
+// the other connections sit idle, and the connection that is already open
+// takes the biggest.
+func byWork(folders []serverFolder, known []archive.FolderState) []serverFolder {
+	state := map[string]archive.FolderState{}
+	for _, f := range known {
+		state[f.Name] = f
 	}
-	return *f.status.NumMessages
+	folders = slices.Clone(folders)
+	slices.SortStableFunc(folders, func(a, b serverFolder) int {
+		return cmp.Compare(b.work(state[b.name]), a.work(state[a.name]))
+	})
+	return folders
+}
+
+// work estimates from LIST-STATUS how many messages the folder has that
+// the catalog's state st does not: all of them when the folder is new or
+// its UIDVALIDITY changed, else the UIDs handed out since. A folder
+// without status comes first.
+func (f serverFolder) work(st archive.FolderState) int64 {
+	s := f.status
+	switch {
+	case s == nil || s.NumMessages == nil:
+		return math.MaxInt64
+	case st.ID == 0 || st.UIDValidity != s.UIDValidity:
+		return int64(*s.NumMessages)
+	}
+	return max(int64(s.UIDNext)-int64(st.UIDNext), 0)
 }
 
 // serverFolder is one selectable folder from LIST.
@@ -95,11 +124,7 @@ func skipListed(l *imap.ListData) bool {
 
 // markGoneFolders records folders the server no longer lists. A folder
 // that is merely excluded by the configuration is not gone.
-func markGoneFolders(ctx context.Context, a *archive.Account, listed []serverFolder, run int64, st *stats) error {
-	known, err := a.Catalog.Folders(ctx)
-	if err != nil {
-		return err
-	}
+func markGoneFolders(ctx context.Context, a *archive.Account, known []archive.FolderState, listed []serverFolder, run int64, st *stats) error {
 	have := map[string]bool{}
 	for _, f := range listed {
 		have[f.name] = true
@@ -117,13 +142,10 @@ func markGoneFolders(ctx context.Context, a *archive.Account, listed []serverFol
 	return nil
 }
 
-// runWorkers syncs folders over up to opts.Connections connections; c is
-// the first, already open.
+// runWorkers syncs folders, in the given order, over up to
+// opts.Connections connections; c is the first, already open, and takes
+// the first folder.
 func runWorkers(ctx context.Context, a *archive.Account, opts Options, run int64, st *stats, c *imapclient.Client, folders []serverFolder) error {
-	// Biggest folders first, so that no big folder is left to run alone
-	// at the end while the other connections sit idle.
-	folders = slices.Clone(folders)
-	slices.SortStableFunc(folders, func(a, b serverFolder) int { return cmp.Compare(b.size(), a.size()) })
 	queue := make(chan serverFolder, len(folders))
 	for _, f := range folders {
 		queue <- f
@@ -134,10 +156,16 @@ func runWorkers(ctx context.Context, a *archive.Account, opts Options, run int64
 	var wg sync.WaitGroup
 	for i := range n {
 		w := &worker{a: a, opts: opts, run: run, st: st}
+		var first []serverFolder
 		if i == 0 {
+			// Taken before the others start: the open connection gets
+			// the biggest folder.
 			w.c = c
+			if f, ok := <-queue; ok {
+				first = append(first, f)
+			}
 		}
-		wg.Go(func() { errs[i] = w.drain(ctx, queue) })
+		wg.Go(func() { errs[i] = w.drain(ctx, first, queue) })
 	}
 	wg.Wait()
 	return errors.Join(errs...)
@@ -153,27 +181,43 @@ type worker struct {
 	spool *archive.Spool
 }
 
-// drain takes folders from the queue until it is empty. A folder that fails
+// drain syncs the folders of first, then takes folders from the queue until
+// it is empty. A folder that fails
 // with a temporary error is retried once on a new connection; a folder that
 // fails otherwise is recorded and the worker goes on. Errors that stop the
 // whole run (cancellation, the archive failing) are returned.
-func (w *worker) drain(ctx context.Context, queue <-chan serverFolder) error {
+func (w *worker) drain(ctx context.Context, first []serverFolder, queue <-chan serverFolder) error {
 	defer func() {
 		if w.c != nil {
 			closeClient(w.c)
 		}
 	}()
-	for f := range queue {
-		if err := w.folderWithRetry(ctx, f); err != nil {
-			if ctx.Err() != nil || isFatal(err) {
-				return err
-			}
-			w.st.fail(fmt.Errorf("folder %q: %w", f.name, err))
-			if w.connLost() {
-				closeClient(w.c)
-				w.c = nil
-			}
+	for _, f := range first {
+		if err := w.one(ctx, f); err != nil {
+			return err
 		}
+	}
+	for f := range queue {
+		if err := w.one(ctx, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// one syncs a folder, recording a failure that does not stop the run.
+func (w *worker) one(ctx context.Context, f serverFolder) error {
+	err := w.folderWithRetry(ctx, f)
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil || isFatal(err) {
+		return err
+	}
+	w.st.fail(fmt.Errorf("folder %q: %w", f.name, err))
+	if w.connLost() {
+		closeClient(w.c)
+		w.c = nil
 	}
 	return nil
 }

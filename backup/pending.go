@@ -59,8 +59,8 @@ func (b *pending) rekey(ctx context.Context, m *fetched) (bool, error) {
 	if err := fs.w.a.Catalog.Rekey(ctx, old.ID, fs.sel.UIDValidity, uint32(m.uid), fs.w.run); err != nil {
 		return true, fatal(err)
 	}
-	old.UIDValidity, old.UID, old.GoneRun = fs.sel.UIDValidity, uint32(m.uid), 0
-	fs.byUID[m.uid] = old
+	// Known now, so that syncFlags compares its flags too.
+	fs.known = archive.InsertUID(fs.known, uint32(m.uid))
 	return true, nil
 }
 

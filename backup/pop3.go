@@ -128,12 +128,7 @@ func (r *pop3Run) prepare(ctx context.Context) error {
 	if r.spool, err = archive.NewSpool(r.opts.Compression); err != nil {
 		return err
 	}
-	rows, err := r.a.Catalog.FolderMessages(ctx, r.state.ID)
-	if err != nil {
-		return err
-	}
-	_, err = adoptOrphans(ctx, r.a, f, r.run, r.state.ID, rows)
-	return err
+	return adoptOrphans(ctx, r.a, f, r.run, r.state.ID)
 }
 
 // session runs one POP3 session from login to QUIT.

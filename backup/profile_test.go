@@ -91,6 +91,32 @@ func BenchmarkIMAPNoChange(b *testing.B) {
 	}
 }
 
+// BenchmarkIMAPAdd times a backup that finds 100 new messages, spread over
+// the corpus's folders, in an archive that holds the rest.
+func BenchmarkIMAPAdd(b *testing.B) {
+	dial := benchSource(b)
+	root := b.TempDir()
+	benchBackup(b, root, dial)
+	c, err := dial(b.Context())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	opts := corpus.Options{Seed: 12, Count: 400}
+	offset := 0
+	for b.Loop() {
+		b.StopTimer()
+		if err := corpus.Load(b.Context(), c, corpus.More(opts, 100, offset)); err != nil {
+			b.Fatal(err)
+		}
+		offset += 100
+		b.StartTimer()
+		if res := benchBackup(b, root, dial); res.Stats.NewMessages != 100 {
+			b.Fatalf("fetched %d messages, want 100", res.Stats.NewMessages)
+		}
+	}
+}
+
 // peakHeapProfile starts watching the live heap when
 // MAILKEEP_PEAK_HEAP_PROFILE names a file; the returned function stops,
 // writes the profile taken at the largest heap, and reports that size.

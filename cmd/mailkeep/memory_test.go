@@ -80,7 +80,34 @@ func TestPeakRSS(t *testing.T) {
 			if rss > rssBound {
 				t.Errorf("peak RSS %.1f MiB, above the bound of %d MiB", float64(rss)/(1<<20), rssBound>>20)
 			}
+			if c.user == "many" {
+				oneMore(t, srv.MailDir("many"), cfg, c.messages)
+			}
 		})
+	}
+}
+
+// oneMore delivers one message to the folder of n messages already backed
+// up, and times and measures the incremental backup that fetches it: its
+// cost must follow what changed, not the folder's size.
+func oneMore(t *testing.T, dir, cfg string, n int) {
+	t.Helper()
+	msg := smallMessage(rand.New(rand.NewPCG(43, 1)), n)
+	name := fmt.Sprintf("%d.M%dP0.mem,S=%d:2,", time.Now().Unix(), n, len(msg))
+	if err := os.WriteFile(filepath.Join(dir, "new", name), msg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	chownLike(t, dir, filepath.Dir(dir))
+	start := time.Now()
+	rss, floor, out := runPeakRSS(t, "backup", "--config", cfg, "--no-progress")
+	wall := time.Since(start)
+	if !strings.Contains(out, " 1 new messages") {
+		t.Fatalf("backup did not report 1 new message:\n%s", out)
+	}
+	t.Logf("memory: case=folder-%d-plus-1 messages=1 bytes=%d wall=%.2fs peak_rss_kib=%d bound_kib=%d floor_kib=%d",
+		n, len(msg), wall.Seconds(), rss>>10, rssBound>>10, floor>>10)
+	if rss > rssBound {
+		t.Errorf("incremental run: peak RSS %.1f MiB, above the bound of %d MiB", float64(rss)/(1<<20), rssBound>>20)
 	}
 }
 
