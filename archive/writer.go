@@ -121,11 +121,16 @@ type counter struct {
 }
 
 func (c *counter) Write(p []byte) (int, error) {
-	for i, b := range p {
-		if b == '\n' && !(c.prevCR || i > 0 && p[i-1] == '\r') {
+	for off := 0; ; {
+		i := bytes.IndexByte(p[off:], '\n')
+		if i < 0 {
+			break
+		}
+		at := off + i
+		if at > 0 && p[at-1] != '\r' || at == 0 && !c.prevCR {
 			c.bareLF++
 		}
-		c.prevCR = false
+		off = at + 1
 	}
 	if len(p) > 0 {
 		c.prevCR = p[len(p)-1] == '\r'

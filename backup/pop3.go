@@ -78,6 +78,19 @@ type pop3Run struct {
 	folder *archive.Folder
 	state  archive.FolderState
 	spool  *archive.Spool
+	bg     []*archive.Spool // the stager's, made on first use
+}
+
+// stageSpools returns the spools of the stager's background goroutines.
+func (r *pop3Run) stageSpools() ([]*archive.Spool, error) {
+	for len(r.bg) < stageWriters {
+		sp, err := archive.NewSpool(r.opts.Compression)
+		if err != nil {
+			return nil, err
+		}
+		r.bg = append(r.bg, sp)
+	}
+	return r.bg, nil
 }
 
 // do prepares the archive, then runs a session, and once more on a new
@@ -160,6 +173,7 @@ type pop3Session struct {
 	// some listed messages could not be identified.
 	listedIDs   map[string]bool
 	partialList bool
+	stage       *stager
 	batch       archive.Batch
 	rows        []archive.Message
 	// fresh maps the number of a listed message that this run stored (or

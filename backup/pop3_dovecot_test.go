@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -254,9 +255,9 @@ func TestPOP3DovecotDiskFull(t *testing.T) {
 		t.Log("archive on a 1 MiB tmpfs")
 	} else {
 		t.Logf("cannot mount a tmpfs (%v): injecting ENOSPC", err)
-		n := 0
+		var n atomic.Int32 // messages are written on more than one goroutine
 		backup.SetPOP3Write(t, func(sp *archive.Spool, f *archive.Folder, r io.Reader) (*archive.Staged, error) {
-			if n++; n == len(want)-1 {
+			if int(n.Add(1)) == len(want)-1 {
 				return nil, &os.PathError{Op: "write", Path: "tmp", Err: syscall.ENOSPC}
 			}
 			return sp.Write(f, r)

@@ -1,6 +1,7 @@
 package backup_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -230,6 +231,45 @@ func TestPOP3LargerThanAnnounced(t *testing.T) {
 	}
 }
 
+// TestPOP3StagedInOrder: small messages are compressed in the background
+// while big ones stream inline; each UIDL still gets its own content, and
+// the catalog records the messages in the order the server listed them.
+func TestPOP3StagedInOrder(t *testing.T) {
+	t.Parallel()
+	var msgs []pop3fake.Message
+	for i := range 40 {
+		data := fakeMessage(i)
+		if i%7 == 3 {
+			data = append(data, strings.Repeat(fmt.Sprintf("big %d\r\n", i), 300_000)...)
+		}
+		msgs = append(msgs, pop3fake.Message{UIDL: fmt.Sprintf("uid-%d", i), Data: data})
+	}
+	srv := pop3fake.Start(t, pop3fake.Options{}, msgs...)
+	root := t.TempDir()
+	opts := fakeOptions(srv)
+	opts.BatchMessages = 9
+	mustPOP3(t, root, opts)
+	got := archived(t, root)
+	byUIDL := map[string][]byte{}
+	for _, m := range got {
+		byUIDL[m.row.UIDL] = m.data
+	}
+	for _, m := range msgs {
+		if !bytes.Equal(byUIDL[m.UIDL], m.Data) {
+			t.Errorf("%s: archived %d bytes, want its own %d", m.UIDL, len(byUIDL[m.UIDL]), len(m.Data))
+		}
+	}
+	rowsByUIDL := map[string]int64{}
+	for _, m := range got {
+		rowsByUIDL[m.row.UIDL] = m.row.ID
+	}
+	for i := 1; i < len(msgs); i++ {
+		if rowsByUIDL[msgs[i-1].UIDL] >= rowsByUIDL[msgs[i].UIDL] {
+			t.Errorf("%s recorded after %s", msgs[i-1].UIDL, msgs[i].UIDL)
+		}
+	}
+}
+
 // TestPOP3CutMidRetr: a connection cut in the middle of a message (twice,
 // so the retry fails too) publishes nothing half-written; the messages
 // before it are kept, nothing is deleted, and the next run completes.
@@ -449,9 +489,9 @@ func TestPOP3AdoptsOrphans(t *testing.T) {
 func TestPOP3DiskFullInjected(t *testing.T) {
 	msgs := fakeMessages(1, 12)
 	srv := pop3fake.Start(t, pop3fake.Options{}, msgs...)
-	n := 0
+	var n atomic.Int32 // messages are written on more than one goroutine
 	backup.SetPOP3Write(t, func(sp *archive.Spool, f *archive.Folder, r io.Reader) (*archive.Staged, error) {
-		if n++; n == 10 {
+		if n.Add(1) == 10 {
 			io.CopyN(io.Discard, r, 100)
 			return nil, &os.PathError{Op: "write", Path: "tmp/x", Err: syscall.ENOSPC}
 		}

@@ -24,16 +24,22 @@ func (s *pop3Session) fetch(ctx context.Context, list []listed) error {
 	for i, l := range list {
 		byNum[l.num], nums[i] = l, l.num
 	}
-	err := s.c.RetrEach(ctx, nums, func(num int, body io.Reader, err error) error {
+	bg, err := s.stageSpools()
+	if err != nil {
+		return fatal(err)
+	}
+	s.stage = newStager(bg, s.folder)
+	defer s.stage.stop()
+	err = s.c.RetrEach(ctx, nums, func(num int, body io.Reader, err error) error {
 		return s.receive(ctx, byNum[num], body, err)
 	})
-	if err != nil && !isFatal(err) {
-		return errors.Join(err, s.flush(ctx))
-	}
-	if err != nil {
+	if err != nil && isFatal(err) {
 		return err
 	}
-	return s.flush(ctx)
+	if perr := s.placeStaged(ctx, true); perr != nil {
+		return errors.Join(err, perr)
+	}
+	return errors.Join(err, s.flush(ctx))
 }
 
 // receive archives one retrieved message. A -ERR answer (the message was
@@ -44,16 +50,35 @@ func (s *pop3Session) receive(ctx context.Context, l listed, body io.Reader, rer
 		s.st.fail(fmt.Errorf("message %d (%s): %w", l.num, describeID(l.id), rerr))
 		return nil
 	}
+	if l.size <= stageInline {
+		buf, rest, err := s.stage.read(body, l.size)
+		if err != nil {
+			return err
+		}
+		if rest == nil {
+			s.stage.submit(l, buf)
+			return s.placeStaged(ctx, false)
+		}
+		body = rest // longer than LIST said: streamed below
+	}
+	if err := s.placeStaged(ctx, true); err != nil {
+		return err
+	}
 	head := &headReader{r: body}
 	st, err := pop3Write(s.spool, s.folder, head)
 	if err != nil {
 		return classifyWrite(err)
 	}
+	return s.placeRetrieved(ctx, l, st, headerDate(head.buf))
+}
+
+// placeRetrieved notes a size that differs from LIST, then places the message.
+func (s *pop3Session) placeRetrieved(ctx context.Context, l listed, st *archive.Staged, date time.Time) error {
 	if st.Size != l.size {
 		s.resized++
 		s.opts.Log.Debug("message size differs from LIST", "num", l.num, "list", l.size, "retrieved", st.Size)
 	}
-	return s.place(ctx, l, st, head.date())
+	return s.place(ctx, l, st, date)
 }
 
 // pop3Write is archive.Spool.Write; tests replace it to fail like a full disk.
@@ -184,10 +209,10 @@ func headerEnd(b []byte) int {
 	return -1
 }
 
-// date returns the message's Date header, or the zero time when it has
-// none or it does not parse.
-func (h *headReader) date() time.Time {
-	head := h.buf
+// headerDate returns the Date header of a message's start (up to
+// headerLimit bytes), or the zero time when it has none or it does not
+// parse.
+func headerDate(head []byte) time.Time {
 	if n := headerEnd(head); n >= 0 {
 		head = head[:n]
 	} else {
