@@ -22,26 +22,37 @@ import (
 func IMAP(ctx context.Context, a *archive.Account, opts Options) (Result, error) {
 	opts.setDefaults()
 	start := opts.Now()
+	// The login takes the server longer than the catalog takes to record
+	// the run and list its folders: do both at once.
+	dialed := make(chan dialResult, 1)
+	go func() {
+		c, err := opts.Dial(ctx)
+		dialed <- dialResult{c, err}
+	}()
 	run, err := a.Catalog.BeginRun(ctx, "imap", start)
 	if err != nil {
+		closeClient((<-dialed).c)
 		return Result{}, err
 	}
 	st := &stats{}
-	err = imapRun(ctx, a, opts, run, st)
+	err = imapRun(ctx, a, opts, run, st, dialed)
 	return finish(ctx, a, run, start, st, err, opts.Now())
 }
 
-func imapRun(ctx context.Context, a *archive.Account, opts Options, run int64, st *stats) error {
-	c, err := opts.Dial(ctx)
-	if err != nil {
-		return err
-	}
-	folders, err := listFolders(c, opts)
-	if err != nil {
-		closeClient(c)
-		return err
-	}
+type dialResult struct {
+	c   *imapclient.Client
+	err error
+}
+
+func imapRun(ctx context.Context, a *archive.Account, opts Options, run int64, st *stats, dialed <-chan dialResult) error {
 	known, err := a.Catalog.Folders(ctx)
+	d := <-dialed
+	if err != nil || d.err != nil {
+		closeClient(d.c)
+		return cmp.Or(d.err, err)
+	}
+	c := d.c
+	folders, err := listFolders(c, opts)
 	if err != nil {
 		closeClient(c)
 		return err
