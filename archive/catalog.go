@@ -161,6 +161,10 @@ const (
 type RunStats struct {
 	Folders, NewMessages, FlagUpdates, Gone, Errors int
 	NewBytes                                        int64
+	// ServerDeleted counts the messages a POP3 run deleted from the server
+	// (after QUIT was answered +OK). It is not a column of runs: the
+	// messages' server_deleted_run records it.
+	ServerDeleted int
 }
 
 // Run is one row of the runs table.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -89,15 +90,29 @@ func lockDir(dir string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open lock: %w", err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
+	// A process that forks (to run anything) shares the lock's open file
+	// with its child until the child's exec closes it, so a lock released
+	// a moment ago can still look held: retry briefly before reporting
+	// another holder.
+	deadline := time.Now().Add(lockGrace)
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		switch {
+		case err == nil:
+			return f, nil
+		case !errors.Is(err, unix.EWOULDBLOCK):
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", dir, err)
+		case time.Now().After(deadline):
+			f.Close()
 			return nil, ErrBusy
 		}
-		return nil, fmt.Errorf("lock %s: %w", dir, err)
+		time.Sleep(5 * time.Millisecond)
 	}
-	return f, nil
 }
+
+// lockGrace is how long lockDir waits for a lock that is held.
+const lockGrace = 200 * time.Millisecond
 
 // checkFormat writes the format marker into a new archive and refuses an
 // archive of another version.

@@ -62,15 +62,20 @@ func imapRun(ctx context.Context, a *archive.Account, opts Options, run int64, s
 		return err
 	}
 	st.add(func(s *archive.RunStats) { s.Folders = len(folders) })
-	err = runWorkers(ctx, a, opts, run, st, c, byWork(folders, known))
+	folders, n := plan(folders, known, opts)
+	err = runWorkers(ctx, a, opts, run, st, c, folders, n)
 	return errors.Join(err, fatal(a.Catalog.TouchFolders(context.WithoutCancel(ctx), st.unchanged, run)))
 }
 
-// byWork orders folders by how many messages a sync may have to fetch,
-// most first, so that no big folder is left to run alone at the end while
-// the other connections sit idle, and the connection that is already open
-// takes the biggest.
-func byWork(folders []serverFolder, known []archive.FolderState) []serverFolder {
+// plan orders folders by how many messages a sync may have to fetch, most
+// first, so that no big folder is left to run alone at the end while the
+// other connections sit idle, and the connection that is already open
+// takes the biggest. It also returns how many connections are worth
+// opening: a login costs the server about as much as fetching a few dozen
+// small messages, so one connection serves every workPerConnection
+// messages expected, up to opts.Connections, and no more than there are
+// folders to open.
+func plan(folders []serverFolder, known []archive.FolderState, opts Options) ([]serverFolder, int) {
 	state := map[string]archive.FolderState{}
 	for _, f := range known {
 		state[f.Name] = f
@@ -79,13 +84,28 @@ func byWork(folders []serverFolder, known []archive.FolderState) []serverFolder 
 	slices.SortStableFunc(folders, func(a, b serverFolder) int {
 		return cmp.Compare(b.work(state[b.name]), a.work(state[a.name]))
 	})
-	return folders
+	var work int64
+	opened := 0
+	for _, f := range folders {
+		st, ok := state[f.name]
+		if ok && unchanged(st, f.status) {
+			continue
+		}
+		opened++
+		work = min(work+f.work(st), math.MaxInt64/2)
+	}
+	return folders, int(max(1, min(int64(opts.Connections), int64(opened), 1+work/workPerConnection)))
 }
+
+// workPerConnection is how many expected messages make another connection
+// worth its login (see plan).
+const workPerConnection = 100
 
 // work estimates from LIST-STATUS how many messages the folder has that
 // the catalog's state st does not: all of them when the folder is new or
-// its UIDVALIDITY changed, else the UIDs handed out since. A folder
-// without status comes first.
+// its UIDVALIDITY changed, else the UIDs handed out since (plus a tenth of
+// the folder when its flags must all be fetched). A folder without status
+// comes first.
 func (f serverFolder) work(st archive.FolderState) int64 {
 	s := f.status
 	switch {
@@ -94,7 +114,13 @@ func (f serverFolder) work(st archive.FolderState) int64 {
 	case st.ID == 0 || st.UIDValidity != s.UIDValidity:
 		return int64(*s.NumMessages)
 	}
-	return max(int64(s.UIDNext)-int64(st.UIDNext), 0)
+	w := max(int64(s.UIDNext)-int64(st.UIDNext), 0)
+	if s.HighestModSeq == 0 {
+		// Without CONDSTORE the flags of every message are fetched: far
+		// cheaper than bodies, but not free.
+		w += int64(*s.NumMessages) / 10
+	}
+	return w
 }
 
 // serverFolder is one selectable folder from LIST.
@@ -153,16 +179,14 @@ func markGoneFolders(ctx context.Context, a *archive.Account, known []archive.Fo
 	return nil
 }
 
-// runWorkers syncs folders, in the given order, over up to
-// opts.Connections connections; c is the first, already open, and takes
-// the first folder.
-func runWorkers(ctx context.Context, a *archive.Account, opts Options, run int64, st *stats, c *imapclient.Client, folders []serverFolder) error {
+// runWorkers syncs folders, in the given order, over up to n connections;
+// c is the first, already open, and takes the first folder.
+func runWorkers(ctx context.Context, a *archive.Account, opts Options, run int64, st *stats, c *imapclient.Client, folders []serverFolder, n int) error {
 	queue := make(chan serverFolder, len(folders))
 	for _, f := range folders {
 		queue <- f
 	}
 	close(queue)
-	n := min(opts.Connections, max(len(folders), 1))
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {

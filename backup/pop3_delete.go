@@ -110,5 +110,7 @@ func (s *pop3Session) quit(ctx context.Context) error {
 		return fatal(err)
 	}
 	s.opts.Log.Info("deleted archived messages from the server", "messages", len(s.marked))
+	n := len(s.marked)
+	s.st.add(func(st *archive.RunStats) { st.ServerDeleted += n })
 	return nil
 }

@@ -137,8 +137,8 @@ func TestPOP3DovecotDelete(t *testing.T) {
 	opts := dovecotOptions(srv, "bob", nil)
 	opts.Delete = true
 
-	if res := mustPOP3(t, root, opts); res.Stats.NewMessages != len(msgs) {
-		t.Fatalf("stored %d, want %d", res.Stats.NewMessages, len(msgs))
+	if res := mustPOP3(t, root, opts); res.Stats.NewMessages != len(msgs) || res.Stats.ServerDeleted != len(msgs) {
+		t.Fatalf("stored %d, deleted %d; want %d each", res.Stats.NewMessages, res.Stats.ServerDeleted, len(msgs))
 	}
 	if left := serverBodies(t, srv, "bob"); len(left) != 0 {
 		t.Fatalf("%d messages left on the server", len(left))

@@ -69,8 +69,12 @@ func printSummary(w io.Writer, name string, r backup.Result, err error) {
 		return
 	}
 	s := r.Stats
-	fmt.Fprintf(w, "%s: %s — %d folders, %d new messages (%s), %d flag updates, %d gone, %d errors, %s\n",
-		name, r.Outcome, s.Folders, s.NewMessages, humanBytes(s.NewBytes), s.FlagUpdates, s.Gone, s.Errors,
+	deleted := ""
+	if s.ServerDeleted > 0 {
+		deleted = fmt.Sprintf(", %d deleted from the server", s.ServerDeleted)
+	}
+	fmt.Fprintf(w, "%s: %s — %d folders, %d new messages (%s), %d flag updates, %d gone%s, %d errors, %s\n",
+		name, r.Outcome, s.Folders, s.NewMessages, humanBytes(s.NewBytes), s.FlagUpdates, s.Gone, deleted, s.Errors,
 		r.Duration.Round(1e6))
 	for i, f := range r.Failures {
 		if i == 10 {

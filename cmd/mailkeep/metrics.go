@@ -35,6 +35,7 @@ type metrics struct {
 	runs        *prometheus.CounterVec
 	messages    *prometheus.CounterVec
 	bytes       *prometheus.CounterVec
+	deleted     *prometheus.CounterVec
 	duration    *prometheus.HistogramVec
 	errors      *prometheus.CounterVec
 	skipped     *prometheus.CounterVec
@@ -64,6 +65,7 @@ func newMetrics(now time.Time) *metrics {
 		runs:        counter("runs_total", "Runs (attempts) that ended, by outcome.", []string{"account", "outcome"}),
 		messages:    counter("archived_messages_total", "New messages archived.", acct),
 		bytes:       counter("archived_bytes_total", "Bytes of new messages archived, before compression.", acct),
+		deleted:     counter("server_deleted_messages_total", "Archived messages a POP3 run deleted from the server (delete mode, delete_after_days).", acct),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "mailkeep_run_duration_seconds",
 			Help: "How long runs took.", Buckets: prometheus.ExponentialBuckets(1, 4, 9)}, acct),
 		errors:  counter("errors_total", "Failures: each failed message or folder of a run, and each run that failed as a whole.", acct),
@@ -74,7 +76,7 @@ func newMetrics(now time.Time) *metrics {
 	}
 	info := gauge("build_info", "Always 1; the version label is the build's.", []string{"version"})
 	info.WithLabelValues(version).Set(1)
-	m.reg.MustRegister(m.lastSuccess, m.lastRun, m.lastOutcome, m.runs, m.messages, m.bytes, m.duration,
+	m.reg.MustRegister(m.lastSuccess, m.lastRun, m.lastOutcome, m.runs, m.messages, m.bytes, m.deleted, m.duration,
 		m.errors, m.skipped, m.running, m.next, m.reloads, info,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -125,6 +127,7 @@ func (m *metrics) initSeries(name string) {
 	}
 	m.messages.WithLabelValues(name)
 	m.bytes.WithLabelValues(name)
+	m.deleted.WithLabelValues(name)
 	m.errors.WithLabelValues(name)
 	m.running.WithLabelValues(name)
 }
@@ -132,7 +135,7 @@ func (m *metrics) initSeries(name string) {
 func (m *metrics) forget(name string) {
 	l := prometheus.Labels{"account": name}
 	for _, v := range []interface{ DeletePartialMatch(prometheus.Labels) int }{m.lastSuccess, m.lastRun,
-		m.lastOutcome, m.runs, m.messages, m.bytes, m.duration, m.errors, m.skipped, m.running, m.next} {
+		m.lastOutcome, m.runs, m.messages, m.bytes, m.deleted, m.duration, m.errors, m.skipped, m.running, m.next} {
 		v.DeletePartialMatch(l)
 	}
 }
@@ -176,6 +179,7 @@ func (m *metrics) observeRun(name string, res backup.Result, err error, now time
 	m.runs.WithLabelValues(name, outcome).Inc()
 	m.messages.WithLabelValues(name).Add(float64(res.Stats.NewMessages))
 	m.bytes.WithLabelValues(name).Add(float64(res.Stats.NewBytes))
+	m.deleted.WithLabelValues(name).Add(float64(res.Stats.ServerDeleted))
 	m.errors.WithLabelValues(name).Add(float64(res.Stats.Errors))
 	if outcome == archive.OutcomeFailed {
 		m.errors.WithLabelValues(name).Inc()

@@ -135,7 +135,9 @@ func TestPOP3KillBeforeQuit(t *testing.T) {
 			}
 
 			r := mailkeep(t, nil, "backup", "--config", direct)
-			if r.code != exitOK || !strings.Contains(r.stdout, "home: ok") || !strings.Contains(r.stdout, " 0 new messages") {
+			deletedNow := fmt.Sprintf(", %d deleted from the server,", len(msgs))
+			if r.code != exitOK || !strings.Contains(r.stdout, "home: ok") || !strings.Contains(r.stdout, " 0 new messages") ||
+				!strings.Contains(r.stdout, deletedNow) {
 				t.Fatalf("next run: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 			}
 			if n := popStat(t, srv); n != 0 {

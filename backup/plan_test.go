@@ -1,0 +1,57 @@
+package backup
+
+import (
+	"testing"
+
+	"github.com/emersion/go-imap/v2"
+
+	"github.com/mailkeep/mailkeep/archive"
+)
+
+func TestPlan(t *testing.T) {
+	status := func(msgs, uidnext uint32, modseq uint64) *imap.StatusData {
+		return &imap.StatusData{NumMessages: &msgs, UIDNext: imap.UID(uidnext), UIDValidity: 7, HighestModSeq: modseq}
+	}
+	known := func(name string, msgs, uidnext uint32) archive.FolderState {
+		return archive.FolderState{ID: 1, Name: name, UIDValidity: 7, UIDNext: uidnext, HighestModSeq: 5, Messages: msgs}
+	}
+	cases := []struct {
+		name    string
+		folders []serverFolder
+		known   []archive.FolderState
+		order   []string
+		conns   int
+	}{
+		{"first run", []serverFolder{{name: "a", status: status(10, 11, 5)}, {name: "b", status: status(900, 901, 5)},
+			{name: "c", status: status(300, 301, 5)}}, nil, []string{"b", "c", "a"}, 3},
+		{"nothing changed", []serverFolder{{name: "a", status: status(10, 11, 5)}, {name: "b", status: status(20, 21, 5)}},
+			[]archive.FolderState{known("a", 10, 11), known("b", 20, 21)}, []string{"a", "b"}, 1},
+		{"+100 in three folders", []serverFolder{{name: "a", status: status(70, 171, 6)}, {name: "b", status: status(20, 121, 6)},
+			{name: "c", status: status(10, 111, 6)}, {name: "d", status: status(5, 6, 5)}},
+			[]archive.FolderState{known("a", 0, 101), known("b", 0, 101), known("c", 0, 101), known("d", 5, 6)},
+			[]string{"a", "b", "c", "d"}, 2},
+		{"one folder, much new mail", []serverFolder{{name: "a", status: status(5000, 5001, 6)}},
+			[]archive.FolderState{known("a", 0, 1)}, []string{"a"}, 1},
+		{"flags only, no CONDSTORE", []serverFolder{{name: "a", status: status(3000, 3001, 0)}, {name: "b", status: status(3000, 3001, 0)}},
+			[]archive.FolderState{known("a", 3000, 3001), known("b", 3000, 3001)}, []string{"a", "b"}, 2},
+		{"no LIST-STATUS", []serverFolder{{name: "a"}, {name: "b"}, {name: "c"}},
+			[]archive.FolderState{known("a", 1, 2), known("b", 1, 2), known("c", 1, 2)}, []string{"a", "b", "c"}, 3},
+	}
+	for _, tc := range cases {
+		got, n := plan(tc.folders, tc.known, Options{Connections: 4})
+		var order []string
+		for _, f := range got {
+			order = append(order, f.name)
+		}
+		if n != tc.conns || len(order) != len(tc.order) {
+			t.Errorf("%s: %d connections, order %v; want %d, %v", tc.name, n, order, tc.conns, tc.order)
+			continue
+		}
+		for i := range order {
+			if order[i] != tc.order[i] {
+				t.Errorf("%s: order %v, want %v", tc.name, order, tc.order)
+				break
+			}
+		}
+	}
+}
