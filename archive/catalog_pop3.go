@@ -18,26 +18,53 @@ type POP3Message struct {
 }
 
 // POP3Messages returns all of a folder's messages, gone ones included,
-// with the start of the run that stored each.
+// with what POP3 backup works from: ID, FolderID, UIDL, Key, File, SHA256,
+// Size, FirstRun and GoneRun of the Message (the others are zero), the
+// start of the run that stored each, and its deletion from the server.
 func (c *Catalog) POP3Messages(ctx context.Context, folderID int64) ([]POP3Message, error) {
-	rows, err := c.db.QueryContext(ctx, `SELECT `+msgCols+`,
-		COALESCE((SELECT started FROM runs WHERE runs.id = messages.first_run), ''),
-		COALESCE(server_deleted_run, 0)
-		FROM messages WHERE folder_id = ? ORDER BY id`, folderID)
+	starts, err := c.runStarts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := c.db.QueryContext(ctx, `SELECT id, COALESCE(uidl, ''), key, file, sha256, size, first_run,
+		COALESCE(gone_run, 0), COALESCE(server_deleted_run, 0) FROM messages WHERE folder_id = ? ORDER BY id`, folderID)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
 	defer rows.Close()
 	var out []POP3Message
 	for rows.Next() {
-		var m POP3Message
-		var started string
-		m.Message, err = scanMessage(extraScanner{rows, []any{&started, &m.ServerDeleted}})
-		if err != nil {
+		m := POP3Message{Message: Message{FolderID: folderID}}
+		var sum []byte
+		if err := rows.Scan(&m.ID, &m.UIDL, &m.Key, &m.File, &sum, &m.Size, &m.FirstRun, &m.GoneRun,
+			&m.ServerDeleted); err != nil {
 			return nil, fmt.Errorf("catalog: %w", err)
 		}
-		m.Retrieved, _ = time.Parse(timeLayout, started)
+		copy(m.SHA256[:], sum)
+		m.Retrieved = starts[m.FirstRun]
 		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// runStarts returns when each run started; a time that does not parse is
+// left out (zero).
+func (c *Catalog) runStarts(ctx context.Context) (map[int64]time.Time, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT id, started FROM runs`)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64]time.Time{}
+	for rows.Next() {
+		var id int64
+		var started string
+		if err := rows.Scan(&id, &started); err != nil {
+			return nil, fmt.Errorf("catalog: %w", err)
+		}
+		if t, err := time.Parse(timeLayout, started); err == nil {
+			out[id] = t
+		}
 	}
 	return out, rows.Err()
 }

@@ -34,6 +34,7 @@ var compressionLevels = map[string]zstd.EncoderLevel{
 type Spool struct {
 	enc *zstd.Encoder
 	bw  *bufio.Writer
+	buf []byte // io.Copy's, reused: a new 32 KiB per message adds up
 	sum hash.Hash
 	cnt counter
 }
@@ -50,7 +51,7 @@ func NewSpool(level string) (*Spool, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Spool{enc: enc, bw: bufio.NewWriterSize(nil, 64<<10), sum: sha256.New()}, nil
+	return &Spool{enc: enc, bw: bufio.NewWriterSize(nil, 64<<10), buf: make([]byte, 32<<10), sum: sha256.New()}, nil
 }
 
 // Staged is a message written to tmp/, not yet durable nor published.
@@ -92,7 +93,7 @@ func (s *Spool) copy(file *os.File, r io.Reader) ([]byte, error) {
 	s.cnt = counter{}
 	head := &headCapture{}
 	w := io.MultiWriter(s.enc, s.sum, &s.cnt, head)
-	if _, err := io.Copy(w, sourceReader{r}); err != nil {
+	if _, err := io.CopyBuffer(w, sourceReader{r}, s.buf); err != nil {
 		s.enc.Reset(nil)
 		return nil, fmt.Errorf("read message: %w", err)
 	}

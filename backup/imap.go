@@ -81,18 +81,20 @@ func plan(folders []serverFolder, known []archive.FolderState, opts Options) ([]
 		state[f.Name] = f
 	}
 	folders = slices.Clone(folders)
+	for i := range folders {
+		folders[i].known = state[folders[i].name]
+	}
 	slices.SortStableFunc(folders, func(a, b serverFolder) int {
-		return cmp.Compare(b.work(state[b.name]), a.work(state[a.name]))
+		return cmp.Compare(b.work(b.known), a.work(a.known))
 	})
 	var work int64
 	opened := 0
 	for _, f := range folders {
-		st, ok := state[f.name]
-		if ok && unchanged(st, f.status) {
+		if f.known.ID != 0 && unchanged(f.known, f.status) {
 			continue
 		}
 		opened++
-		work = min(work+f.work(st), math.MaxInt64/2)
+		work = min(work+f.work(f.known), math.MaxInt64/2)
 	}
 	return folders, int(max(1, min(int64(opts.Connections), int64(opened), 1+work/workPerConnection)))
 }
@@ -127,7 +129,8 @@ func (f serverFolder) work(st archive.FolderState) int64 {
 type serverFolder struct {
 	name   string
 	delim  rune
-	status *imap.StatusData // from LIST-STATUS, when the server has it
+	status *imap.StatusData    // from LIST-STATUS, when the server has it
+	known  archive.FolderState // the catalog's state of it (ID 0: none), set by plan
 }
 
 func listFolders(c *imapclient.Client, opts Options) ([]serverFolder, error) {

@@ -122,8 +122,17 @@ func archived(t *testing.T, root string) []stored {
 	if len(rows) != len(files) {
 		t.Errorf("%d catalog rows, %d files", len(rows), len(files))
 	}
+	full, err := a.Catalog.FolderMessages(t.Context(), folders[0].ID)
+	if err != nil || len(full) != len(rows) {
+		t.Fatalf("%d full rows, %d POP3 rows, %v", len(full), len(rows), err)
+	}
 	var out []stored
-	for _, r := range rows {
+	for i, r := range rows {
+		if r.ID != full[i].ID || r.UIDL != full[i].UIDL || r.SHA256 != full[i].SHA256 || r.Size != full[i].Size ||
+			r.File != full[i].File || r.GoneRun != full[i].GoneRun || r.FirstRun != full[i].FirstRun {
+			t.Errorf("POP3 row %+v differs from its full row %+v", r.Message, full[i])
+		}
+		r.Message = full[i] // the tests look at every field
 		mf, ok := files[r.Key]
 		if !ok || mf.Name() != r.File {
 			t.Errorf("row %s: file %q, found %q", r.Key, r.File, mf.Name())
