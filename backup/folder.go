@@ -99,20 +99,12 @@ func (fs *folderSync) sync(ctx context.Context) error {
 	return fs.saveState(ctx)
 }
 
-// loadCatalog adopts complete files a crash left without rows (after a
-// run that did not end cleanly; scanning a big folder on every run would
-// cost more than the rest of an incremental sync), marks rows
+// loadCatalog adopts complete files a crash left without rows, marks rows
 // of an old UIDVALIDITY gone, and reads the UIDs the catalog holds.
 func (fs *folderSync) loadCatalog(ctx context.Context) error {
 	cat, id, uv := fs.w.a.Catalog, fs.state.ID, fs.sel.UIDValidity
-	may, err := cat.MayHaveOrphans(ctx, id, fs.w.run)
-	if err != nil {
+	if err := adoptOrphans(ctx, fs.w.a, fs.f, fs.w.run, id); err != nil {
 		return fatal(err)
-	}
-	if may {
-		if err := adoptOrphans(ctx, fs.w.a, fs.f, fs.w.run, id); err != nil {
-			return fatal(err)
-		}
 	}
 	retired, other, err := cat.RetireValidity(ctx, id, uv, fs.w.run)
 	if err != nil {
