@@ -11,6 +11,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/mailkeep/mailkeep/archive"
+	"github.com/mailkeep/mailkeep/backup"
 	"github.com/mailkeep/mailkeep/internal/dovecottest"
 )
 
@@ -20,10 +21,7 @@ import (
 // kept as gone, and a new one is fetched.
 func TestUIDValidityChange(t *testing.T) {
 	ctx := t.Context()
-	srv := dovecottest.Start(t, dovecottest.Options{})
-	src := srv.Dial(t, "alice")
-	root := t.TempDir()
-	dial := dialer(srv, "alice")
+	src, dial, root := aliceOnDovecot(t)
 
 	if err := src.Create("Box", nil).Wait(); err != nil {
 		t.Fatal(err)
@@ -89,6 +87,14 @@ func TestUIDValidityChange(t *testing.T) {
 	compareWithArchive(t, src, root)
 }
 
+// aliceOnDovecot starts a Dovecot and returns a client of alice's, a
+// dialer for her backups, and an archive root.
+func aliceOnDovecot(t *testing.T) (*imapclient.Client, backup.Dialer, string) {
+	t.Helper()
+	srv := dovecottest.Start(t, dovecottest.Options{})
+	return srv.Dial(t, "alice"), dialer(srv, "alice"), t.TempDir()
+}
+
 func mustFolder(t *testing.T, a *archive.Account, name string) *archive.Folder {
 	t.Helper()
 	f, err := a.Folder(name, '/')
@@ -121,10 +127,7 @@ func appendMessage(t *testing.T, c *imapclient.Client, folder string, i int, fla
 // last clean sync and now.
 func TestAdoptsOrphansAfterInterruptedRun(t *testing.T) {
 	ctx := t.Context()
-	srv := dovecottest.Start(t, dovecottest.Options{})
-	src := srv.Dial(t, "alice")
-	root := t.TempDir()
-	dial := dialer(srv, "alice")
+	src, dial, root := aliceOnDovecot(t)
 	for i := 1; i <= 3; i++ {
 		appendMessage(t, src, "INBOX", i)
 	}
