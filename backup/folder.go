@@ -25,10 +25,10 @@ type folderSync struct {
 // folder syncs one server folder into the archive.
 func (w *worker) folder(ctx context.Context, sf serverFolder) error {
 	w.opts.Progress.Folder(sf.name)
-	if k := sf.known; k.ID != 0 && !k.Gone && unchanged(k, sf.status) {
+	if sf.unchanged() {
 		// Nothing to do on disk either: its directories exist since its
 		// first sync, and a crash's temp files wait for its next change.
-		w.st.add(func(*archive.RunStats) { w.st.unchanged = append(w.st.unchanged, k.ID) })
+		w.st.add(func(*archive.RunStats) { w.st.unchanged = append(w.st.unchanged, sf.known.ID) })
 		return nil
 	}
 	f, err := w.a.Folder(sf.name, sf.delim)

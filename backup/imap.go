@@ -84,17 +84,15 @@ func plan(folders []serverFolder, known []archive.FolderState, opts Options) ([]
 	for i := range folders {
 		folders[i].known = state[folders[i].name]
 	}
-	slices.SortStableFunc(folders, func(a, b serverFolder) int {
-		return cmp.Compare(b.work(b.known), a.work(a.known))
-	})
+	slices.SortStableFunc(folders, func(a, b serverFolder) int { return cmp.Compare(b.work(), a.work()) })
 	var work int64
 	opened := 0
 	for _, f := range folders {
-		if f.known.ID != 0 && unchanged(f.known, f.status) {
+		if f.unchanged() {
 			continue
 		}
 		opened++
-		work = min(work+f.work(f.known), math.MaxInt64/2)
+		work = min(work+f.work(), math.MaxInt64/2)
 	}
 	return folders, int(max(1, min(int64(opts.Connections), int64(opened), 1+work/workPerConnection)))
 }
@@ -103,13 +101,19 @@ func plan(folders []serverFolder, known []archive.FolderState, opts Options) ([]
 // worth its login (see plan).
 const workPerConnection = 100
 
+// unchanged reports that the catalog knows the folder and LIST-STATUS says
+// it has not changed since (see unchanged).
+func (f serverFolder) unchanged() bool {
+	return f.known.ID != 0 && !f.known.Gone && unchanged(f.known, f.status)
+}
+
 // work estimates from LIST-STATUS how many messages the folder has that
-// the catalog's state st does not: all of them when the folder is new or
-// its UIDVALIDITY changed, else the UIDs handed out since (plus a tenth of
-// the folder when its flags must all be fetched). A folder without status
+// the catalog does not: all of them when the folder is new or its
+// UIDVALIDITY changed, else the UIDs handed out since (plus a tenth of the
+// folder when its flags must all be fetched). A folder without status
 // comes first.
-func (f serverFolder) work(st archive.FolderState) int64 {
-	s := f.status
+func (f serverFolder) work() int64 {
+	s, st := f.status, f.known
 	switch {
 	case s == nil || s.NumMessages == nil:
 		return math.MaxInt64
