@@ -72,9 +72,10 @@ func (g *stager) loop(sp *archive.Spool) {
 // LIST said, with some slack) is not staged: read returns what it read and
 // the rest of the body, to be streamed.
 func (g *stager) read(body io.Reader, size int64) ([]byte, io.Reader, error) {
-	buf := g.buffer(int(min(size+size/8+1024, stageInline)) + 1)
-	for len(buf) < cap(buf) {
-		n, err := body.Read(buf[len(buf):cap(buf)])
+	limit := int(min(size+size/8+1024, stageInline)) + 1
+	buf := g.buffer(limit)
+	for len(buf) < limit {
+		n, err := body.Read(buf[len(buf):limit])
 		buf = buf[:len(buf)+n]
 		switch {
 		case err == io.EOF:
@@ -87,12 +88,13 @@ func (g *stager) read(body io.Reader, size int64) ([]byte, io.Reader, error) {
 	return nil, io.MultiReader(bytes.NewReader(buf), body), nil
 }
 
-// buffer returns an empty buffer of capacity n, reusing a released one.
+// buffer returns an empty buffer of capacity n or more, reusing a
+// released one.
 func (g *stager) buffer(n int) []byte {
 	for i, b := range g.free {
 		if cap(b) >= n {
 			g.free = slices.Delete(g.free, i, i+1)
-			return b[:0:n]
+			return b[:0]
 		}
 	}
 	return make([]byte, 0, n)
@@ -100,7 +102,7 @@ func (g *stager) buffer(n int) []byte {
 
 // release keeps a buffer for reuse; as many as can be in flight at once.
 func (g *stager) release(b []byte) {
-	b = b[:0:cap(b)]
+	b = b[:0]
 	if len(g.free) < stageDepth+stageWriters+1 {
 		g.free = append(g.free, b)
 		return
@@ -141,7 +143,7 @@ func (g *stager) next(wait bool) *stageJob {
 	return j
 }
 
-// stop ends the background goroutine and discards the temp files of
+// stop ends the background goroutines and discards the temp files of
 // messages that were never placed.
 func (g *stager) stop() {
 	close(g.jobs)
