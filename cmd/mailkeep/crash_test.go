@@ -158,3 +158,57 @@ func rebuildAndCheck(t *testing.T, cfg, root string, want int) {
 	}
 	checkArchive(t, root, want)
 }
+
+// TestKillPOP3Random SIGKILLs POP3 backups at random points of their
+// progress (messages staged in the background, big ones streamed, batches
+// committed), twice per archive, then lets a run finish: every message must
+// be archived exactly once and verify must be clean. A last run in delete
+// mode then empties the maildrop and records every deletion.
+func TestKillPOP3Random(t *testing.T) {
+	srv := dovecottest.Start(t, dovecottest.Options{})
+	msgs := corpus.Generate(corpus.Options{Seed: 9, Count: 150, Big: 3 << 20, Folders: []string{"INBOX"}})
+	if err := corpus.Load(t.Context(), srv.Dial(t, "bob"), msgs); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
+	trials, killed := trials("MAILKEEP_POP3_CRASH_TRIALS", 20), 0
+	var dir, cfg string
+	for i := 0; i < trials; i += 2 {
+		dir = t.TempDir()
+		cfg = writePOP3Config(t, dir, srv.POP3Addr, srv.Password("bob"), "    tls: none\n")
+		cur := filepath.Join(dir, "archive", "home", "mail", "INBOX", ".mk", "cur")
+		progress := func() int { entries, _ := os.ReadDir(cur); return len(entries) }
+		for j := 0; j < 2 && i+j < trials; j++ {
+			target := progress() + rng.IntN(len(msgs)-progress()+1)
+			if killWhen(t, exec.Command(binary, "backup", "--config", cfg), progress, target, rng) {
+				killed++
+			}
+		}
+		if r := mailkeep(t, nil, "backup", "--config", cfg); r.code != exitOK {
+			t.Fatalf("run after the kills: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		bodies, _ := archivedPOP3(t, filepath.Join(dir, "archive"))
+		if len(bodies) != len(msgs) {
+			t.Fatalf("trial %d: %d messages archived, want %d", i, len(bodies), len(msgs))
+		}
+		wantBodies(t, bodies, msgs)
+		if r := mailkeep(t, nil, "verify", "--config", cfg); r.code != exitOK || !strings.Contains(r.stdout, "home: clean") {
+			t.Fatalf("verify: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	}
+	t.Logf("%d trials, %d killed mid-run", trials, killed)
+	if killed < trials/2 {
+		t.Errorf("only %d of %d trials killed a running backup", killed, trials)
+	}
+	deleteMode := writePOP3Config(t, dir, srv.POP3Addr, srv.Password("bob"), "    tls: none\n    pop3:\n      mode: delete\n")
+	r := mailkeep(t, nil, "backup", "--config", deleteMode)
+	if r.code != exitOK || !strings.Contains(r.stdout, fmt.Sprintf(", %d deleted from the server,", len(msgs))) {
+		t.Fatalf("delete run: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if n := popStat(t, srv); n != 0 {
+		t.Fatalf("server keeps %d messages after the delete run", n)
+	}
+	if bodies, deleted := archivedPOP3(t, filepath.Join(dir, "archive")); len(bodies) != len(msgs) || deleted != len(msgs) {
+		t.Fatalf("%d archived, %d recorded deleted; want %d of each", len(bodies), deleted, len(msgs))
+	}
+}
