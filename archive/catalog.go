@@ -3,12 +3,15 @@ package archive
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // the catalog's database driver
+	"modernc.org/sqlite" // the catalog's database driver
 )
 
 // schemaVersion is the catalog schema this build writes (PRAGMA user_version).
@@ -85,13 +88,21 @@ type Catalog struct {
 
 // OpenCatalog opens (creating if needed) the catalog at path. Commits are
 // durable (synchronous=FULL): POP3 delete mode relies on a committed row.
+// A new catalog is created owner-only, and SQLite gives its -wal and -shm
+// files the same mode. The WAL is kept when the catalog closes
+// (SQLITE_FCNTL_PERSIST_WAL), so that readers, who open it read-only,
+// always find the -wal and -shm files they need and never create them.
 func OpenCatalog(ctx context.Context, path string) (*Catalog, error) {
+	if err := createPrivate(path); err != nil {
+		return nil, fmt.Errorf("create catalog: %w", err)
+	}
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)" +
-		"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
+		"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_pragma=journal_size_limit(67108864)&_txlock=immediate"
+	base, err := sqlite.NewConnector(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open catalog: %w", err)
 	}
+	db := sql.OpenDB(persistWAL{base})
 	db.SetMaxOpenConns(1)
 	c := &Catalog{db: db}
 	if err := c.migrate(ctx); err != nil {
@@ -99,6 +110,35 @@ func OpenCatalog(ctx context.Context, path string) (*Catalog, error) {
 		return nil, fmt.Errorf("catalog %s: %w", path, err)
 	}
 	return c, nil
+}
+
+// createPrivate creates an empty file with mode 0600 unless it exists.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// persistWAL opens connections that keep the WAL file when they close.
+type persistWAL struct{ driver.Connector }
+
+func (p persistWAL) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := p.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if fc, ok := conn.(sqlite.FileControl); ok {
+		if _, err := fc.FileControlPersistWAL("main", 1); err != nil {
+			conn.Close()
+			return nil, err
+		}
+	}
+	return conn, nil
 }
 
 func (c *Catalog) migrate(ctx context.Context) error {
@@ -215,28 +255,37 @@ func (c *Catalog) FinishRun(ctx context.Context, id int64, outcome string, st Ru
 	})
 }
 
-// Runs returns the most recent runs, newest first.
+const runCols = `id, kind, started, COALESCE(ended, ''), outcome, folders, new_messages, new_bytes,
+	flag_updates, gone, errors, COALESCE(error, '')`
+
+// Runs returns the most recent runs, newest first; limit < 0 means all.
 func (c *Catalog) Runs(ctx context.Context, limit int) ([]Run, error) {
-	rows, err := c.db.QueryContext(ctx, `SELECT id, kind, started, COALESCE(ended, ''), outcome, folders,
-		new_messages, new_bytes, flag_updates, gone, errors, COALESCE(error, '')
-		FROM runs ORDER BY id DESC LIMIT ?`, limit)
+	rows, err := c.db.QueryContext(ctx, `SELECT `+runCols+` FROM runs ORDER BY id DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
 	defer rows.Close()
 	var out []Run
 	for rows.Next() {
-		var r Run
-		var started, ended string
-		if err := rows.Scan(&r.ID, &r.Kind, &started, &ended, &r.Outcome, &r.Folders, &r.NewMessages,
-			&r.NewBytes, &r.FlagUpdates, &r.Gone, &r.Errors, &r.Error); err != nil {
+		r, err := scanRun(rows)
+		if err != nil {
 			return nil, fmt.Errorf("catalog: %w", err)
 		}
-		r.Started, _ = time.Parse(timeLayout, started)
-		r.Ended, _ = time.Parse(timeLayout, ended)
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+func scanRun(s interface{ Scan(...any) error }) (Run, error) {
+	var r Run
+	var started, ended string
+	if err := s.Scan(&r.ID, &r.Kind, &started, &ended, &r.Outcome, &r.Folders, &r.NewMessages,
+		&r.NewBytes, &r.FlagUpdates, &r.Gone, &r.Errors, &r.Error); err != nil {
+		return Run{}, err
+	}
+	r.Started, _ = time.Parse(timeLayout, started)
+	r.Ended, _ = time.Parse(timeLayout, ended)
+	return r, nil
 }
 
 // joinFlags stores a flag list as one space-separated text.

@@ -53,6 +53,28 @@ func (a *Account) Folder(name string, delim rune) (*Folder, error) {
 	return f, nil
 }
 
+// openFolder opens the Maildir of a catalog folder in the account
+// directory dir (<archive>/<account>) without creating anything.
+func openFolder(dir string, st FolderState) (*Folder, error) {
+	rel := filepath.FromSlash(st.Dir)
+	if !filepath.IsLocal(rel) {
+		return nil, fmt.Errorf("folder %q: catalog dir %q lies outside the archive", st.Name, st.Dir)
+	}
+	f := &Folder{Name: st.Name, Rel: st.Dir, Dir: filepath.Join(dir, mailDir, rel, MaildirLevel)}
+	if d := []rune(st.Delim); len(d) > 0 {
+		f.Delim = d[0]
+	}
+	if _, err := os.Stat(filepath.Join(f.Dir, "cur")); err != nil {
+		return nil, fmt.Errorf("folder %q: maildir missing: %w", st.Name, err)
+	}
+	kw, err := f.loadKeywords()
+	if err != nil {
+		return nil, fmt.Errorf("folder %q: %w", st.Name, err)
+	}
+	f.kw = kw
+	return f, nil
+}
+
 func (f *Folder) create() error {
 	for _, sub := range []string{"cur", "new", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(f.Dir, sub), 0o750); err != nil {

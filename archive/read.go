@@ -4,63 +4,129 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
+	"io/fs"
 	"os"
-
-	"github.com/klauspost/compress/zstd"
+	"path/filepath"
+	"strings"
 )
 
-// ErrSource marks a failure to read a message from its source (the server
-// connection), as opposed to a failure to write the archive.
-var ErrSource = errors.New("reading from the server failed")
+// ErrDamaged marks an archived message whose file does not give back what
+// its catalog row records: it does not decode, or it ends before or after
+// the recorded size, or its SHA-256 differs.
+var ErrDamaged = errors.New("archived message is damaged")
 
-type sourceReader struct{ r io.Reader }
-
-func (s sourceReader) Read(p []byte) (int, error) {
-	n, err := s.r.Read(p)
-	if err != nil && err != io.EOF {
-		err = fmt.Errorf("%w: %w", ErrSource, err)
-	}
-	return n, err
-}
-
-// decoderOpts bound a decoder's memory to what mailkeep's encoder uses.
-var decoderOpts = []zstd.DOption{zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(8 << 20),
-	zstd.WithDecoderLowmem(true)}
-
-// Open returns the uncompressed content of a published message file.
-func (f *Folder) Open(mf MessageFile) (io.ReadCloser, error) {
-	file, err := os.Open(f.Path(mf))
+// OpenMessage opens the content of the message of catalog row m, verified
+// as it is read: the stream fails with an error wrapping ErrDamaged, at
+// the latest where it would end, unless it gives exactly m.Size bytes with
+// the SHA-256 m.SHA256 from a file that decodes cleanly. If the file was
+// renamed after the row was read (a backup running meanwhile recorded a
+// flag change), it is found again by its key; a file that is gone is an
+// error wrapping fs.ErrNotExist.
+func (f *Folder) OpenMessage(m Message) (io.ReadCloser, error) {
+	file, err := f.openRow(m)
 	if err != nil {
 		return nil, err
 	}
-	dec, err := zstd.NewReader(file, decoderOpts...)
+	rc, err := decode(file)
 	if err != nil {
 		file.Close()
-		return nil, fmt.Errorf("%s: %w", mf.Key, err)
+		return nil, fmt.Errorf("%s: %w: %w", m.Key, ErrDamaged, err)
 	}
-	return &decodedFile{dec: dec, file: file}, nil
+	return Verified(rc, m), nil
 }
 
-type decodedFile struct {
-	dec  *zstd.Decoder
-	file *os.File
+// Verified returns rc, the content of the message of row m, checked as it
+// is read (see OpenMessage).
+func Verified(rc io.ReadCloser, m Message) io.ReadCloser {
+	return &verified{rc: rc, key: m.Key, want: m.Size, sum: m.SHA256, h: sha256.New()}
 }
 
-func (d *decodedFile) Read(p []byte) (int, error) { return d.dec.Read(p) }
-func (d *decodedFile) Close() error {
-	d.dec.Close()
-	return d.file.Close()
+// verified checks a message against its catalog row while it is read.
+type verified struct {
+	rc   io.ReadCloser
+	key  string
+	want int64
+	sum  [32]byte
+	h    hash.Hash
+	n    int64
+	err  error // sticky
+}
+
+func (v *verified) Read(p []byte) (int, error) {
+	if v.err != nil {
+		return 0, v.err
+	}
+	n, err := v.rc.Read(p)
+	v.h.Write(p[:n])
+	v.n += int64(n)
+	switch {
+	case v.n > v.want:
+		v.err = v.damaged("is longer than its recorded %d bytes", v.want)
+	case err == io.EOF && v.n < v.want:
+		v.err = v.damaged("is shorter than its recorded %d bytes (%d)", v.want, v.n)
+	case err == io.EOF && [32]byte(v.h.Sum(nil)) != v.sum:
+		v.err = v.damaged("does not match its recorded SHA-256")
+	case err != nil && err != io.EOF:
+		v.err = fmt.Errorf("%s: %w: %w", v.key, ErrDamaged, err)
+	default:
+		return n, err
+	}
+	return n, v.err
+}
+
+func (v *verified) damaged(format string, args ...any) error {
+	return fmt.Errorf("%s %s: %w", v.key, fmt.Sprintf(format, args...), ErrDamaged)
+}
+
+func (v *verified) Close() error { return v.rc.Close() }
+
+// openRow opens the file of a catalog row, or the file its key has now.
+func (f *Folder) openRow(m Message) (*os.File, error) {
+	mf, err := ParseMessageFile(m.File)
+	if err != nil {
+		return nil, fmt.Errorf("catalog file name: %w", err)
+	}
+	file, err := os.Open(f.Path(mf))
+	if !errors.Is(err, fs.ErrNotExist) {
+		return file, err
+	}
+	name, ferr := f.findKey(m.Key)
+	if ferr != nil {
+		return nil, ferr
+	}
+	return os.Open(filepath.Join(f.Dir, "cur", name))
+}
+
+// findKey returns the name of the published file of key in cur/.
+func (f *Folder) findKey(key string) (string, error) {
+	entries, err := os.ReadDir(filepath.Join(f.Dir, "cur"))
+	if err != nil {
+		return "", err
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), key+",") {
+			return e.Name(), nil
+		}
+	}
+	return "", fmt.Errorf("%s: no file in %s: %w", key, f.Dir, fs.ErrNotExist)
 }
 
 // ReadMessage decodes a published file and returns its catalog row as far
 // as the file alone tells it: size, hash, flags, date (the mtime) and
-// Message-ID. IMAP UIDs come from the key (ParseIMAPKey).
+// Message-ID. IMAP UIDs come from the key (ParseIMAPKey). It is how a file
+// without a row is adopted.
 func (f *Folder) ReadMessage(mf MessageFile) (Message, error) {
 	m := Message{Key: mf.Key, File: mf.Name()}
-	rc, err := f.Open(mf)
+	file, err := os.Open(f.Path(mf))
 	if err != nil {
 		return m, err
+	}
+	rc, err := decode(file)
+	if err != nil {
+		file.Close()
+		return m, fmt.Errorf("decode %s: %w", mf.Key, err)
 	}
 	defer rc.Close()
 	sum, cnt, head := sha256.New(), &counter{}, &headCapture{}
@@ -72,7 +138,7 @@ func (f *Folder) ReadMessage(mf MessageFile) (Message, error) {
 	if m.Flags, err = f.Flags(mf.Flags); err != nil {
 		return m, err
 	}
-	fi, err := os.Stat(f.Path(mf))
+	fi, err := file.Stat()
 	if err != nil {
 		return m, err
 	}

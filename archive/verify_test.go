@@ -15,8 +15,13 @@ import (
 // does, and returns the open account.
 func buildArchive(t *testing.T, n int) *Account {
 	t.Helper()
+	return buildArchiveIn(t, t.TempDir(), n)
+}
+
+func buildArchiveIn(t *testing.T, root string, n int) *Account {
+	t.Helper()
 	ctx := context.Background()
-	a, err := Open(ctx, t.TempDir(), "acct", nil)
+	a, err := Open(ctx, root, "acct", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,10 +41,16 @@ func buildArchive(t *testing.T, n int) *Account {
 
 func storeMessages(t *testing.T, a *Account, f *Folder, sp *Spool, folderID, run int64, n int) {
 	t.Helper()
+	storeRange(t, a, f, sp, folderID, run, 1, n)
+}
+
+// storeRange stores messages with UIDs from to to, in one batch.
+func storeRange(t testing.TB, a *Account, f *Folder, sp *Spool, folderID, run int64, from, to int) {
+	t.Helper()
 	var b Batch
 	var rows []Message
 	date := time.Date(2024, 3, 1, 12, 0, 0, 0, time.FixedZone("", 3600))
-	for i := 1; i <= n; i++ {
+	for i := from; i <= to; i++ {
 		raw := fmt.Sprintf("Message-ID: <%d@x>\r\nSubject: %d\r\n\r\nbody %s\n", i, i, bytes.Repeat([]byte("x"), i*100))
 		st, err := sp.Write(f, bytes.NewReader([]byte(raw)))
 		if err != nil {

@@ -138,7 +138,7 @@ func archived(t *testing.T, root string) []stored {
 			t.Errorf("row %s: file %q, found %q", r.Key, r.File, mf.Name())
 			continue
 		}
-		rc, err := f.Open(mf)
+		rc, err := f.OpenMessage(r.Message)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,7 +1,6 @@
 package restore
 
 import (
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -111,7 +110,7 @@ func (fr *folderRun) send(i int, unanswered *sync.WaitGroup) (pendingAppend, err
 		// A damaged file is found only while it streams, and then the
 		// connection must be dropped: let nothing else be in flight.
 		unanswered.Wait()
-		rc, err := fr.files.Open(fr.src, m)
+		rc, err := fr.src.OpenMessage(m)
 		if err != nil {
 			fr.failed(i, damagedError{err})
 			return pendingAppend{}, nil
@@ -128,7 +127,7 @@ func (fr *folderRun) send(i int, unanswered *sync.WaitGroup) (pendingAppend, err
 	if body == nil {
 		_, err = cmd.Write(fr.buf.Bytes())
 	} else {
-		err = sendBody(cmd, body, m)
+		err = sendBody(cmd, body, m.Size)
 	}
 	var damaged damagedError
 	if errors.As(err, &damaged) {
@@ -160,43 +159,39 @@ func (fr *folderRun) send(i int, unanswered *sync.WaitGroup) (pendingAppend, err
 
 // readVerified reads a message into fr.buf and checks it against the catalog.
 func (fr *folderRun) readVerified(m archive.Message) error {
-	rc, err := fr.files.Open(fr.src, m)
+	rc, err := fr.src.OpenMessage(m)
 	if err != nil {
 		return damagedError{err}
 	}
 	defer rc.Close()
 	fr.buf.Reset()
 	fr.buf.Grow(int(m.Size))
-	return sendBody(&fr.buf, rc, m)
+	return sendBody(&fr.buf, rc, m.Size)
 }
 
-// sendBody writes the message into the APPEND literal as it decompresses,
-// all but its last byte. Only when the archive has given exactly m.Size
-// bytes with the recorded SHA-256, and the compressed frame ended cleanly
-// (its checksum verified), does it write the last byte. A damaged file
+// sendBody writes the message into the APPEND literal as it is read from
+// the archive's verified stream, all but its last byte. Only when the
+// stream has ended cleanly (exactly the recorded size and SHA-256, see
+// archive.Folder.OpenMessage) does it write the last byte. A damaged file
 // therefore never completes a literal, and no damaged message is stored.
-func sendBody(w io.Writer, r io.Reader, m archive.Message) error {
-	h := sha256.New()
-	src := &archiveReader{r: io.TeeReader(r, h)}
+func sendBody(w io.Writer, r io.Reader, size int64) error {
+	src := &archiveReader{r: r}
 	var last [1]byte
-	if m.Size > 0 {
-		if _, err := io.CopyN(w, src, m.Size-1); err != nil {
-			return src.short(err, m)
+	if size > 0 {
+		if _, err := io.CopyN(w, src, size-1); err != nil {
+			return err
 		}
 		if _, err := io.ReadFull(src, last[:]); err != nil {
-			return src.short(err, m)
+			return err
 		}
 	}
 	switch n, err := io.ReadFull(src, make([]byte, 1)); {
 	case n > 0:
-		return damagedError{fmt.Errorf("%s is longer than its recorded %d bytes", m.Key, m.Size)}
+		return damagedError{fmt.Errorf("longer than its recorded %d bytes: %w", size, archive.ErrDamaged)}
 	case err != io.EOF:
-		return err // a read error, marked by archiveReader
+		return err
 	}
-	if [32]byte(h.Sum(nil)) != m.SHA256 {
-		return damagedError{fmt.Errorf("%s does not match its recorded SHA-256", m.Key)}
-	}
-	if m.Size == 0 {
+	if size == 0 {
 		return nil
 	}
 	_, err := w.Write(last[:])
@@ -204,30 +199,16 @@ func sendBody(w io.Writer, r io.Reader, m archive.Message) error {
 }
 
 // archiveReader marks read errors as damage, to tell them from write
-// errors (the connection), and notes when the archive ran out.
-type archiveReader struct {
-	r   io.Reader
-	eof bool
-}
+// errors (the connection): the verified stream reports every mismatch as
+// an error, and a file that ends early as archive.ErrDamaged.
+type archiveReader struct{ r io.Reader }
 
 func (a *archiveReader) Read(p []byte) (int, error) {
 	n, err := a.r.Read(p)
-	switch {
-	case err == io.EOF:
-		a.eof = true
-	case err != nil:
+	if err != nil && err != io.EOF {
 		err = damagedError{err}
 	}
 	return n, err
-}
-
-// short explains a copy that stopped early: the archive ran out (damage),
-// or err is the reader's or the writer's own.
-func (a *archiveReader) short(err error, m archive.Message) error {
-	if a.eof {
-		return damagedError{fmt.Errorf("%s is shorter than its recorded %d bytes", m.Key, m.Size)}
-	}
-	return err
 }
 
 func closed(c *imapclient.Client) bool {

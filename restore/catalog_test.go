@@ -32,7 +32,7 @@ func TestRestoreCatalogRules(t *testing.T) {
 	must(t, a.Catalog.FinishRun(ctx, run3, archive.OutcomeOK, archive.RunStats{}, nil, time.Now()))
 	a.Close()
 
-	cat, err := archive.OpenReadOnly(ctx, root, "pop")
+	cat, err := archive.OpenSnapshot(ctx, root, "pop")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestRestoreCatalogRules(t *testing.T) {
 		{run2, []int{0, 1, 2, 3, 4}, true},
 		{run3, []int{0, 1, 3, 4}, true},
 	} {
-		got, err := cat.RestoreMessages(ctx, folders[0].ID, tc.run)
+		got, err := cat.Messages(ctx, folders[0].ID, archive.View{Run: tc.run})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -62,12 +62,12 @@ func TestRestoreCatalogRules(t *testing.T) {
 		if !slices.Equal(ids, tc.want) {
 			t.Errorf("run %d: messages %v, want %v", tc.run, ids, tc.want)
 		}
-		fs, err := cat.RestoreFolders(ctx, tc.run)
+		fs, err := cat.Folders(ctx, archive.View{Run: tc.run})
 		if err != nil || len(fs) != 1 || fs[0].Count != len(tc.want) {
 			t.Errorf("run %d: folders %+v, %v; want INBOX with %d messages", tc.run, fs, err, len(tc.want))
 		}
 	}
-	runs, _ := cat.Runs(ctx, 10)
+	runs, _ := cat.Runs(ctx)
 	if r, ok, _ := cat.RunAt(ctx, runs[0].Started); !ok || r.ID != run3 {
 		t.Errorf("RunAt(start of run 3) = %d, %v", r.ID, ok)
 	}

@@ -3,7 +3,7 @@
 // the last backup or at an earlier run (--as-of), into the same account
 // or another one, optionally below a prefix folder.
 //
-// It only reads the archive (archive.OpenReadOnly; no lock, so a backup
+// It only reads the archive (archive.OpenSnapshot; no lock, so a backup
 // may run meanwhile) and only adds to the server: it creates missing
 // folders and APPENDs each missing message byte for byte, with its flags,
 // keywords and INTERNALDATE. It never changes or removes what the server

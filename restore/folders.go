@@ -19,7 +19,7 @@ import (
 // prepare names every folder on the target and creates the missing ones
 // (in a dry run it only counts them). A folder that cannot be named or
 // created is marked to fail; the others go on.
-func (r *runner) prepare(c *imapclient.Client, folders []archive.RestoreFolder) error {
+func (r *runner) prepare(c *imapclient.Client, folders []archive.ViewFolder) error {
 	delim, err := targetDelim(c)
 	if err != nil {
 		return err
@@ -42,7 +42,7 @@ func (r *runner) prepare(c *imapclient.Client, folders []archive.RestoreFolder) 
 // nameJobs maps each folder to its target name. When two folders map to
 // one name (possible only through the delimiter replacement), the second
 // is not restored: merging two folders would lose the distinction.
-func (r *runner) nameJobs(folders []archive.RestoreFolder, namer targetNamer) {
+func (r *runner) nameJobs(folders []archive.ViewFolder, namer targetNamer) {
 	byTarget := map[string]*job{}
 	for _, f := range folders {
 		name, changed := namer.name(f.Name, firstRune(f.Delim))

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -101,12 +100,12 @@ var (
 func Run(ctx context.Context, root, account string, opts Options) (Result, error) {
 	opts.setDefaults()
 	start := opts.Now()
-	cat, err := archive.OpenReadOnly(ctx, root, account)
+	snap, err := archive.OpenSnapshot(ctx, root, account)
 	if err != nil {
 		return Result{}, err
 	}
-	defer cat.Close()
-	r := &runner{opts: opts, dir: filepath.Join(root, account), cat: cat, tally: &tally{}}
+	defer snap.Close()
+	r := &runner{opts: opts, snap: snap, tally: &tally{}}
 	err = r.run(ctx)
 	if ctx.Err() != nil {
 		err = fmt.Errorf("restore interrupted: %w", ctx.Err()) // not the connections' errors it caused
@@ -122,8 +121,7 @@ func Run(ctx context.Context, root, account string, opts Options) (Result, error
 // runner is one restore.
 type runner struct {
 	opts    Options
-	dir     string
-	cat     *archive.Catalog
+	snap    *archive.Snapshot
 	asOf    archive.Run
 	jobs    []*job
 	created int
@@ -152,9 +150,9 @@ func (r *runner) run(ctx context.Context) error {
 }
 
 // load reads the state to restore from the catalog and selects folders.
-func (r *runner) load(ctx context.Context) ([]archive.RestoreFolder, error) {
+func (r *runner) load(ctx context.Context) ([]archive.ViewFolder, error) {
 	if !r.opts.AsOf.IsZero() {
-		run, ok, err := r.cat.RunAt(ctx, r.opts.AsOf)
+		run, ok, err := r.snap.RunAt(ctx, r.opts.AsOf)
 		if err != nil {
 			return nil, err
 		}
@@ -163,20 +161,20 @@ func (r *runner) load(ctx context.Context) ([]archive.RestoreFolder, error) {
 		}
 		r.asOf = run
 	}
-	all, err := r.cat.RestoreFolders(ctx, r.asOf.ID)
+	all, err := r.snap.Folders(ctx, archive.View{Run: r.asOf.ID})
 	if err != nil {
 		return nil, err
 	}
 	if r.opts.Folders == nil {
 		return all, nil
 	}
-	var out []archive.RestoreFolder
+	var out []archive.ViewFolder
 	for _, name := range r.opts.Folders {
-		i := slices.IndexFunc(all, func(f archive.RestoreFolder) bool { return f.Name == name })
+		i := slices.IndexFunc(all, func(f archive.ViewFolder) bool { return f.Name == name })
 		if i < 0 {
 			return nil, fmt.Errorf("%w: %q", ErrNoFolder, name)
 		}
-		if !slices.ContainsFunc(out, func(f archive.RestoreFolder) bool { return f.Name == name }) {
+		if !slices.ContainsFunc(out, func(f archive.ViewFolder) bool { return f.Name == name }) {
 			out = append(out, all[i])
 		}
 	}
@@ -186,7 +184,7 @@ func (r *runner) load(ctx context.Context) ([]archive.RestoreFolder, error) {
 // noRun explains that no run started at or before AsOf.
 func (r *runner) noRun(ctx context.Context) error {
 	asOf := r.opts.AsOf.Format(time.RFC3339)
-	runs, err := r.cat.Runs(ctx, -1)
+	runs, err := r.snap.Runs(ctx)
 	if err != nil {
 		return err
 	}

@@ -129,12 +129,12 @@ func change(t *testing.T, c *imapclient.Client) {
 // archiveRuns returns the start times of an archive's runs by id.
 func archiveRuns(t *testing.T, root, account string) map[int64]time.Time {
 	t.Helper()
-	cat, err := archive.OpenReadOnly(t.Context(), root, account)
+	cat, err := archive.OpenSnapshot(t.Context(), root, account)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cat.Close()
-	runs, err := cat.Runs(t.Context(), 100)
+	runs, err := cat.Runs(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,7 +51,7 @@ func TestRestoreTargetNames(t *testing.T) {
 func TestRestoreNameCollision(t *testing.T) {
 	r := &runner{opts: Options{}}
 	r.opts.setDefaults()
-	folders := []archive.RestoreFolder{
+	folders := []archive.ViewFolder{
 		{FolderState: archive.FolderState{Name: "a/b", Delim: "."}},
 		{FolderState: archive.FolderState{Name: "a_b", Delim: "."}},
 		{FolderState: archive.FolderState{Name: "c", Delim: "."}},
@@ -195,7 +195,7 @@ func TestRestoreSendBody(t *testing.T) {
 			if tc.readErr != nil {
 				r = io.MultiReader(r, errReader{tc.readErr})
 			}
-			err := sendBody(&w, r, good)
+			err := sendBody(&w, archive.Verified(io.NopCloser(r), good), good.Size)
 			var d damagedError
 			if got := errors.As(err, &d); got != tc.damaged {
 				t.Fatalf("err = %v, damaged %v, want %v", err, got, tc.damaged)
@@ -210,13 +210,13 @@ func TestRestoreSendBody(t *testing.T) {
 	}
 	// A writer that fails with an error wrapping io.ErrUnexpectedEOF (a
 	// connection closed mid-literal) is the connection's problem, not damage.
-	err := sendBody(failingWriter{}, bytes.NewReader(raw), good)
+	err := sendBody(failingWriter{}, archive.Verified(io.NopCloser(bytes.NewReader(raw)), good), good.Size)
 	var d damagedError
 	if errors.As(err, &d) || !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("write error: %v, want it passed on undamaged", err)
 	}
 	empty := archive.Message{Key: "m1.2", SHA256: sha256.Sum256(nil)}
-	if err := sendBody(io.Discard, bytes.NewReader(nil), empty); err != nil {
+	if err := sendBody(io.Discard, archive.Verified(io.NopCloser(bytes.NewReader(nil)), empty), 0); err != nil {
 		t.Errorf("empty message: %v", err)
 	}
 }

@@ -25,7 +25,7 @@ const maxIdleAttempts = 3
 
 // job is one archive folder and its name on the target.
 type job struct {
-	src    archive.RestoreFolder
+	src    archive.ViewFolder
 	target string
 	exists bool  // the target folder exists (false before creation, and in a dry run)
 	skip   error // why the folder cannot be restored at all, if it cannot
@@ -86,7 +86,6 @@ type worker struct {
 	r     *runner
 	c     *imapclient.Client
 	ready <-chan struct{} // closed when folders may be scanned
-	files *archive.MessageReader
 }
 
 // drain restores folders from the queue until it is empty. A folder that
@@ -96,12 +95,6 @@ type worker struct {
 // the restore but does not fail it.
 func (w *worker) drain(ctx context.Context, queue <-chan *job, first bool) error {
 	defer func() { closeClient(w.c) }()
-	files, err := archive.NewMessageReader()
-	if err != nil {
-		return err
-	}
-	defer files.Close()
-	w.files = files
 	if !first {
 		if err := w.connect(ctx); err != nil {
 			if ctx.Err() == nil && !errors.Is(err, transport.ErrAuth) {
@@ -113,7 +106,7 @@ func (w *worker) drain(ctx context.Context, queue <-chan *job, first bool) error
 	}
 	<-w.ready
 	for j := range queue {
-		fr, err := w.r.newFolderRun(ctx, j, files)
+		fr, err := w.r.newFolderRun(ctx, j)
 		if err == nil {
 			w.r.opts.Progress.Folder(j.src.Name)
 			err = w.folder(ctx, fr)
@@ -178,7 +171,6 @@ type folderRun struct {
 	log   *slog.Logger
 	job   *job
 	src   *archive.Folder
-	files *archive.MessageReader // the worker's: reads src's message files
 	msgs  []archive.Message
 	c     *imapclient.Client
 
@@ -192,9 +184,9 @@ type folderRun struct {
 
 // newFolderRun reads the folder's messages from the catalog and opens its
 // Maildir. A folder that cannot be restored comes back with its error.
-func (r *runner) newFolderRun(ctx context.Context, j *job, files *archive.MessageReader) (*folderRun, error) {
-	fr := &folderRun{ctx: ctx, r: r, log: r.opts.Log, job: j, files: files, settled: make([]bool, j.src.Count)}
-	msgs, err := r.cat.RestoreMessages(ctx, j.src.ID, r.asOf.ID)
+func (r *runner) newFolderRun(ctx context.Context, j *job) (*folderRun, error) {
+	fr := &folderRun{ctx: ctx, r: r, log: r.opts.Log, job: j, settled: make([]bool, j.src.Count)}
+	msgs, err := r.snap.Messages(ctx, j.src.ID, archive.View{Run: r.asOf.ID})
 	if err != nil {
 		return fr, err
 	}
@@ -202,7 +194,7 @@ func (r *runner) newFolderRun(ctx context.Context, j *job, files *archive.Messag
 	if j.skip != nil {
 		return fr, j.skip
 	}
-	fr.src, err = archive.ReadFolder(r.dir, j.src.FolderState)
+	fr.src, err = r.snap.Folder(j.src.FolderState)
 	return fr, err
 }
 
@@ -262,7 +254,7 @@ func (fr *folderRun) settle() error {
 // archive cannot give back compares equal to nothing; sending it later
 // reports the damage.
 func (fr *folderRun) archiveHash(i int) ([32]byte, error) {
-	rc, err := fr.files.Open(fr.src, fr.msgs[i])
+	rc, err := fr.src.OpenMessage(fr.msgs[i])
 	if err != nil {
 		return [32]byte{}, nil
 	}

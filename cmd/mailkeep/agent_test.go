@@ -340,12 +340,12 @@ func checkBusySkip(t *testing.T, p *agentProc, addr, root string) {
 // overlapped.
 func checkNoOverlap(t *testing.T, root, account string) {
 	t.Helper()
-	cat, err := archive.OpenReadOnly(t.Context(), root, account)
+	cat, err := archive.OpenSnapshot(t.Context(), root, account)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cat.Close()
-	list, err := cat.Runs(t.Context(), 10000)
+	list, err := cat.Runs(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,12 +394,12 @@ func TestAgentStopMidRunLosesNothing(t *testing.T) {
 func compareWithServer(t *testing.T, srv *dovecottest.Server, root, user string) {
 	t.Helper()
 	c := srv.Dial(t, user)
-	cat, err := archive.OpenReadOnly(t.Context(), root, user)
+	cat, err := archive.OpenSnapshot(t.Context(), root, user)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cat.Close()
-	folders, err := cat.Folders(t.Context())
+	folders, err := cat.Folders(t.Context(), archive.View{Gone: archive.GoneToo})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,7 +416,7 @@ func compareWithServer(t *testing.T, srv *dovecottest.Server, root, user string)
 		for _, uid := range sd.AllUIDs() {
 			want = append(want, uint32(uid))
 		}
-		present, err := cat.Present(t.Context(), f.ID)
+		present, err := cat.Messages(t.Context(), f.ID, archive.View{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -86,7 +86,7 @@ func archivedPOP3(t *testing.T, root string) (bodies []string, deleted int) {
 		t.Fatalf("%d rows, %d files, %v", len(rows), len(files), err)
 	}
 	for _, r := range rows {
-		rc, err := f.Open(files[r.Key])
+		rc, err := f.OpenMessage(r.Message)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -166,12 +166,12 @@ type runHistory struct {
 // lastRuns reads an account's run history without taking its lock; ok is
 // false when it has no runs.
 func lastRuns(ctx context.Context, root, name string) (h runHistory, ok bool, err error) {
-	cat, err := archive.OpenReadOnly(ctx, root, name)
+	cat, err := archive.OpenSnapshot(ctx, root, name)
 	if err != nil {
 		return h, false, err
 	}
 	defer cat.Close()
-	runs, err := cat.Runs(ctx, 1)
+	runs, err := cat.Runs(ctx)
 	if err != nil || len(runs) == 0 {
 		return h, false, err
 	}

@@ -13,26 +13,30 @@ import (
 	"net/mail"
 	"os"
 	"path/filepath"
-
-	"github.com/klauspost/compress/zstd"
 )
+
+// ErrSource marks a failure to read a message from its source (the server
+// connection), as opposed to a failure to write the archive.
+var ErrSource = errors.New("reading from the server failed")
+
+type sourceReader struct{ r io.Reader }
+
+func (s sourceReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("%w: %w", ErrSource, err)
+	}
+	return n, err
+}
 
 // headLimit bounds how much of a message's header is kept for metadata.
 const headLimit = 64 << 10
-
-// Compression levels accepted by NewSpool.
-var compressionLevels = map[string]zstd.EncoderLevel{
-	"":        zstd.SpeedFastest,
-	"fastest": zstd.SpeedFastest,
-	"default": zstd.SpeedDefault,
-	"better":  zstd.SpeedBetterCompression,
-}
 
 // Spool streams messages into a folder's tmp/ directory: it hashes, counts
 // and compresses on the way, with memory bounded by the encoder's window,
 // whatever the message size. One Spool serves one goroutine.
 type Spool struct {
-	enc *zstd.Encoder
+	enc *encoder
 	bw  *bufio.Writer
 	buf []byte // io.Copy's, reused: a new 32 KiB per message adds up
 	sum hash.Hash
@@ -42,12 +46,7 @@ type Spool struct {
 // NewSpool returns a Spool compressing at the named level
 // ("fastest", "default" or "better"; "" means fastest).
 func NewSpool(level string) (*Spool, error) {
-	l, ok := compressionLevels[level]
-	if !ok {
-		return nil, fmt.Errorf("unknown compression level %q", level)
-	}
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(l), zstd.WithEncoderConcurrency(1),
-		zstd.WithAllLitEntropyCompression(true), zstd.WithWindowSize(1<<20), zstd.WithEncoderCRC(true))
+	enc, err := newEncoder(level)
 	if err != nil {
 		return nil, err
 	}
@@ -88,16 +87,16 @@ func (s *Spool) Write(f *Folder, r io.Reader) (*Staged, error) {
 
 func (s *Spool) copy(file *os.File, r io.Reader) ([]byte, error) {
 	s.bw.Reset(file)
-	s.enc.Reset(s.bw)
+	s.enc.begin(s.bw)
 	s.sum.Reset()
 	s.cnt = counter{}
 	head := &headCapture{}
 	w := io.MultiWriter(s.enc, s.sum, &s.cnt, head)
 	if _, err := io.CopyBuffer(w, sourceReader{r}, s.buf); err != nil {
-		s.enc.Reset(nil)
+		s.enc.abandon()
 		return nil, fmt.Errorf("read message: %w", err)
 	}
-	if err := s.enc.Close(); err != nil {
+	if err := s.enc.end(); err != nil {
 		return nil, fmt.Errorf("compress: %w", err)
 	}
 	if err := s.bw.Flush(); err != nil {

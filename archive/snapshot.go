@@ -1,0 +1,309 @@
+package archive
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrNoArchive reports that an account has no archive yet: no backup of it
+// has run.
+var ErrNoArchive = errors.New("no archive yet")
+
+// Snapshot is the read view of one account's archive: its runs, its
+// folders and messages as of a run, and their verified content. It takes
+// no lock and writes nothing, so it may be open for as long as a reader
+// needs (serve runs for days) beside a backup of the account, which it
+// neither blocks nor breaks. What a reader is guaranteed is in
+// doc/design.md ("Reading the archive"): each Folders or Messages call
+// answers from one committed state of the catalog, and every message row
+// it returns has a complete, durable file, found by its key even after a
+// backup renamed it.
+type Snapshot struct {
+	dir string
+	cat *Catalog
+}
+
+// OpenSnapshot opens the archive of account name under root for reading.
+// An account that has no archive yet is an error wrapping ErrNoArchive; an
+// archive of an unknown format or a newer catalog one wrapping ErrFormat.
+func OpenSnapshot(ctx context.Context, root, name string) (*Snapshot, error) {
+	dir := filepath.Join(root, name)
+	if err := readFormat(dir); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, catalogFile)
+	if _, err := os.Stat(path); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s: %w", dir, ErrNoArchive)
+		}
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
+	db, err := sql.Open("sqlite", readOnlyDSN(path))
+	if err != nil {
+		return nil, fmt.Errorf("open catalog: %w", err)
+	}
+	db.SetMaxOpenConns(1)
+	if err := checkSchema(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("catalog %s: %w", path, err)
+	}
+	return &Snapshot{dir: dir, cat: &Catalog{db: db}}, nil
+}
+
+// Close releases the catalog.
+func (s *Snapshot) Close() error { return s.cat.Close() }
+
+// Dir is the account's archive directory.
+func (s *Snapshot) Dir() string { return s.dir }
+
+// readOnlyDSN opens the catalog read-only, with SQLite's WAL locking, so
+// that a backup committing and checkpointing meanwhile leaves every read
+// consistent however long the reader stays. That needs the -wal and -shm
+// files: a writer keeps them (see OpenCatalog), and a reader that may
+// write the directory creates them for an archive written before (as
+// root, SQLite gives them the catalog's owner). Only a reader that can do
+// neither opens the catalog immutable: safe for short reads while no
+// backup runs.
+func readOnlyDSN(path string) string {
+	dsn := "file:" + path + "?mode=ro&_pragma=busy_timeout(10000)&_pragma=query_only(1)"
+	if !walUsable(path) {
+		dsn += "&immutable=1"
+	}
+	return dsn
+}
+
+func walUsable(path string) bool {
+	_, werr := os.Lstat(path + "-wal")
+	_, serr := os.Lstat(path + "-shm")
+	if werr == nil && serr == nil {
+		return true
+	}
+	return unix.Access(filepath.Dir(path), unix.W_OK) == nil
+}
+
+// readFormat checks the format marker without writing one.
+func readFormat(dir string) error {
+	path := filepath.Join(dir, formatFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s: %w", dir, ErrNoArchive)
+	}
+	if err != nil {
+		return fmt.Errorf("read format marker: %w", err)
+	}
+	var magic string
+	var v int
+	if _, err := fmt.Sscanf(string(bytes.TrimSpace(data)), "%s %d", &magic, &v); err != nil || magic != formatMagic {
+		return fmt.Errorf("%s: %w: not a mailkeep archive marker: %q", path, ErrFormat, strings.TrimSpace(string(data)))
+	}
+	if v != FormatVersion {
+		return fmt.Errorf("%s: %w: version %d (this mailkeep reads version %d)", path, ErrFormat, v, FormatVersion)
+	}
+	return nil
+}
+
+// checkSchema refuses a catalog that is newer than this build, or empty.
+func checkSchema(ctx context.Context, db *sql.DB) error {
+	var v int
+	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return err
+	}
+	switch {
+	case v > schemaVersion:
+		return fmt.Errorf("%w: catalog schema %d is newer than this mailkeep (%d)", ErrFormat, v, schemaVersion)
+	case v == 0:
+		return ErrNoArchive
+	}
+	return nil
+}
+
+// Runs returns the account's runs, newest first.
+func (s *Snapshot) Runs(ctx context.Context) ([]Run, error) { return s.cat.Runs(ctx, -1) }
+
+// LastRun returns the newest run whose outcome is one of outcomes; ok is
+// false when there is none.
+func (s *Snapshot) LastRun(ctx context.Context, outcomes ...string) (Run, bool, error) {
+	return s.cat.LastRun(ctx, outcomes...)
+}
+
+// FirstRun returns the oldest run; ok is false when there is none.
+func (s *Snapshot) FirstRun(ctx context.Context) (Run, bool, error) { return s.cat.FirstRun(ctx) }
+
+// RunAt returns the newest run that started at or before t; ok is false
+// when every run started later (or there is none).
+func (s *Snapshot) RunAt(ctx context.Context, t time.Time) (Run, bool, error) {
+	return s.cat.RunAt(ctx, t)
+}
+
+// Gone says whether a view holds messages the server no longer had.
+type Gone int
+
+const (
+	GoneNo   Gone = iota // only what the server had (the default)
+	GoneToo              // what the server had, and what it had deleted by then
+	GoneOnly             // only what the server had deleted by then
+)
+
+// View chooses the state Folders and Messages answer with. The zero View
+// is the latest state: what the last run of each folder saw.
+type View struct {
+	Run  int64 // the state as of this run; 0: the latest
+	Gone Gone
+}
+
+// ViewFolder is a folder as a view finds it: its catalog row, and how many
+// messages of the view it holds and their size.
+type ViewFolder struct {
+	FolderState
+	Count int
+	Bytes int64
+}
+
+// Folders returns the folders of the view, in name order, with the number
+// and size of their messages in it. A view with gone messages also holds
+// the folders the server had deleted by then.
+func (s *Snapshot) Folders(ctx context.Context, v View) ([]ViewFolder, error) {
+	where, args := folderPresence(v)
+	present, pargs := messagePresence(v)
+	rows, err := s.cat.db.QueryContext(ctx, `SELECT `+folderCols+`,
+		(SELECT COUNT(*) FROM messages m WHERE m.folder_id = f.id AND `+present+`),
+		(SELECT COALESCE(SUM(m.size), 0) FROM messages m WHERE m.folder_id = f.id AND `+present+`)
+		FROM folders f WHERE `+where+` ORDER BY f.name`, slices.Concat(pargs, pargs, args)...)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
+	defer rows.Close()
+	var out []ViewFolder
+	for rows.Next() {
+		var f ViewFolder
+		f.FolderState, err = scanFolder(extraScanner{rows, []any{&f.Count, &f.Bytes}})
+		if err != nil {
+			return nil, fmt.Errorf("catalog: %w", err)
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// viewCols are msgCols with the flags taken from flag_history at run ?.
+const viewCols = `m.id, m.folder_id, m.uidvalidity, m.uid, COALESCE(m.uidl, ''), m.key, m.file, m.sha256,
+	m.size, m.vsize, m.internaldate,
+	COALESCE((SELECT h.flags FROM flag_history h WHERE h.message = m.id AND h.run <= ?
+		ORDER BY h.run DESC LIMIT 1), m.flags),
+	m.message_id, m.first_run, m.last_run, COALESCE(m.gone_run, 0)`
+
+// Messages returns the messages of a folder in the view, in server order
+// (UIDVALIDITY, UID, then arrival), with the flags they had then. One
+// query: a backup committing meanwhile cannot give a mix of two states.
+func (s *Snapshot) Messages(ctx context.Context, folderID int64, v View) ([]Message, error) {
+	flagRun := v.Run
+	if v.Run == 0 {
+		flagRun = 1<<63 - 1
+	}
+	present, pargs := messagePresence(v)
+	return collectMessages(s.cat.db.QueryContext(ctx, `SELECT `+viewCols+` FROM messages m
+		WHERE m.folder_id = ? AND `+present+` ORDER BY m.uidvalidity, m.uid, m.id`,
+		slices.Concat([]any{flagRun, folderID}, pargs)...))
+}
+
+// Folder returns the Maildir of a folder of the view, to open its messages.
+func (s *Snapshot) Folder(st FolderState) (*Folder, error) { return openFolder(s.dir, st) }
+
+// Presence over time, as doc/design.md ("Catalog") gives it: a message was
+// on the server at run R when first_run ≤ R and its gone_run is empty or
+// later than R. A message that POP3 delete mode removed from the server
+// (server_deleted_run) left because mailkeep took it, not because the user
+// deleted it: it counts as present from its first run on.
+
+// messagePresence is the view's rule as SQL over messages m, with its
+// arguments.
+func messagePresence(v View) (string, []any) {
+	const kept = `m.server_deleted_run IS NOT NULL`
+	if v.Run == 0 {
+		switch v.Gone {
+		case GoneToo:
+			return `1`, nil
+		case GoneOnly:
+			return `(m.gone_run IS NOT NULL AND ` + `m.server_deleted_run IS NULL)`, nil
+		}
+		return `(m.gone_run IS NULL OR ` + kept + `)`, nil
+	}
+	switch v.Gone {
+	case GoneToo:
+		return `m.first_run <= ?`, []any{v.Run}
+	case GoneOnly:
+		return `m.first_run <= ? AND m.gone_run <= ? AND m.server_deleted_run IS NULL`, []any{v.Run, v.Run}
+	}
+	return `m.first_run <= ? AND (m.gone_run IS NULL OR m.gone_run > ? OR ` + kept + `)`, []any{v.Run, v.Run}
+}
+
+// folderPresence is the view's rule as SQL over folders f.
+func folderPresence(v View) (string, []any) {
+	switch {
+	case v.Run == 0 && v.Gone != GoneNo:
+		return `1`, nil
+	case v.Run == 0:
+		return `f.gone_run IS NULL`, nil
+	case v.Gone != GoneNo:
+		return `f.first_run <= ?`, []any{v.Run}
+	}
+	return `f.first_run <= ? AND (f.gone_run IS NULL OR f.gone_run > ?)`, []any{v.Run, v.Run}
+}
+
+// RunAt returns the newest run that started at or before t; ok is false
+// when every run started later (or there is none).
+func (c *Catalog) RunAt(ctx context.Context, t time.Time) (r Run, ok bool, err error) {
+	runs, err := c.Runs(ctx, -1)
+	if err != nil {
+		return Run{}, false, err
+	}
+	for _, r := range runs { // newest first
+		if !r.Started.After(t) {
+			return r, true, nil
+		}
+	}
+	return Run{}, false, nil
+}
+
+// LastRun returns the newest run whose outcome is one of outcomes; ok is
+// false when there is none.
+func (c *Catalog) LastRun(ctx context.Context, outcomes ...string) (r Run, ok bool, err error) {
+	if len(outcomes) == 0 {
+		return Run{}, false, nil
+	}
+	args := make([]any, len(outcomes))
+	for i, o := range outcomes {
+		args[i] = o
+	}
+	marks := strings.TrimSuffix(strings.Repeat("?, ", len(outcomes)), ", ")
+	return oneRun(c.db.QueryRowContext(ctx, `SELECT `+runCols+` FROM runs WHERE outcome IN (`+marks+`)
+		ORDER BY id DESC LIMIT 1`, args...))
+}
+
+// FirstRun returns the oldest run of any outcome; ok is false when there
+// is none.
+func (c *Catalog) FirstRun(ctx context.Context) (r Run, ok bool, err error) {
+	return oneRun(c.db.QueryRowContext(ctx, `SELECT `+runCols+` FROM runs ORDER BY id LIMIT 1`))
+}
+
+func oneRun(row *sql.Row) (Run, bool, error) {
+	r, err := scanRun(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Run{}, false, nil
+	}
+	if err != nil {
+		return Run{}, false, fmt.Errorf("catalog: %w", err)
+	}
+	return r, true, nil
+}

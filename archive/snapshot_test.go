@@ -1,0 +1,317 @@
+package archive
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestSnapshotRuns(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	if _, err := OpenSnapshot(ctx, root, "new"); !errors.Is(err, ErrNoArchive) {
+		t.Fatalf("an account without an archive: %v", err)
+	}
+	a, err := Open(ctx, root, "acct", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	for i, outcome := range []string{OutcomeFailed, OutcomeOK, OutcomePartial, OutcomeFailed} {
+		id, err := a.Catalog.BeginRun(ctx, "imap", t0.Add(time.Duration(i)*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Catalog.FinishRun(ctx, id, outcome, RunStats{NewMessages: i}, nil, t0.Add(time.Duration(i)*time.Hour+time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// While the writer holds the lock and its WAL, and after it closed.
+	checkRuns := func(when string) {
+		c, err := OpenSnapshot(ctx, root, "acct")
+		if err != nil {
+			t.Fatalf("%s: %v", when, err)
+		}
+		defer c.Close()
+		ok, found, err := c.LastRun(ctx, OutcomeOK)
+		if err != nil || !found || ok.NewMessages != 1 {
+			t.Fatalf("%s: last ok run %+v %v %v", when, ok, found, err)
+		}
+		last, _, _ := c.LastRun(ctx, OutcomeOK, OutcomePartial)
+		first, _, _ := c.FirstRun(ctx)
+		if last.NewMessages != 2 || first.NewMessages != 0 || !first.Started.Equal(t0) {
+			t.Fatalf("%s: last success %+v, first run %+v", when, last, first)
+		}
+		if _, found, _ := c.LastRun(ctx, OutcomeInterrupted); found {
+			t.Fatalf("%s: found an interrupted run", when)
+		}
+		if _, err := c.cat.db.ExecContext(ctx, `DELETE FROM runs`); err == nil {
+			t.Fatalf("%s: a read-only catalog accepted a write", when)
+		}
+	}
+	checkRuns("beside the writer")
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before := listDir(t, filepath.Join(root, "acct"))
+	checkRuns("after the writer")
+	if after := listDir(t, filepath.Join(root, "acct")); !slices.Equal(before, after) {
+		t.Fatalf("reading created files: %v, then %v", before, after)
+	}
+	// The reader took no lock: a writer can open the account meanwhile.
+	c, err := OpenSnapshot(ctx, root, "acct")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	w, err := Open(ctx, root, "acct", nil)
+	if err != nil {
+		t.Fatalf("a writer beside a reader: %v", err)
+	}
+	w.Close()
+}
+
+func TestSnapshotRefusesOtherFormats(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "acct")
+	os.MkdirAll(dir, 0o750)
+	os.WriteFile(filepath.Join(dir, formatFile), []byte("mailkeep-archive 99\n"), 0o640)
+	if _, err := OpenSnapshot(context.Background(), root, "acct"); !errors.Is(err, ErrFormat) {
+		t.Fatalf("format 99: %v", err)
+	}
+}
+
+func listDir(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// TestSnapshotBesideBackups keeps one snapshot open while a writer commits
+// batches, checkpoints its WAL into the database file, closes and opens
+// the account again: every read of the long-lived reader answers from one
+// committed state, and every row it is given opens.
+func TestSnapshotBesideBackups(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	a, err := Open(ctx, root, "acct", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, _ := NewSpool("")
+	run, _ := a.Catalog.BeginRun(ctx, "imap", time.Now())
+	f, _ := a.Folder("INBOX", '/')
+	st, _ := a.Catalog.EnsureFolder(ctx, f, run)
+	storeRange(t, a, f, sp, st.ID, run, 1, 5)
+	snap, err := OpenSnapshot(ctx, root, "acct")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Close()
+	for round := 1; round <= 20; round++ {
+		storeRange(t, a, f, sp, st.ID, run, round*5+1, round*5+5)
+		if _, err := a.Catalog.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+			t.Fatal(err)
+		}
+		if round%5 == 0 { // the writer goes away and comes back
+			a.Close()
+			if a, err = Open(ctx, root, "acct", nil); err != nil {
+				t.Fatal(err)
+			}
+			f, _ = a.Folder("INBOX", '/')
+		}
+		folders, err := snap.Folders(ctx, View{})
+		if err != nil || len(folders) != 1 || folders[0].Count != (round+1)*5 {
+			t.Fatalf("round %d: folders %+v, %v", round, folders, err)
+		}
+		msgs, err := snap.Messages(ctx, folders[0].ID, View{})
+		if err != nil || len(msgs) != folders[0].Count {
+			t.Fatalf("round %d: %d messages, %v", round, len(msgs), err)
+		}
+		rf, err := snap.Folder(folders[0].FolderState)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			readAll(t, rf, m)
+		}
+	}
+	a.Close()
+}
+
+func readAll(t *testing.T, f *Folder, m Message) []byte {
+	t.Helper()
+	rc, err := f.OpenMessage(m)
+	if err != nil {
+		t.Fatalf("open %s: %v", m.Key, err)
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatalf("read %s: %v", m.Key, err)
+	}
+	return data
+}
+
+// TestCatalogFilesPrivate: the catalog and its WAL files are owner-only,
+// whatever the umask, and stay when the writer closes, so that readers
+// never create them.
+func TestCatalogFilesPrivate(t *testing.T) {
+	old := unix.Umask(0)
+	defer unix.Umask(old)
+	root := t.TempDir()
+	a := buildArchiveIn(t, root, 2)
+	a.Close()
+	for _, name := range []string{"catalog.db", "catalog.db-wal", "catalog.db-shm"} {
+		fi, err := os.Stat(filepath.Join(root, "acct", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mode := fi.Mode().Perm(); mode != 0o600 {
+			t.Errorf("%s: mode %v, want 0600", name, mode)
+		}
+	}
+}
+
+func TestViews(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	a, _ := Open(ctx, root, "acct", nil)
+	defer a.Close()
+	sp, _ := NewSpool("")
+	run1, _ := a.Catalog.BeginRun(ctx, "imap", time.Now())
+	in, _ := a.Folder("INBOX", '/')
+	inSt, _ := a.Catalog.EnsureFolder(ctx, in, run1)
+	storeRange(t, a, in, sp, inSt.ID, run1, 1, 4)
+	old, _ := a.Folder("Old", '/')
+	oldSt, _ := a.Catalog.EnsureFolder(ctx, old, run1)
+	storeRange(t, a, old, sp, oldSt.ID, run1, 1, 2)
+	a.Catalog.FinishRun(ctx, run1, OutcomeOK, RunStats{}, nil, time.Now())
+	run2, _ := a.Catalog.BeginRun(ctx, "imap", time.Now())
+	if err := a.Catalog.MarkGoneUIDs(ctx, inSt.ID, 7, []uint32{2, 3}, run2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Catalog.MarkFolderGone(ctx, oldSt.ID, run2); err != nil {
+		t.Fatal(err)
+	}
+	storeRange(t, a, in, sp, inSt.ID, run2, 5, 5)
+	a.Catalog.FinishRun(ctx, run2, OutcomeOK, RunStats{}, nil, time.Now())
+
+	snap, err := OpenSnapshot(ctx, root, "acct")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Close()
+	tests := []struct {
+		view    View
+		folders map[string][]uint32
+	}{
+		{View{}, map[string][]uint32{"INBOX": {1, 4, 5}}},
+		{View{Gone: GoneToo}, map[string][]uint32{"INBOX": {1, 2, 3, 4, 5}, "Old": {1, 2}}},
+		{View{Gone: GoneOnly}, map[string][]uint32{"INBOX": {2, 3}, "Old": {1, 2}}},
+		{View{Run: run1}, map[string][]uint32{"INBOX": {1, 2, 3, 4}, "Old": {1, 2}}},
+		{View{Run: run1, Gone: GoneOnly}, map[string][]uint32{"INBOX": nil, "Old": nil}},
+		{View{Run: run2}, map[string][]uint32{"INBOX": {1, 4, 5}}},
+		{View{Run: run2, Gone: GoneOnly}, map[string][]uint32{"INBOX": {2, 3}, "Old": {1, 2}}},
+	}
+	for _, tc := range tests {
+		got := map[string][]uint32{}
+		folders, err := snap.Folders(ctx, tc.view)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range folders {
+			msgs, err := snap.Messages(ctx, f.ID, tc.view)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var uids []uint32
+			for _, m := range msgs {
+				uids = append(uids, m.UID)
+			}
+			if len(uids) != f.Count {
+				t.Errorf("%+v: folder %s counts %d, holds %d", tc.view, f.Name, f.Count, len(uids))
+			}
+			got[f.Name] = uids
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tc.folders) {
+			t.Errorf("%+v: %v, want %v", tc.view, got, tc.folders)
+		}
+	}
+}
+
+// TestOpenMessage: the verified stream gives a message back only when it
+// is exactly what the catalog recorded, and finds a renamed file by key.
+func TestOpenMessage(t *testing.T) {
+	ctx := context.Background()
+	a := buildArchive(t, 3)
+	st, _ := a.Catalog.Folders(ctx)
+	f, _ := openFolder(a.Dir, st[1]) // INBOX
+	rows, _ := a.Catalog.FolderMessages(ctx, st[1].ID)
+	want := readAll(t, f, rows[0])
+
+	mf, _ := ParseMessageFile(rows[0].File)
+	renamed, err := f.Rename(mf, "F")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, f, rows[0]); !bytes.Equal(got, want) {
+		t.Fatal("a renamed file reads differently")
+	}
+	f.Rename(renamed, mf.Flags)
+
+	damage := []struct {
+		name string
+		row  func(Message) Message
+	}{
+		{"size", func(m Message) Message { m.Size--; return m }},
+		{"longer", func(m Message) Message { m.Size++; return m }},
+		{"hash", func(m Message) Message { m.SHA256[0] ^= 1; return m }},
+	}
+	for _, d := range damage {
+		rc, err := f.OpenMessage(d.row(rows[1]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = io.ReadAll(rc)
+		rc.Close()
+		if !errors.Is(err, ErrDamaged) {
+			t.Errorf("%s: %v, want ErrDamaged", d.name, err)
+		}
+	}
+	// A flipped byte in the compressed file.
+	path := filepath.Join(f.Dir, "cur", rows[2].File)
+	data, _ := os.ReadFile(path)
+	data[len(data)/2] ^= 0x40
+	os.WriteFile(path, data, 0o600)
+	rc, err := f.OpenMessage(rows[2])
+	if err == nil {
+		_, err = io.ReadAll(rc)
+		rc.Close()
+	}
+	if !errors.Is(err, ErrDamaged) {
+		t.Errorf("flipped byte: %v, want ErrDamaged", err)
+	}
+	os.Remove(path)
+	if _, err := f.OpenMessage(rows[2]); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing file: %v, want fs.ErrNotExist", err)
+	}
+}
