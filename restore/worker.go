@@ -166,13 +166,13 @@ func (w *worker) folder(ctx context.Context, fr *folderRun) error {
 
 // folderRun is the restore of one folder, across connection attempts.
 type folderRun struct {
-	ctx   context.Context
-	r     *runner
-	log   *slog.Logger
-	job   *job
-	src   *archive.Folder
-	msgs  []archive.Message
-	c     *imapclient.Client
+	ctx  context.Context
+	r    *runner
+	log  *slog.Logger
+	job  *job
+	src  *archive.Folder
+	msgs []archive.Message
+	c    *imapclient.Client
 
 	buf     bytes.Buffer // a message read and verified before its APPEND
 	unknown atomic.Bool  // a lost connection left APPENDs of unknown fate
