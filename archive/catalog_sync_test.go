@@ -30,7 +30,7 @@ func TestMayHaveOrphans(t *testing.T) {
 	}
 	for _, tc := range cases {
 		ctx := context.Background()
-		a, err := Open(ctx, t.TempDir(), "acct", nil)
+		a, err := OpenWriter(ctx, t.TempDir(), "acct", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -81,7 +81,7 @@ func TestMigrateFromSchema1(t *testing.T) {
 	}
 	db.Close()
 
-	a, err = Open(ctx, root, "acct", nil)
+	a, err = OpenWriter(ctx, root, "acct", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

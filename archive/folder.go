@@ -35,7 +35,7 @@ type Folder struct {
 }
 
 // Folder opens the Maildir for a server folder, creating it if needed.
-func (a *Account) Folder(name string, delim rune) (*Folder, error) {
+func (a *Writer) Folder(name string, delim rune) (*Folder, error) {
 	rel := FolderDir(name, delim)
 	dir := filepath.Join(a.MailDir(), filepath.FromSlash(rel), MaildirLevel)
 	if !strings.HasPrefix(dir, a.MailDir()+string(filepath.Separator)) {

@@ -31,17 +31,18 @@ var ErrBusy = errors.New("account is busy: another mailkeep process holds its lo
 // ErrFormat reports an archive written by an unknown format version.
 var ErrFormat = errors.New("unsupported archive format")
 
-// Account is one account's archive directory, open and locked.
-type Account struct {
+// Writer is one account's archive, open and locked for writing: the
+// backup, verify and rebuild side. Readers use a Snapshot.
+type Writer struct {
 	Dir     string // <archive>/<account>
 	Catalog *Catalog
 	log     *slog.Logger
 	lock    *os.File
 }
 
-// Open creates (if needed), locks and opens the archive of one account.
+// OpenWriter creates (if needed), locks and opens the archive of one account.
 // It returns ErrBusy when another process holds the lock.
-func Open(ctx context.Context, root, name string, log *slog.Logger) (*Account, error) {
+func OpenWriter(ctx context.Context, root, name string, log *slog.Logger) (*Writer, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -53,7 +54,7 @@ func Open(ctx context.Context, root, name string, log *slog.Logger) (*Account, e
 	if err != nil {
 		return nil, err
 	}
-	a := &Account{Dir: dir, log: log, lock: lock}
+	a := &Writer{Dir: dir, log: log, lock: lock}
 	if err := a.open(ctx); err != nil {
 		lock.Close()
 		return nil, err
@@ -61,7 +62,7 @@ func Open(ctx context.Context, root, name string, log *slog.Logger) (*Account, e
 	return a, nil
 }
 
-func (a *Account) open(ctx context.Context) error {
+func (a *Writer) open(ctx context.Context) error {
 	if err := checkFormat(a.Dir); err != nil {
 		return err
 	}
@@ -74,7 +75,7 @@ func (a *Account) open(ctx context.Context) error {
 }
 
 // Close closes the catalog and releases the lock.
-func (a *Account) Close() error {
+func (a *Writer) Close() error {
 	var err error
 	if a.Catalog != nil {
 		err = a.Catalog.Close()
@@ -83,7 +84,7 @@ func (a *Account) Close() error {
 }
 
 // MailDir is the root of the account's Maildir tree.
-func (a *Account) MailDir() string { return filepath.Join(a.Dir, mailDir) }
+func (a *Writer) MailDir() string { return filepath.Join(a.Dir, mailDir) }
 
 func lockDir(dir string) (*os.File, error) {
 	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o640)

@@ -40,7 +40,7 @@ func (f *Folder) Adopt(mf MessageFile, folderID int64) (Message, error) { return
 // kept beside it as catalog.db.replaced-<time>. Sync state (UIDNEXT,
 // HIGHESTMODSEQ) is not in the tree: the next backup compares every
 // folder in full, and fetches nothing it already has.
-func (a *Account) RebuildCatalog(ctx context.Context, now time.Time) (Report, error) {
+func (a *Writer) RebuildCatalog(ctx context.Context, now time.Time) (Report, error) {
 	var rep Report
 	if err := a.replaceCatalog(ctx, now); err != nil {
 		return rep, err
@@ -66,7 +66,7 @@ func (a *Account) RebuildCatalog(ctx context.Context, now time.Time) (Report, er
 	return rep, nil
 }
 
-func (a *Account) replaceCatalog(ctx context.Context, now time.Time) error {
+func (a *Writer) replaceCatalog(ctx context.Context, now time.Time) error {
 	path := filepath.Join(a.Dir, catalogFile)
 	if a.Catalog != nil {
 		a.Catalog.Close()
@@ -87,7 +87,7 @@ func (a *Account) replaceCatalog(ctx context.Context, now time.Time) error {
 	return SyncDir(a.Dir)
 }
 
-func (a *Account) rebuildFolder(ctx context.Context, dir string, run int64, rep *Report) error {
+func (a *Writer) rebuildFolder(ctx context.Context, dir string, run int64, rep *Report) error {
 	data, err := os.ReadFile(filepath.Join(dir, folderMetaFile))
 	if err != nil {
 		rep.Problems = append(rep.Problems, Problem{Kind: ProblemCatalog, Folder: dir, Detail: "no " + folderMetaFile})
@@ -115,7 +115,7 @@ func (a *Account) rebuildFolder(ctx context.Context, dir string, run int64, rep 
 	return a.rebuildMessages(ctx, f, run, rep)
 }
 
-func (a *Account) rebuildMessages(ctx context.Context, f *Folder, run int64, rep *Report) error {
+func (a *Writer) rebuildMessages(ctx context.Context, f *Folder, run int64, rep *Report) error {
 	st, err := a.Catalog.EnsureFolder(ctx, f, run)
 	if err != nil {
 		return err

@@ -22,7 +22,7 @@ func TestSnapshotRuns(t *testing.T) {
 	if _, err := OpenSnapshot(ctx, root, "new"); !errors.Is(err, ErrNoArchive) {
 		t.Fatalf("an account without an archive: %v", err)
 	}
-	a, err := Open(ctx, root, "acct", nil)
+	a, err := OpenWriter(ctx, root, "acct", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestSnapshotRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	w, err := Open(ctx, root, "acct", nil)
+	w, err := OpenWriter(ctx, root, "acct", nil)
 	if err != nil {
 		t.Fatalf("a writer beside a reader: %v", err)
 	}
@@ -112,7 +112,7 @@ func listDir(t *testing.T, dir string) []string {
 func TestSnapshotBesideBackups(t *testing.T) {
 	ctx := context.Background()
 	root := t.TempDir()
-	a, err := Open(ctx, root, "acct", nil)
+	a, err := OpenWriter(ctx, root, "acct", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func TestSnapshotBesideBackups(t *testing.T) {
 		}
 		if round%5 == 0 { // the writer goes away and comes back
 			a.Close()
-			if a, err = Open(ctx, root, "acct", nil); err != nil {
+			if a, err = OpenWriter(ctx, root, "acct", nil); err != nil {
 				t.Fatal(err)
 			}
 			f, _ = a.Folder("INBOX", '/')
@@ -194,7 +194,7 @@ func TestCatalogFilesPrivate(t *testing.T) {
 func TestViews(t *testing.T) {
 	ctx := context.Background()
 	root := t.TempDir()
-	a, _ := Open(ctx, root, "acct", nil)
+	a, _ := OpenWriter(ctx, root, "acct", nil)
 	defer a.Close()
 	sp, _ := NewSpool("")
 	run1, _ := a.Catalog.BeginRun(ctx, "imap", time.Now())

@@ -76,7 +76,7 @@ func (r Report) Unrepaired() int {
 // the server still has are moved to <account>/damaged/ and their rows
 // removed, so that the next backup fetches them again. Missing files and
 // corrupt files of messages the server no longer has cannot be repaired.
-func (a *Account) Verify(ctx context.Context, opts VerifyOptions) (Report, error) {
+func (a *Writer) Verify(ctx context.Context, opts VerifyOptions) (Report, error) {
 	var rep Report
 	if err := a.Catalog.checkIntegrity(ctx, &rep); err != nil {
 		return rep, err
@@ -119,7 +119,7 @@ func (c *Catalog) checkIntegrity(ctx context.Context, rep *Report) error {
 }
 
 type verifier struct {
-	a     *Account
+	a     *Writer
 	opts  VerifyOptions
 	rep   *Report
 	state FolderState
@@ -260,7 +260,7 @@ func (v *verifier) corrupt(ctx context.Context, m Message, mf MessageFile, detai
 	return nil
 }
 
-func (a *Account) quarantine(f *Folder, mf MessageFile) error {
+func (a *Writer) quarantine(f *Folder, mf MessageFile) error {
 	dir := filepath.Join(a.Dir, "damaged", filepath.FromSlash(f.Rel))
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return err

@@ -13,15 +13,15 @@ import (
 
 // buildArchive stores n messages in each of two folders the way a backup
 // does, and returns the open account.
-func buildArchive(t *testing.T, n int) *Account {
+func buildArchive(t *testing.T, n int) *Writer {
 	t.Helper()
 	return buildArchiveIn(t, t.TempDir(), n)
 }
 
-func buildArchiveIn(t *testing.T, root string, n int) *Account {
+func buildArchiveIn(t *testing.T, root string, n int) *Writer {
 	t.Helper()
 	ctx := context.Background()
-	a, err := Open(ctx, root, "acct", nil)
+	a, err := OpenWriter(ctx, root, "acct", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,13 +39,13 @@ func buildArchiveIn(t *testing.T, root string, n int) *Account {
 	return a
 }
 
-func storeMessages(t *testing.T, a *Account, f *Folder, sp *Spool, folderID, run int64, n int) {
+func storeMessages(t *testing.T, a *Writer, f *Folder, sp *Spool, folderID, run int64, n int) {
 	t.Helper()
 	storeRange(t, a, f, sp, folderID, run, 1, n)
 }
 
 // storeRange stores messages with UIDs from to to, in one batch.
-func storeRange(t testing.TB, a *Account, f *Folder, sp *Spool, folderID, run int64, from, to int) {
+func storeRange(t testing.TB, a *Writer, f *Folder, sp *Spool, folderID, run int64, from, to int) {
 	t.Helper()
 	var b Batch
 	var rows []Message
@@ -74,7 +74,7 @@ func storeRange(t testing.TB, a *Account, f *Folder, sp *Spool, folderID, run in
 	}
 }
 
-func curFiles(t *testing.T, a *Account, folder string) []string {
+func curFiles(t *testing.T, a *Writer, folder string) []string {
 	t.Helper()
 	dir := filepath.Join(a.MailDir(), folder, MaildirLevel, "cur")
 	entries, err := os.ReadDir(dir)
@@ -136,7 +136,7 @@ func TestVerifyFindsAndRepairs(t *testing.T) {
 
 // damage: files[0] removed, files[1] a flipped byte, files[2] a wrong S=,
 // files[3] loses its row (an orphan), plus a stale temp and a stray file.
-func damage(t *testing.T, a *Account, files []string) {
+func damage(t *testing.T, a *Writer, files []string) {
 	t.Helper()
 	if err := os.Remove(files[0]); err != nil {
 		t.Fatal(err)
@@ -180,7 +180,7 @@ func TestRebuildCatalog(t *testing.T) {
 
 // allMessages lists what the tree can tell of each message: the date only
 // to the second and as an instant, since mtimes keep no zone.
-func allMessages(t *testing.T, a *Account) []string {
+func allMessages(t *testing.T, a *Writer) []string {
 	t.Helper()
 	ctx := context.Background()
 	folders, _ := a.Catalog.Folders(ctx)
@@ -200,7 +200,7 @@ func TestFormatVersionRefused(t *testing.T) {
 	root := t.TempDir()
 	os.MkdirAll(filepath.Join(root, "acct"), 0o750)
 	os.WriteFile(filepath.Join(root, "acct", "FORMAT"), []byte("mailkeep-archive 2\n"), 0o640)
-	_, err := Open(context.Background(), root, "acct", nil)
+	_, err := OpenWriter(context.Background(), root, "acct", nil)
 	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("version 2")) {
 		t.Fatalf("want a clear version error, got %v", err)
 	}
@@ -208,12 +208,12 @@ func TestFormatVersionRefused(t *testing.T) {
 
 func TestLockBusy(t *testing.T) {
 	root := t.TempDir()
-	a, err := Open(context.Background(), root, "acct", nil)
+	a, err := OpenWriter(context.Background(), root, "acct", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	if _, err := Open(context.Background(), root, "acct", nil); err != ErrBusy {
+	if _, err := OpenWriter(context.Background(), root, "acct", nil); err != ErrBusy {
 		t.Fatalf("second open: %v, want ErrBusy", err)
 	}
 }

@@ -13,7 +13,7 @@ import (
 // only when a run that did not end cleanly came after its last clean sync
 // (archive.Catalog.MayHaveOrphans): scanning a big folder on every run
 // would cost more than the rest of an incremental run.
-func adoptOrphans(ctx context.Context, a *archive.Account, f *archive.Folder, run int64, folderID int64) error {
+func adoptOrphans(ctx context.Context, a *archive.Writer, f *archive.Folder, run int64, folderID int64) error {
 	may, err := a.Catalog.MayHaveOrphans(ctx, folderID, run)
 	if err != nil || !may {
 		return err

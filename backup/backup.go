@@ -11,30 +11,49 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/mailkeep/mailkeep/archive"
+	"github.com/mailkeep/mailkeep/progress"
 )
 
 // Dialer opens a logged-in IMAP connection.
 type Dialer func(ctx context.Context) (*imapclient.Client, error)
 
-// Progress receives user-facing progress; it must be safe for concurrent use.
-type Progress interface {
-	Folder(name string)
-	Message(bytes int64)
-}
-
-// Options configure one backup run. Zero values mean sensible defaults.
-type Options struct {
-	Dial        Dialer
-	Connections int               // IMAP connections per account; default 4
-	Include     func(string) bool // which decoded folder names to back up; nil = all
-	Compression string            // archive.NewSpool level
+// Settings are what every backup run takes, IMAP or POP3. Zero values
+// mean sensible defaults.
+type Settings struct {
+	Compression string // archive.NewSpool level
 	Log         *slog.Logger
-	Progress    Progress
+	Progress    progress.Sink
 	Now         func() time.Time
 	// A batch is made durable and recorded when it holds this many
 	// messages or bytes; defaults 500 and 64 MiB.
 	BatchMessages int
 	BatchBytes    int64
+}
+
+func (s *Settings) setDefaults() {
+	if s.Log == nil {
+		s.Log = slog.New(slog.DiscardHandler)
+	}
+	if s.Progress == nil {
+		s.Progress = progress.Nop{}
+	}
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	if s.BatchMessages <= 0 {
+		s.BatchMessages = 500
+	}
+	if s.BatchBytes <= 0 {
+		s.BatchBytes = 64 << 20
+	}
+}
+
+// Options configure one IMAP backup run. Zero values mean sensible defaults.
+type Options struct {
+	Settings
+	Dial        Dialer
+	Connections int               // IMAP connections per account; default 4
+	Include     func(string) bool // which decoded folder names to back up; nil = all
 	// StallTimeout: a folder that makes no progress this long (a server
 	// that talks without delivering) loses its connection and fails;
 	// default DefaultStallTimeout.
@@ -42,36 +61,17 @@ type Options struct {
 }
 
 func (o *Options) setDefaults() {
+	o.Settings.setDefaults()
 	if o.Connections <= 0 {
 		o.Connections = 4
 	}
 	if o.Include == nil {
 		o.Include = func(string) bool { return true }
 	}
-	if o.Log == nil {
-		o.Log = slog.New(slog.DiscardHandler)
-	}
-	if o.Progress == nil {
-		o.Progress = nopProgress{}
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.BatchMessages <= 0 {
-		o.BatchMessages = 500
-	}
-	if o.BatchBytes <= 0 {
-		o.BatchBytes = 64 << 20
-	}
 	if o.StallTimeout <= 0 {
 		o.StallTimeout = DefaultStallTimeout
 	}
 }
-
-type nopProgress struct{}
-
-func (nopProgress) Folder(string) {}
-func (nopProgress) Message(int64) {}
 
 // Result is what a run did.
 type Result struct {
@@ -107,7 +107,7 @@ func (s *stats) fail(err error) {
 }
 
 // finish records the run's outcome last, after all its data.
-func finish(ctx context.Context, a *archive.Account, run int64, start time.Time, st *stats, runErr error, now time.Time) (Result, error) {
+func finish(ctx context.Context, a *archive.Writer, run int64, start time.Time, st *stats, runErr error, now time.Time) (Result, error) {
 	res := Result{RunID: run, Stats: st.s, Duration: now.Sub(start), Failures: st.failures, Outcome: archive.OutcomeOK}
 	switch {
 	case runErr != nil:

@@ -37,12 +37,12 @@ func splitAddr(addr string) (string, int) {
 
 func runBackup(t *testing.T, ctx context.Context, root string, dial backup.Dialer) backup.Result {
 	t.Helper()
-	a, err := archive.Open(ctx, root, "alice", nil)
+	a, err := archive.OpenWriter(ctx, root, "alice", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	res, err := backup.IMAP(ctx, a, backup.Options{Dial: dial, BatchMessages: 64})
+	res, err := backup.IMAP(ctx, a, backup.Options{Dial: dial, Settings: backup.Settings{BatchMessages: 64}})
 	if err != nil {
 		t.Fatalf("backup: %v (result %+v)", err, res)
 	}
@@ -152,7 +152,7 @@ func flagAndDelete(t *testing.T, c *imapclient.Client) {
 // checkGoneKept: the expunged message is marked gone and its file is still there.
 func checkGoneKept(t *testing.T, ctx context.Context, root string) {
 	t.Helper()
-	a, err := archive.Open(ctx, root, "alice", nil)
+	a, err := archive.OpenWriter(ctx, root, "alice", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,6 +32,7 @@ type proxy struct {
 	limit  int64
 	stall  bool
 	conns  atomic.Int32
+	cut    atomic.Bool // the first connection reached limit and was cut
 }
 
 func startProxy(t *testing.T, target string, limit int64, stall bool) *proxy {
@@ -68,7 +69,9 @@ func (p *proxy) handle(c net.Conn, faulty bool) {
 		io.Copy(c, s)
 		return
 	}
-	io.CopyN(c, s, p.limit)
+	if _, err := io.CopyN(c, s, p.limit); err == nil {
+		p.cut.Store(true)
+	}
 	if p.stall {
 		time.Sleep(10 * time.Second)
 	}
@@ -88,12 +91,12 @@ func backupOnce(ctx context.Context, root string, dial backup.Dialer) (backup.Re
 }
 
 func backupBatch(ctx context.Context, root string, dial backup.Dialer, batch int) (backup.Result, error) {
-	a, err := archive.Open(ctx, root, "alice", nil)
+	a, err := archive.OpenWriter(ctx, root, "alice", nil)
 	if err != nil {
 		return backup.Result{}, err
 	}
 	defer a.Close()
-	return backup.IMAP(ctx, a, backup.Options{Dial: dial, BatchMessages: batch, Connections: 2})
+	return backup.IMAP(ctx, a, backup.Options{Dial: dial, Settings: backup.Settings{BatchMessages: batch}, Connections: 2})
 }
 
 // checkComplete: the archive holds each of the server's messages exactly
@@ -101,7 +104,7 @@ func backupBatch(ctx context.Context, root string, dial backup.Dialer, batch int
 func checkComplete(t *testing.T, root string, want int) {
 	t.Helper()
 	ctx := context.Background()
-	a, err := archive.Open(ctx, root, "alice", nil)
+	a, err := archive.OpenWriter(ctx, root, "alice", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +121,7 @@ func checkComplete(t *testing.T, root string, want int) {
 func checkNothingBroken(t *testing.T, root string) {
 	t.Helper()
 	ctx := context.Background()
-	a, err := archive.Open(ctx, root, "alice", nil)
+	a, err := archive.OpenWriter(ctx, root, "alice", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,6 +162,10 @@ func TestConnectionCut(t *testing.T) {
 			// so a message cut short would be archived if it passed as whole.
 			res, err := backupBatch(t.Context(), root, dialVia(p.ln.Addr().String(), "alice", srv.Password("alice"), 0), 1)
 			t.Logf("through the cut: %s %+v err=%v", res.Outcome, res.Stats, err)
+			if !p.cut.Load() {
+				t.Fatalf("the proxy never cut the connection at %d bytes", limit)
+			}
+			checkCutOutcome(t, limit, res, err, p.conns.Load(), n)
 			checkNothingBroken(t, root)
 			if _, err := backupOnce(t.Context(), root, direct); err != nil {
 				t.Fatalf("clean run: %v", err)
@@ -166,6 +173,24 @@ func TestConnectionCut(t *testing.T) {
 			checkComplete(t, root, n)
 			compareWithArchive(t, src, root)
 		})
+	}
+}
+
+// checkCutOutcome: a cut before the login completes fails the run with a
+// temporary error (the agent retries it) and archives nothing; a later cut
+// costs the folder one retry on a new connection, and the run completes.
+func checkCutOutcome(t *testing.T, limit int64, res backup.Result, err error, conns int32, n int) {
+	t.Helper()
+	if limit < 2_000 {
+		if res.Outcome != archive.OutcomeFailed || res.Stats.NewMessages != 0 || !transport.Temporary(err) {
+			t.Fatalf("cut during login: %s, %d messages, %v; want failed, none, a temporary error",
+				res.Outcome, res.Stats.NewMessages, err)
+		}
+		return
+	}
+	if res.Outcome != archive.OutcomeOK || err != nil || res.Stats.NewMessages != n || conns < 2 {
+		t.Fatalf("cut mid-run: %s, %d of %d messages, %d connections, %v; want ok with all, on a retry",
+			res.Outcome, res.Stats.NewMessages, n, conns, err)
 	}
 }
 

@@ -19,7 +19,7 @@ import (
 // IMAP backs up every included folder of an IMAP account into a.
 // The returned error wraps ErrPartial when some messages or folders failed
 // and the rest were archived.
-func IMAP(ctx context.Context, a *archive.Account, opts Options) (Result, error) {
+func IMAP(ctx context.Context, a *archive.Writer, opts Options) (Result, error) {
 	opts.setDefaults()
 	start := opts.Now()
 	// The login takes the server longer than the catalog takes to record
@@ -44,7 +44,7 @@ type dialResult struct {
 	err error
 }
 
-func imapRun(ctx context.Context, a *archive.Account, opts Options, run int64, st *stats, dialed <-chan dialResult) error {
+func imapRun(ctx context.Context, a *archive.Writer, opts Options, run int64, st *stats, dialed <-chan dialResult) error {
 	known, err := a.Catalog.Folders(ctx)
 	d := <-dialed
 	if err != nil || d.err != nil {
@@ -168,7 +168,7 @@ func skipListed(l *imap.ListData) bool {
 
 // markGoneFolders records folders the server no longer lists. A folder
 // that is merely excluded by the configuration is not gone.
-func markGoneFolders(ctx context.Context, a *archive.Account, known []archive.FolderState, listed []serverFolder, run int64, st *stats) error {
+func markGoneFolders(ctx context.Context, a *archive.Writer, known []archive.FolderState, listed []serverFolder, run int64, st *stats) error {
 	have := map[string]bool{}
 	for _, f := range listed {
 		have[f.name] = true
@@ -188,7 +188,7 @@ func markGoneFolders(ctx context.Context, a *archive.Account, known []archive.Fo
 
 // runWorkers syncs folders, in the given order, over up to n connections;
 // c is the first, already open, and takes the first folder.
-func runWorkers(ctx context.Context, a *archive.Account, opts Options, run int64, st *stats, c *imapclient.Client, folders []serverFolder, n int) error {
+func runWorkers(ctx context.Context, a *archive.Writer, opts Options, run int64, st *stats, c *imapclient.Client, folders []serverFolder, n int) error {
 	queue := make(chan serverFolder, len(folders))
 	for _, f := range folders {
 		queue <- f
@@ -215,7 +215,7 @@ func runWorkers(ctx context.Context, a *archive.Account, opts Options, run int64
 
 // worker syncs folders one at a time over its own connection.
 type worker struct {
-	a     *archive.Account
+	a     *archive.Writer
 	opts  Options
 	run   int64
 	st    *stats

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/mailkeep/mailkeep/archive"
@@ -17,6 +16,7 @@ type POP3Dialer func(ctx context.Context) (*pop3.Client, error)
 // POP3Options configure one POP3 backup run. Zero values mean sensible
 // defaults: keep mode, no deletion, a server without UIDL refused.
 type POP3Options struct {
+	Settings
 	Dial POP3Dialer
 	// Delete is mode delete: each message is deleted from the server once
 	// its file and catalog row are durable.
@@ -28,20 +28,6 @@ type POP3Options struct {
 	// HashWithoutUIDL lets a server without UIDL be backed up: messages are
 	// then told apart by a SHA-256 of their header (TOP n 0).
 	HashWithoutUIDL bool
-	Compression     string // archive.NewSpool level
-	Log             *slog.Logger
-	Progress        Progress
-	Now             func() time.Time
-	// A batch is made durable and recorded when it holds this many
-	// messages or bytes; defaults 500 and 64 MiB.
-	BatchMessages int
-	BatchBytes    int64
-}
-
-func (o *POP3Options) setDefaults() {
-	c := Options{Log: o.Log, Progress: o.Progress, Now: o.Now, BatchMessages: o.BatchMessages, BatchBytes: o.BatchBytes}
-	c.setDefaults()
-	o.Log, o.Progress, o.Now, o.BatchMessages, o.BatchBytes = c.Log, c.Progress, c.Now, c.BatchMessages, c.BatchBytes
 }
 
 // pop3Folder is the one folder of a POP3 account's archive.
@@ -54,8 +40,8 @@ const pop3Folder = "INBOX"
 // succeeded. Any failure before that closes the connection without QUIT,
 // so the server keeps every message. The returned error wraps ErrPartial
 // when some messages failed and the rest were archived.
-func POP3(ctx context.Context, a *archive.Account, opts POP3Options) (Result, error) {
-	opts.setDefaults()
+func POP3(ctx context.Context, a *archive.Writer, opts POP3Options) (Result, error) {
+	opts.Settings.setDefaults()
 	start := opts.Now()
 	run, err := a.Catalog.BeginRun(ctx, "pop3", start)
 	if err != nil {
@@ -70,7 +56,7 @@ func POP3(ctx context.Context, a *archive.Account, opts POP3Options) (Result, er
 
 // pop3Run is the state of one POP3 run that outlives a session.
 type pop3Run struct {
-	a      *archive.Account
+	a      *archive.Writer
 	opts   POP3Options
 	run    int64
 	start  time.Time

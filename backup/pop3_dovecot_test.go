@@ -3,12 +3,9 @@ package backup_test
 import (
 	"errors"
 	"io"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -241,28 +238,16 @@ func TestPOP3DovecotCutMidRetr(t *testing.T) {
 	}
 }
 
-// TestPOP3DovecotDiskFull: delete mode with an archive on a 1 MiB tmpfs
-// (as root) or, where mounting is not allowed, with writes that fail as
-// a full disk does: the run fails and the server keeps every message.
+// TestPOP3DovecotDiskFull: delete mode with an archive on a 1 MiB tmpfs,
+// as TestDiskFull does for IMAP: the run fails and the server keeps every
+// message.
 func TestPOP3DovecotDiskFull(t *testing.T) {
 	srv := dovecottest.Start(t, dovecottest.Options{})
 	_, msgs := inboxCorpus(25, 20, 3<<20)
 	load(t, srv, "bob", msgs)
 	want := serverBodies(t, srv, "bob")
 	root := t.TempDir()
-	if err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", root).Run(); err == nil {
-		t.Cleanup(func() { exec.Command("umount", root).Run() })
-		t.Log("archive on a 1 MiB tmpfs")
-	} else {
-		t.Logf("cannot mount a tmpfs (%v): injecting ENOSPC", err)
-		var n atomic.Int32 // messages are written on more than one goroutine
-		backup.SetPOP3Write(t, func(sp *archive.Spool, f *archive.Folder, r io.Reader) (*archive.Staged, error) {
-			if int(n.Add(1)) == len(want)-1 {
-				return nil, &os.PathError{Op: "write", Path: "tmp", Err: syscall.ENOSPC}
-			}
-			return sp.Write(f, r)
-		})
-	}
+	mount(t, root, "size=1m")
 	opts := dovecotOptions(srv, "bob", nil)
 	opts.Delete = true
 	res, err := runPOP3(t, root, opts)

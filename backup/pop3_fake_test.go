@@ -457,7 +457,7 @@ func TestPOP3AdoptsOrphans(t *testing.T) {
 	mustPOP3(t, first, fakeOptions(srv))
 
 	second := t.TempDir()
-	a, err := archive.Open(t.Context(), second, pop3Account, nil)
+	a, err := archive.OpenWriter(t.Context(), second, pop3Account, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -520,7 +520,7 @@ func TestPOP3Cancelled(t *testing.T) {
 	msgs := fakeMessages(1, 30)
 	srv := pop3fake.Start(t, pop3fake.Options{}, msgs...)
 	root := t.TempDir()
-	a, err := archive.Open(t.Context(), root, pop3Account, nil)
+	a, err := archive.OpenWriter(t.Context(), root, pop3Account, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -545,7 +545,8 @@ type cancelAfter struct {
 	cancel func()
 }
 
-func (*cancelAfter) Folder(string) {}
+func (*cancelAfter) Start(int, int64) {}
+func (*cancelAfter) Folder(string)    {}
 func (c *cancelAfter) Message(int64) {
 	if c.n--; c.n <= 0 {
 		c.cancel()

@@ -61,7 +61,7 @@ func (c *counter) get() int {
 // runPOP3 opens the archive under root, runs one POP3 backup and closes it.
 func runPOP3(t *testing.T, root string, opts backup.POP3Options) (backup.Result, error) {
 	t.Helper()
-	a, err := archive.Open(t.Context(), root, pop3Account, nil)
+	a, err := archive.OpenWriter(t.Context(), root, pop3Account, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ type stored struct {
 // to its row's size and hash, keys made from identities.
 func archived(t *testing.T, root string) []stored {
 	t.Helper()
-	a, err := archive.Open(t.Context(), root, pop3Account, nil)
+	a, err := archive.OpenWriter(t.Context(), root, pop3Account, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,7 +52,7 @@ func benchSource(b *testing.B) backup.Dialer {
 func benchBackup(b *testing.B, root string, dial backup.Dialer) backup.Result {
 	b.Helper()
 	ctx := context.Background()
-	a, err := archive.Open(ctx, root, "bench", nil)
+	a, err := archive.OpenWriter(ctx, root, "bench", nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -142,7 +142,7 @@ func TestHostileServer(t *testing.T) {
 }
 
 func backupStall(ctx context.Context, root string, dial backup.Dialer, stall time.Duration) (backup.Result, error) {
-	a, err := archive.Open(ctx, root, "alice", nil)
+	a, err := archive.OpenWriter(ctx, root, "alice", nil)
 	if err != nil {
 		return backup.Result{}, err
 	}
@@ -152,7 +152,7 @@ func backupStall(ctx context.Context, root string, dial backup.Dialer, stall tim
 
 func checkFolderCount(t *testing.T, root, folder string, want int) {
 	t.Helper()
-	a, err := archive.Open(context.Background(), root, "alice", nil)
+	a, err := archive.OpenWriter(context.Background(), root, "alice", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,7 +50,7 @@ func TestUIDValidityChange(t *testing.T) {
 		t.Fatalf("no-change run did something: %+v", s)
 	}
 
-	a, err := archive.Open(ctx, root, "alice", nil)
+	a, err := archive.OpenWriter(ctx, root, "alice", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func aliceOnDovecot(t *testing.T) (*imapclient.Client, backup.Dialer, string) {
 	return srv.Dial(t, "alice"), dialer(srv, "alice"), t.TempDir()
 }
 
-func mustFolder(t *testing.T, a *archive.Account, name string) *archive.Folder {
+func mustFolder(t *testing.T, a *archive.Writer, name string) *archive.Folder {
 	t.Helper()
 	f, err := a.Folder(name, '/')
 	if err != nil {
@@ -133,7 +133,7 @@ func TestAdoptsOrphansAfterInterruptedRun(t *testing.T) {
 	}
 	runBackup(t, ctx, root, dial)
 
-	a, err := archive.Open(ctx, root, "alice", nil)
+	a, err := archive.OpenWriter(ctx, root, "alice", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

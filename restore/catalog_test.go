@@ -16,7 +16,7 @@ func TestRestoreCatalogRules(t *testing.T) {
 	ctx := t.Context()
 	root := t.TempDir()
 	writePOP3Archive(t, root, "pop", corpus.Generate(corpus.Options{Seed: 28, Count: 3, Folders: []string{"INBOX"}})[:5])
-	a, err := archive.Open(ctx, root, "pop", nil)
+	a, err := archive.OpenWriter(ctx, root, "pop", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

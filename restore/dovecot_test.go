@@ -39,7 +39,7 @@ func userDialer(srv *dovecottest.Server, user string) restore.Dialer {
 // runBackup backs up user of srv into root/<user>.
 func runBackup(t *testing.T, srv *dovecottest.Server, root, user string) backup.Result {
 	t.Helper()
-	a, err := archive.Open(t.Context(), root, user, nil)
+	a, err := archive.OpenWriter(t.Context(), root, user, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

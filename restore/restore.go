@@ -12,20 +12,11 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/mailkeep/mailkeep/archive"
+	"github.com/mailkeep/mailkeep/progress"
 )
 
 // Dialer opens a logged-in IMAP connection to the target.
 type Dialer func(ctx context.Context) (*imapclient.Client, error)
-
-// Progress receives user-facing progress; it must be safe for concurrent use.
-type Progress interface {
-	// Start announces what the restore covers, before any folder.
-	Start(messages int, bytes int64)
-	// Folder reports that a folder's work begins.
-	Folder(name string)
-	// Message reports one message settled: appended, already present or failed.
-	Message(bytes int64)
-}
 
 // Options configure one restore. Zero values mean sensible defaults.
 type Options struct {
@@ -43,7 +34,7 @@ type Options struct {
 	DryRun bool // find what is missing, change nothing
 	Log    *slog.Logger
 	// Progress is told what happens; nil means nothing is shown.
-	Progress Progress
+	Progress progress.Sink
 	Now      func() time.Time
 }
 
@@ -55,18 +46,12 @@ func (o *Options) setDefaults() {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	if o.Progress == nil {
-		o.Progress = nopProgress{}
+		o.Progress = progress.Nop{}
 	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 }
-
-type nopProgress struct{}
-
-func (nopProgress) Start(int, int64) {}
-func (nopProgress) Folder(string)    {}
-func (nopProgress) Message(int64)    {}
 
 // Result is what a restore did, or with DryRun would do.
 type Result struct {

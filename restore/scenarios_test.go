@@ -177,7 +177,7 @@ func TestRestoreRefused(t *testing.T) {
 	want := takeSnapshot(t, loadCorpus(t, srv, "alice", msgs))
 	root := t.TempDir()
 	runBackup(t, srv, root, "alice")
-	bad := editArchive(t, root, "alice", func(a *archive.Account, f *archive.Folder, ms []archive.Message) []archive.Message {
+	bad := editArchive(t, root, "alice", func(a *archive.Writer, f *archive.Folder, ms []archive.Message) []archive.Message {
 		small, big := smallest(ms), largest(ms)
 		long := strings.Repeat("k", 60) // mail_max_keyword_length is 50
 		ups := []archive.FlagUpdate{
@@ -219,7 +219,7 @@ func TestRestoreDamagedArchive(t *testing.T) {
 	want := takeSnapshot(t, loadCorpus(t, srv, "alice", msgs))
 	root := t.TempDir()
 	runBackup(t, srv, root, "alice")
-	editArchive(t, root, "alice", func(a *archive.Account, f *archive.Folder, ms []archive.Message) []archive.Message {
+	editArchive(t, root, "alice", func(a *archive.Writer, f *archive.Folder, ms []archive.Message) []archive.Message {
 		small, big := smallest(ms), largest(ms)
 		damage(t, filePath(t, f, big), func(b []byte) []byte { b[len(b)/2] ^= 0x55; return b })
 		damage(t, filePath(t, f, small), func(b []byte) []byte { return b[:len(b)-6] })
@@ -239,9 +239,9 @@ func TestRestoreDamagedArchive(t *testing.T) {
 // editArchive opens an account's INBOX in the archive, lets edit change
 // it, and returns what edit returns.
 func editArchive(t *testing.T, root, account string,
-	edit func(*archive.Account, *archive.Folder, []archive.Message) []archive.Message) []archive.Message {
+	edit func(*archive.Writer, *archive.Folder, []archive.Message) []archive.Message) []archive.Message {
 	t.Helper()
-	a, err := archive.Open(t.Context(), root, account, nil)
+	a, err := archive.OpenWriter(t.Context(), root, account, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -442,7 +442,7 @@ func TestRestorePOP3Archive(t *testing.T) {
 func writePOP3Archive(t *testing.T, root, account string, msgs []corpus.Message) {
 	t.Helper()
 	ctx := t.Context()
-	a, err := archive.Open(ctx, root, account, nil)
+	a, err := archive.OpenWriter(ctx, root, account, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"debug/elf"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -24,17 +23,16 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 
+	"github.com/mailkeep/mailkeep/agent"
 	"github.com/mailkeep/mailkeep/archive"
-	"github.com/mailkeep/mailkeep/backup"
 	"github.com/mailkeep/mailkeep/internal/corpus"
 	"github.com/mailkeep/mailkeep/internal/dovecottest"
-	"github.com/mailkeep/mailkeep/pop3"
-	"github.com/mailkeep/mailkeep/schedule"
-	"github.com/mailkeep/mailkeep/transport"
 )
 
 // These tests run the built binary as the agent, against a real Dovecot,
-// with schedules of one second.
+// with schedules of one second: what only a process shows (signals,
+// systemd notifications, the metrics server, exit codes). The agent's
+// rules are tested in package agent with a fake job.
 
 // agentProc is a running "mailkeep run".
 type agentProc struct {
@@ -317,10 +315,10 @@ func TestAgentRunsOnSchedule(t *testing.T) {
 
 func checkBusySkip(t *testing.T, p *agentProc, addr, root string) {
 	t.Helper()
-	var a *archive.Account
+	var a *archive.Writer
 	waitFor(t, 10*time.Second, "the account's lock", func() bool {
 		var err error
-		a, err = archive.Open(t.Context(), root, "alice", nil)
+		a, err = archive.OpenWriter(t.Context(), root, "alice", nil)
 		return err == nil
 	})
 	busy := `mailkeep_skipped_runs_total{account="alice",reason="busy"}`
@@ -375,8 +373,8 @@ func TestAgentStopMidRunLosesNothing(t *testing.T) {
 	// The run stopped at a safe point: its record is closed. (The outcome
 	// is interrupted or failed, depending on whether the cancelled context
 	// or the closed connection reached backup first.)
-	if h, _, err := lastRuns(t.Context(), root, "alice"); err != nil || h.run.Ended.IsZero() || h.run.Outcome == archive.OutcomeOK {
-		t.Fatalf("last run %+v (%v), want a closed record of an unfinished run", h.run, err)
+	if last := lastRun(t, root, "alice"); last.Ended.IsZero() || last.Outcome == archive.OutcomeOK {
+		t.Fatalf("last run %+v, want a closed record of an unfinished run", last)
 	}
 	t.Logf("stopped mid-run in %s", took)
 
@@ -387,6 +385,21 @@ func TestAgentStopMidRunLosesNothing(t *testing.T) {
 	}
 	checkNoOverlap(t, root, "alice")
 	compareWithServer(t, srv, root, "alice")
+}
+
+// lastRun returns an account's newest run.
+func lastRun(t *testing.T, root, account string) archive.Run {
+	t.Helper()
+	snap, err := archive.OpenSnapshot(t.Context(), root, account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Close()
+	runs, err := snap.Runs(t.Context())
+	if err != nil || len(runs) == 0 {
+		t.Fatalf("runs: %v, %v", runs, err)
+	}
+	return runs[0]
 }
 
 // compareWithServer checks that the catalog holds each message of each
@@ -431,118 +444,6 @@ func compareWithServer(t *testing.T, srv *dovecottest.Server, root, user string)
 		total += len(got)
 	}
 	t.Logf("%d folders, %d messages, each once", len(folders), total)
-}
-
-func TestAgentReload(t *testing.T) {
-	srv := dovecottest.Start(t, dovecottest.Options{})
-	loadCorpus(t, srv, "alice", corpus.Options{Seed: 1, Count: 10})
-	loadCorpus(t, srv, "bob", corpus.Options{Seed: 2, Count: 10})
-	dir := t.TempDir()
-	addr := freeAddr(t)
-	agentYAML := fmt.Sprintf("  metrics: %s\n", addr)
-	cfg, _ := agentConfig(t, dir, srv, "@every 1s", agentYAML, "alice")
-	good, _ := os.ReadFile(cfg)
-	p := startAgent(t, cfg, nil)
-	waitFor(t, 30*time.Second, "an ok run", func() bool { return runs(t, addr, "alice", "ok") >= 1 })
-
-	broken := []struct{ name, content, log string }{
-		{"yaml", string(good) + "  colour: blue\n", "colour"},
-		{"schedule", strings.Replace(string(good), "@every 1s", "61 * * * *", 1), "61 * * * *"},
-		{"missing", "", "no such file"},
-	}
-	for i, b := range broken {
-		if b.name == "missing" {
-			os.Remove(cfg)
-		} else if err := os.WriteFile(cfg, []byte(b.content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		p.signal(t, syscall.SIGHUP)
-		p.waitLog(t, "configuration not reloaded", i+1, 10*time.Second)
-		if !strings.Contains(p.stderr.String(), b.log) {
-			t.Errorf("%s: the log does not say why: %q", b.name, b.log)
-		}
-		ok := runs(t, addr, "alice", "ok")
-		waitFor(t, 10*time.Second, "runs on the old configuration", func() bool { return runs(t, addr, "alice", "ok") > ok })
-	}
-	if got := scrape(t, addr)[`mailkeep_config_reloads_total{result="failed"}`]; got != 3 {
-		t.Errorf("failed reloads %v, want 3", got)
-	}
-
-	// A valid file applies: bob, backed up over POP3, joins.
-	agentConfig(t, dir, srv, "@every 1s", agentYAML, "alice", "pop3:bob")
-	p.signal(t, syscall.SIGHUP)
-	p.waitLog(t, "configuration reloaded", 1, 10*time.Second)
-	waitFor(t, 30*time.Second, "bob's first runs", func() bool { return runs(t, addr, "bob", "ok") >= 2 })
-	if got := scrape(t, addr)[`mailkeep_archived_messages_total{account="bob"}`]; got == 0 {
-		t.Error("bob's POP3 runs archived nothing")
-	}
-	if code, _ := p.stop(t, 15*time.Second); code != exitOK {
-		t.Fatalf("exit %d", code)
-	}
-}
-
-func TestAgentFailures(t *testing.T) {
-	srv := dovecottest.Start(t, dovecottest.Options{})
-	tests := []struct {
-		name       string
-		edit       func(string) string
-		want, nope string
-	}{
-		{"permanent failures are not retried",
-			func(c string) string {
-				return strings.Replace(c, "password_file:", "password: wrong-secret-xyz\n    #", 1)
-			},
-			"authentication failed", "retrying"},
-		{"temporary failures are retried",
-			func(c string) string { return strings.Replace(c, "port: "+portOf(srv.IMAPAddr), "port: 1", 1) },
-			"retrying", "no attempts left"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			addr := freeAddr(t)
-			cfg, _ := agentConfig(t, t.TempDir(), srv, "@every 1s", fmt.Sprintf("  metrics: %s\n", addr), "alice")
-			data, _ := os.ReadFile(cfg)
-			os.WriteFile(cfg, []byte(tc.edit(string(data))), 0o600)
-			p := startAgent(t, cfg, nil)
-			p.waitLog(t, tc.want, 1, 20*time.Second)
-			if tc.nope == "retrying" {
-				p.waitLog(t, "run failed", 2, 15*time.Second) // Dovecot delays a failed login by 2 s
-			}
-			code, took := p.stop(t, 5*time.Second) // a retry's backoff does not delay the exit
-			log := p.stderr.String()
-			if code != exitOK || strings.Contains(log, tc.nope) {
-				t.Fatalf("exit %d after %s; log has %q:\n%s", code, took, tc.nope, log)
-			}
-			if strings.Contains(log, "wrong-secret-xyz") {
-				t.Fatal("the password is in the log")
-			}
-		})
-	}
-}
-
-func TestAgentClassify(t *testing.T) {
-	reset := &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
-	tests := []struct {
-		name string
-		err  error
-		want schedule.Class
-	}{
-		{"busy", withCode(exitBusy, archive.ErrBusy), schedule.Busy},
-		{"partial, even if its first failure was temporary",
-			withCode(exitPartial, fmt.Errorf("%w: 2 failures, first: %w", backup.ErrPartial, reset)), schedule.Incomplete},
-		{"connection reset", withCode(exitFailure, fmt.Errorf("fetch: %w", reset)), schedule.Temporary},
-		{"connection refused", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, schedule.Temporary},
-		{"IMAP login refused", withCode(exitFailure, fmt.Errorf("login: %w", transport.ErrAuth)), schedule.Permanent},
-		{"POP3 login refused", fmt.Errorf("%w: %w", pop3.ErrAuth, io.ErrUnexpectedEOF), schedule.Permanent},
-		{"POP3 mailbox in use", &pop3.ServerError{Cmd: "PASS", Code: "IN-USE", Msg: "[IN-USE] locked"}, schedule.Temporary},
-		{"POP3 refusal", &pop3.ServerError{Cmd: "UIDL", Msg: "no"}, schedule.Permanent},
-		{"unknown folder", errors.New("select \"Nope\": NO Mailbox doesn't exist"), schedule.Permanent},
-	}
-	for _, tc := range tests {
-		if got := classify(tc.err); got != tc.want {
-			t.Errorf("%s: class %d, want %d", tc.name, got, tc.want)
-		}
-	}
 }
 
 func TestAgentStartErrors(t *testing.T) {
@@ -606,7 +507,7 @@ func TestStatus(t *testing.T) {
 	}
 
 	r = mailkeep(t, nil, "status", "--config", cfg, "--json", "alice")
-	var list []accountStatus
+	var list []agent.Status
 	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil || len(list) != 1 {
 		t.Fatalf("--json: %v\n%s", err, r.stdout)
 	}

@@ -8,8 +8,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mailkeep/mailkeep/agent"
 	"github.com/mailkeep/mailkeep/backup"
 	"github.com/mailkeep/mailkeep/config"
+	"github.com/mailkeep/mailkeep/progress"
 )
 
 func backupCommand(g *globals) *cobra.Command {
@@ -30,11 +32,12 @@ func backupCommand(g *globals) *cobra.Command {
 }
 
 // backupAll backs up accounts one after the other and returns the worst outcome.
-func backupAll(ctx context.Context, g *globals, cfg *config.Config, accts []*config.Account, log *slog.Logger, progress bool) error {
+func backupAll(ctx context.Context, g *globals, cfg *config.Config, accts []*config.Account, log *slog.Logger, showProgress bool) error {
 	var worst error
 	for _, a := range accts {
-		p := newProgress(g.stderr, a.Name, progress, log)
-		res, err := backupAccount(ctx, cfg.Archive, a, log, p)
+		p := progress.New(g.stderr, a.Name, showProgress, log, "syncing folder", "account", a.Name)
+		res, err := agent.Backup(ctx, cfg.Archive, a, log, p)
+		err = accountError(err)
 		p.Done()
 		printSummary(g.stdout, a.Name, res, err)
 		worst = worse(worst, err)

@@ -127,7 +127,7 @@ func finishAndCheck(t *testing.T, cfg, root string, want int) {
 // checkArchive: one catalog row per server message, and verify is clean.
 func checkArchive(t *testing.T, root string, want int) {
 	t.Helper()
-	a, err := archive.Open(context.Background(), root, "alice", nil)
+	a, err := archive.OpenWriter(context.Background(), root, "alice", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

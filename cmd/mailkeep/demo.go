@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 
@@ -83,7 +84,7 @@ func writeDemoConfig(dir, addr string) (*config.Config, error) {
 	if err := os.MkdirAll(abs, 0o750); err != nil {
 		return nil, err
 	}
-	host, port, _ := splitHostPort(addr)
+	host, port, _ := net.SplitHostPort(addr)
 	text := fmt.Sprintf(`# written by "mailkeep demo"
 archive: %s/archive
 accounts:

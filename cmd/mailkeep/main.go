@@ -22,6 +22,7 @@ const (
 	exitUsage       = 2 // bad command line or configuration
 	exitPartial     = 3 // the run finished, but some messages or folders failed
 	exitBusy        = 4 // another mailkeep process is backing up the account
+	exitProblems    = 5 // verify found problems it did not repair
 	exitInterrupted = 130
 )
 

@@ -140,7 +140,7 @@ func TestCLIErrors(t *testing.T) {
 		})
 	}
 	t.Run("busy", func(t *testing.T) {
-		a, err := archive.Open(context.Background(), root, "alice", nil)
+		a, err := archive.OpenWriter(context.Background(), root, "alice", nil)
 		if err != nil {
 			t.Fatal(err)
 		}

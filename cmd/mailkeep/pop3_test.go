@@ -70,7 +70,7 @@ func popStat(t *testing.T, srv *dovecottest.Server) int {
 // of them the catalog records as deleted from the server.
 func archivedPOP3(t *testing.T, root string) (bodies []string, deleted int) {
 	t.Helper()
-	a, err := archive.Open(t.Context(), root, "home", nil)
+	a, err := archive.OpenWriter(t.Context(), root, "home", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

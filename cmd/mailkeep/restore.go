@@ -10,7 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mailkeep/mailkeep/agent"
 	"github.com/mailkeep/mailkeep/config"
+	"github.com/mailkeep/mailkeep/progress"
 	"github.com/mailkeep/mailkeep/restore"
 )
 
@@ -74,7 +76,7 @@ func runRestore(ctx context.Context, g *globals, f restoreFlags) error {
 
 // restoreAccount restores src's archive into dst and prints the summary.
 func restoreAccount(ctx context.Context, g *globals, root string, src, dst *config.Account, f restoreFlags, log *slog.Logger) error {
-	opts := restore.Options{Dial: restore.Dialer(imapDialer(dst, log)), Connections: dst.Connections,
+	opts := restore.Options{Dial: restore.Dialer(agent.IMAPDialer(dst, log)), Connections: dst.Connections,
 		Folders: f.folders, Into: f.into, DryRun: f.dryRun, Now: time.Now,
 		Log: log.With("account", src.Name, "target", dst.Name)}
 	if f.asOf != "" {
@@ -83,7 +85,7 @@ func restoreAccount(ctx context.Context, g *globals, root string, src, dst *conf
 			return withCode(exitUsage, fmt.Errorf("--as-of: want an RFC 3339 time such as 2026-11-01T00:00:00Z, not %q", f.asOf))
 		}
 	}
-	p := newRestoreProgress(g.stderr, src.Name+" → "+dst.Name, !f.noProgress, log)
+	p := progress.New(g.stderr, src.Name+" → "+dst.Name, !f.noProgress, log, "restoring folder")
 	opts.Progress = p
 	res, err := restore.Run(ctx, root, src.Name, opts)
 	p.Done()

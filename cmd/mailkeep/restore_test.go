@@ -200,7 +200,7 @@ func TestRestoreCLIErrors(t *testing.T) {
 	}
 
 	t.Run("partial", func(t *testing.T) {
-		a, err := archive.Open(context.Background(), root, "alice", nil)
+		a, err := archive.OpenWriter(context.Background(), root, "alice", nil)
 		if err != nil {
 			t.Fatal(err)
 		}

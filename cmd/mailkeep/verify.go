@@ -12,9 +12,6 @@ import (
 	"github.com/mailkeep/mailkeep/config"
 )
 
-// exitProblems: verify found problems it did not repair.
-const exitProblems = 5
-
 func verifyCommand(g *globals) *cobra.Command {
 	var repair bool
 	var rebuild string
@@ -54,7 +51,7 @@ func verifyAll(ctx context.Context, g *globals, cfg *config.Config, accts []*con
 }
 
 func verifyAccount(ctx context.Context, g *globals, root, name string, repair bool) error {
-	arch, err := archive.Open(ctx, root, name, nil)
+	arch, err := archive.OpenWriter(ctx, root, name, nil)
 	if err != nil {
 		return accountError(err)
 	}
@@ -86,7 +83,7 @@ func rebuildCatalog(ctx context.Context, g *globals, cfg *config.Config, name st
 	if _, err := cfg.Account(name); err != nil {
 		return withCode(exitUsage, err)
 	}
-	arch, err := archive.Open(ctx, cfg.Archive, name, nil)
+	arch, err := archive.OpenWriter(ctx, cfg.Archive, name, nil)
 	if err != nil {
 		return accountError(err)
 	}

@@ -4,15 +4,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
-	"time"
-
-	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/backup"
 	"github.com/mailkeep/mailkeep/config"
-	"github.com/mailkeep/mailkeep/transport"
 )
 
 // loadConfig reads the configuration named by --config, $MAILKEEP_CONFIG
@@ -64,35 +59,6 @@ func selectAccounts(cfg *config.Config, names []string) ([]*config.Account, erro
 	return out, nil
 }
 
-func endpoint(a *config.Account) transport.Endpoint {
-	return transport.Endpoint{Host: a.Host, Port: a.Port, TLS: a.TLS, CAFile: a.CAFile,
-		ServerName: a.TLSServerName, Username: a.Username, Auth: a.Auth, Secret: a.Secret}
-}
-
-func imapDialer(a *config.Account, log *slog.Logger) backup.Dialer {
-	ep := endpoint(a)
-	return func(ctx context.Context) (*imapclient.Client, error) {
-		return transport.DialIMAP(ctx, ep, transport.IMAPOptions{Log: log})
-	}
-}
-
-// backupAccount runs one account's backup and maps its outcome to an exit code.
-func backupAccount(ctx context.Context, root string, a *config.Account, log *slog.Logger, p backup.Progress) (backup.Result, error) {
-	arch, err := archive.Open(ctx, root, a.Name, log)
-	if err != nil {
-		return backup.Result{}, accountError(err)
-	}
-	defer arch.Close()
-	if a.Protocol == "pop3" {
-		res, err := backupPOP3(ctx, arch, a, log, p)
-		return res, accountError(err)
-	}
-	opts := backup.Options{Dial: imapDialer(a, log), Connections: a.Connections, Include: a.MatchFolder,
-		Compression: a.Compression, Log: log.With("account", a.Name), Progress: p, Now: time.Now}
-	res, err := backup.IMAP(ctx, arch, opts)
-	return res, accountError(err)
-}
-
 // accountError maps an account's failure to its exit code.
 func accountError(err error) error {
 	switch {
@@ -107,5 +73,3 @@ func accountError(err error) error {
 	}
 	return withCode(exitFailure, err)
 }
-
-func splitHostPort(addr string) (string, string, error) { return net.SplitHostPort(addr) }

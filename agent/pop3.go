@@ -1,35 +1,17 @@
-package main
+package agent
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"time"
 
 	"github.com/emersion/go-sasl"
 
-	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/backup"
 	"github.com/mailkeep/mailkeep/config"
 	"github.com/mailkeep/mailkeep/pop3"
 	"github.com/mailkeep/mailkeep/transport"
 )
-
-// backupPOP3 runs one POP3 account's backup.
-func backupPOP3(ctx context.Context, arch *archive.Account, a *config.Account, log *slog.Logger, p backup.Progress) (backup.Result, error) {
-	opts := backup.POP3Options{
-		Dial:            pop3Dialer(a),
-		Delete:          a.POP3.Mode == config.POP3Delete,
-		DeleteAfterDays: a.POP3.DeleteAfterDays,
-		HashWithoutUIDL: a.POP3.NoUIDL == config.NoUIDLHash,
-		Compression:     a.Compression,
-		Log:             log.With("account", a.Name),
-		Progress:        p,
-		Now:             time.Now,
-	}
-	return backup.POP3(ctx, arch, opts)
-}
 
 var pop3TLSModes = map[string]pop3.TLSMode{
 	config.TLSImplicit: pop3.TLSImplicit,

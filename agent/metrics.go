@@ -1,4 +1,4 @@
-package main
+package agent
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -25,8 +24,8 @@ import (
 // outcomes are the values of the outcome label.
 var outcomes = []string{archive.OutcomeOK, archive.OutcomePartial, archive.OutcomeFailed, archive.OutcomeInterrupted}
 
-// metrics are the agent's Prometheus metrics, in a registry of their own,
-// and the state /healthz judges. It implements schedule.Observer.
+// metrics are the agent's Prometheus metrics, in a registry of their own.
+// It implements schedule.Observer.
 type metrics struct {
 	reg         *prometheus.Registry
 	lastSuccess *prometheus.GaugeVec
@@ -43,22 +42,15 @@ type metrics struct {
 	next        *prometheus.GaugeVec
 	reloads     *prometheus.CounterVec
 
-	mu      sync.Mutex
-	started time.Time
-	health  map[string]*accountHealth // the accounts the agent runs
-}
-
-// accountHealth is what /healthz knows of one account.
-type accountHealth struct {
-	maxAge      time.Duration
-	lastSuccess time.Time // zero: none known
+	mu       sync.Mutex
+	accounts map[string]bool // the scheduled accounts, whose series exist
 }
 
 var _ schedule.Observer = (*metrics)(nil)
 
-func newMetrics(now time.Time) *metrics {
+func newMetrics(version string) *metrics {
 	acct := []string{"account"}
-	m := &metrics{reg: prometheus.NewRegistry(), started: now, health: map[string]*accountHealth{},
+	m := &metrics{reg: prometheus.NewRegistry(), accounts: map[string]bool{},
 		lastSuccess: gauge("last_success_timestamp_seconds", "When the account's last successful (ok or partial) run ended, in Unix seconds.", acct),
 		lastRun:     gauge("last_run_timestamp_seconds", "When the account's last run ended, in Unix seconds.", acct),
 		lastOutcome: gauge("last_run_outcome", "1 for the outcome of the account's last run (ok, partial, failed, interrupted), 0 for the others.", []string{"account", "outcome"}),
@@ -90,26 +82,22 @@ func counter(name, help string, labels []string) *prometheus.CounterVec {
 	return prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mailkeep_" + name, Help: help}, labels)
 }
 
-// setAccounts makes the scheduled accounts of set the ones the metrics and
-// /healthz cover, with their health bounds, and drops the others' series.
-func (m *metrics) setAccounts(cfg *config.Config, set schedule.Settings, now time.Time) {
+// setAccounts makes the scheduled accounts of set the ones the metrics
+// cover, and drops the others' series.
+func (m *metrics) setAccounts(set schedule.Settings) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	old := m.health
-	m.health = map[string]*accountHealth{}
+	old := m.accounts
+	m.accounts = map[string]bool{}
 	for _, a := range set.Accounts {
 		if a.Schedule.IsZero() {
 			continue
 		}
-		h := &accountHealth{maxAge: schedule.MaxAge(a.Schedule, time.Duration(cfg.Agent.HealthMaxAge), set.Jitter, now)}
-		if o, ok := old[a.Name]; ok {
-			h.lastSuccess = o.lastSuccess
-		}
-		m.health[a.Name] = h
+		m.accounts[a.Name] = true
 		m.initSeries(a.Name)
 	}
 	for name := range old {
-		if _, ok := m.health[name]; !ok {
+		if !m.accounts[name] {
 			m.forget(name)
 		}
 	}
@@ -144,19 +132,19 @@ func (m *metrics) forget(name string) {
 // so that a restarted agent reports them before its first run.
 func (m *metrics) seed(ctx context.Context, root string, log *slog.Logger) {
 	m.mu.Lock()
-	names := make([]string, 0, len(m.health))
-	for name := range m.health {
+	names := make([]string, 0, len(m.accounts))
+	for name := range m.accounts {
 		names = append(names, name)
 	}
 	m.mu.Unlock()
 	for _, name := range names {
-		last, ok, err := lastRuns(ctx, root, name)
+		last, ok, err := readHistory(ctx, root, name)
 		switch {
 		case errors.Is(err, archive.ErrNoArchive):
 		case err != nil:
 			log.Warn("cannot read the account's last runs", "account", name, "err", err)
 		case ok:
-			m.setLast(name, last.run.Outcome, last.run.Ended)
+			m.setLast(name, last.last.Outcome, last.last.Ended)
 			if !last.success.Ended.IsZero() {
 				m.setSuccess(name, last.success.Ended)
 			}
@@ -208,11 +196,6 @@ func (m *metrics) setLast(name, outcome string, ended time.Time) {
 
 func (m *metrics) setSuccess(name string, at time.Time) {
 	m.lastSuccess.WithLabelValues(name).Set(unixSeconds(at))
-	m.mu.Lock()
-	if h, ok := m.health[name]; ok {
-		h.lastSuccess = at
-	}
-	m.mu.Unlock()
 }
 
 func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
@@ -240,34 +223,15 @@ func (m *metrics) Running(name string, running bool) {
 	m.running.WithLabelValues(name).Set(v)
 }
 
-// unhealthy lists the accounts whose last success is older than their
-// bound. An account without a known success is measured from the agent's
-// start, so a new agent is not unhealthy before it had a chance to run.
-func (m *metrics) unhealthy(now time.Time) []string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []string
-	for name, h := range m.health {
-		since, what := h.lastSuccess, "last success"
-		if since.IsZero() {
-			since, what = m.started, "no success since the agent started"
-		}
-		if age := now.Sub(since); age > h.maxAge {
-			out = append(out, fmt.Sprintf("%s: %s %s ago, more than %s", name, what, roundAge(age), h.maxAge))
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-// handler serves /metrics and /healthz.
-func (m *metrics) handler(log *slog.Logger) http.Handler {
+// handler serves /metrics and /healthz, which judges the accounts of the
+// configuration cfg returns by the health rule.
+func (m *metrics) handler(log *slog.Logger, cfg func() *config.Config) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn), Registry: m.reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if bad := m.unhealthy(time.Now()); len(bad) > 0 {
+		if bad := Unhealthy(r.Context(), cfg(), time.Now()); len(bad) > 0 {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			fmt.Fprintln(w, strings.Join(bad, "\n"))
 			return
@@ -292,15 +256,4 @@ func serveMetrics(addr string, h http.Handler, log *slog.Logger) (*http.Server, 
 	}()
 	log.Info("serving /metrics and /healthz", "addr", ln.Addr().String())
 	return srv, nil
-}
-
-// roundAge shortens a duration for a message: 26h3m, 3m20s, 12s.
-func roundAge(d time.Duration) time.Duration {
-	switch {
-	case d >= time.Hour:
-		return d.Round(time.Minute)
-	case d >= time.Minute:
-		return d.Round(time.Second)
-	}
-	return d.Round(time.Millisecond)
 }

@@ -1,0 +1,64 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/mailkeep/mailkeep/archive"
+	"github.com/mailkeep/mailkeep/backup"
+	"github.com/mailkeep/mailkeep/config"
+	"github.com/mailkeep/mailkeep/pop3"
+	"github.com/mailkeep/mailkeep/progress"
+	"github.com/mailkeep/mailkeep/schedule"
+	"github.com/mailkeep/mailkeep/transport"
+)
+
+// Backup runs one backup of account a into the archive under root: the
+// job the agent schedules and "mailkeep backup" runs once.
+func Backup(ctx context.Context, root string, a *config.Account, log *slog.Logger, p progress.Sink) (backup.Result, error) {
+	arch, err := archive.OpenWriter(ctx, root, a.Name, log)
+	if err != nil {
+		return backup.Result{}, err
+	}
+	defer arch.Close()
+	set := backup.Settings{Compression: a.Compression, Log: log.With("account", a.Name), Progress: p, Now: time.Now}
+	if a.Protocol == config.ProtocolPOP3 {
+		return backup.POP3(ctx, arch, backup.POP3Options{Settings: set, Dial: pop3Dialer(a),
+			Delete: a.POP3.Mode == config.POP3Delete, DeleteAfterDays: a.POP3.DeleteAfterDays,
+			HashWithoutUIDL: a.POP3.NoUIDL == config.NoUIDLHash})
+	}
+	return backup.IMAP(ctx, arch, backup.Options{Settings: set, Dial: IMAPDialer(a, log),
+		Connections: a.Connections, Include: a.MatchFolder})
+}
+
+// IMAPDialer logs in to account a's IMAP server.
+func IMAPDialer(a *config.Account, log *slog.Logger) func(context.Context) (*imapclient.Client, error) {
+	ep := endpoint(a)
+	return func(ctx context.Context) (*imapclient.Client, error) {
+		return transport.DialIMAP(ctx, ep, transport.IMAPOptions{Log: log})
+	}
+}
+
+func endpoint(a *config.Account) transport.Endpoint {
+	return transport.Endpoint{Host: a.Host, Port: a.Port, TLS: a.TLS, CAFile: a.CAFile,
+		ServerName: a.TLSServerName, Username: a.Username, Auth: a.Auth, Secret: a.Secret}
+}
+
+// classify tells the scheduler what a job's error means.
+func classify(err error) schedule.Class {
+	switch {
+	case errors.Is(err, archive.ErrBusy):
+		return schedule.Busy
+	case errors.Is(err, backup.ErrPartial):
+		return schedule.Incomplete
+	case errors.Is(err, transport.ErrAuth), errors.Is(err, pop3.ErrAuth):
+		return schedule.Permanent
+	case transport.Temporary(err), pop3.Temporary(err):
+		return schedule.Temporary
+	}
+	return schedule.Permanent
+}
