@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -313,5 +315,69 @@ func TestOpenMessage(t *testing.T) {
 	os.Remove(path)
 	if _, err := f.OpenMessage(rows[2]); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing file: %v, want fs.ErrNotExist", err)
+	}
+}
+
+func TestParseAsOf(t *testing.T) {
+	loc := time.FixedZone("CET", 3600)
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	age := func(s string) (time.Duration, error) {
+		if strings.HasSuffix(s, "d") {
+			n, err := strconv.Atoi(strings.TrimSuffix(s, "d"))
+			return time.Duration(n) * 24 * time.Hour, err
+		}
+		return time.ParseDuration(s)
+	}
+	tests := []struct {
+		in   string
+		want AsOf
+		bad  bool
+	}{
+		{"", AsOf{}, false},
+		{"42", AsOf{Run: 42}, false},
+		{"2026-11-01T08:00:00Z", AsOf{Time: time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)}, false},
+		{"2026-11-01", AsOf{Time: time.Date(2026, 11, 1, 23, 59, 59, 999999999, loc)}, false},
+		{"2026-11-01 08:30", AsOf{Time: time.Date(2026, 11, 1, 8, 30, 0, 0, loc)}, false},
+		{"3d", AsOf{Time: now.Add(-72 * time.Hour)}, false},
+		{"12h", AsOf{Time: now.Add(-12 * time.Hour)}, false},
+		{"0", AsOf{}, true},
+		{"-3", AsOf{}, true},
+		{"yesterday", AsOf{}, true},
+	}
+	for _, tc := range tests {
+		got, err := ParseAsOf(tc.in, now, loc, age)
+		if (err != nil) != tc.bad || !got.Time.Equal(tc.want.Time) || got.Run != tc.want.Run {
+			t.Errorf("%q: %+v, %v; want %+v (error %v)", tc.in, got, err, tc.want, tc.bad)
+		}
+	}
+}
+
+func TestResolveAsOf(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	a, _ := OpenWriter(ctx, root, "acct", nil)
+	t0 := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	for i := range 3 {
+		id, _ := a.Catalog.BeginRun(ctx, "imap", t0.Add(time.Duration(i)*time.Hour))
+		a.Catalog.FinishRun(ctx, id, OutcomeOK, RunStats{}, nil, t0.Add(time.Duration(i)*time.Hour+time.Minute))
+	}
+	a.Close()
+	snap, err := OpenSnapshot(ctx, root, "acct")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Close()
+	for _, tc := range []struct {
+		as   AsOf
+		want int64
+	}{{AsOf{}, 0}, {AsOf{Run: 2}, 2}, {AsOf{Time: t0.Add(90 * time.Minute)}, 2}, {AsOf{Time: t0.Add(5 * time.Hour)}, 3}} {
+		if r, err := snap.Resolve(ctx, tc.as); err != nil || r.ID != tc.want {
+			t.Errorf("%+v: run %d, %v; want %d", tc.as, r.ID, err, tc.want)
+		}
+	}
+	for _, bad := range []AsOf{{Run: 9}, {Time: t0.Add(-time.Second)}} {
+		if _, err := snap.Resolve(ctx, bad); !errors.Is(err, ErrNoRun) {
+			t.Errorf("%+v: %v, want ErrNoRun", bad, err)
+		}
 	}
 }

@@ -63,9 +63,9 @@ func TestParseErrors(t *testing.T) {
 		{"empty account", withAccount("  -\n"),
 			[]string{`t.yaml:8: account #2: empty account`}},
 		{"bad duration", base + "agent:\n  jitter: 5\n",
-			[]string{`t.yaml:9: agent.jitter: want a duration such as "90s" or "2m", got "5"`}},
+			[]string{`t.yaml:9: agent.jitter: want a duration such as "90s", "2m" or "7d", got "5"`}},
 		{"duration not a scalar", base + "agent:\n  stop_timeout: [1s]\n",
-			[]string{`t.yaml:9: agent.stop_timeout: want a duration such as "90s" or "2m", got a list`}},
+			[]string{`t.yaml:9: agent.stop_timeout: want a duration such as "90s", "2m" or "7d", got a list`}},
 		{"explicit tag that does not fit", withAccount("    port: !!int x\n"),
 			[]string{"t.yaml:3: account \"work\": cannot decode !!str `x` as a !!int"}},
 		{"empty file", "",
@@ -248,7 +248,7 @@ t.yaml:8: account "home": host: missing (the mail server's name or address)
 t.yaml:8: account "home": username: missing
 t.yaml:8: account "home": no password: set one of password, password_file, password_env, password_command
 t.yaml:10: unknown key "prot" in account "home" (did you mean "protocol"?)
-t.yaml:12: agent.jitter: want a duration such as "90s" or "2m", got "soon"`
+t.yaml:12: agent.jitter: want a duration such as "90s", "2m" or "7d", got "soon"`
 	if err.Error() != want {
 		t.Errorf("got\n%v\nwant\n%s", err, want)
 	}

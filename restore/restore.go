@@ -25,9 +25,9 @@ type Options struct {
 	// Folders are the archive folder names to restore, as the source
 	// server spelled them; nil means every folder.
 	Folders []string
-	// AsOf restores the state of the last backup run that started at or
-	// before it; zero means the latest state.
-	AsOf time.Time
+	// AsOf restores the state of a backup run (see archive.AsOf); zero
+	// means the latest state.
+	AsOf archive.AsOf
 	// Into is a folder on the target below which the folders are
 	// restored; "/" or the target's delimiter separates its levels.
 	Into   string
@@ -76,8 +76,6 @@ var (
 	// ErrNoFolder reports a requested folder that the archive does not
 	// hold at the chosen state.
 	ErrNoFolder = errors.New("no such folder in the archive")
-	// ErrNoRun reports an AsOf earlier than every backup run.
-	ErrNoRun = errors.New("no backup run to restore")
 )
 
 // Run restores the archive of the account in <root>/<account> to the
@@ -136,16 +134,11 @@ func (r *runner) run(ctx context.Context) error {
 
 // load reads the state to restore from the catalog and selects folders.
 func (r *runner) load(ctx context.Context) ([]archive.ViewFolder, error) {
-	if !r.opts.AsOf.IsZero() {
-		run, ok, err := r.snap.RunAt(ctx, r.opts.AsOf)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			return nil, r.noRun(ctx)
-		}
-		r.asOf = run
+	run, err := r.snap.Resolve(ctx, r.opts.AsOf)
+	if err != nil {
+		return nil, err
 	}
+	r.asOf = run
 	all, err := r.snap.Folders(ctx, archive.View{Run: r.asOf.ID})
 	if err != nil {
 		return nil, err
@@ -164,20 +157,6 @@ func (r *runner) load(ctx context.Context) ([]archive.ViewFolder, error) {
 		}
 	}
 	return out, nil
-}
-
-// noRun explains that no run started at or before AsOf.
-func (r *runner) noRun(ctx context.Context) error {
-	asOf := r.opts.AsOf.Format(time.RFC3339)
-	runs, err := r.snap.Runs(ctx)
-	if err != nil {
-		return err
-	}
-	if len(runs) == 0 {
-		return fmt.Errorf("%w: the archive records no runs", ErrNoRun)
-	}
-	first := runs[len(runs)-1].Started.UTC().Format(time.RFC3339)
-	return fmt.Errorf("%w: none started at or before %s (the first started %s)", ErrNoRun, asOf, first)
 }
 
 // tally counts what happened to messages, from concurrent workers.

@@ -49,7 +49,7 @@ func TestRestoreAsOf(t *testing.T) {
 	runs := archiveRuns(t, root, "alice")
 	started, between := runs[run1.RunID], runs[run1.RunID].Add(runs[run1.RunID+1].Sub(runs[run1.RunID])/2)
 
-	res, _ := runRestore(t, root, "alice", restore.Options{Dial: userDialer(srv, "carol"), AsOf: between})
+	res, _ := runRestore(t, root, "alice", restore.Options{Dial: userDialer(srv, "carol"), AsOf: archive.AsOf{Time: between}})
 	if res.Run.ID != run1.RunID || res.Failed != 0 {
 		t.Fatalf("restored the state of run %d with %d failures, want run %d", res.Run.ID, res.Failed, run1.RunID)
 	}
@@ -63,7 +63,7 @@ func TestRestoreAsOf(t *testing.T) {
 
 	// Back to where it came from: the state of the first run restored into
 	// alice brings back what was deleted, and only that.
-	asOf := restore.Options{Dial: userDialer(srv, "alice"), AsOf: between}
+	asOf := restore.Options{Dial: userDialer(srv, "alice"), AsOf: archive.AsOf{Time: between}}
 	if res, _ = runRestore(t, root, "alice", asOf); res.Appended != missingFrom(first, second) || res.Failed != 0 ||
 		res.Created != 1 {
 		t.Errorf("as of the first run into alice: %d appended, %d folders created; want %d and 1 (R&D)",
@@ -74,8 +74,8 @@ func TestRestoreAsOf(t *testing.T) {
 	}
 
 	_, err := restore.Run(t.Context(), root, "alice", restore.Options{Dial: userDialer(srv, "bob"),
-		AsOf: started.Add(-time.Hour)})
-	if !errors.Is(err, restore.ErrNoRun) {
+		AsOf: archive.AsOf{Time: started.Add(-time.Hour)}})
+	if !errors.Is(err, archive.ErrNoRun) {
 		t.Errorf("as of an hour before the first run: %v, want ErrNoRun", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mailkeep/mailkeep/agent"
+	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/config"
 	"github.com/mailkeep/mailkeep/progress"
 	"github.com/mailkeep/mailkeep/restore"
@@ -35,8 +36,10 @@ so it can be run again after it finished or was interrupted without making dupli
 never changes or deletes what the target holds. It reads the archive without locking it.
 
 By default the latest state is restored: the folders and messages the last backup saw.
---as-of TIME (RFC 3339, e.g. 2026-11-01T00:00:00Z) restores the state of the last backup run
-that started at or before TIME, with the flags messages had then. --folder (repeatable) names
+--as-of RUN|TIME restores the state of a backup run, with the flags messages had then: a
+run id (mailkeep runs lists them), or the last run that started at or before a time: an RFC
+3339 time (2026-11-01T08:00:00Z), a date (2026-11-01: the end of that day, local time) or an
+age (3d, 12h). --folder (repeatable) names
 an archive folder to restore, as the source server spelled it (its subfolders are folders of
 their own: name them too). --into PREFIX restores
 every folder below the target folder PREFIX ("Restored/INBOX", "Restored/Archive", ...).
@@ -50,7 +53,7 @@ every folder below the target folder PREFIX ("Restored/INBOX", "Restored/Archive
 	fl.StringVar(&f.account, "account", "", "account whose archive is restored (required)")
 	fl.StringVar(&f.toAccount, "to-account", "", "IMAP account of the config to restore into (default: --account)")
 	fl.StringArrayVar(&f.folders, "folder", nil, "archive folder to restore (repeatable; default: all)")
-	fl.StringVar(&f.asOf, "as-of", "", "restore the state of the last backup run at or before this RFC 3339 time")
+	fl.StringVar(&f.asOf, "as-of", "", "restore the state of this run: a run id, a date, an RFC 3339 time or an age (3d)")
 	fl.StringVar(&f.into, "into", "", "target folder below which the folders are restored")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "say what would be created and appended; change nothing")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "no progress bar, even on a terminal")
@@ -79,12 +82,11 @@ func restoreAccount(ctx context.Context, g *globals, root string, src, dst *conf
 	opts := restore.Options{Dial: restore.Dialer(agent.IMAPDialer(dst, log)), Connections: dst.Connections,
 		Folders: f.folders, Into: f.into, DryRun: f.dryRun, Now: time.Now,
 		Log: log.With("account", src.Name, "target", dst.Name)}
-	if f.asOf != "" {
-		var err error
-		if opts.AsOf, err = time.Parse(time.RFC3339, f.asOf); err != nil {
-			return withCode(exitUsage, fmt.Errorf("--as-of: want an RFC 3339 time such as 2026-11-01T00:00:00Z, not %q", f.asOf))
-		}
+	asOf, err := archive.ParseAsOf(f.asOf, time.Now(), time.Local, config.ParseDuration)
+	if err != nil {
+		return withCode(exitUsage, err)
 	}
+	opts.AsOf = asOf
 	p := progress.New(g.stderr, src.Name+" → "+dst.Name, !f.noProgress, log, "restoring folder")
 	opts.Progress = p
 	res, err := restore.Run(ctx, root, src.Name, opts)
@@ -121,7 +123,7 @@ func restoreError(err error) error {
 		return withCode(exitInterrupted, err)
 	case errors.Is(err, restore.ErrPartial):
 		return withCode(exitPartial, err)
-	case errors.Is(err, restore.ErrNoFolder), errors.Is(err, restore.ErrNoRun):
+	case errors.Is(err, restore.ErrNoFolder), errors.Is(err, archive.ErrNoRun):
 		return withCode(exitUsage, err)
 	}
 	return withCode(exitFailure, err)
