@@ -180,7 +180,7 @@ func TestRestoreCLIErrors(t *testing.T) {
 		{"no archive", []string{"--account", "carol"}, exitFailure, "no archive"},
 		{"unknown folder", []string{"--account", "alice", "--to-account", "carol", "--folder", "Nope"}, exitUsage, `no such folder in the archive: "Nope"`},
 		{"as of before the first run", []string{"--account", "alice", "--to-account", "carol", "--as-of", "2001-01-01T00:00:00Z"},
-			exitUsage, "no backup run to restore: none started at or before 2001-01-01T00:00:00Z (the first started "},
+			exitUsage, "no such backup run: none started at or before 2001-01-01T00:00:00Z (the first started "},
 		{"bad time", []string{"--account", "alice", "--as-of", "yesterday"}, exitUsage, `--as-of "yesterday": want a run id`},
 		{"argument", []string{"--account", "alice", "extra"}, exitUsage, "unknown command"},
 	}
