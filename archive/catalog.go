@@ -15,11 +15,23 @@ import (
 )
 
 // schemaVersion is the catalog schema this build writes (PRAGMA user_version).
-const schemaVersion = 2
+const schemaVersion = 3
+
+// refetchTable records messages whose archived copy verify --repair set
+// aside while the server still had them: the next backup fetches them
+// again, and until it has, verify reports them.
+const refetchTable = `CREATE TABLE refetch (
+	folder_id INTEGER NOT NULL REFERENCES folders(id),
+	key TEXT NOT NULL,
+	detail TEXT NOT NULL,
+	since TEXT NOT NULL,
+	PRIMARY KEY (folder_id, key)
+)`
 
 // migrations[v] upgrades a catalog of schema v to v+1.
 var migrations = map[int]string{
 	1: `ALTER TABLE folders ADD COLUMN clean_run INTEGER NOT NULL DEFAULT 0`,
+	2: refetchTable,
 }
 
 const schema = `
@@ -153,7 +165,7 @@ func (c *Catalog) migrate(ctx context.Context) error {
 		return fmt.Errorf("%w: catalog schema %d is newer than this mailkeep (%d)", ErrFormat, v, schemaVersion)
 	}
 	return c.tx(ctx, func(tx *sql.Tx) error {
-		steps := []string{schema}
+		steps := []string{schema, refetchTable}
 		if v > 0 {
 			steps = nil
 			for ; v < schemaVersion; v++ {

@@ -192,5 +192,8 @@ func (fs *folderSync) saveState(ctx context.Context) error {
 	st.UIDNext = uint32(fs.sel.UIDNext)
 	st.HighestModSeq = fs.sel.HighestModSeq
 	st.Messages = fs.sel.NumMessages
+	if err := fs.w.a.Catalog.ClearRefetched(ctx, st.ID); err != nil {
+		return fatal(err)
+	}
 	return fatal(fs.w.a.Catalog.SetFolderState(ctx, st, fs.w.run))
 }

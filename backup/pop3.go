@@ -218,6 +218,9 @@ func (s *pop3Session) sync(ctx context.Context) error {
 	}
 	st := s.state
 	st.Messages = uint32(len(s.list))
+	if err := s.a.Catalog.ClearRefetched(ctx, st.ID); err != nil {
+		return fatal(err)
+	}
 	return fatal(s.a.Catalog.SetFolderState(ctx, st, s.run))
 }
 
