@@ -6,8 +6,6 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"strings"
 	"time"
 
@@ -105,7 +103,7 @@ type Catalog struct {
 // (SQLITE_FCNTL_PERSIST_WAL), so that readers, who open it read-only,
 // always find the -wal and -shm files they need and never create them.
 func OpenCatalog(ctx context.Context, path string) (*Catalog, error) {
-	if err := createPrivate(path); err != nil {
+	if err := createFile(path, private.file); err != nil {
 		return nil, fmt.Errorf("create catalog: %w", err)
 	}
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)" +
@@ -122,18 +120,6 @@ func OpenCatalog(ctx context.Context, path string) (*Catalog, error) {
 		return nil, fmt.Errorf("catalog %s: %w", path, err)
 	}
 	return c, nil
-}
-
-// createPrivate creates an empty file with mode 0600 unless it exists.
-func createPrivate(path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	return f.Close()
 }
 
 // persistWAL opens connections that keep the WAL file when they close.

@@ -173,24 +173,64 @@ func readAll(t *testing.T, f *Folder, m Message) []byte {
 	return data
 }
 
-// TestCatalogFilesPrivate: the catalog and its WAL files are owner-only,
-// whatever the umask, and stay when the writer closes, so that readers
-// never create them.
-func TestCatalogFilesPrivate(t *testing.T) {
+// TestArchivePrivate: everything under an account's archive is
+// owner-only whatever the umask, and the catalog's WAL files stay when the
+// writer closes, so that readers never create them. Once an administrator
+// gives the account directory's group read access, what mailkeep adds
+// stays readable by that group, and nothing is ever more.
+func TestArchivePrivate(t *testing.T) {
 	old := unix.Umask(0)
 	defer unix.Umask(old)
 	root := t.TempDir()
 	a := buildArchiveIn(t, root, 2)
 	a.Close()
-	for _, name := range []string{"catalog.db", "catalog.db-wal", "catalog.db-shm"} {
-		fi, err := os.Stat(filepath.Join(root, "acct", name))
+	dir := filepath.Join(root, "acct")
+	for _, name := range []string{"catalog.db-wal", "catalog.db-shm"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("%s after the writer closed: %v", name, err)
+		}
+	}
+	checkModes(t, dir, 0o600, 0o700)
+
+	if err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if d.IsDir() {
+			return os.Chmod(path, 0o750)
+		}
+		return os.Chmod(path, 0o640)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	w, err := OpenWriter(ctx, root, "acct", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	sp, _ := NewSpool("")
+	run, _ := w.Catalog.BeginRun(ctx, "imap", time.Now())
+	f, _ := w.Folder("New/Sub", '/')
+	st, _ := w.Catalog.EnsureFolder(ctx, f, run)
+	storeRange(t, w, f, sp, st.ID, run, 1, 2)
+	checkModes(t, dir, 0o640, 0o750)
+}
+
+// checkModes: every file under dir has mode file, every directory dir.
+func checkModes(t *testing.T, root string, file, dir fs.FileMode) {
+	t.Helper()
+	filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if mode := fi.Mode().Perm(); mode != 0o600 {
-			t.Errorf("%s: mode %v, want 0600", name, mode)
+		info, _ := d.Info()
+		want := file
+		if d.IsDir() {
+			want = dir
 		}
-	}
+		if got := info.Mode().Perm(); got != want {
+			t.Errorf("%s: mode %v, want %v", path, got, want)
+		}
+		return nil
+	})
 }
 
 func TestViews(t *testing.T) {

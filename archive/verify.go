@@ -318,7 +318,7 @@ func (v *verifier) setAsideRow(ctx context.Context, m Message, detail string) er
 
 func (a *Writer) quarantine(f *Folder, mf MessageFile) error {
 	dir := filepath.Join(a.Dir, "damaged", filepath.FromSlash(f.Rel))
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := os.MkdirAll(dir, a.perm.dir); err != nil {
 		return err
 	}
 	if err := os.Rename(f.Path(mf), filepath.Join(dir, mf.Name())); err != nil {
