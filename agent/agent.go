@@ -193,7 +193,7 @@ func (a *Agent) reload() {
 		return
 	}
 	for _, w := range cfg.Warnings() {
-		a.log.Warn(w)
+		a.log.Warn(w.Text, "account", w.Account)
 	}
 	if cfg.Agent.Metrics != old.Agent.Metrics {
 		a.log.Warn("agent.metrics changed: restart the agent to apply it", "serving", old.Agent.Metrics)
