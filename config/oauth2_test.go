@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"golang.org/x/oauth2/endpoints"
 )
 
 // oauthBase is a valid account with a custom OAuth2 provider. Lines added
@@ -297,5 +299,25 @@ func TestSecretOfOAuth2Account(t *testing.T) {
 	want := `account "work": oauth2: the access token comes from mailkeep's token store, not from the configuration`
 	if err == nil || err.Error() != want {
 		t.Errorf("Secret() error = %v, want %s", err, want)
+	}
+}
+
+// The presets agree with golang.org/x/oauth2's own table of endpoints.
+func TestPresetsMatchOAuth2Endpoints(t *testing.T) {
+	var g, m OAuth2
+	presetGoogle(&g, nil)
+	presetMicrosoft(&m, ProtocolIMAP, nil)
+	ms := endpoints.AzureAD("common")
+	for _, c := range []struct{ name, got, want string }{
+		{"google auth", g.AuthorizationURL, endpoints.Google.AuthURL},
+		{"google token", g.TokenURL, endpoints.Google.TokenURL},
+		{"google device", g.DeviceAuthorizationURL, endpoints.Google.DeviceAuthURL},
+		{"microsoft auth", m.AuthorizationURL, ms.AuthURL},
+		{"microsoft token", m.TokenURL, ms.TokenURL},
+		{"microsoft device", m.DeviceAuthorizationURL, ms.DeviceAuthURL},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: %q, golang.org/x/oauth2/endpoints says %q", c.name, c.got, c.want)
+		}
 	}
 }
