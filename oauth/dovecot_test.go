@@ -33,7 +33,6 @@ type conn interface {
 	close()
 }
 
-
 type setup struct {
 	provider *oauthtest.Server
 	dovecot  *dovecottest.Server
