@@ -19,6 +19,7 @@ import (
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/backup"
 	"github.com/mailkeep/mailkeep/config"
+	"github.com/mailkeep/mailkeep/oauth"
 	"github.com/mailkeep/mailkeep/pop3"
 	"github.com/mailkeep/mailkeep/schedule"
 	"github.com/mailkeep/mailkeep/transport"
@@ -127,7 +128,7 @@ func classify(err error) schedule.Class {
 		return schedule.Incomplete
 	case errors.Is(err, transport.ErrAuth), errors.Is(err, pop3.ErrAuth):
 		return schedule.Permanent
-	case transport.Temporary(err), pop3.Temporary(err):
+	case transport.Temporary(err), pop3.Temporary(err), oauth.Temporary(err):
 		return schedule.Temporary
 	}
 	return schedule.Permanent

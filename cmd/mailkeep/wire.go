@@ -12,6 +12,7 @@ import (
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/backup"
 	"github.com/mailkeep/mailkeep/config"
+	"github.com/mailkeep/mailkeep/oauth"
 	"github.com/mailkeep/mailkeep/transport"
 )
 
@@ -70,10 +71,9 @@ func endpoint(a *config.Account) transport.Endpoint {
 }
 
 func imapDialer(a *config.Account, log *slog.Logger) backup.Dialer {
-	ep := endpoint(a)
-	return func(ctx context.Context) (*imapclient.Client, error) {
+	return withOAuth2(a, log, func(ctx context.Context, ep transport.Endpoint) (*imapclient.Client, error) {
 		return transport.DialIMAP(ctx, ep, transport.IMAPOptions{Log: log})
-	}
+	})
 }
 
 // backupAccount runs one account's backup and maps its outcome to an exit code.
@@ -104,6 +104,8 @@ func accountError(err error) error {
 		return withCode(exitBusy, err)
 	case errors.Is(err, backup.ErrPartial):
 		return withCode(exitPartial, err)
+	case errors.Is(err, oauth.ErrNeedsLogin):
+		return withCode(exitNeedsLogin, err)
 	}
 	return withCode(exitFailure, err)
 }

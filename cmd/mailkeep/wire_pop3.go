@@ -19,7 +19,7 @@ import (
 // backupPOP3 runs one POP3 account's backup.
 func backupPOP3(ctx context.Context, arch *archive.Account, a *config.Account, log *slog.Logger, p backup.Progress) (backup.Result, error) {
 	opts := backup.POP3Options{
-		Dial:            pop3Dialer(a),
+		Dial:            pop3Dialer(a, log),
 		Delete:          a.POP3.Mode == config.POP3Delete,
 		DeleteAfterDays: a.POP3.DeleteAfterDays,
 		HashWithoutUIDL: a.POP3.NoUIDL == config.NoUIDLHash,
@@ -39,9 +39,8 @@ var pop3TLSModes = map[string]pop3.TLSMode{
 
 // pop3Dialer connects to the account's server as its tls setting says and
 // logs in.
-func pop3Dialer(a *config.Account) backup.POP3Dialer {
-	ep := endpoint(a)
-	return func(ctx context.Context) (*pop3.Client, error) {
+func pop3Dialer(a *config.Account, log *slog.Logger) backup.POP3Dialer {
+	return withOAuth2(a, log, func(ctx context.Context, ep transport.Endpoint) (*pop3.Client, error) {
 		mode, ok := pop3TLSModes[ep.TLS]
 		if !ok {
 			return nil, transport.Permanent(fmt.Errorf("unknown tls mode %q", ep.TLS))
@@ -63,7 +62,7 @@ func pop3Dialer(a *config.Account) backup.POP3Dialer {
 			return nil, err
 		}
 		return c, nil
-	}
+	})
 }
 
 // pop3Login authenticates with the mechanism the account names, or lets
