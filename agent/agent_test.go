@@ -24,6 +24,7 @@ import (
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/backup"
 	"github.com/mailkeep/mailkeep/config"
+	"github.com/mailkeep/mailkeep/oauth"
 	"github.com/mailkeep/mailkeep/pop3"
 	"github.com/mailkeep/mailkeep/progress"
 	"github.com/mailkeep/mailkeep/schedule"
@@ -285,6 +286,9 @@ func TestClassify(t *testing.T) {
 		{"POP3 mailbox in use", &pop3.ServerError{Cmd: "PASS", Code: "IN-USE", Msg: "[IN-USE] locked"}, schedule.Temporary},
 		{"POP3 refusal", &pop3.ServerError{Cmd: "UIDL", Msg: "no"}, schedule.Permanent},
 		{"unknown folder", errors.New("select \"Nope\": NO Mailbox doesn't exist"), schedule.Permanent},
+		{"needs login", &oauth.NeedsLoginError{Account: "work", Reason: "refresh token refused"}, schedule.Permanent},
+		{"needs login after a refused token", fmt.Errorf("dial: %w", &oauth.NeedsLoginError{Account: "work",
+			Reason: "refused twice", Err: transport.ErrAuth}), schedule.Permanent},
 	}
 	for _, tc := range tests {
 		if got := classify(tc.err); got != tc.want {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/emersion/go-sasl"
 
@@ -21,9 +22,8 @@ var pop3TLSModes = map[string]pop3.TLSMode{
 
 // pop3Dialer connects to the account's server as its tls setting says and
 // logs in.
-func pop3Dialer(a *config.Account) backup.POP3Dialer {
-	ep := endpoint(a)
-	return func(ctx context.Context) (*pop3.Client, error) {
+func pop3Dialer(a *config.Account, log *slog.Logger) backup.POP3Dialer {
+	return withOAuth2(a, log, func(ctx context.Context, ep transport.Endpoint) (*pop3.Client, error) {
 		mode, ok := pop3TLSModes[ep.TLS]
 		if !ok {
 			return nil, transport.Permanent(fmt.Errorf("unknown tls mode %q", ep.TLS))
@@ -45,7 +45,7 @@ func pop3Dialer(a *config.Account) backup.POP3Dialer {
 			return nil, err
 		}
 		return c, nil
-	}
+	})
 }
 
 // pop3Login authenticates with the mechanism the account names, or lets

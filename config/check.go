@@ -27,6 +27,7 @@ func check(cfg *Config, top *section, accounts []*section) {
 		checkAccount(&cfg.Accounts[i], accounts[i], dir)
 	}
 	checkUniqueNames(cfg.Accounts, accounts)
+	checkStateDir(cfg, top, dir)
 }
 
 // configDir is the absolute directory of the configuration file, against

@@ -33,49 +33,64 @@ func (a *Account) Secret(ctx context.Context) (string, error) {
 
 func (a *Account) secret(ctx context.Context) (string, error) {
 	switch {
+	case a.UsesOAuth2():
+		return "", errors.New("oauth2: the access token comes from mailkeep's token store, not from the configuration")
 	case a.usesToken():
 		return runSecret(ctx, "token_command", a.TokenCommand)
 	case a.Password != "":
 		return a.Password, nil
 	case a.PasswordFile != "":
-		return readSecretFile(a.PasswordFile)
+		return readSecretFile("password_file", a.PasswordFile)
 	case a.PasswordEnv != "":
-		return envSecret(a.PasswordEnv)
+		return envSecret("password_env", a.PasswordEnv)
 	case a.PasswordCommand != "":
 		return runSecret(ctx, "password_command", a.PasswordCommand)
 	}
 	return "", errors.New("no password source set")
 }
 
+// ClientSecret returns the OAuth2 client secret from client_secret_file or
+// client_secret_env, or "" when neither is set (a public client). Errors
+// name the key and the file or variable, never the secret.
+func (o *OAuth2) ClientSecret() (string, error) {
+	switch {
+	case o.ClientSecretFile != "":
+		return readSecretFile("oauth2.client_secret_file", o.ClientSecretFile)
+	case o.ClientSecretEnv != "":
+		return envSecret("oauth2.client_secret_env", o.ClientSecretEnv)
+	}
+	return "", nil
+}
+
 // readSecretFile returns the file's contents less one trailing newline.
-// Its errors come from os and name the file, not its contents.
-func readSecretFile(name string) (string, error) {
+// Its errors come from os and name the key and the file, not its contents.
+func readSecretFile(key, name string) (string, error) {
 	f, err := os.Open(name)
 	if err != nil {
-		return "", fmt.Errorf("password_file: %w", err)
+		return "", fmt.Errorf("%s: %w", key, err)
 	}
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, maxSecret+1))
 	switch {
 	case err != nil:
-		return "", fmt.Errorf("password_file: %w", err)
+		return "", fmt.Errorf("%s: %w", key, err)
 	case len(b) > maxSecret:
-		return "", fmt.Errorf("password_file %s: longer than %d bytes", name, maxSecret)
+		return "", fmt.Errorf("%s %s: longer than %d bytes", key, name, maxSecret)
 	}
 	v := trimNewline(string(b))
 	if v == "" {
-		return "", fmt.Errorf("password_file %s: empty", name)
+		return "", fmt.Errorf("%s %s: empty", key, name)
 	}
 	return v, nil
 }
 
-func envSecret(name string) (string, error) {
+func envSecret(key, name string) (string, error) {
 	v, ok := os.LookupEnv(name)
 	switch {
 	case !ok:
-		return "", fmt.Errorf("password_env: environment variable %s is not set", name)
+		return "", fmt.Errorf("%s: environment variable %s is not set", key, name)
 	case v == "":
-		return "", fmt.Errorf("password_env: environment variable %s is empty", name)
+		return "", fmt.Errorf("%s: environment variable %s is empty", key, name)
 	}
 	return v, nil
 }

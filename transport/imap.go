@@ -68,7 +68,8 @@ func login(ctx context.Context, c *imapclient.Client, e Endpoint) error {
 	}
 	switch {
 	case e.Auth == "xoauth2":
-		err = c.Authenticate(newXOAuth2(e.Username, secret))
+		x := newXOAuth2(e.Username, secret)
+		err = x.result(c.Authenticate(x))
 	case e.Auth == "oauthbearer":
 		err = c.Authenticate(sasl.NewOAuthBearerClient(&sasl.OAuthBearerOptions{Username: e.Username, Token: secret}))
 	case e.Auth == "plain" || e.Auth == "" && caps.Has(imap.AuthCap(sasl.Plain)):

@@ -23,6 +23,7 @@ const (
 	exitPartial     = 3 // the run finished, but some messages or folders failed
 	exitBusy        = 4 // another mailkeep process is backing up the account
 	exitProblems    = 5 // verify found problems it did not repair
+	exitNeedsLogin  = 6 // an OAuth2 account must be signed in again: mailkeep auth login ACCOUNT
 	exitInterrupted = 130
 )
 
@@ -93,6 +94,7 @@ func rootCommand(g *globals) *cobra.Command {
 	pf.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	root.AddCommand(backupCommand(g), demoCommand(g), restoreCommand(g), runCommand(g), statusCommand(g), verifyCommand(g))
+	root.AddCommand(authCommand(g))
 	return root
 }
 

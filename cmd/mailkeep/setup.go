@@ -8,6 +8,7 @@ import (
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/backup"
 	"github.com/mailkeep/mailkeep/config"
+	"github.com/mailkeep/mailkeep/oauth"
 )
 
 // loadConfig reads the configuration named by --config, $MAILKEEP_CONFIG
@@ -79,6 +80,8 @@ func accountError(err error) error {
 		return withCode(exitBusy, err)
 	case errors.Is(err, backup.ErrPartial):
 		return withCode(exitPartial, err)
+	case errors.Is(err, oauth.ErrNeedsLogin):
+		return withCode(exitNeedsLogin, err)
 	}
 	return withCode(exitFailure, err)
 }
