@@ -17,8 +17,8 @@ func checkAccount(a *Account, s *section, dir string) {
 	}
 	a.Compression = orDefault(a.Compression, CompressionFastest)
 	oneOf(s, "compression", a.Compression, CompressionFastest, CompressionDefault, CompressionBetter)
-	a.CAFile = resolvePath(dir, a.CAFile)
-	a.PasswordFile = resolvePath(dir, a.PasswordFile)
+	a.CAFile = resolvePath(s, "ca_file", dir, a.CAFile)
+	a.PasswordFile = resolvePath(s, "password_file", dir, a.PasswordFile)
 }
 
 // checkName allows names that are safe as a directory name in the archive.

@@ -51,7 +51,7 @@ func checkOAuth2(a *Account, s *section, dir string) {
 		s.errorf("oauth2.client_id", "oauth2.client_id: missing (the client ID of the app registered with the provider)")
 	}
 	checkClientSecret(o, s)
-	o.ClientSecretFile = resolvePath(dir, o.ClientSecretFile)
+	o.ClientSecretFile = resolvePath(s, "oauth2.client_secret_file", dir, o.ClientSecretFile)
 	if o.Tenant != "" && o.Provider != ProviderMicrosoft {
 		s.errorf("oauth2.tenant", "oauth2.tenant: only with provider microsoft")
 	}

@@ -136,18 +136,6 @@ type Agent struct {
 	StopTimeout   Duration `yaml:"stop_timeout"`   // grace period on shutdown; default 30s
 }
 
-// ResolvePath returns the configuration file to read: flag if it is not
-// empty, else $MAILKEEP_CONFIG if set and not empty, else DefaultPath.
-func ResolvePath(flag string) string {
-	if flag != "" {
-		return flag
-	}
-	if env := os.Getenv(EnvPath); env != "" {
-		return env
-	}
-	return DefaultPath
-}
-
 // Load reads and parses the configuration file at path.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)

@@ -512,20 +512,6 @@ func errorsUnwrapAll(err error) error {
 	}
 }
 
-func TestResolvePath(t *testing.T) {
-	tests := []struct{ flag, env, want string }{
-		{"/a.yaml", "/b.yaml", "/a.yaml"},
-		{"", "/b.yaml", "/b.yaml"},
-		{"", "", DefaultPath},
-	}
-	for _, tt := range tests {
-		t.Setenv(EnvPath, tt.env)
-		if got := ResolvePath(tt.flag); got != tt.want {
-			t.Errorf("ResolvePath(%q) with $%s=%q = %q, want %q", tt.flag, EnvPath, tt.env, got, tt.want)
-		}
-	}
-}
-
 func TestConfigAccount(t *testing.T) {
 	cfg := &Config{Path: "t.yaml", Accounts: []Account{{Name: "work"}, {Name: "home"}}}
 	a, err := cfg.Account("home")

@@ -96,15 +96,21 @@ func envSecret(key, name string) (string, error) {
 }
 
 // runSecret runs command with sh -c and returns its output less the
-// trailing newline. A failure reports the exit status and the first line
-// of standard error, with any line of the output blanked out of it.
+// trailing newline. A failure reports the exit status only: what the
+// command printed, on either stream, may be the secret or part of it (a
+// wrong password echoed in a message), so none of it reaches an error, a
+// log, the catalog or status.
 func runSecret(ctx context.Context, key, command string) (string, error) {
 	if command == "" {
 		return "", fmt.Errorf("%s: not set", key)
 	}
-	var stdout, stderr limitedBuffer
+	if _, err := exec.LookPath("sh"); err != nil {
+		return "", fmt.Errorf("%s: this system has no shell (sh) to run it, as in mailkeep's container image: "+
+			"use a file (password_file, also under $CREDENTIALS_DIRECTORY) or password_env", key)
+	}
+	var stdout limitedBuffer
 	cmd := exec.CommandContext(ctx, "sh", "-c", command)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Stdout, cmd.Stderr = &stdout, io.Discard
 	cmd.WaitDelay = commandWaitDelay
 	err := cmd.Run()
 	out := trimNewline(stdout.buf.String())
@@ -112,7 +118,7 @@ func runSecret(ctx context.Context, key, command string) (string, error) {
 	case ctx.Err() != nil:
 		return "", fmt.Errorf("%s: %w", key, ctx.Err())
 	case err != nil:
-		return "", fmt.Errorf("%s: %w%s", key, err, stderrHint(stderr.buf.String(), stdout.buf.String()))
+		return "", fmt.Errorf("%s: the command failed (%v); its output is not shown, as it may hold the secret", key, exitStatus(err))
 	case stdout.full:
 		return "", fmt.Errorf("%s: printed more than %d bytes", key, maxSecret)
 	case out == "":
@@ -121,24 +127,13 @@ func runSecret(ctx context.Context, key, command string) (string, error) {
 	return out, nil
 }
 
-// stderrHint returns ": " and the first line of stderr, cut short, with
-// every line of stdout in it replaced, so a command that echoes the
-// secret to both does not leak it.
-func stderrHint(stderr, stdout string) string {
-	line, _, _ := strings.Cut(stderr, "\n")
-	line = strings.TrimSpace(line)
-	for out := range strings.Lines(stdout) {
-		if out = strings.TrimRight(out, "\r\n"); out != "" {
-			line = strings.ReplaceAll(line, out, "<redacted>")
-		}
+// exitStatus describes how a command ended, without its output.
+func exitStatus(err error) string {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ProcessState.String()
 	}
-	if len(line) > 200 {
-		line = line[:200] + "…"
-	}
-	if line == "" {
-		return ""
-	}
-	return ": " + line
+	return err.Error()
 }
 
 // trimNewline removes one trailing "\n" or "\r\n".

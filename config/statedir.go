@@ -55,7 +55,7 @@ func checkStateDir(cfg *Config, s *section, dir string) {
 		}
 		cfg.StateDir, key = def, "archive"
 	}
-	cfg.StateDir = filepath.Clean(resolvePath(dir, cfg.StateDir))
+	cfg.StateDir = filepath.Clean(resolvePath(s, key, dir, cfg.StateDir))
 	if cfg.Archive != "" && within(cfg.StateDir, cfg.Archive) {
 		s.errorf(key, "state_dir: %q lies inside archive %q; keep it outside, so that a copy of the archive never carries tokens", cfg.StateDir, cfg.Archive)
 	}

@@ -14,7 +14,7 @@ import (
 // loadConfig reads the configuration named by --config, $MAILKEEP_CONFIG
 // or the default path.
 func (g *globals) loadConfig() (*config.Config, error) {
-	cfg, err := config.Load(config.ResolvePath(g.configPath))
+	cfg, err := config.LoadSearched(g.configPath)
 	if err != nil {
 		return nil, withCode(exitUsage, err)
 	}
