@@ -4,7 +4,7 @@
 # directories of their own (Debian's packages conflict with dovecot-imapd:
 # "Conflicts: imap-server", so apt-get cannot put them beside it).
 #
-#   scripts/test-servers.sh            # as root; safe to run again
+#   scripts/test-servers.sh            # safe to run again; installing takes root
 #
 # Where the unpacked servers go (the tests look in the same places):
 #   MAILKEEP_CYRUS_ROOT   (/opt/mailkeep-test/cyrus)
@@ -29,12 +29,13 @@ COURIER_BINS=(usr/sbin/couriertcpd usr/bin/imapd usr/lib/courier/courier/imaplog
 
 say() { echo "test-servers: $*" >&2; }
 die() { say "$*"; exit 1; }
-[ "$(id -u)" = 0 ] || die "must run as root (apt-get)"
+need_root() { [ "$(id -u)" = 0 ] || die "$* takes root: run this script as root"; }
 export DEBIAN_FRONTEND=noninteractive
 
 updated=
 apt_update() {
   [ -n "$updated" ] && return 0
+  need_root "apt-get update"
   apt-get update -qq
   updated=1
 }
@@ -44,6 +45,7 @@ install_dovecot() {
   if command -v dovecot >/dev/null 2>&1 && [ -x /usr/lib/dovecot/imap ] && [ -x /usr/lib/dovecot/pop3 ]; then
     return 0
   fi
+  need_root "installing dovecot-imapd and dovecot-pop3d"
   apt_update
   apt-get install -y -qq dovecot-imapd dovecot-pop3d >/dev/null
 }
@@ -95,15 +97,15 @@ unpack() {
   local deps
   deps=$(library_deps "${pkgs[@]}")
   if [ -n "$deps" ]; then
+    need_root "installing $deps"
     apt_update
     # shellcheck disable=SC2086
     apt-get install -y -qq --no-install-recommends $deps >/dev/null
   fi
   local tmp
-  tmp=$(mktemp -d)
-  trap 'rm -rf "$tmp"' RETURN
+  tmp="$WORK/$(basename "$root")"
   # apt's sandbox user must be able to write the download directory.
-  chmod 0777 "$tmp"
+  mkdir -m 0777 "$tmp"
   # shellcheck disable=SC2046
   (cd "$tmp" && apt-get download -qq $(echo "$want" | tr '\n' ' ')) ||
     { apt_update; (cd "$tmp" && apt-get download -qq $(echo "$want" | tr '\n' ' ')); } ||
@@ -149,11 +151,15 @@ check_libs() {
   return $ok
 }
 
+WORK=$(mktemp -d)
+chmod 0755 "$WORK"
+trap 'rm -rf "$WORK"' EXIT
 install_dovecot
 unpack "$CYRUS_ROOT" "${CYRUS_BINS[@]}" -- "${CYRUS_PKGS[@]}"
 unpack "$COURIER_ROOT" "${COURIER_BINS[@]}" -- "${COURIER_PKGS[@]}"
-for tool in unshare setpriv mount openssl; do
-  command -v "$tool" >/dev/null 2>&1 || die "$tool is missing (util-linux, mount, openssl)"
+# Courier's namespace mounts its overlays with mount(8); its makeuserdb is Perl.
+for tool in mount perl; do
+  command -v "$tool" >/dev/null 2>&1 || die "$tool is missing (Debian: mount, perl-base)"
 done
 dovecot --version | sed 's/^/dovecot /'
 echo "cyrus $(grep '^cyrus-imapd=' "$CYRUS_ROOT/.packages" | cut -d= -f2) in $CYRUS_ROOT"
