@@ -46,6 +46,17 @@ func TestStartServesIMAP(t *testing.T) {
 	}
 }
 
+func TestRefusals(t *testing.T) {
+	t.Parallel()
+	s := couriertest.Start(t, couriertest.Options{})
+	c := s.Dial(t, "alice")
+	for _, name := range []string{"INBOX.a/b", "Toplevel"} {
+		if err := c.Create(name, nil).Wait(); err == nil {
+			t.Errorf("create %q succeeded; Courier refuses it", name)
+		}
+	}
+}
+
 // TestCommandsAreFast: with gam_server running, Courier answers at once;
 // without it, LOGIN, SELECT, CREATE and APPEND each take about 1.2 s.
 func TestCommandsAreFast(t *testing.T) {
