@@ -154,7 +154,8 @@ func seedOddFolders(t *testing.T, s matrixServer, c *imapclient.Client) map[stri
 
 // hiddenOutcome describes a folder that CREATE made but LIST does not
 // show: whether it takes mail nobody can see. It appends over a
-// connection of its own, which a refused APPEND may leave unusable.
+// connection of its own, which a refused APPEND may close (see
+// seedEdgeMessages).
 func hiddenOutcome(t *testing.T, s matrixServer, name string, i int) string {
 	t.Helper()
 	raw := fmt.Sprintf("Subject: hidden folder %d\r\n\r\nin %q\r\n", i, name)
@@ -198,9 +199,10 @@ func edgeRaw(key string) string {
 }
 
 // seedEdgeMessages appends the edge messages to the folder Edge and says
-// what the server serves for each. A refused APPEND may leave a connection
-// unusable (Courier drops it after a date it refuses): the next APPEND
-// goes over a new one.
+// what the server serves for each. After a refused APPEND the next one
+// goes over a new connection: a server without LITERAL+ (Courier) refuses
+// before the literal is sent, and go-imap's client then closes the
+// connection.
 func seedEdgeMessages(t *testing.T, s matrixServer) map[string]string {
 	t.Helper()
 	folder := s.prefix + "Edge"
