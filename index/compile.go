@@ -180,12 +180,12 @@ const goneSQL = "m.gone_run IS NOT NULL AND m.server_deleted_run IS NULL"
 // attachment: a name without a dot is an extension or a word of a name;
 // with a dot, words of a name.
 func (c *compiler) attachment(n Attachment) string {
-	words := c.match("{attachments} : " + ftsString(n.Name, false))
+	words := "{attachments} : " + ftsString(n.Name, false)
 	if strings.Contains(n.Name, ".") {
-		return words
+		return c.match(words)
 	}
 	ext := "instr(lower(d.attachments) || char(10), " + c.arg("."+strings.ToLower(n.Name)+"\n") + ") > 0"
-	return "(" + ext + " OR " + words + ")"
+	return "(" + ext + " OR " + c.match(words) + ")"
 }
 
 // folderCond matches a folder's name exactly, or as a glob when the

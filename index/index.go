@@ -45,7 +45,7 @@ CREATE TABLE docs (
 CREATE INDEX docs_handle ON docs (handle);
 CREATE INDEX docs_date ON docs (date);
 CREATE VIRTUAL TABLE text USING fts5 (subject, sender, rcpt, cc, body, attachments,
-	content='', contentless_delete=1, columnsize=0,
+	content='', contentless_delete=1,
 	tokenize='unicode61 remove_diacritics 2');
 `
 

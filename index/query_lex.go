@@ -44,7 +44,7 @@ func lex(s string) ([]token, error) {
 		case r == '(' || r == ')':
 			toks = append(toks, token{kind: map[rune]tokKind{'(': tokLParen, ')': tokRParen}[r], raw: string(r)})
 			i++
-		case r == '-' && i+1 < len(s) && !endsWord(s[i+1:]):
+		case r == '-' && i+1 < len(s) && (s[i+1] == '(' || !endsWord(s[i+1:])):
 			toks = append(toks, token{kind: tokNot, raw: "-"})
 			i++
 		default:

@@ -51,10 +51,14 @@ func validUTF8(s string) string {
 }
 
 // isCJK reports whether r belongs to a script written without spaces
-// between words, which FTS5's unicode61 tokenizer would keep as one token
+// between words (or is the katakana long vowel mark, which belongs to
+// none), which FTS5's unicode61 tokenizer would keep as one token
 // per run.
 func isCJK(r rune) bool {
-	return unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul)
+	if r < 0x1100 {
+		return false
+	}
+	return r == 'ー' || unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul)
 }
 
 // segment prepares text for the unicode61 tokenizer: each run of CJK
