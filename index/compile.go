@@ -128,15 +128,17 @@ func textMatch(t Text) string {
 }
 
 // ftsString makes a value one FTS5 string: CJK runs as bigrams (segment),
-// double quotes doubled. A lone CJK character is searched as the start of
-// a bigram.
+// double quotes doubled, NUL (which would end the string) a space. A lone
+// CJK character is searched as the start of a bigram.
 func ftsString(v string, prefix bool) string {
-	s := `"` + strings.ReplaceAll(segment(v), `"`, `""`) + `"`
+	s := `"` + ftsEscaper.Replace(segment(v)) + `"`
 	if prefix || isLoneCJK(v) {
 		s += " *"
 	}
 	return s
 }
+
+var ftsEscaper = strings.NewReplacer(`"`, `""`, "\x00", " ")
 
 func isLoneCJK(v string) bool {
 	r := []rune(strings.TrimSpace(v))

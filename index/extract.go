@@ -106,9 +106,10 @@ func (x *extractor) message(r io.Reader) {
 // plain text; a header longer than maxHeader gives no body at all.
 func readHeader(r io.Reader) (textproto.Header, io.Reader, error) {
 	lim := &limitReader{r: r, n: maxHeader}
-	var head bytes.Buffer
-	br := bufio.NewReader(io.TeeReader(lim, &head))
+	head := &capture{}
+	br := bufio.NewReader(io.TeeReader(lim, head))
 	h, err := textproto.ReadHeader(br)
+	head.done = true
 	switch {
 	case err == nil || errors.Is(err, io.EOF):
 		lim.n = -1
@@ -116,7 +117,20 @@ func readHeader(r io.Reader) (textproto.Header, io.Reader, error) {
 	case lim.n == 0:
 		return h, nil, errHeaderTooLong
 	}
-	return h, io.MultiReader(&head, r), err
+	return h, io.MultiReader(&head.buf, r), err
+}
+
+// capture keeps what is read until done is set.
+type capture struct {
+	buf  bytes.Buffer
+	done bool
+}
+
+func (c *capture) Write(p []byte) (int, error) {
+	if !c.done {
+		c.buf.Write(p)
+	}
+	return len(p), nil
 }
 
 var errHeaderTooLong = fmt.Errorf("longer than %d bytes", maxHeader)
