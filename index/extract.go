@@ -82,7 +82,7 @@ type extractor struct {
 
 func (x *extractor) note(format string, args ...any) {
 	if len(x.notes) < maxNotes {
-		note := strings.Join(strings.Fields(fmt.Sprintf(format, args...)), " ")
+		note := strings.Join(strings.Fields(validUTF8(fmt.Sprintf(format, args...))), " ")
 		x.notes = append(x.notes, clip(note, maxNoteLen))
 	}
 }
@@ -275,6 +275,10 @@ func (x *extractor) multipart(e *message.Entity, alternative bool, depth int) {
 		return
 	}
 	mr := e.MultipartReader()
+	if mr == nil { // the Content-Type header does not parse
+		x.note("unreadable multipart header")
+		return
+	}
 	start := x.text.b.Len()
 	for !x.stop {
 		p, err := mr.NextPart()
