@@ -67,6 +67,10 @@ func (ix *Index) optimize(ctx context.Context) error {
 	if _, err := ix.db.ExecContext(ctx, `VACUUM`); err != nil {
 		return fmt.Errorf("index vacuum: %w", err)
 	}
+	// VACUUM wrote every page to the WAL: give that space back too.
+	if _, err := ix.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		return fmt.Errorf("index checkpoint: %w", err)
+	}
 	return nil
 }
 

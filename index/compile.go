@@ -83,7 +83,7 @@ func (c *compiler) and(n And) string {
 }
 
 func (c *compiler) match(fts string) string {
-	return "d.id IN (SELECT rowid FROM text WHERE text MATCH " + c.arg(fts) + ")"
+	return "+d.id IN (SELECT rowid FROM text WHERE text MATCH " + c.arg(fts) + ")"
 }
 
 // ftsExpr returns the FTS5 expression of a node made only of text terms
