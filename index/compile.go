@@ -82,6 +82,11 @@ func (c *compiler) and(n And) string {
 	return "(" + strings.Join(parts, " AND ") + ")"
 }
 
+// match tests a doc against an FTS5 expression. The unary + keeps SQLite
+// from looking docs up by the matched ids and sorting them all: it walks
+// docs(date) newest first instead, testing each id against the matches,
+// and stops at the limit. A common word on 20,000 messages took 70 ms the
+// other way and takes 6 to 15 ms this way; a rare one stays under 3 ms.
 func (c *compiler) match(fts string) string {
 	return "+d.id IN (SELECT rowid FROM text WHERE text MATCH " + c.arg(fts) + ")"
 }
