@@ -125,6 +125,60 @@ func (ix *Index) migrate(ctx context.Context) error {
 	})
 }
 
+// ErrNoIndex reports that an account has no index yet.
+var ErrNoIndex = errors.New("no index yet")
+
+// OpenReadOnly opens an existing index for Search and Lookup only. It
+// creates nothing and writes nothing, so it may run beside a backup that
+// writes the index and as a user who cannot write the archive; without a
+// -wal file (no writer) the file is opened immutable, as the catalog's
+// read-only opener does. An account without an index is ErrNoIndex.
+func OpenReadOnly(ctx context.Context, accountDir string) (*Index, error) {
+	path := filepath.Join(accountDir, File)
+	if _, err := os.Stat(path); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s: %w", accountDir, ErrNoIndex)
+		}
+		return nil, fmt.Errorf("open index: %w", err)
+	}
+	db, err := sql.Open("sqlite", readOnlyURI(path)+"&_pragma=busy_timeout(10000)&_pragma=query_only(1)")
+	if err != nil {
+		return nil, fmt.Errorf("open index: %w", err)
+	}
+	db.SetMaxOpenConns(1)
+	ix := &Index{db: db, dir: accountDir, path: path, log: slog.New(slog.DiscardHandler)}
+	if err := ix.checkVersion(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("index %s: %w", path, err)
+	}
+	return ix, nil
+}
+
+func (ix *Index) checkVersion(ctx context.Context) error {
+	var v int
+	if err := ix.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return err
+	}
+	switch {
+	case v > schemaVersion:
+		return fmt.Errorf("%w: index schema %d is newer than this mailkeep (%d)", ErrVersion, v, schemaVersion)
+	case v == 0:
+		return ErrNoIndex
+	}
+	return nil
+}
+
+// readOnlyURI opens a database read-only. Without a -wal file no writer
+// is active: it is then opened immutable, so that SQLite creates no -wal
+// and -shm files that the account's owner could not use afterwards.
+func readOnlyURI(path string) string {
+	uri := sqliteURI(path) + "?mode=ro"
+	if _, err := os.Lstat(path + "-wal"); errors.Is(err, fs.ErrNotExist) {
+		uri += "&immutable=1"
+	}
+	return uri
+}
+
 // Close closes the database.
 func (ix *Index) Close() error { return ix.db.Close() }
 

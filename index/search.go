@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,7 +93,8 @@ func scanHit(rows *sql.Rows) (Hit, error) {
 }
 
 // withCatalog runs fn on a connection that has the account's catalog
-// attached as "cat", read-only, and detaches it afterwards.
+// attached as "cat", read-only (see readOnlyURI), and detaches it
+// afterwards.
 func (ix *Index) withCatalog(ctx context.Context, fn func(*sql.Conn) error) error {
 	path := filepath.Join(ix.dir, "catalog.db")
 	if _, err := os.Stat(path); err != nil {
@@ -105,7 +105,7 @@ func (ix *Index) withCatalog(ctx context.Context, fn func(*sql.Conn) error) erro
 		return err
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `ATTACH DATABASE ? AS cat`, catalogURI(path)); err != nil {
+	if _, err := conn.ExecContext(ctx, `ATTACH DATABASE ? AS cat`, readOnlyURI(path)); err != nil {
 		return fmt.Errorf("attach catalog: %w", err)
 	}
 	err = fn(conn)
@@ -113,18 +113,6 @@ func (ix *Index) withCatalog(ctx context.Context, fn func(*sql.Conn) error) erro
 		err = errors.Join(err, fmt.Errorf("detach catalog: %w", derr))
 	}
 	return err
-}
-
-// catalogURI opens the catalog read-only. Without a -wal file no writer
-// is active: it is then opened immutable, so that SQLite creates no -wal
-// and -shm files that the account's owner could not use (the catalog's
-// own read-only opener does the same, for the same reason).
-func catalogURI(path string) string {
-	uri := sqliteURI(path) + "?mode=ro"
-	if _, err := os.Lstat(path + "-wal"); errors.Is(err, fs.ErrNotExist) {
-		uri += "&immutable=1"
-	}
-	return uri
 }
 
 // Handle errors of Lookup.

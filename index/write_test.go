@@ -152,3 +152,51 @@ func TestRebuildAndDelete(t *testing.T) {
 		t.Errorf("new text: %+v", got)
 	}
 }
+
+func TestOpenReadOnly(t *testing.T) {
+	ctx := context.Background()
+	fx := fullFixture(t)
+	ro, err := OpenReadOnly(ctx, fx.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	q, _ := Parse("invoice", nil)
+	hits, err := ro.Search(ctx, q, SearchOptions{})
+	if err != nil || len(hits) != 1 {
+		t.Errorf("read-only search: %+v, %v", hits, err)
+	}
+	if id, err := ro.Lookup(ctx, fx.handle(t, "plain")); err != nil || id != fx.names["plain"] {
+		t.Errorf("read-only lookup: %d, %v", id, err)
+	}
+	if err := ro.Add(ctx, []Doc{{MessageInfo: MessageInfo{ID: 1}}}); err == nil {
+		t.Error("read-only index accepted a write")
+	}
+	if _, err := OpenReadOnly(ctx, t.TempDir()); !errors.Is(err, ErrNoIndex) {
+		t.Errorf("no index: %v", err)
+	}
+}
+
+// TestOpenReadOnlyIdle: with no writer, a reader creates no files.
+func TestOpenReadOnlyIdle(t *testing.T) {
+	ctx := context.Background()
+	fx := fullFixture(t)
+	fx.ix.Close()
+	if _, err := os.Stat(filepath.Join(fx.dir, File+"-wal")); !errors.Is(err, os.ErrNotExist) {
+		t.Skipf("the writer left its WAL: %v", err)
+	}
+	ro, err := OpenReadOnly(ctx, fx.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, _ := Parse("kiwi", nil)
+	if hits, err := ro.Search(ctx, q, SearchOptions{}); err != nil || len(hits) != 1 {
+		t.Errorf("search: %+v, %v", hits, err)
+	}
+	ro.Close()
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if _, err := os.Stat(filepath.Join(fx.dir, File+suffix)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s%s exists after a read-only search: %v", File, suffix, err)
+		}
+	}
+}
