@@ -11,14 +11,19 @@ import (
 // an FTS5 string.
 type compiler struct {
 	args []any
+	// plain compiles every text term to a query of its own and every
+	// operator to SQL's: slower, obviously right, and the reference that
+	// FuzzParse holds the merged FTS5 expressions to.
+	plain bool
 }
 
 // compile returns the WHERE condition of q and its arguments.
-func compile(q Query) (string, []any) {
+func compile(q Query) (string, []any) { return (&compiler{}).where(q) }
+
+func (c *compiler) where(q Query) (string, []any) {
 	if q.Root == nil {
 		return "1", nil
 	}
-	c := &compiler{}
 	return c.expr(q.Root), c.args
 }
 
@@ -28,22 +33,31 @@ func (c *compiler) arg(v any) string {
 }
 
 func (c *compiler) expr(n Node) string {
-	if fts, ok := ftsExpr(n); ok {
+	if fts, ok := ftsExpr(n); ok && !c.plain {
 		return c.match(fts)
 	}
 	switch n := n.(type) {
+	case Text:
+		return c.match(textMatch(n))
 	case And:
-		return c.and(n)
-	case Or:
-		parts := make([]string, len(n.Terms))
-		for i, t := range n.Terms {
-			parts[i] = c.expr(t)
+		if !c.plain {
+			return c.and(n)
 		}
-		return "(" + strings.Join(parts, " OR ") + ")"
+		return c.join(n.Terms, " AND ")
+	case Or:
+		return c.join(n.Terms, " OR ")
 	case Not:
 		return "NOT (" + c.expr(n.Term) + ")"
 	}
 	return c.term(n)
+}
+
+func (c *compiler) join(ns []Node, op string) string {
+	parts := make([]string, len(ns))
+	for i, t := range ns {
+		parts[i] = c.expr(t)
+	}
+	return "(" + strings.Join(parts, op) + ")"
 }
 
 // and gathers the text terms of an And into one FTS5 expression (the
@@ -68,7 +82,7 @@ func (c *compiler) and(n And) string {
 	if len(pos) > 0 {
 		fts := strings.Join(pos, " AND ")
 		for _, f := range neg {
-			fts = "(" + fts + ") NOT " + f
+			fts = "(" + fts + ") NOT (" + f + ")"
 		}
 		parts = append(parts, c.match(fts))
 	} else {

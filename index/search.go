@@ -52,6 +52,14 @@ func (ix *Index) Search(ctx context.Context, q Query, opts SearchOptions) ([]Hit
 		limit = DefaultLimit
 	}
 	where, args := compile(q)
+	hits, err := ix.search(ctx, where, args, limit)
+	if err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	return hits, nil
+}
+
+func (ix *Index) search(ctx context.Context, where string, args []any, limit int) ([]Hit, error) {
 	query := `SELECT ` + hitCols + ` FROM docs d
 		JOIN cat.messages m ON m.id = d.id AND m.key = d.key
 		JOIN cat.folders f ON f.id = m.folder_id AND f.name = d.folder
@@ -72,10 +80,7 @@ func (ix *Index) Search(ctx context.Context, q Query, opts SearchOptions) ([]Hit
 		}
 		return rows.Err()
 	})
-	if err != nil {
-		return nil, fmt.Errorf("search: %w", err)
-	}
-	return hits, nil
+	return hits, err
 }
 
 func scanHit(rows *sql.Rows) (Hit, error) {

@@ -103,6 +103,11 @@ func TestSearchCorpus(t *testing.T) {
 		{"larger:1M OR gone:yes", sorted("html_only", "big")},
 		{"-(flag:seen OR flag:draft) folder:INBOX", sorted("gb2312", "noheaders", "garbage", "cjk", "big")},
 		{"kiwi OR (folder:Junk -quokka)", sorted("nested", "badbase64")},
+		{"kiwi -(contract lunch)", nil},
+		{"kiwi -(contract zeppelins)", sorted("nested")},
+		{"kiwi -contract -zeppelins", nil},
+		{"(kiwi OR walrus) -(contract OR colin)", nil},
+		{"(kiwi OR walrus) -(contract colin)", sorted("nested", "garbage")},
 		{"", except()},
 	}
 	ctx := context.Background()
