@@ -2,8 +2,10 @@ package index
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -193,6 +195,53 @@ func TestLookup(t *testing.T) {
 		"00000000": ErrNotFound} {
 		if _, err := fx.ix.Lookup(ctx, in); !errors.Is(err, want) {
 			t.Errorf("Lookup(%s): %v, want %v", in, err, want)
+		}
+	}
+}
+
+func TestLookupAmbiguous(t *testing.T) {
+	fx := fullFixture(t)
+	ctx := context.Background()
+	if _, err := fx.ix.db.ExecContext(ctx, `UPDATE docs SET handle = 'abcdef01' || substr(handle, 9) WHERE id IN (?, ?)`,
+		fx.names["plain"], fx.names["nested"]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fx.ix.Lookup(ctx, "abcdef01"); !errors.Is(err, ErrAmbiguous) {
+		t.Errorf("shared prefix: %v", err)
+	}
+	if id, err := fx.ix.Lookup(ctx, "abcdef01"+fx.handle(t, "plain")[8:]); err != nil || id != fx.names["plain"] {
+		t.Errorf("full handle: %d, %v", id, err)
+	}
+}
+
+// TestFolderGlob: only * is special in a folder pattern.
+func TestFolderGlob(t *testing.T) {
+	db, err := sql.Open("sqlite", ":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, tt := range []struct {
+		pattern, name string
+		want          bool
+	}{
+		{"Projects [old]*", "Projects [old]/2020", true},
+		{"Projects [old]*", "Projects o", false},
+		{"a?b*", "a?bc", true},
+		{"a?b*", "axbc", false},
+		{"*", "anything", true},
+		{"inbox/*", "INBOX/Sent", true},
+		{"INBOXES*", "INBOXES1", true},
+		{"inboxes*", "INBOXES1", false},
+	} {
+		c := &compiler{}
+		cond := folderCond(c, tt.pattern)
+		var got bool
+		if err := db.QueryRow(`SELECT `+strings.Replace(cond, "f.name", "?", 1), append([]any{tt.name}, c.args...)...).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != tt.want {
+			t.Errorf("folder:%s on %q = %v, want %v", tt.pattern, tt.name, got, tt.want)
 		}
 	}
 }
