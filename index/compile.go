@@ -67,7 +67,7 @@ func (c *compiler) and(n And) string {
 	var rest []Node
 	for _, t := range n.Terms {
 		if fts, ok := ftsExpr(t); ok {
-			pos = append(pos, fts)
+			pos = append(pos, "("+fts+")") // an OR inside must stay one operand
 			continue
 		}
 		if not, ok := t.(Not); ok {

@@ -111,13 +111,13 @@ func readHeader(r io.Reader) (textproto.Header, io.Reader, error) {
 	h, err := textproto.ReadHeader(br)
 	head.done = true
 	switch {
-	case err == nil || errors.Is(err, io.EOF):
-		lim.n = -1
-		return h, br, nil
-	case lim.n == 0:
+	case lim.n == 0: // the header took (about) maxHeader bytes
 		return h, nil, errHeaderTooLong
+	case err != nil && !errors.Is(err, io.EOF): // a message may end with its header
+		return h, io.MultiReader(&head.buf, r), err
 	}
-	return h, io.MultiReader(&head.buf, r), err
+	lim.n = -1
+	return h, br, nil
 }
 
 // capture keeps what is read until done is set.

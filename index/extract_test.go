@@ -157,3 +157,15 @@ func FuzzHTMLText(f *testing.F) {
 		}
 	})
 }
+
+func TestExtractLongHeader(t *testing.T) {
+	msg := "Subject: kept\r\nX-Long: " + strings.Repeat("x", maxHeader) + "\r\n\r\nbody\r\n"
+	d, err := Extract(strings.NewReader(msg))
+	if err == nil || !strings.Contains(err.Error(), "longer than") || d.Subject != "kept" {
+		t.Errorf("long header: %q, %v", d.Subject, err)
+	}
+	d, err = Extract(strings.NewReader("Subject: only a header"))
+	if err != nil || d.Subject != "only a header" {
+		t.Errorf("header only: %q, %v", d.Subject, err)
+	}
+}

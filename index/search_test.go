@@ -106,6 +106,8 @@ func TestSearchCorpus(t *testing.T) {
 		{"-(flag:seen OR flag:draft) folder:INBOX", sorted("gb2312", "noheaders", "garbage", "cjk", "big")},
 		{"kiwi OR (folder:Junk -quokka)", sorted("nested", "badbase64")},
 		{"kiwi -(contract lunch)", nil},
+		{"zeppelins (kiwi OR walrus)", nil},
+		{"walrus (kiwi OR colin)", sorted("garbage")},
 		{"kiwi -(contract zeppelins)", sorted("nested")},
 		{"kiwi -contract -zeppelins", nil},
 		{"(kiwi OR walrus) -(contract OR colin)", nil},
