@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -100,14 +101,14 @@ func (g genSource) Open(ctx context.Context, m MessageInfo) (io.ReadCloser, erro
 // genArchive writes a catalog of n generated messages and indexes them.
 func genArchive(b *testing.B, n int) *Index {
 	ctx := context.Background()
-	a, err := archive.Open(ctx, b.TempDir(), "bench", nil)
+	dir := b.TempDir()
+	cat, err := archive.OpenCatalog(ctx, filepath.Join(dir, "catalog.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { a.Close() })
-	run, _ := a.Catalog.BeginRun(ctx, "backup", time.Now())
-	f, _ := a.Folder("INBOX", '/')
-	st, err := a.Catalog.EnsureFolder(ctx, f, run)
+	b.Cleanup(func() { cat.Close() })
+	run, _ := cat.BeginRun(ctx, "backup", time.Now())
+	st, err := cat.EnsureFolder(ctx, &archive.Folder{Name: "INBOX", Delim: '/', Rel: "INBOX"}, run)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -122,13 +123,13 @@ func genArchive(b *testing.B, n int) *Index {
 			File: archive.MessageFile{Key: key, Size: size, VSize: size}.Name(), SHA256: sha256.Sum256(data),
 			Size: size, VSize: size, InternalDate: genDate(i), Flags: []string{`\Seen`}, MessageID: fmt.Sprintf("<gen%d@example.com>", i)})
 		if len(batch) == 1000 || i == n-1 {
-			if err := a.Catalog.AddMessages(ctx, batch, run); err != nil {
+			if err := cat.AddMessages(ctx, batch, run); err != nil {
 				b.Fatal(err)
 			}
 			batch = batch[:0]
 		}
 	}
-	ix, err := Open(ctx, a.Dir, nil)
+	ix, err := Open(ctx, dir, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

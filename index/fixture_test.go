@@ -76,11 +76,12 @@ func corpusData(t testing.TB, name string) []byte {
 	return data
 }
 
-// fixture is an account archive with a real catalog, the messages' bytes
-// in memory, and an index.
+// fixture is an account directory with a real catalog (made with the
+// archive package's catalog API alone), the messages' bytes in memory, and
+// an index.
 type fixture struct {
 	dir   string
-	acct  *archive.Account
+	cat   *archive.Catalog
 	src   *memSource
 	ix    *Index
 	names map[string]int64 // corpus name → catalog row id
@@ -132,19 +133,19 @@ func (s *memSource) Open(ctx context.Context, m MessageInfo) (io.ReadCloser, err
 
 func newFixture(t testing.TB) *fixture {
 	ctx := context.Background()
-	root := t.TempDir()
-	a, err := archive.Open(ctx, root, "acct", nil)
+	dir := t.TempDir()
+	cat, err := archive.OpenCatalog(ctx, filepath.Join(dir, "catalog.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { a.Close() })
-	run, err := a.Catalog.BeginRun(ctx, "backup", time.Now())
+	t.Cleanup(func() { cat.Close() })
+	run, err := cat.BeginRun(ctx, "backup", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	fx := &fixture{dir: a.Dir, acct: a, run: run, names: map[string]int64{},
-		src: &memSource{cat: a.Catalog, content: map[string][]byte{}, openErr: map[string]error{}}}
-	ix, err := Open(ctx, a.Dir, nil)
+	fx := &fixture{dir: dir, cat: cat, run: run, names: map[string]int64{},
+		src: &memSource{cat: cat, content: map[string][]byte{}, openErr: map[string]error{}}}
+	ix, err := Open(ctx, dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +160,7 @@ func (fx *fixture) add(t testing.TB, msgs []corpusMsg) {
 	for _, c := range msgs {
 		data := corpusData(t, c.name)
 		m := fx.message(t, c, data, uint32(fx.uid(c.name)))
-		if err := fx.acct.Catalog.AddMessages(ctx, []archive.Message{m}, fx.run); err != nil {
+		if err := fx.cat.AddMessages(ctx, []archive.Message{m}, fx.run); err != nil {
 			t.Fatal(err)
 		}
 		fx.src.content[c.folder+"\x00"+m.Key] = data
@@ -170,11 +171,8 @@ func (fx *fixture) add(t testing.TB, msgs []corpusMsg) {
 }
 
 func (fx *fixture) message(t testing.TB, c corpusMsg, data []byte, uid uint32) archive.Message {
-	f, err := fx.acct.Folder(c.folder, '/')
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := fx.acct.Catalog.EnsureFolder(context.Background(), f, fx.run)
+	f := &archive.Folder{Name: c.folder, Delim: '/', Rel: archive.FolderDir(c.folder, '/')}
+	st, err := fx.cat.EnsureFolder(context.Background(), f, fx.run)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,13 +190,13 @@ func (fx *fixture) message(t testing.TB, c corpusMsg, data []byte, uid uint32) a
 // rowID finds the catalog row of a corpus message by its content.
 func (fx *fixture) rowID(t testing.TB, folder, name string) int64 {
 	ctx := context.Background()
-	folders, err := fx.acct.Catalog.Folders(ctx)
+	folders, err := fx.cat.Folders(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := sha256.Sum256(corpusData(t, name))
 	for _, f := range folders {
-		ms, err := fx.acct.Catalog.FolderMessages(ctx, f.ID)
+		ms, err := fx.cat.FolderMessages(ctx, f.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -236,17 +234,17 @@ func fullFixture(t testing.TB) *fixture {
 	if n, err := fx.ix.Catchup(ctx, fx.src); err != nil || n != len(corpus) {
 		t.Fatalf("catchup: %d, %v", n, err)
 	}
-	if err := fx.acct.Catalog.MarkGone(ctx, []int64{fx.names["html_only"], fx.names["koi8r"]}, fx.run); err != nil {
+	if err := fx.cat.MarkGone(ctx, []int64{fx.names["html_only"], fx.names["koi8r"]}, fx.run); err != nil {
 		t.Fatal(err)
 	}
 	koi8r := corpus[fx.uid("koi8r")-1]
-	st, err := fx.acct.Catalog.Folders(ctx)
+	st, err := fx.cat.Folders(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range st {
 		if f.Name == koi8r.folder {
-			if err := fx.acct.Catalog.MarkServerDeleted(ctx, f.ID, []string{archive.IMAPKey(1, uint32(fx.uid("koi8r")))}, fx.run); err != nil {
+			if err := fx.cat.MarkServerDeleted(ctx, f.ID, []string{archive.IMAPKey(1, uint32(fx.uid("koi8r")))}, fx.run); err != nil {
 				t.Fatal(err)
 			}
 		}

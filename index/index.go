@@ -3,6 +3,7 @@ package index
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,7 +12,8 @@ import (
 	"os"
 	"path/filepath"
 
-	_ "modernc.org/sqlite" // the index's database driver
+	"golang.org/x/sys/unix"
+	"modernc.org/sqlite"
 )
 
 // File is the index's database, in the account's archive directory.
@@ -61,7 +63,9 @@ type Index struct {
 // directory is accountDir (<archive>/<account>). The file is created
 // owner-only. The index is rebuildable, so commits need not survive a
 // power loss (WAL, synchronous=NORMAL): what is lost, Catchup adds again.
-// log may be nil.
+// The WAL is kept when the index closes, as the catalog's is, so that
+// readers (OpenReadOnly) find the -wal and -shm files they need and never
+// create them. log may be nil.
 func Open(ctx context.Context, accountDir string, log *slog.Logger) (*Index, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -71,11 +75,12 @@ func Open(ctx context.Context, accountDir string, log *slog.Logger) (*Index, err
 		return nil, fmt.Errorf("create index: %w", err)
 	}
 	dsn := sqliteURI(path) + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)" +
-		"&_pragma=busy_timeout(10000)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
+		"&_pragma=busy_timeout(10000)&_pragma=journal_size_limit(67108864)&_txlock=immediate"
+	base, err := sqlite.NewConnector(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open index: %w", err)
 	}
+	db := sql.OpenDB(persistWAL{base})
 	db.SetMaxOpenConns(1)
 	ix := &Index{db: db, dir: accountDir, path: path, log: log}
 	if err := ix.migrate(ctx); err != nil {
@@ -83,6 +88,24 @@ func Open(ctx context.Context, accountDir string, log *slog.Logger) (*Index, err
 		return nil, fmt.Errorf("index %s: %w", path, err)
 	}
 	return ix, nil
+}
+
+// persistWAL opens connections that keep the WAL file when they close
+// (SQLITE_FCNTL_PERSIST_WAL).
+type persistWAL struct{ driver.Connector }
+
+func (p persistWAL) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := p.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if fc, ok := conn.(sqlite.FileControl); ok {
+		if _, err := fc.FileControlPersistWAL("main", 1); err != nil {
+			conn.Close()
+			return nil, err
+		}
+	}
+	return conn, nil
 }
 
 // createPrivate creates an empty database file readable by its owner only,
@@ -129,10 +152,9 @@ func (ix *Index) migrate(ctx context.Context) error {
 var ErrNoIndex = errors.New("no index yet")
 
 // OpenReadOnly opens an existing index for Search and Lookup only. It
-// creates nothing and writes nothing, so it may run beside a backup that
-// writes the index and as a user who cannot write the archive; without a
-// -wal file (no writer) the file is opened immutable, as the catalog's
-// read-only opener does. An account without an index is ErrNoIndex.
+// writes nothing (see readOnlyURI), so it may run beside a backup that
+// writes the index and as a user who cannot write the archive. An account
+// without an index is ErrNoIndex.
 func OpenReadOnly(ctx context.Context, accountDir string) (*Index, error) {
 	path := filepath.Join(accountDir, File)
 	if _, err := os.Stat(path); err != nil {
@@ -168,15 +190,28 @@ func (ix *Index) checkVersion(ctx context.Context) error {
 	return nil
 }
 
-// readOnlyURI opens a database read-only. Without a -wal file no writer
-// is active: it is then opened immutable, so that SQLite creates no -wal
-// and -shm files that the account's owner could not use afterwards.
+// readOnlyURI opens a database read-only, with SQLite's WAL locking, so
+// that a writer committing and checkpointing meanwhile leaves every read
+// consistent. That needs the -wal and -shm files: the writers keep them
+// (persistWAL), and a reader that may write the directory creates them
+// for a file written before. Only a reader that can do neither opens the
+// file immutable: safe for short reads while nothing writes (the rule of
+// the catalog's read-only opener).
 func readOnlyURI(path string) string {
 	uri := sqliteURI(path) + "?mode=ro"
-	if _, err := os.Lstat(path + "-wal"); errors.Is(err, fs.ErrNotExist) {
+	if !walUsable(path) {
 		uri += "&immutable=1"
 	}
 	return uri
+}
+
+func walUsable(path string) bool {
+	_, werr := os.Lstat(path + "-wal")
+	_, serr := os.Lstat(path + "-shm")
+	if werr == nil && serr == nil {
+		return true
+	}
+	return unix.Access(filepath.Dir(path), unix.W_OK) == nil
 }
 
 // Close closes the database.
