@@ -14,6 +14,7 @@ import (
 
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/backup"
+	"github.com/mailkeep/mailkeep/config"
 	"github.com/mailkeep/mailkeep/internal/corpus"
 	"github.com/mailkeep/mailkeep/internal/dovecottest"
 	"github.com/mailkeep/mailkeep/transport"
@@ -21,7 +22,7 @@ import (
 
 func dialer(srv *dovecottest.Server, user string) backup.Dialer {
 	host, port := splitAddr(srv.IMAPAddr)
-	ep := transport.Endpoint{Host: host, Port: port, TLS: transport.TLSNone, Username: user,
+	ep := transport.Endpoint{Host: host, Port: port, TLS: config.TLSNone, Username: user,
 		Secret: func(context.Context) (string, error) { return srv.Password(user), nil }}
 	return func(ctx context.Context) (*imapclient.Client, error) {
 		return transport.DialIMAP(ctx, ep, transport.IMAPOptions{})

@@ -18,6 +18,7 @@ import (
 
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/backup"
+	"github.com/mailkeep/mailkeep/config"
 	"github.com/mailkeep/mailkeep/internal/corpus"
 	"github.com/mailkeep/mailkeep/internal/dovecottest"
 	"github.com/mailkeep/mailkeep/transport"
@@ -76,7 +77,7 @@ func (p *proxy) handle(c net.Conn, faulty bool) {
 
 func dialVia(addr, user, password string, idle time.Duration) backup.Dialer {
 	host, port := splitAddr(addr)
-	ep := transport.Endpoint{Host: host, Port: port, TLS: transport.TLSNone, Username: user, IdleTimeout: idle,
+	ep := transport.Endpoint{Host: host, Port: port, TLS: config.TLSNone, Username: user, IdleTimeout: idle,
 		Secret: func(context.Context) (string, error) { return password, nil }}
 	return func(ctx context.Context) (*imapclient.Client, error) {
 		return transport.DialIMAP(ctx, ep, transport.IMAPOptions{})

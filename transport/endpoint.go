@@ -9,24 +9,19 @@ import (
 	"os"
 	"strconv"
 	"time"
-)
 
-// TLS modes.
-const (
-	TLSImplicit = "implicit"
-	TLSStartTLS = "starttls"
-	TLSNone     = "none"
+	"github.com/mailkeep/mailkeep/config"
 )
 
 // Endpoint says where and how to connect and log in.
 type Endpoint struct {
 	Host       string
 	Port       int
-	TLS        string // TLSImplicit (default), TLSStartTLS or TLSNone
+	TLS        string // config.TLSImplicit ("" too), config.TLSStartTLS or config.TLSNone
 	CAFile     string // PEM bundle of a private CA; empty = system roots
 	ServerName string // overrides Host for certificate verification
 	Username   string
-	Auth       string                                    // "" (auto), "plain", "login", "xoauth2", "oauthbearer"
+	Auth       string                                    // "" (auto) or one of config's Auth values
 	Secret     func(ctx context.Context) (string, error) // password or OAuth token
 	Timeout    time.Duration                             // connect timeout; 0 = 30s
 	// IdleTimeout: how long a server may stay silent while an answer is
@@ -70,7 +65,7 @@ func (e Endpoint) dial(ctx context.Context) (net.Conn, error) {
 		return nil, fmt.Errorf("connect %s: %w", e.Address(), err)
 	}
 	conn = newIdleConn(conn, e.IdleTimeout)
-	if e.TLS != TLSImplicit && e.TLS != "" {
+	if e.TLS != config.TLSImplicit && e.TLS != "" {
 		return conn, nil
 	}
 	cfg, err := e.TLSConfig()

@@ -10,6 +10,8 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-sasl"
+
+	"github.com/mailkeep/mailkeep/config"
 )
 
 // IMAPOptions tunes DialIMAP. The zero value is fine.
@@ -27,7 +29,7 @@ func DialIMAP(ctx context.Context, e Endpoint, opts IMAPOptions) (*imapclient.Cl
 	}
 	copts := &imapclient.Options{DebugWriter: opts.Trace}
 	var c *imapclient.Client
-	if e.TLS == TLSStartTLS {
+	if e.TLS == config.TLSStartTLS {
 		cfg, err := e.TLSConfig()
 		if err != nil {
 			conn.Close()
@@ -67,11 +69,11 @@ func login(ctx context.Context, c *imapclient.Client, e Endpoint) error {
 		return Permanent(fmt.Errorf("%s refuses login without TLS (LOGINDISABLED); use tls: implicit or starttls", e.Address()))
 	}
 	switch {
-	case e.Auth == "xoauth2":
+	case e.Auth == config.AuthXOAuth2:
 		err = c.Authenticate(newXOAuth2(e.Username, secret))
-	case e.Auth == "oauthbearer":
+	case e.Auth == config.AuthOAuthBearer:
 		err = c.Authenticate(sasl.NewOAuthBearerClient(&sasl.OAuthBearerOptions{Username: e.Username, Token: secret}))
-	case e.Auth == "plain" || e.Auth == "" && caps.Has(imap.AuthCap(sasl.Plain)):
+	case e.Auth == config.AuthPlain || e.Auth == "" && caps.Has(imap.AuthCap(sasl.Plain)):
 		err = c.Authenticate(sasl.NewPlainClient("", e.Username, secret))
 	default:
 		err = c.Login(e.Username, secret).Wait()

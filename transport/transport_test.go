@@ -27,6 +27,8 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 	"github.com/emersion/go-sasl"
+
+	"github.com/mailkeep/mailkeep/config"
 )
 
 const goodToken = "ya29.good-token"
@@ -136,7 +138,7 @@ func TestAuthMechanisms(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.auth+"/"+tc.secret, func(t *testing.T) {
-			c, err := DialIMAP(t.Context(), endpointFor(srv.addr, TLSNone, tc.auth, tc.secret), IMAPOptions{})
+			c, err := DialIMAP(t.Context(), endpointFor(srv.addr, config.TLSNone, tc.auth, tc.secret), IMAPOptions{})
 			if !errors.Is(err, tc.wantErr) || (err == nil) != (tc.wantErr == nil) {
 				t.Fatalf("got %v, want %v", err, tc.wantErr)
 			}
@@ -171,7 +173,7 @@ func contains(s, sub string) bool {
 // password never crosses the wire in plain text.
 func TestStartTLSNotOffered(t *testing.T) {
 	srv := startServer(t, nil)
-	_, err := DialIMAP(t.Context(), endpointFor(srv.addr, TLSStartTLS, "", "pw"), IMAPOptions{})
+	_, err := DialIMAP(t.Context(), endpointFor(srv.addr, config.TLSStartTLS, "", "pw"), IMAPOptions{})
 	if err == nil {
 		t.Fatal("STARTTLS against a server that does not offer it succeeded")
 	}
@@ -183,11 +185,11 @@ func TestStartTLSNotOffered(t *testing.T) {
 func TestImplicitTLSVerified(t *testing.T) {
 	cert, caFile := selfSigned(t)
 	srv := startServer(t, cert)
-	_, err := DialIMAP(t.Context(), endpointFor(srv.addr, TLSImplicit, "", "pw"), IMAPOptions{})
+	_, err := DialIMAP(t.Context(), endpointFor(srv.addr, config.TLSImplicit, "", "pw"), IMAPOptions{})
 	if err == nil || Temporary(err) {
 		t.Fatalf("untrusted certificate: %v, want a permanent error", err)
 	}
-	ep := endpointFor(srv.addr, TLSImplicit, "", "pw")
+	ep := endpointFor(srv.addr, config.TLSImplicit, "", "pw")
 	ep.CAFile = caFile
 	c, err := DialIMAP(t.Context(), ep, IMAPOptions{})
 	if err != nil {
