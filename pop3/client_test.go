@@ -24,7 +24,7 @@ func TestTraceMasksSecrets(t *testing.T) {
 		say("RETR 1", okBody("Subject: hi\r\n\r\nbody\r\n")),
 	}))
 	var trace bytes.Buffer
-	c, err := dialScript(t, s, &Options{TLS: TLSNone, Timeout: 5 * time.Second, Trace: &trace})
+	c, err := dialScript(t, s, &Options{Timeout: 5 * time.Second, Trace: &trace})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestTraceMasksSecrets(t *testing.T) {
 func TestTraceMasksPass(t *testing.T) {
 	s := serveScript(t, script(hello(), []step{say("USER bob", "+OK\r\n"), say("PASS hunter2", "+OK\r\n")}))
 	var trace bytes.Buffer
-	c, err := dialScript(t, s, &Options{TLS: TLSNone, Timeout: 5 * time.Second, Trace: &trace})
+	c, err := dialScript(t, s, &Options{Timeout: 5 * time.Second, Trace: &trace})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,32 +134,13 @@ func TestTemporary(t *testing.T) {
 	}
 }
 
-func TestDialRefused(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	_, err = Dial(ctx, addr, &Options{TLS: TLSNone})
-	if err == nil || !Temporary(err) {
-		t.Errorf("Dial to a closed port: %v; want a temporary error", err)
-	}
-	if _, err := Dial(ctx, "no-port", nil); err == nil {
-		t.Error("Dial without a port succeeded")
-	}
-	if _, err := Dial(ctx, addr, &Options{TLS: TLSMode(7)}); err == nil {
-		t.Error("Dial with an unknown TLS mode succeeded")
-	}
-}
-
-func TestDialCancelled(t *testing.T) {
+func TestNewClientCancelled(t *testing.T) {
 	s := serveScript(t, []step{{then: goSilent}})
 	cctx, cancel := context.WithCancel(ctx)
 	time.AfterFunc(100*time.Millisecond, cancel)
 	start := time.Now()
-	_, err := Dial(cctx, s.addr(), &Options{TLS: TLSNone, Timeout: time.Minute})
+	_, err := dial(cctx, s.addr(), plainText, nil, &Options{Timeout: time.Minute})
 	if !errors.Is(err, context.Canceled) || time.Since(start) > 5*time.Second {
-		t.Errorf("Dial = %v after %v; want context.Canceled at once", err, time.Since(start))
+		t.Errorf("NewClient = %v after %v; want context.Canceled at once", err, time.Since(start))
 	}
 }

@@ -78,13 +78,7 @@ func okBody(body string) string { return "+OK message follows\r\n" + body + ".\r
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
 func dialCases() []dialogCase {
-	tlsOpts := func(mode TLSMode, pool bool) *Options {
-		o := &Options{TLS: mode, Timeout: 5 * time.Second, TLSConfig: &tls.Config{}}
-		if pool {
-			o.TLSConfig.RootCAs = testCert().pool
-		}
-		return o
-	}
+	trusted := &tls.Config{RootCAs: testCert().pool}
 	return []dialogCase{{
 		name:   "EOF before greeting",
 		script: []step{{then: hangUp}},
@@ -96,7 +90,7 @@ func dialCases() []dialogCase {
 		},
 	}, {
 		name:   "silent server",
-		opts:   &Options{TLS: TLSNone, Timeout: 200 * time.Millisecond},
+		opts:   &Options{Timeout: 200 * time.Millisecond},
 		script: []step{{then: goSilent}},
 		dialErr: func(t *testing.T, err error, elapsed time.Duration, _ *scriptServer) {
 			if !errors.Is(err, os.ErrDeadlineExceeded) {
@@ -153,9 +147,10 @@ func dialCases() []dialogCase {
 			}
 		},
 	}, {
-		name:   "STLS not offered",
-		opts:   tlsOpts(TLSStartTLS, true),
-		script: script(hello("UIDL", "USER")),
+		name:      "STLS not offered",
+		tls:       stls,
+		tlsConfig: trusted,
+		script:    script(hello("UIDL", "USER")),
 		dialErr: func(t *testing.T, err error, _ time.Duration, s *scriptServer) {
 			if !errors.Is(err, ErrNoSTLS) {
 				t.Errorf("err = %v, want ErrNoSTLS", err)
@@ -166,8 +161,9 @@ func dialCases() []dialogCase {
 			}
 		},
 	}, {
-		name: "STLS",
-		opts: tlsOpts(TLSStartTLS, true),
+		name:      "STLS",
+		tls:       stls,
+		tlsConfig: trusted,
 		script: script(hello("STLS", "USER"), []step{
 			{expect: "STLS", send: []string{"+OK Begin TLS negotiation\r\n"}, then: startTLS},
 			say("CAPA", "+OK\r\nUSER\r\nSASL PLAIN\r\n.\r\n"),
@@ -187,8 +183,9 @@ func dialCases() []dialogCase {
 			}
 		},
 	}, {
-		name: "STLS answer with injected data",
-		opts: tlsOpts(TLSStartTLS, true),
+		name:      "STLS answer with injected data",
+		tls:       stls,
+		tlsConfig: trusted,
 		script: script(hello("STLS"), []step{
 			say("STLS", "+OK Begin TLS negotiation\r\n+OK injected\r\n"),
 		}),
@@ -198,15 +195,16 @@ func dialCases() []dialogCase {
 			}
 		},
 	}, {
-		name: "implicit TLS",
-		opts: tlsOpts(TLSImplicit, true),
+		name:      "implicit TLS",
+		tls:       implicitTLS,
+		tlsConfig: trusted,
 		script: script([]step{{then: startTLS}}, hello("UIDL"), []step{
 			say("NOOP", "+OK\r\n"),
 		}),
 		check: func(t *testing.T, c *Client, _ *scriptServer) { wantNoop(t, c) },
 	}, {
 		name:   "implicit TLS, untrusted certificate",
-		opts:   tlsOpts(TLSImplicit, false),
+		tls:    implicitTLS,
 		script: []step{{then: refuseTLS}},
 		dialErr: func(t *testing.T, err error, _ time.Duration, _ *scriptServer) {
 			var verr *tls.CertificateVerificationError
@@ -317,7 +315,7 @@ func retrCases() []dialogCase {
 		},
 	}, {
 		name:   "server silent mid-RETR",
-		opts:   &Options{TLS: TLSNone, Timeout: 300 * time.Millisecond},
+		opts:   &Options{Timeout: 300 * time.Millisecond},
 		script: script(hello(), []step{{expect: "RETR 1", send: []string{"+OK\r\npartial\r\n"}, then: goSilent}}),
 		check: func(t *testing.T, c *Client, _ *scriptServer) {
 			start := time.Now()
@@ -332,7 +330,7 @@ func retrCases() []dialogCase {
 		},
 	}, {
 		name:   "ctx cancelled during RETR",
-		opts:   &Options{TLS: TLSNone, Timeout: time.Minute},
+		opts:   &Options{Timeout: time.Minute},
 		script: script(hello(), []step{{expect: "RETR 1", send: []string{"+OK\r\npartial\r\n"}, then: goSilent}}),
 		check: func(t *testing.T, c *Client, _ *scriptServer) {
 			cctx, cancel := context.WithCancel(ctx)

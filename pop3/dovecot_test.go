@@ -115,7 +115,7 @@ func fetchAll(t *testing.T, s *dovecottest.Server, user string) []imapMessage {
 
 func dialDovecot(t *testing.T, s *dovecottest.Server, user string) *Client {
 	t.Helper()
-	c, err := Dial(ctx, s.POP3Addr, &Options{TLS: TLSNone, Timeout: 10 * time.Second})
+	c, err := dial(ctx, s.POP3Addr, plainText, nil, &Options{Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}
@@ -145,7 +145,7 @@ func TestDovecot(t *testing.T) {
 	})
 	t.Run("RETR marks seen, TOP does not", func(t *testing.T) { testSeen(t, s, "alice") })
 	t.Run("wrong password", func(t *testing.T) {
-		c, err := Dial(ctx, s.POP3Addr, &Options{TLS: TLSNone})
+		c, err := dial(ctx, s.POP3Addr, plainText, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -264,11 +264,12 @@ func TestDovecotTLS(t *testing.T) {
 	appendMessages(t, s, "bob", [][]byte{specialMessage()})
 
 	for _, tc := range []struct {
-		mode TLSMode
+		name string
+		mode tlsMode
 		addr string
-	}{{TLSImplicit, s.POP3SAddr}, {TLSStartTLS, s.POP3Addr}} {
-		t.Run(tc.mode.String(), func(t *testing.T) {
-			c, err := Dial(ctx, tc.addr, &Options{TLS: tc.mode, TLSConfig: &tls.Config{RootCAs: roots}})
+	}{{"implicit", implicitTLS, s.POP3SAddr}, {"stls", stls, s.POP3Addr}} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := dial(ctx, tc.addr, tc.mode, &tls.Config{RootCAs: roots}, nil)
 			if err != nil {
 				t.Fatalf("Dial: %v\n%s", err, s.LogTail(20))
 			}
@@ -290,7 +291,7 @@ func TestDovecotTLS(t *testing.T) {
 	}
 
 	// Without the test CA the certificate is refused, permanently.
-	_, err = Dial(ctx, s.POP3SAddr, nil)
+	_, err = dial(ctx, s.POP3SAddr, implicitTLS, nil, nil)
 	if err == nil || Temporary(err) {
 		t.Errorf("Dial without trusting the test CA: %v; want a permanent error", err)
 	}

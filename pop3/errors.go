@@ -19,8 +19,8 @@ var (
 	// ErrNoUIDL reports that the server answered -ERR to UIDL, so messages
 	// have no identity that survives across sessions.
 	ErrNoUIDL = errors.New("server does not support UIDL")
-	// ErrNoSTLS reports that TLSStartTLS was asked for but the server does
-	// not advertise STLS. The client never falls back to plain text.
+	// ErrNoSTLS reports that StartTLS was called but the server does not
+	// advertise STLS. The client never falls back to plain text.
 	ErrNoSTLS = errors.New("server does not offer STLS")
 )
 

@@ -23,7 +23,7 @@ type IMAPOptions struct {
 // DialIMAP connects, secures and logs in. The connection closes when ctx
 // ends; the caller logs out and closes it when done.
 func DialIMAP(ctx context.Context, e Endpoint, opts IMAPOptions) (*imapclient.Client, error) {
-	conn, err := e.dial(ctx)
+	conn, err := e.dialIMAP(ctx)
 	if err != nil {
 		return nil, err
 	}

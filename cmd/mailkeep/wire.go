@@ -64,13 +64,8 @@ func selectAccounts(cfg *config.Config, names []string) ([]*config.Account, erro
 	return out, nil
 }
 
-func endpoint(a *config.Account) transport.Endpoint {
-	return transport.Endpoint{Host: a.Host, Port: a.Port, TLS: a.TLS, CAFile: a.CAFile,
-		ServerName: a.TLSServerName, Username: a.Username, Auth: a.Auth, Secret: a.Secret}
-}
-
 func imapDialer(a *config.Account, log *slog.Logger) backup.Dialer {
-	ep := endpoint(a)
+	ep := transport.EndpointFor(a)
 	return func(ctx context.Context) (*imapclient.Client, error) {
 		return transport.DialIMAP(ctx, ep, transport.IMAPOptions{Log: log})
 	}
