@@ -28,7 +28,7 @@ func TestTraceMasksSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Auth(ctx, "bob", "hunter2"); !errors.Is(err, ErrAuth) {
+	if err := auth(ctx, c, "bob", "hunter2"); !errors.Is(err, ErrAuth) {
 		t.Fatalf("Auth: %v", err)
 	}
 	if err := c.AuthSASL(ctx, "XOAUTH2", []byte(strings.Repeat("hunter2", 50))); err != nil {
@@ -61,7 +61,7 @@ func TestTraceMasksPass(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Auth(ctx, "bob", "hunter2"); err != nil {
+	if err := auth(ctx, c, "bob", "hunter2"); err != nil {
 		t.Fatal(err)
 	}
 	if got := trace.String(); strings.Contains(got, "hunter2") || !strings.Contains(got, "C: USER bob\nS: +OK\nC: PASS ***\n") {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
+	"strings"
 	"time"
 )
 
@@ -52,4 +53,15 @@ func dial(ctx context.Context, addr string, mode tlsMode, cfg *tls.Config, opts 
 		return nil, err
 	}
 	return c, nil
+}
+
+// auth logs in as transport's DialPOP3 does with auth "": SASL PLAIN when
+// the server offers it, else USER and PASS.
+func auth(ctx context.Context, c *Client, user, pass string) error {
+	for _, m := range c.caps["SASL"] {
+		if strings.EqualFold(m, "PLAIN") {
+			return c.AuthSASL(ctx, "PLAIN", []byte("\x00"+user+"\x00"+pass))
+		}
+	}
+	return c.Login(ctx, user, pass)
 }

@@ -142,7 +142,7 @@ func dialCases() []dialogCase {
 			if got := c.Capabilities(); len(got) != 0 {
 				t.Errorf("Capabilities() = %q, want none", got)
 			}
-			if err := c.Auth(ctx, "bob", "pw"); err != nil {
+			if err := auth(ctx, c, "bob", "pw"); err != nil {
 				t.Errorf("Auth: %v", err)
 			}
 		},
@@ -175,7 +175,7 @@ func dialCases() []dialogCase {
 			if _, ok := caps["STLS"]; ok || len(caps["SASL"]) != 1 {
 				t.Errorf("Capabilities() after STLS = %q, want the list sent over TLS", caps)
 			}
-			if err := c.Auth(ctx, "bob", "pw"); err != nil {
+			if err := auth(ctx, c, "bob", "pw"); err != nil {
 				t.Fatalf("Auth: %v", err)
 			}
 			if err := c.Quit(ctx); err != nil {
@@ -485,13 +485,13 @@ func authCases() []dialogCase {
 			say("AUTH PLAIN "+b64("\x00bob\x00right"), "+OK Logged in.\r\n"),
 		}),
 		check: func(t *testing.T, c *Client, _ *scriptServer) {
-			err := c.Auth(ctx, "bob", "wrong")
+			err := auth(ctx, c, "bob", "wrong")
 			if !errors.Is(err, ErrAuth) {
 				t.Fatalf("Auth with a wrong password: %v; want ErrAuth", err)
 			}
 			wantServerError(t, err, "AUTH", "AUTH")
 			wantTemporary(t, err, false)
-			if err := c.Auth(ctx, "bob", "right"); err != nil {
+			if err := auth(ctx, c, "bob", "right"); err != nil {
 				t.Fatalf("Auth: %v", err)
 			}
 		},
@@ -504,10 +504,10 @@ func authCases() []dialogCase {
 			say("PASS right pass", "+OK Logged in.\r\n"),
 		}),
 		check: func(t *testing.T, c *Client, _ *scriptServer) {
-			if err := c.Auth(ctx, "bob", "wrong"); !errors.Is(err, ErrAuth) {
+			if err := auth(ctx, c, "bob", "wrong"); !errors.Is(err, ErrAuth) {
 				t.Fatalf("Auth with a wrong password: %v; want ErrAuth", err)
 			}
-			if err := c.Auth(ctx, "bob", "right pass"); err != nil {
+			if err := auth(ctx, c, "bob", "right pass"); err != nil {
 				t.Fatalf("Auth: %v", err)
 			}
 		},
@@ -518,7 +518,7 @@ func authCases() []dialogCase {
 			say("PASS pw", "-ERR [IN-USE] Mailbox is locked by another POP3 session\r\n"),
 		}),
 		check: func(t *testing.T, c *Client, _ *scriptServer) {
-			err := c.Auth(ctx, "bob", "pw")
+			err := auth(ctx, c, "bob", "pw")
 			if err == nil || errors.Is(err, ErrAuth) {
 				t.Fatalf("Auth: %v; want a temporary error, not ErrAuth", err)
 			}
@@ -552,7 +552,7 @@ func authCases() []dialogCase {
 		name:   "arguments that would inject a command",
 		script: script(hello("USER"), []step{say("NOOP", "+OK\r\n")}),
 		check: func(t *testing.T, c *Client, _ *scriptServer) {
-			if err := c.Auth(ctx, "bob\r\nDELE 1", "pw"); !errors.Is(err, errBadArgument) {
+			if err := auth(ctx, c, "bob\r\nDELE 1", "pw"); !errors.Is(err, errBadArgument) {
 				t.Errorf("Auth: %v; want a bad argument", err)
 			}
 			if err := c.AuthSASL(ctx, "PLAIN X", nil); !errors.Is(err, errBadArgument) {

@@ -120,7 +120,7 @@ func dialDovecot(t *testing.T, s *dovecottest.Server, user string) *Client {
 		t.Fatalf("dial: %v", err)
 	}
 	t.Cleanup(func() { c.Close() })
-	if err := c.Auth(ctx, user, s.Password(user)); err != nil {
+	if err := auth(ctx, c, user, s.Password(user)); err != nil {
 		t.Fatalf("auth: %v\n%s", err, s.LogTail(20))
 	}
 	return c
@@ -150,11 +150,11 @@ func TestDovecot(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		err = c.Auth(ctx, "carol", "wrong")
+		err = auth(ctx, c, "carol", "wrong")
 		if !errors.Is(err, ErrAuth) || Temporary(err) {
 			t.Errorf("Auth with a wrong password: %v; want a permanent ErrAuth", err)
 		}
-		if err := c.Auth(ctx, "carol", s.Password("carol")); err != nil {
+		if err := auth(ctx, c, "carol", s.Password("carol")); err != nil {
 			t.Errorf("Auth after a failed attempt: %v", err)
 		}
 	})
@@ -277,7 +277,7 @@ func TestDovecotTLS(t *testing.T) {
 			if _, ok := c.Capabilities()["STLS"]; ok {
 				t.Errorf("STLS still advertised over TLS: %q", c.Capabilities())
 			}
-			if err := c.Auth(ctx, "bob", s.Password("bob")); err != nil {
+			if err := auth(ctx, c, "bob", s.Password("bob")); err != nil {
 				t.Fatal(err)
 			}
 			var b bytes.Buffer

@@ -57,28 +57,22 @@ func DialIMAP(ctx context.Context, e Endpoint, opts IMAPOptions) (*imapclient.Cl
 }
 
 func login(ctx context.Context, c *imapclient.Client, e Endpoint) error {
-	if e.Secret == nil {
-		return Permanent(errors.New("no password or token configured"))
-	}
-	secret, err := e.Secret(ctx)
+	secret, err := e.secret(ctx)
 	if err != nil {
-		return Permanent(err)
+		return err
 	}
 	caps := c.Caps()
-	if caps.Has(imap.CapLoginDisabled) && !caps.Has(imap.AuthCap(sasl.Plain)) && e.Auth == "" {
+	sc, err := chooseSASL(e, secret, caps.AuthMechanisms())
+	if err != nil {
+		return err
+	}
+	if sc != nil {
+		return authError(e, c.Authenticate(sc))
+	}
+	if e.Auth == "" && caps.Has(imap.CapLoginDisabled) {
 		return Permanent(fmt.Errorf("%s refuses login without TLS (LOGINDISABLED); use tls: implicit or starttls", e.Address()))
 	}
-	switch {
-	case e.Auth == config.AuthXOAuth2:
-		err = c.Authenticate(newXOAuth2(e.Username, secret))
-	case e.Auth == config.AuthOAuthBearer:
-		err = c.Authenticate(sasl.NewOAuthBearerClient(&sasl.OAuthBearerOptions{Username: e.Username, Token: secret}))
-	case e.Auth == config.AuthPlain || e.Auth == "" && caps.Has(imap.AuthCap(sasl.Plain)):
-		err = c.Authenticate(sasl.NewPlainClient("", e.Username, secret))
-	default:
-		err = c.Login(e.Username, secret).Wait()
-	}
-	return authError(e, err)
+	return authError(e, c.Login(e.Username, secret).Wait())
 }
 
 // authError turns a refused login into ErrAuth without echoing the secret.

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/emersion/go-sasl"
-
 	"github.com/mailkeep/mailkeep/config"
 	"github.com/mailkeep/mailkeep/pop3"
 )
@@ -68,34 +66,34 @@ func startTLS(ctx context.Context, c *pop3.Client, e Endpoint) error {
 	return nil
 }
 
-// loginPOP3 authenticates with the mechanism the account names, or lets
-// the client choose (SASL PLAIN where offered, else USER and PASS).
-func loginPOP3(ctx context.Context, c *pop3.Client, ep Endpoint) error {
-	if ep.Secret == nil {
-		return Permanent(errors.New("no password or token configured"))
-	}
-	secret, err := ep.Secret(ctx)
+// loginPOP3 authenticates with SASL AUTH or USER and PASS, as chooseSASL
+// says. A refused login wraps ErrAuth (and pop3.ErrAuth).
+func loginPOP3(ctx context.Context, c *pop3.Client, e Endpoint) error {
+	secret, err := e.secret(ctx)
 	if err != nil {
-		return Permanent(err)
+		return err
 	}
-	var sc sasl.Client
-	switch ep.Auth {
-	case "":
-		return c.Auth(ctx, ep.Username, secret)
-	case config.AuthLogin:
-		return c.Login(ctx, ep.Username, secret)
-	case config.AuthPlain:
-		sc = sasl.NewPlainClient("", ep.Username, secret)
-	case config.AuthOAuthBearer:
-		sc = sasl.NewOAuthBearerClient(&sasl.OAuthBearerOptions{Username: ep.Username, Token: secret})
-	case config.AuthXOAuth2:
-		return c.AuthSASL(ctx, "XOAUTH2", []byte("user="+ep.Username+"\x01auth=Bearer "+secret+"\x01\x01"))
-	default:
-		return Permanent(fmt.Errorf("unknown auth %q", ep.Auth))
+	sc, err := chooseSASL(e, secret, c.Capabilities()["SASL"])
+	if err != nil {
+		return err
+	}
+	if sc == nil {
+		return pop3AuthError(e, c.Login(ctx, e.Username, secret))
 	}
 	mech, ir, err := sc.Start()
 	if err != nil {
-		return Permanent(err)
+		return Permanent(fmt.Errorf("auth %s: %w", mech, err))
 	}
-	return c.AuthSASL(ctx, mech, ir)
+	return pop3AuthError(e, c.AuthSASL(ctx, mech, ir))
+}
+
+// pop3AuthError gives a refused POP3 login the ErrAuth of IMAP's.
+func pop3AuthError(e Endpoint, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, pop3.ErrAuth):
+		return fmt.Errorf("%w for %s at %s: %w", ErrAuth, e.Username, e.Address(), err)
+	}
+	return fmt.Errorf("login to %s: %w", e.Address(), err)
 }
