@@ -12,6 +12,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/mailkeep/mailkeep/archive"
+	"github.com/mailkeep/mailkeep/transport"
 )
 
 // Dialer opens a logged-in IMAP connection to the target.
@@ -138,7 +139,7 @@ func (r *runner) run(ctx context.Context) error {
 		return err
 	}
 	if err := r.prepare(c, folders); err != nil {
-		closeClient(c)
+		transport.CloseIMAP(c)
 		return err
 	}
 	msgs, bytes := 0, int64(0)
@@ -222,20 +223,4 @@ func (t *tally) result() Result {
 	res := t.res
 	res.Failures = slices.Clone(t.res.Failures)
 	return res
-}
-
-func closeClient(c *imapclient.Client) {
-	if c == nil {
-		return
-	}
-	done := make(chan struct{})
-	go func() {
-		c.Logout().Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-	}
-	c.Close()
 }

@@ -94,7 +94,7 @@ type worker struct {
 // connection opens, so a server that limits connections per user slows
 // the restore but does not fail it.
 func (w *worker) drain(ctx context.Context, queue <-chan *job, first bool) error {
-	defer func() { closeClient(w.c) }()
+	defer func() { transport.CloseIMAP(w.c) }()
 	if !first {
 		if err := w.connect(ctx); err != nil {
 			if ctx.Err() == nil && !errors.Is(err, transport.ErrAuth) {
@@ -152,7 +152,7 @@ func (w *worker) folder(ctx context.Context, fr *folderRun) error {
 		if !errors.Is(err, errConnLost) && !transport.Temporary(err) && !closed(w.c) {
 			return err
 		}
-		closeClient(w.c)
+		transport.CloseIMAP(w.c)
 		w.c = nil
 		if fr.count() > before {
 			idle = 0

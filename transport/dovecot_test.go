@@ -30,7 +30,7 @@ func TestDovecotTLSModes(t *testing.T) {
 			if err != nil {
 				t.Fatalf("DialIMAP: %v\n%s", err, s.LogTail(20))
 			}
-			ic.Close()
+			CloseIMAP(ic)
 			ep = endpointFor(m.pop3Addr, m.mode, "", pass)
 			ep.Username, ep.CAFile = "bob", s.CACert
 			pc, err := DialPOP3(t.Context(), ep, POP3Options{})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -89,4 +90,27 @@ func authError(e Endpoint, err error) error {
 		return fmt.Errorf("%w for %s at %s: token refused (%s)", ErrAuth, e.Username, e.Address(), oe.Status)
 	}
 	return fmt.Errorf("login to %s: %w", e.Address(), err)
+}
+
+// logoutTimeout bounds the wait for the server's answer to LOGOUT.
+const logoutTimeout = 5 * time.Second
+
+// CloseIMAP logs out, waiting at most 5 s for the server, and closes the
+// connection. A nil client is fine.
+func CloseIMAP(c *imapclient.Client) {
+	if c == nil {
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		c.Logout().Wait()
+		close(done)
+	}()
+	t := time.NewTimer(logoutTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
+	c.Close()
 }

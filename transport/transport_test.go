@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 	"github.com/emersion/go-sasl"
@@ -236,4 +237,43 @@ func TestTemporary(t *testing.T) {
 			t.Errorf("Temporary(%v) = %v, want %v", tc.err, got, tc.want)
 		}
 	}
+}
+
+// TestCloseIMAPBounded: a server that never answers LOGOUT holds CloseIMAP
+// for the bound only, and the connection is closed.
+func TestCloseIMAPBounded(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		conn.Write([]byte("* OK IMAP4rev1 ready\r\n"))
+		io.Copy(io.Discard, conn) // reads LOGOUT, never answers
+	}()
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := imapclient.New(conn, nil)
+	if err := c.WaitGreeting(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	CloseIMAP(c)
+	if d := time.Since(start); d < logoutTimeout || d > logoutTimeout+2*time.Second {
+		t.Errorf("CloseIMAP took %v, want the %v bound", d, logoutTimeout)
+	}
+	select {
+	case <-c.Closed():
+	default:
+		t.Error("the connection is still open")
+	}
+	CloseIMAP(nil)
 }
