@@ -268,7 +268,7 @@ func (w *worker) folderWithRetry(ctx context.Context, f serverFolder) error {
 	var err error
 	for attempt := 0; attempt < 2; attempt++ {
 		err = w.folder(ctx, f)
-		if err == nil || ctx.Err() != nil || isFatal(err) || !(transport.Temporary(err) || w.connLost()) {
+		if err == nil || ctx.Err() != nil || isFatal(err) || !w.retryNow(err) {
 			return err
 		}
 		w.opts.Log.Warn("retrying folder after a temporary error", "folder", f.name, "err", err)
@@ -276,6 +276,14 @@ func (w *worker) folderWithRetry(ctx context.Context, f serverFolder) error {
 		w.c = nil
 	}
 	return err
+}
+
+// retryNow reports whether a folder that failed with err is worth another
+// try at once on a new connection: after a temporary error or a lost
+// connection, never when the server throttles.
+func (w *worker) retryNow(err error) bool {
+	class := transport.Classify(err)
+	return class == transport.Temporary || class != transport.Throttled && w.connLost()
 }
 
 // connLost reports whether the worker's connection has closed: whatever

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/pop3"
+	"github.com/mailkeep/mailkeep/transport"
 )
 
 // POP3Dialer opens a logged-in POP3 session.
@@ -108,7 +109,7 @@ func (r *pop3Run) do(ctx context.Context) error {
 	var err error
 	for attempt := 0; attempt < 2; attempt++ {
 		err = r.session(ctx)
-		if err == nil || isFatal(err) || ctx.Err() != nil || !pop3.Temporary(err) {
+		if err == nil || isFatal(err) || ctx.Err() != nil || transport.Classify(err) != transport.Temporary {
 			break
 		}
 		r.opts.Log.Warn("retrying the POP3 session after a temporary error", "err", err)

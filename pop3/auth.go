@@ -107,10 +107,10 @@ func (c *Client) readAuthStatus() (status, string, error) {
 }
 
 // authError marks a -ERR to a login command as ErrAuth, unless its
-// response code says the failure is temporary.
+// response code defers the login.
 func authError(err error) error {
 	var se *ServerError
-	if errors.As(err, &se) && !se.temporary() {
+	if errors.As(err, &se) && !se.deferred() {
 		return fmt.Errorf("%w: %w", ErrAuth, err)
 	}
 	return err

@@ -5,13 +5,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
-	"fmt"
 	"io"
-	"net"
-	"os"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -102,36 +98,6 @@ func TestRetrStreamsInBoundedMemory(t *testing.T) {
 		t.Errorf("Retr of %d bytes allocated %d bytes", n, alloc)
 	}
 	wantNoop(t, c)
-}
-
-func TestTemporary(t *testing.T) {
-	tests := []struct {
-		err  error
-		want bool
-	}{
-		{nil, false},
-		{io.ErrUnexpectedEOF, true},
-		{fmt.Errorf("x: %w", io.EOF), true},
-		{os.ErrDeadlineExceeded, true},
-		{&net.OpError{Op: "read", Err: syscall.ECONNRESET}, true},
-		{&net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}, true},
-		{&net.DNSError{IsTemporary: true}, true},
-		{&net.DNSError{IsNotFound: true}, false},
-		{context.DeadlineExceeded, true},
-		{context.Canceled, false},
-		{fmt.Errorf("%w: %w", ErrAuth, newServerError("PASS", "[AUTH] failed")), false},
-		{newServerError("RETR", "no such message"), false},
-		{newServerError("PASS", "[SYS/TEMP] later"), true},
-		{newServerError("PASS", "[LOGIN-DELAY] wait"), true},
-		{ErrNoSTLS, false},
-		{errProtocol, false},
-		{errors.New("something else"), false},
-	}
-	for _, tc := range tests {
-		if got := Temporary(tc.err); got != tc.want {
-			t.Errorf("Temporary(%v) = %v, want %v", tc.err, got, tc.want)
-		}
-	}
 }
 
 func TestNewClientCancelled(t *testing.T) {

@@ -31,7 +31,7 @@ func chooseSASL(e Endpoint, secret string, offered []string) (sasl.Client, error
 	case config.AuthOAuthBearer:
 		return sasl.NewOAuthBearerClient(&sasl.OAuthBearerOptions{Username: e.Username, Token: secret}), nil
 	}
-	return nil, Permanent(fmt.Errorf("unknown auth %q", e.Auth))
+	return nil, MarkPermanent(fmt.Errorf("unknown auth %q", e.Auth))
 }
 
 func offers(mechs []string, mech string) bool {
@@ -46,11 +46,11 @@ func offers(mechs []string, mech string) bool {
 // secret returns the password or token; failing to get one is permanent.
 func (e Endpoint) secret(ctx context.Context) (string, error) {
 	if e.Secret == nil {
-		return "", Permanent(errors.New("no password or token configured"))
+		return "", MarkPermanent(errors.New("no password or token configured"))
 	}
 	s, err := e.Secret(ctx)
 	if err != nil {
-		return "", Permanent(err)
+		return "", MarkPermanent(err)
 	}
 	return s, nil
 }

@@ -53,7 +53,7 @@ func TestDovecotTLSModes(t *testing.T) {
 		} else {
 			_, err = DialPOP3(t.Context(), ep, POP3Options{})
 		}
-		if err == nil || Temporary(err) {
+		if err == nil || Classify(err) != Permanent {
 			t.Errorf("untrusted certificate at %s: %v; want a permanent error", addr, err)
 		}
 	}
@@ -71,7 +71,7 @@ func TestDialRefused(t *testing.T) {
 	_, ierr := DialIMAP(t.Context(), ep, IMAPOptions{})
 	_, perr := DialPOP3(t.Context(), ep, POP3Options{})
 	for _, err := range []error{ierr, perr} {
-		if !Temporary(err) || !errors.Is(err, syscall.ECONNREFUSED) {
+		if Classify(err) != Temporary || !errors.Is(err, syscall.ECONNREFUSED) {
 			t.Errorf("dial to a closed port: %v; want a temporary ECONNREFUSED", err)
 		}
 	}

@@ -44,11 +44,11 @@ func (e Endpoint) TLSConfig() (*tls.Config, error) {
 	}
 	pem, err := os.ReadFile(e.CAFile)
 	if err != nil {
-		return nil, Permanent(fmt.Errorf("read CA file: %w", err))
+		return nil, MarkPermanent(fmt.Errorf("read CA file: %w", err))
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(pem) {
-		return nil, Permanent(fmt.Errorf("CA file %s holds no PEM certificate", e.CAFile))
+		return nil, MarkPermanent(fmt.Errorf("CA file %s holds no PEM certificate", e.CAFile))
 	}
 	cfg.RootCAs = pool
 	return cfg, nil
@@ -65,7 +65,7 @@ func (e Endpoint) connect(ctx context.Context) (net.Conn, error) {
 	switch e.TLS {
 	case "", config.TLSImplicit, config.TLSStartTLS, config.TLSNone:
 	default:
-		return nil, Permanent(fmt.Errorf("unknown tls mode %q", e.TLS))
+		return nil, MarkPermanent(fmt.Errorf("unknown tls mode %q", e.TLS))
 	}
 	timeout := e.Timeout
 	if timeout == 0 {
@@ -92,7 +92,7 @@ func (e Endpoint) handshake(ctx context.Context, conn net.Conn) (net.Conn, error
 	tc := tls.Client(conn, cfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		conn.Close()
-		return nil, classifyTLS(fmt.Errorf("TLS handshake with %s: %w", e.Address(), err))
+		return nil, fmt.Errorf("TLS handshake with %s: %w", e.Address(), err)
 	}
 	return tc, nil
 }

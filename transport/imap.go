@@ -39,7 +39,7 @@ func DialIMAP(ctx context.Context, e Endpoint, opts IMAPOptions) (*imapclient.Cl
 		copts.TLSConfig = cfg
 		if c, err = imapclient.NewStartTLS(conn, copts); err != nil {
 			conn.Close()
-			return nil, classifyTLS(fmt.Errorf("STARTTLS with %s: %w", e.Address(), err))
+			return nil, fmt.Errorf("STARTTLS with %s: %w", e.Address(), err)
 		}
 	} else {
 		c = imapclient.New(conn, copts)
@@ -71,18 +71,19 @@ func login(ctx context.Context, c *imapclient.Client, e Endpoint) error {
 		return authError(e, c.Authenticate(sc))
 	}
 	if e.Auth == "" && caps.Has(imap.CapLoginDisabled) {
-		return Permanent(fmt.Errorf("%s refuses login without TLS (LOGINDISABLED); use tls: implicit or starttls", e.Address()))
+		return MarkPermanent(fmt.Errorf("%s refuses login without TLS (LOGINDISABLED); use tls: implicit or starttls", e.Address()))
 	}
 	return authError(e, c.Login(e.Username, secret).Wait())
 }
 
-// authError turns a refused login into ErrAuth without echoing the secret.
+// authError turns a refused login into ErrAuth without echoing the secret,
+// unless the server's code says to try again later (as pop3 does).
 func authError(e Endpoint, err error) error {
 	if err == nil {
 		return nil
 	}
 	var ie *imap.Error
-	if errors.As(err, &ie) && ie.Type == imap.StatusResponseTypeNo {
+	if errors.As(err, &ie) && ie.Type == imap.StatusResponseTypeNo && Classify(ie) == Permanent {
 		return fmt.Errorf("%w for %s at %s: %s", ErrAuth, e.Username, e.Address(), ie.Text)
 	}
 	var oe *sasl.OAuthBearerError

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/mailkeep/mailkeep/config"
 	"github.com/mailkeep/mailkeep/pop3"
@@ -61,7 +64,7 @@ func startTLS(ctx context.Context, c *pop3.Client, e Endpoint) error {
 		return err
 	}
 	if err := c.StartTLS(ctx, cfg); err != nil {
-		return classifyTLS(fmt.Errorf("STLS with %s: %w", e.Address(), err))
+		return fmt.Errorf("STLS with %s: %w", e.Address(), err)
 	}
 	return nil
 }
@@ -78,22 +81,42 @@ func loginPOP3(ctx context.Context, c *pop3.Client, e Endpoint) error {
 		return err
 	}
 	if sc == nil {
-		return pop3AuthError(e, c.Login(ctx, e.Username, secret))
+		return pop3AuthError(c, e, c.Login(ctx, e.Username, secret))
 	}
 	mech, ir, err := sc.Start()
 	if err != nil {
-		return Permanent(fmt.Errorf("auth %s: %w", mech, err))
+		return MarkPermanent(fmt.Errorf("auth %s: %w", mech, err))
 	}
-	return pop3AuthError(e, c.AuthSASL(ctx, mech, ir))
+	return pop3AuthError(c, e, c.AuthSASL(ctx, mech, ir))
 }
 
-// pop3AuthError gives a refused POP3 login the ErrAuth of IMAP's.
-func pop3AuthError(e Endpoint, err error) error {
+// pop3AuthError gives a refused POP3 login the ErrAuth of IMAP's, and a
+// [LOGIN-DELAY] refusal the delay the server announced in CAPA.
+func pop3AuthError(c *pop3.Client, e Endpoint, err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, pop3.ErrAuth):
+	case errors.Is(err, pop3.ErrAuth) && Classify(err) == Permanent:
 		return fmt.Errorf("%w for %s at %s: %w", ErrAuth, e.Username, e.Address(), err)
 	}
-	return fmt.Errorf("login to %s: %w", e.Address(), err)
+	err = fmt.Errorf("login to %s: %w", e.Address(), err)
+	if d := loginDelay(c, err); d > 0 {
+		return delayError{err, d}
+	}
+	return err
+}
+
+// loginDelay is the LOGIN-DELAY capability (RFC 2449: the seconds
+// between logins) when err is a [LOGIN-DELAY] refusal, or 0.
+func loginDelay(c *pop3.Client, err error) time.Duration {
+	var se *pop3.ServerError
+	args := c.Capabilities()["LOGIN-DELAY"]
+	if !errors.As(err, &se) || !strings.EqualFold(se.Code, "LOGIN-DELAY") || len(args) == 0 {
+		return 0
+	}
+	secs, perr := strconv.ParseUint(args[0], 10, 31)
+	if perr != nil {
+		return 0
+	}
+	return time.Duration(secs) * time.Second
 }

@@ -157,7 +157,7 @@ func TestPOP3AuthMechanisms(t *testing.T) {
 				t.Fatalf("got %v, want %v", err, tc.wantErr)
 			}
 			if err != nil {
-				if !errors.Is(err, ErrAuth) || !errors.Is(err, pop3.ErrAuth) || Temporary(err) {
+				if !errors.Is(err, ErrAuth) || !errors.Is(err, pop3.ErrAuth) || Classify(err) != Permanent {
 					t.Errorf("a refused login must be a permanent ErrAuth of both packages: %v", err)
 				}
 				if containsSecret(err, tc.secret) {
@@ -201,7 +201,7 @@ func TestAuthChoice(t *testing.T) {
 			t.Errorf("auth %q, server offers %q: %s, want %s", tc.auth, tc.offered, got, tc.want)
 		}
 	}
-	if _, err := chooseSASL(Endpoint{Auth: "cram-md5"}, "secret", nil); err == nil || Temporary(err) {
+	if _, err := chooseSASL(Endpoint{Auth: "cram-md5"}, "secret", nil); err == nil || Classify(err) != Permanent {
 		t.Errorf("unknown auth: %v; want a permanent error", err)
 	}
 }
@@ -239,7 +239,7 @@ func TestPOP3STLS(t *testing.T) {
 
 	plain := startPOP3Server(t, &pop3Server{caps: []string{"USER"}})
 	_, err = DialPOP3(t.Context(), endpointFor(plain.addr, config.TLSStartTLS, "", "pw"), POP3Options{})
-	if !errors.Is(err, pop3.ErrNoSTLS) || Temporary(err) {
+	if !errors.Is(err, pop3.ErrNoSTLS) || Classify(err) != Permanent {
 		t.Fatalf("STLS not offered: %v; want a permanent pop3.ErrNoSTLS", err)
 	}
 	if got := plain.commands(); !slices.Equal(got, []string{"CAPA"}) {

@@ -10,7 +10,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
-	"fmt"
 	"io"
 	"log"
 	"math/big"
@@ -19,7 +18,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -64,6 +62,9 @@ func (s oauthSession) Authenticate(mech string) (sasl.Server, error) {
 
 func (s oauthSession) Login(user, pass string) error {
 	s.logins.Add(1)
+	if user == "busy" {
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Temporary authentication failure"}
+	}
 	return s.Session.Login(user, pass)
 }
 
@@ -144,7 +145,7 @@ func TestAuthMechanisms(t *testing.T) {
 				t.Fatalf("got %v, want %v", err, tc.wantErr)
 			}
 			if err != nil {
-				if Temporary(err) {
+				if Classify(err) != Permanent {
 					t.Errorf("a refused login must not be temporary: %v", err)
 				}
 				if containsSecret(err, tc.secret) {
@@ -187,7 +188,7 @@ func TestImplicitTLSVerified(t *testing.T) {
 	cert, caFile := selfSigned(t)
 	srv := startServer(t, cert)
 	_, err := DialIMAP(t.Context(), endpointFor(srv.addr, config.TLSImplicit, "", "pw"), IMAPOptions{})
-	if err == nil || Temporary(err) {
+	if err == nil || Classify(err) != Permanent {
 		t.Fatalf("untrusted certificate: %v, want a permanent error", err)
 	}
 	ep := endpointFor(srv.addr, config.TLSImplicit, "", "pw")
@@ -213,30 +214,6 @@ func selfSigned(t *testing.T) (*tls.Certificate, string) {
 	path := filepath.Join(t.TempDir(), "ca.pem")
 	os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
 	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, path
-}
-
-func TestTemporary(t *testing.T) {
-	tests := []struct {
-		err  error
-		want bool
-	}{
-		{io.EOF, true},
-		{fmt.Errorf("fetch: %w", io.ErrUnexpectedEOF), true},
-		{syscall.ECONNRESET, true},
-		{syscall.ECONNREFUSED, true},
-		{&net.OpError{Op: "read", Err: os.ErrDeadlineExceeded}, true},
-		{&imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable}, true},
-		{&imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeNonExistent}, false},
-		{fmt.Errorf("login: %w", ErrAuth), false},
-		{Permanent(io.EOF), false},
-		{context.Canceled, false},
-		{errors.New("something else"), false},
-	}
-	for _, tc := range tests {
-		if got := Temporary(tc.err); got != tc.want {
-			t.Errorf("Temporary(%v) = %v, want %v", tc.err, got, tc.want)
-		}
-	}
 }
 
 // TestCloseIMAPBounded: a server that never answers LOGOUT holds CloseIMAP

@@ -536,6 +536,9 @@ func TestAgentClassify(t *testing.T) {
 		{"POP3 login refused", fmt.Errorf("%w: %w", pop3.ErrAuth, io.ErrUnexpectedEOF), schedule.Permanent},
 		{"POP3 mailbox in use", &pop3.ServerError{Cmd: "PASS", Code: "IN-USE", Msg: "[IN-USE] locked"}, schedule.Temporary},
 		{"POP3 refusal", &pop3.ServerError{Cmd: "UIDL", Msg: "no"}, schedule.Permanent},
+		{"POP3 login delay", &pop3.ServerError{Cmd: "PASS", Code: "LOGIN-DELAY", Msg: "[LOGIN-DELAY] wait"}, schedule.Throttled},
+		{"IMAP limit", withCode(exitFailure, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeLimit}), schedule.Throttled},
+		{"marked permanent, though a lost connection", transport.MarkPermanent(io.EOF), schedule.Permanent},
 		{"unknown folder", errors.New("select \"Nope\": NO Mailbox doesn't exist"), schedule.Permanent},
 	}
 	for _, tc := range tests {

@@ -19,7 +19,6 @@ import (
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/backup"
 	"github.com/mailkeep/mailkeep/config"
-	"github.com/mailkeep/mailkeep/pop3"
 	"github.com/mailkeep/mailkeep/schedule"
 	"github.com/mailkeep/mailkeep/transport"
 )
@@ -75,7 +74,8 @@ func newAgent(cfg *config.Config, log *slog.Logger) (*agent, error) {
 	a := &agent{log: log, metrics: newMetrics(time.Now())}
 	a.cfg.Store(cfg)
 	a.metrics.setAccounts(cfg, set, time.Now())
-	a.sched = schedule.New(a.backup, set, schedule.Options{Classify: classify, Log: log, Observer: a.metrics})
+	a.sched = schedule.New(a.backup, set, schedule.Options{Classify: classify, RetryAfter: transport.RetryAfter,
+		Log: log, Observer: a.metrics})
 	return a, nil
 }
 
@@ -116,19 +116,21 @@ func agentLocation(cfg *config.Config) *time.Location {
 	return loc
 }
 
-// classify tells the scheduler what a backup's error means. IMAP errors
-// are judged by transport, POP3 ones by pop3 (which knows the RFC 3206
-// response codes); a refused login is permanent in either.
+// classify tells the scheduler what a backup's error means: a busy
+// account and a partial run are the archive's and backup's to say, the
+// rest is transport.Classify's, for IMAP and POP3 alike.
 func classify(err error) schedule.Class {
 	switch {
 	case errors.Is(err, archive.ErrBusy):
 		return schedule.Busy
 	case errors.Is(err, backup.ErrPartial):
 		return schedule.Incomplete
-	case errors.Is(err, transport.ErrAuth), errors.Is(err, pop3.ErrAuth):
-		return schedule.Permanent
-	case transport.Temporary(err), pop3.Temporary(err):
+	}
+	switch transport.Classify(err) {
+	case transport.Temporary:
 		return schedule.Temporary
+	case transport.Throttled:
+		return schedule.Throttled
 	}
 	return schedule.Permanent
 }
