@@ -8,13 +8,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/emersion/go-imap/v2/imapclient"
-
 	"github.com/mailkeep/mailkeep/archive"
+	"github.com/mailkeep/mailkeep/transport"
 )
-
-// Dialer opens a logged-in IMAP connection.
-type Dialer func(ctx context.Context) (*imapclient.Client, error)
 
 // Progress receives user-facing progress; it must be safe for concurrent use.
 type Progress interface {
@@ -24,7 +20,7 @@ type Progress interface {
 
 // Options configure one backup run. Zero values mean sensible defaults.
 type Options struct {
-	Dial        Dialer
+	Dial        transport.IMAPDialer
 	Connections int               // IMAP connections per account; default 4
 	Include     func(string) bool // which decoded folder names to back up; nil = all
 	Compression string            // archive.NewSpool level

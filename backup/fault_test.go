@@ -75,7 +75,7 @@ func (p *proxy) handle(c net.Conn, faulty bool) {
 	}
 }
 
-func dialVia(addr, user, password string, idle time.Duration) backup.Dialer {
+func dialVia(addr, user, password string, idle time.Duration) transport.IMAPDialer {
 	host, port := splitAddr(addr)
 	ep := transport.Endpoint{Host: host, Port: port, TLS: config.TLSNone, Username: user, IdleTimeout: idle,
 		Secret: func(context.Context) (string, error) { return password, nil }}
@@ -84,11 +84,11 @@ func dialVia(addr, user, password string, idle time.Duration) backup.Dialer {
 	}
 }
 
-func backupOnce(ctx context.Context, root string, dial backup.Dialer) (backup.Result, error) {
+func backupOnce(ctx context.Context, root string, dial transport.IMAPDialer) (backup.Result, error) {
 	return backupBatch(ctx, root, dial, 16)
 }
 
-func backupBatch(ctx context.Context, root string, dial backup.Dialer, batch int) (backup.Result, error) {
+func backupBatch(ctx context.Context, root string, dial transport.IMAPDialer, batch int) (backup.Result, error) {
 	a, err := archive.Open(ctx, root, "alice", nil)
 	if err != nil {
 		return backup.Result{}, err

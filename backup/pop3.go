@@ -12,13 +12,10 @@ import (
 	"github.com/mailkeep/mailkeep/transport"
 )
 
-// POP3Dialer opens a logged-in POP3 session.
-type POP3Dialer func(ctx context.Context) (*pop3.Client, error)
-
 // POP3Options configure one POP3 backup run. Zero values mean sensible
 // defaults: keep mode, no deletion, a server without UIDL refused.
 type POP3Options struct {
-	Dial POP3Dialer
+	Dial transport.POP3Dialer
 	// Delete is mode delete: each message is deleted from the server once
 	// its file and catalog row are durable.
 	Delete bool

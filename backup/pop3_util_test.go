@@ -25,7 +25,7 @@ const pop3Account = "pop"
 
 // pop3Dialer dials addr in plain text and logs in as user. When retrs is
 // not nil, it counts the RETR commands sent.
-func pop3Dialer(addr, user, pass string, retrs *counter) backup.POP3Dialer {
+func pop3Dialer(addr, user, pass string, retrs *counter) transport.POP3Dialer {
 	host, portText, _ := net.SplitHostPort(addr)
 	port, _ := strconv.Atoi(portText)
 	ep := transport.Endpoint{Host: host, Port: port, TLS: config.TLSNone, Username: user, IdleTimeout: 10 * time.Second,

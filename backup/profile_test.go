@@ -31,7 +31,7 @@ import (
 // heap was largest, which shows what a backup holds at its peak.
 
 // benchSource returns a dialer for the account to back up.
-func benchSource(b *testing.B) backup.Dialer {
+func benchSource(b *testing.B) transport.IMAPDialer {
 	b.Helper()
 	if addr := os.Getenv("BENCH_IMAP_ADDR"); addr != "" {
 		host, port := splitAddr(addr)
@@ -50,7 +50,7 @@ func benchSource(b *testing.B) backup.Dialer {
 	return dialer(srv, "alice")
 }
 
-func benchBackup(b *testing.B, root string, dial backup.Dialer) backup.Result {
+func benchBackup(b *testing.B, root string, dial transport.IMAPDialer) backup.Result {
 	b.Helper()
 	ctx := context.Background()
 	a, err := archive.Open(ctx, root, "bench", nil)

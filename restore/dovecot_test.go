@@ -33,7 +33,7 @@ func dialer(addr, user, password string) func(context.Context) (*imapclient.Clie
 	}
 }
 
-func userDialer(srv *dovecottest.Server, user string) restore.Dialer {
+func userDialer(srv *dovecottest.Server, user string) transport.IMAPDialer {
 	return dialer(srv.IMAPAddr, user, srv.Password(user))
 }
 

@@ -9,14 +9,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/emersion/go-imap/v2/imapclient"
-
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/transport"
 )
-
-// Dialer opens a logged-in IMAP connection to the target.
-type Dialer func(ctx context.Context) (*imapclient.Client, error)
 
 // Progress receives user-facing progress; it must be safe for concurrent use.
 type Progress interface {
@@ -30,8 +25,8 @@ type Progress interface {
 
 // Options configure one restore. Zero values mean sensible defaults.
 type Options struct {
-	Dial        Dialer
-	Connections int // IMAP connections to the target; default 4
+	Dial        transport.IMAPDialer // to the target
+	Connections int                  // IMAP connections to the target; default 4
 	// Folders are the archive folder names to restore, as the source
 	// server spelled them; nil means every folder.
 	Folders []string

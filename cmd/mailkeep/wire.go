@@ -64,7 +64,7 @@ func selectAccounts(cfg *config.Config, names []string) ([]*config.Account, erro
 	return out, nil
 }
 
-func imapDialer(a *config.Account, log *slog.Logger) backup.Dialer {
+func imapDialer(a *config.Account, log *slog.Logger) transport.IMAPDialer {
 	ep := transport.EndpointFor(a)
 	return func(ctx context.Context) (*imapclient.Client, error) {
 		return transport.DialIMAP(ctx, ep, transport.IMAPOptions{Log: log})
