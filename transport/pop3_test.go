@@ -134,42 +134,6 @@ func saslOK(arg string) bool {
 	return done && err == nil
 }
 
-func TestPOP3AuthMechanisms(t *testing.T) {
-	srv := startPOP3Server(t, &pop3Server{caps: []string{"USER", "SASL PLAIN XOAUTH2 OAUTHBEARER"}})
-	tests := []struct {
-		auth, secret string
-		wantErr      error
-	}{
-		{"", "pw", nil},
-		{"plain", "pw", nil},
-		{"login", "pw", nil},
-		{"xoauth2", goodToken, nil},
-		{"xoauth2", "stolen", ErrAuth},
-		{"oauthbearer", goodToken, nil},
-		{"oauthbearer", "stolen", ErrAuth},
-		{"", "wrong", ErrAuth},
-		{"login", "wrong", pop3.ErrAuth},
-	}
-	for _, tc := range tests {
-		t.Run(tc.auth+"/"+tc.secret, func(t *testing.T) {
-			c, err := DialPOP3(t.Context(), endpointFor(srv.addr, config.TLSNone, tc.auth, tc.secret), POP3Options{})
-			if !errors.Is(err, tc.wantErr) || (err == nil) != (tc.wantErr == nil) {
-				t.Fatalf("got %v, want %v", err, tc.wantErr)
-			}
-			if err != nil {
-				if !errors.Is(err, ErrAuth) || !errors.Is(err, pop3.ErrAuth) || Classify(err) != Permanent {
-					t.Errorf("a refused login must be a permanent ErrAuth of both packages: %v", err)
-				}
-				if containsSecret(err, tc.secret) {
-					t.Errorf("the error shows the secret: %v", err)
-				}
-				return
-			}
-			c.Close()
-		})
-	}
-}
-
 // TestAuthChoice: both protocols pick the same way of logging in for each
 // auth setting and offer.
 func TestAuthChoice(t *testing.T) {

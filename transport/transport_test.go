@@ -123,8 +123,28 @@ func endpointFor(addr, mode, auth, secret string) Endpoint {
 		Secret: func(context.Context) (string, error) { return secret, nil }}
 }
 
+// TestAuthMechanisms logs in with each auth setting over IMAP and POP3:
+// the same outcome, and a refused login is a permanent ErrAuth that does
+// not show the secret.
 func TestAuthMechanisms(t *testing.T) {
-	srv := startServer(t, nil)
+	imapSrv := startServer(t, nil)
+	pop3Srv := startPOP3Server(t, &pop3Server{caps: []string{"USER", "SASL PLAIN XOAUTH2 OAUTHBEARER"}})
+	dial := map[string]func(ctx context.Context, auth, secret string) (io.Closer, error){
+		"IMAP": func(ctx context.Context, auth, secret string) (io.Closer, error) {
+			c, err := DialIMAP(ctx, endpointFor(imapSrv.addr, config.TLSNone, auth, secret), IMAPOptions{})
+			if err != nil {
+				return nil, err
+			}
+			return c, nil
+		},
+		"POP3": func(ctx context.Context, auth, secret string) (io.Closer, error) {
+			c, err := DialPOP3(ctx, endpointFor(pop3Srv.addr, config.TLSNone, auth, secret), POP3Options{})
+			if err != nil {
+				return nil, err
+			}
+			return c, nil
+		},
+	}
 	tests := []struct {
 		auth, secret string
 		wantErr      error
@@ -137,24 +157,27 @@ func TestAuthMechanisms(t *testing.T) {
 		{"oauthbearer", goodToken, nil},
 		{"oauthbearer", "stolen", ErrAuth},
 		{"", "wrong", ErrAuth},
+		{"login", "wrong", ErrAuth},
 	}
-	for _, tc := range tests {
-		t.Run(tc.auth+"/"+tc.secret, func(t *testing.T) {
-			c, err := DialIMAP(t.Context(), endpointFor(srv.addr, config.TLSNone, tc.auth, tc.secret), IMAPOptions{})
-			if !errors.Is(err, tc.wantErr) || (err == nil) != (tc.wantErr == nil) {
-				t.Fatalf("got %v, want %v", err, tc.wantErr)
-			}
-			if err != nil {
+	for _, protocol := range []string{"IMAP", "POP3"} {
+		for _, tc := range tests {
+			t.Run(protocol+"/"+tc.auth+"/"+tc.secret, func(t *testing.T) {
+				c, err := dial[protocol](t.Context(), tc.auth, tc.secret)
+				if !errors.Is(err, tc.wantErr) || (err == nil) != (tc.wantErr == nil) {
+					t.Fatalf("got %v, want %v", err, tc.wantErr)
+				}
+				if err == nil {
+					c.Close()
+					return
+				}
 				if Classify(err) != Permanent {
-					t.Errorf("a refused login must not be temporary: %v", err)
+					t.Errorf("a refused login must be permanent: %v", err)
 				}
 				if containsSecret(err, tc.secret) {
 					t.Errorf("the error shows the secret: %v", err)
 				}
-				return
-			}
-			c.Close()
-		})
+			})
+		}
 	}
 }
 
