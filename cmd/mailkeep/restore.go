@@ -81,7 +81,7 @@ func runRestore(ctx context.Context, g *globals, f restoreFlags) error {
 
 // restoreAccount restores src's archive into dst and prints the summary.
 func restoreAccount(ctx context.Context, g *globals, root string, src, dst *config.Account, f restoreFlags, log *slog.Logger) error {
-	opts := restore.Options{Dial: restore.Dialer(agent.IMAPDialer(dst, log)), Connections: dst.Connections,
+	opts := restore.Options{Dial: agent.IMAPDialer(dst, log), Connections: dst.Connections,
 		Folders: f.folders, Into: f.into, DryRun: f.dryRun, Now: time.Now,
 		Log: log.With("account", src.Name, "target", dst.Name)}
 	asOf, err := archive.ParseAsOf(f.asOf, time.Now(), time.Local, config.ParseDuration)
