@@ -137,35 +137,6 @@ type serverFolder struct {
 	known  archive.FolderState // the catalog's state of it (ID 0: none), set by plan
 }
 
-func listFolders(c *imapclient.Client, opts Options) ([]serverFolder, error) {
-	lo := &imap.ListOptions{}
-	if c.Caps().Has(imap.CapListStatus) {
-		lo.ReturnStatus = &imap.StatusOptions{NumMessages: true, UIDNext: true, UIDValidity: true,
-			HighestModSeq: c.Caps().Has(imap.CapCondStore)}
-	}
-	list, err := c.List("", "*", lo).Collect()
-	if err != nil {
-		return nil, fmt.Errorf("list folders: %w", err)
-	}
-	var out []serverFolder
-	for _, l := range list {
-		if skipListed(l) || !opts.Include(l.Mailbox) {
-			continue
-		}
-		out = append(out, serverFolder{name: l.Mailbox, delim: l.Delim, status: l.Status})
-	}
-	return out, nil
-}
-
-func skipListed(l *imap.ListData) bool {
-	for _, attr := range l.Attrs {
-		if attr == imap.MailboxAttrNoSelect || attr == imap.MailboxAttrNonExistent {
-			return true
-		}
-	}
-	return false
-}
-
 // markGoneFolders records folders the server no longer lists. A folder
 // that is merely excluded by the configuration is not gone.
 func markGoneFolders(ctx context.Context, a *archive.Writer, known []archive.FolderState, listed []serverFolder, run int64, st *stats) error {
