@@ -490,14 +490,14 @@ func TestPOP3DiskFullInjected(t *testing.T) {
 	msgs := fakeMessages(1, 12)
 	srv := pop3fake.Start(t, pop3fake.Options{}, msgs...)
 	var n atomic.Int32 // messages are written on more than one goroutine
+	root := t.TempDir()
 	backup.SetPOP3Write(t, func(sp *archive.Spool, f *archive.Folder, r io.Reader) (*archive.Staged, error) {
-		if n.Add(1) == 10 {
+		if strings.HasPrefix(f.Dir, root) && n.Add(1) == 10 { // this test's archive only
 			io.CopyN(io.Discard, r, 100)
 			return nil, &os.PathError{Op: "write", Path: "tmp/x", Err: syscall.ENOSPC}
 		}
 		return sp.Write(f, r)
 	})
-	root := t.TempDir()
 	opts := fakeOptions(srv)
 	opts.Delete = true
 	res, err := runPOP3(t, root, opts)
