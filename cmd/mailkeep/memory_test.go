@@ -68,7 +68,7 @@ func TestPeakRSS(t *testing.T) {
 			start := time.Now()
 			rss, floor, out := runPeakRSS(t, "backup", "--config", cfg, "--no-progress")
 			wall := time.Since(start)
-			if want := fmt.Sprintf(" %d new messages", c.messages); !strings.Contains(out, want) {
+			if want := " " + plural(c.messages, "new message"); !strings.Contains(out, want) {
 				t.Fatalf("backup did not report%s:\n%s", want, out)
 			}
 			if got := countArchived(t, root); got != c.messages {

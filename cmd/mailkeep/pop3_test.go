@@ -217,7 +217,7 @@ func TestPOP3CLI(t *testing.T) {
 		code                        int
 		want                        string
 	}{
-		{"implicit", srv.POP3SAddr, "    tls: implicit\n", "", exitOK, fmt.Sprintf("home: ok — 1 folders, %d new messages", len(msgs))},
+		{"implicit", srv.POP3SAddr, "    tls: implicit\n", "", exitOK, fmt.Sprintf("home: ok — 1 folder, %d new messages", len(msgs))},
 		{"starttls login", srv.POP3Addr, "    tls: starttls\n    auth: login\n", "", exitOK, "home: ok"},
 		{"starttls plain", srv.POP3Addr, "    tls: starttls\n    auth: plain\n", "", exitOK, "home: ok"},
 		{"no_uidl hash with UIDL", srv.POP3SAddr, "    pop3: {no_uidl: hash}\n", "", exitOK, "home: ok"},
