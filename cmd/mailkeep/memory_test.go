@@ -101,7 +101,7 @@ func oneMore(t *testing.T, dir, cfg string, n int) {
 	start := time.Now()
 	rss, floor, out := runPeakRSS(t, "backup", "--config", cfg, "--no-progress")
 	wall := time.Since(start)
-	if !strings.Contains(out, " 1 new messages") {
+	if !strings.Contains(out, " 1 new message ") {
 		t.Fatalf("backup did not report 1 new message:\n%s", out)
 	}
 	t.Logf("memory: case=folder-%d-plus-1 messages=1 bytes=%d wall=%.2fs peak_rss_kib=%d bound_kib=%d floor_kib=%d",
