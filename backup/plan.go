@@ -46,7 +46,7 @@ func listInfo(c *imapclient.Client) ([]FolderInfo, error) {
 		return nil, fmt.Errorf("list folders: %w", err)
 	}
 	so := &imap.StatusOptions{NumMessages: true, UIDNext: true, UIDValidity: true,
-		Size: c.Caps().Has(imap.CapIMAP4rev2) || c.Caps().Has(imap.Cap("STATUS=SIZE")),
+		Size:          c.Caps().Has(imap.CapIMAP4rev2) || c.Caps().Has(imap.Cap("STATUS=SIZE")),
 		HighestModSeq: c.Caps().Has(imap.CapCondStore)}
 	var out []FolderInfo
 	seen := map[string]bool{}
