@@ -13,7 +13,7 @@ import (
 )
 
 // schemaVersion is the catalog schema this build writes (PRAGMA user_version).
-const schemaVersion = 3
+const schemaVersion = 4
 
 // refetchTable records messages whose archived copy verify --repair set
 // aside while the server still had them: the next backup fetches them
@@ -26,10 +26,36 @@ const refetchTable = `CREATE TABLE refetch (
 	PRIMARY KEY (folder_id, key)
 )`
 
+// encryptionSchema adds what an encrypted archive records (doc/design.md,
+// "Encryption at rest"): the SHA-256 of each message file as stored, which
+// checks the file without the identity, and the staged table. A batch's
+// rows are staged before its files are published in an encrypted archive,
+// so that a file a crash leaves without a row can be adopted without
+// decrypting it. The step is self-contained: it renumbers by moving its
+// key in migrations and schemaVersion.
+const encryptionSchema = `ALTER TABLE messages ADD COLUMN file_sha256 BLOB;
+CREATE TABLE staged (
+	folder_id INTEGER NOT NULL REFERENCES folders(id),
+	key TEXT NOT NULL,
+	uidvalidity INTEGER NOT NULL,
+	uid INTEGER NOT NULL,
+	uidl TEXT,
+	file TEXT NOT NULL,
+	sha256 BLOB NOT NULL,
+	size INTEGER NOT NULL,
+	vsize INTEGER NOT NULL,
+	internaldate TEXT NOT NULL,
+	flags TEXT NOT NULL,
+	message_id TEXT NOT NULL,
+	file_sha256 BLOB NOT NULL,
+	PRIMARY KEY (folder_id, key)
+)`
+
 // migrations[v] upgrades a catalog of schema v to v+1.
 var migrations = map[int]string{
 	1: `ALTER TABLE folders ADD COLUMN clean_run INTEGER NOT NULL DEFAULT 0`,
 	2: refetchTable,
+	3: encryptionSchema,
 }
 
 const schema = `
@@ -151,7 +177,7 @@ func (c *Catalog) migrate(ctx context.Context) error {
 		return fmt.Errorf("%w: catalog schema %d is newer than this mailkeep (%d)", ErrFormat, v, schemaVersion)
 	}
 	return c.tx(ctx, func(tx *sql.Tx) error {
-		steps := []string{schema, refetchTable}
+		steps := []string{schema, refetchTable, encryptionSchema}
 		if v > 0 {
 			steps = nil
 			for ; v < schemaVersion; v++ {

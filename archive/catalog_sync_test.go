@@ -74,7 +74,8 @@ func TestMigrateFromSchema1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{`ALTER TABLE folders DROP COLUMN clean_run`, `DROP TABLE refetch`, `PRAGMA user_version = 1`} {
+	for _, q := range []string{`ALTER TABLE folders DROP COLUMN clean_run`, `DROP TABLE refetch`,
+		`ALTER TABLE messages DROP COLUMN file_sha256`, `DROP TABLE staged`, `PRAGMA user_version = 1`} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatal(err)
 		}

@@ -1,7 +1,6 @@
 package archive
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -10,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,8 +30,9 @@ var ErrNoArchive = errors.New("no archive yet")
 // it returns has a complete, durable file, found by its key even after a
 // backup renamed it.
 type Snapshot struct {
-	dir string
-	cat *Catalog
+	dir   string
+	cat   *Catalog
+	codec *codec
 }
 
 // OpenSnapshot opens the archive of account name under root for reading.
@@ -39,7 +40,8 @@ type Snapshot struct {
 // archive of an unknown format or a newer catalog one wrapping ErrFormat.
 func OpenSnapshot(ctx context.Context, root, name string) (*Snapshot, error) {
 	dir := filepath.Join(root, name)
-	if err := readFormat(dir); err != nil {
+	encrypted, err := readFormat(dir)
+	if err != nil {
 		return nil, err
 	}
 	path := filepath.Join(dir, catalogFile)
@@ -58,7 +60,7 @@ func OpenSnapshot(ctx context.Context, root, name string) (*Snapshot, error) {
 		db.Close()
 		return nil, fmt.Errorf("catalog %s: %w", path, err)
 	}
-	return &Snapshot{dir: dir, cat: &Catalog{db: db}}, nil
+	return &Snapshot{dir: dir, cat: &Catalog{db: db}, codec: &codec{encrypted: encrypted}}, nil
 }
 
 // Close releases the catalog.
@@ -92,25 +94,36 @@ func walUsable(path string) bool {
 	return unix.Access(filepath.Dir(path), unix.W_OK) == nil
 }
 
-// readFormat checks the format marker without writing one.
-func readFormat(dir string) error {
+// readFormat checks the format marker without writing one, and says
+// whether the archive is encrypted: "mailkeep-archive 1" is a plain
+// archive, "mailkeep-archive 2 age" an encrypted one.
+func readFormat(dir string) (encrypted bool, err error) {
 	path := filepath.Join(dir, formatFile)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("%s: %w", dir, ErrNoArchive)
+		return false, fmt.Errorf("%s: %w", dir, ErrNoArchive)
 	}
 	if err != nil {
-		return fmt.Errorf("read format marker: %w", err)
+		return false, fmt.Errorf("read format marker: %w", err)
 	}
-	var magic string
-	var v int
-	if _, err := fmt.Sscanf(string(bytes.TrimSpace(data)), "%s %d", &magic, &v); err != nil || magic != formatMagic {
-		return fmt.Errorf("%s: %w: not a mailkeep archive marker: %q", path, ErrFormat, strings.TrimSpace(string(data)))
+	marker := strings.TrimSpace(string(data))
+	f := strings.Fields(marker)
+	if len(f) < 2 || f[0] != formatMagic {
+		return false, fmt.Errorf("%s: %w: not a mailkeep archive marker: %q", path, ErrFormat, marker)
 	}
-	if v != FormatVersion {
-		return fmt.Errorf("%s: %w: version %d (this mailkeep reads version %d)", path, ErrFormat, v, FormatVersion)
+	v, err := strconv.Atoi(f[1])
+	switch {
+	case err != nil:
+		return false, fmt.Errorf("%s: %w: not a mailkeep archive marker: %q", path, ErrFormat, marker)
+	case v == FormatVersion && len(f) == 2:
+		return false, nil
+	case v == FormatVersionEncrypted && len(f) == 3 && f[2] == formatEncryption:
+		return true, nil
+	case v == FormatVersion || v == FormatVersionEncrypted:
+		return false, fmt.Errorf("%s: %w: unknown marker %q", path, ErrFormat, marker)
 	}
-	return nil
+	return false, fmt.Errorf("%s: %w: version %d (this mailkeep reads versions %d and %d)", path, ErrFormat, v,
+		FormatVersion, FormatVersionEncrypted)
 }
 
 // checkSchema refuses a catalog that is newer than this build, or empty.
@@ -218,7 +231,7 @@ func (s *Snapshot) Messages(ctx context.Context, folderID int64, v View) ([]Mess
 }
 
 // Folder returns the Maildir of a folder of the view, to open its messages.
-func (s *Snapshot) Folder(st FolderState) (*Folder, error) { return openFolder(s.dir, st) }
+func (s *Snapshot) Folder(st FolderState) (*Folder, error) { return openFolder(s.dir, st, s.codec) }
 
 // Presence over time, as doc/design.md ("Catalog") gives it: a message was
 // on the server at run R when first_run ≤ R and its gone_run is empty or

@@ -306,7 +306,7 @@ func TestOpenMessage(t *testing.T) {
 	ctx := context.Background()
 	a := buildArchive(t, 3)
 	st, _ := a.Catalog.Folders(ctx)
-	f, _ := openFolder(a.Dir, st[1]) // INBOX
+	f, _ := openFolder(a.Dir, st[1], a.codec) // INBOX
 	rows, _ := a.Catalog.FolderMessages(ctx, st[1].ID)
 	want := readAll(t, f, rows[0])
 
