@@ -399,17 +399,19 @@ func fullConfig(path, dir string) *Config {
 			CAFile: filepath.Join(dir, "certs/example-ca.pem"), TLSServerName: "mail.example.com",
 			Username: "me@example.com", PasswordFile: filepath.Join(dir, "secrets/work.password"), Auth: "plain",
 			Folders:     Folders{Include: []string{"*"}, Exclude: []string{"Trash", "Junk", "Drafts", "INBOX/tmp*"}},
-			Connections: 4, Schedule: "0 */6 * * *", Compression: "fastest", Line: 31,
+			Connections: 4, Schedule: "0 */6 * * *", Compression: "fastest", Line: 32,
+			Encryption: Encryption{Recipients: []string{"age13ftw9yx7qx92xetn8p0fcm0pmjwc387waxw4uavdfktagxt6vqdsmz8jk5"},
+				RecipientsFile: filepath.Join(dir, "keys/work-recipients.txt")},
 		}, {
 			Name: "home", Protocol: "pop3", Host: "pop.example.net", Port: 110, TLS: "starttls",
 			Username: "me", PasswordEnv: "MAILKEEP_HOME_PASSWORD", Connections: 1,
 			Schedule: "30 2 * * *", Compression: "better",
-			POP3: POP3{Mode: "keep", DeleteAfterDays: 30, NoUIDL: "hash"}, Line: 106,
+			POP3: POP3{Mode: "keep", DeleteAfterDays: 30, NoUIDL: "hash"}, Line: 133,
 		}, {
 			Name: "gmail", Protocol: "imap", Host: "imap.gmail.com", Port: 993, TLS: "implicit",
 			Username: "me@gmail.com", Auth: "xoauth2", TokenCommand: "oauth2-token --account me@gmail.com",
 			Folders:     Folders{Include: []string{"INBOX", "[Gmail]/Sent Mail"}},
-			Connections: 4, Schedule: "0 * * * *", Compression: "fastest", Line: 130,
+			Connections: 4, Schedule: "0 * * * *", Compression: "fastest", Line: 157,
 		}, {
 			Name: "google", Protocol: "imap", Host: "imap.gmail.com", Port: 993, TLS: "implicit",
 			Username: "me@gmail.com", Auth: "xoauth2",
@@ -423,7 +425,7 @@ func fullConfig(path, dir string) *Config {
 				Scopes:                 []string{"https://mail.google.com/"},
 				StateDir:               "/var/lib/mailkeep/state",
 			},
-			Folders: Folders{Include: []string{"*"}}, Connections: 4, Compression: "fastest", Line: 147,
+			Folders: Folders{Include: []string{"*"}}, Connections: 4, Compression: "fastest", Line: 174,
 		}, {
 			Name: "office", Protocol: "pop3", Host: "outlook.office365.com", Port: 995, TLS: "implicit",
 			Username: "me@example.com", Auth: "xoauth2",
@@ -435,7 +437,7 @@ func fullConfig(path, dir string) *Config {
 				Scopes:                 []string{"https://outlook.office.com/POP.AccessAsUser.All", "offline_access"},
 				StateDir:               "/var/lib/mailkeep/state",
 			},
-			Connections: 1, Compression: "fastest", POP3: POP3{Mode: "keep"}, Line: 175,
+			Connections: 1, Compression: "fastest", POP3: POP3{Mode: "keep"}, Line: 202,
 		}},
 		Agent: Agent{
 			Timezone: "Europe/Berlin", MaxConcurrent: 4, Jitter: Duration(2 * time.Minute),
