@@ -21,7 +21,11 @@ import (
 // Backup runs one backup of account a into the archive under root: the
 // job the agent schedules and "mailkeep backup" runs once.
 func Backup(ctx context.Context, root string, a *config.Account, log *slog.Logger, p progress.Sink) (backup.Result, error) {
-	arch, err := archive.OpenWriter(ctx, root, a.Name, log)
+	keys, err := BackupKeys(a)
+	if err != nil {
+		return backup.Result{}, err
+	}
+	arch, err := archive.OpenWriterKeys(ctx, root, a.Name, log, keys)
 	if err != nil {
 		return backup.Result{}, err
 	}

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"filippo.io/age"
+
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/progress"
 	"github.com/mailkeep/mailkeep/transport"
@@ -32,6 +34,9 @@ type Options struct {
 	// Progress is told what happens; nil means nothing is shown.
 	Progress progress.Sink
 	Now      func() time.Time
+	// Identities decrypt an encrypted archive's messages; a plain archive
+	// needs none.
+	Identities []age.Identity
 }
 
 func (o *Options) setDefaults() {
@@ -84,6 +89,10 @@ func Run(ctx context.Context, root, account string, opts Options) (Result, error
 		return Result{}, err
 	}
 	defer snap.Close()
+	snap.SetIdentities(opts.Identities)
+	if err := snap.CheckIdentity(ctx); err != nil {
+		return Result{}, err
+	}
 	r := &runner{opts: opts, snap: snap, tally: &tally{}}
 	err = r.run(ctx)
 	if ctx.Err() != nil {

@@ -34,6 +34,7 @@ func restoreCommand(g *globals) *cobra.Command {
 and dates. It creates missing folders and only adds messages the target does not hold yet,
 so it can be run again after it finished or was interrupted without making duplicates. It
 never changes or deletes what the target holds. It reads the archive without locking it.
+An encrypted archive is read with the account's encryption.identity_file.
 
 By default the latest state is restored: the folders and messages the last backup saw.
 --as-of RUN|TIME restores the state of a backup run, with the flags messages had then: a
@@ -89,6 +90,13 @@ func restoreAccount(ctx context.Context, g *globals, root string, src, dst *conf
 		return withCode(exitUsage, err)
 	}
 	opts.AsOf = asOf
+	keys, err := agent.ReadKeys(src)
+	if err != nil {
+		return withCode(exitFailure, err)
+	}
+	if keys != nil {
+		opts.Identities = keys.Identities
+	}
 	p := progress.New(g.stderr, src.Name+" → "+dst.Name, !f.noProgress && !f.json, log, "restoring folder")
 	opts.Progress = p
 	res, err := restore.Run(ctx, root, src.Name, opts)
