@@ -107,9 +107,8 @@ func (f *Folder) adoptRow(mf MessageFile, folderID int64, staged map[string]Mess
 	if !ok {
 		m, err := f.adopt(mf, folderID)
 		if errors.Is(err, ErrNoIdentity) {
-			return m, fmt.Errorf("%s has no catalog row, and an encrypted archive's file without a staged row "+
-				"is adopted by decrypting it: run \"mailkeep verify --repair\" where the identity is: %w",
-				f.Path(mf), err)
+			return m, fmt.Errorf("%s: no catalog row and no staged row: adopting it means decrypting it, and %w; "+
+				"run \"mailkeep verify --repair\" with the identity", f.Path(mf), ErrNoIdentity)
 		}
 		return m, err
 	}
