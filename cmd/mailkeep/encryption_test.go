@@ -1,0 +1,106 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"filippo.io/age"
+
+	"github.com/mailkeep/mailkeep/internal/corpus"
+	"github.com/mailkeep/mailkeep/internal/dovecottest"
+)
+
+// withEncryption returns the config at path with an encryption block
+// added to account user, written beside it as name.
+func withEncryption(t *testing.T, path, user, name, block string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	account := "    username: " + user + "\n"
+	i := strings.Index(string(data), account)
+	j := i + len(account) + strings.Index(string(data[i+len(account):]), "\n") + 1 // after password_file
+	if i < 0 {
+		t.Fatalf("no account %s in %s", user, data)
+	}
+	out := string(data[:j]) + "    encryption:\n" + block + string(data[j:])
+	p := filepath.Join(filepath.Dir(path), name)
+	if err := os.WriteFile(p, []byte(out), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestEncryptedCLI: a backup host with the recipient alone backs an
+// account up into an encrypted archive and verifies it against the stored
+// hashes; a restore needs the identity, says so without it or with
+// another, and with it restores every message exactly. Turning encryption
+// off or on for an existing archive is refused.
+func TestEncryptedCLI(t *testing.T) {
+	srv := dovecottest.Start(t, dovecottest.Options{Users: restoreUsers})
+	c := srv.Dial(t, "alice")
+	if err := corpus.Load(t.Context(), c, corpus.Generate(corpus.Options{Seed: 33, Count: 40, Big: 2 << 20})); err != nil {
+		t.Fatal(err)
+	}
+	want := accountLines(t, c)
+	plain, root := writeRestoreConfig(t, srv)
+	dir := filepath.Dir(plain)
+	id, _ := age.GenerateX25519Identity()
+	other, _ := age.GenerateX25519Identity()
+	os.WriteFile(filepath.Join(dir, "r.txt"), []byte("# alice's archive\n"+id.Recipient().String()+"\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "id.txt"), []byte(id.String()+"\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "other.txt"), []byte(other.String()+"\n"), 0o600)
+	backupCfg := withEncryption(t, plain, "alice", "backup.yaml", "      recipients_file: r.txt\n")
+	readCfg := withEncryption(t, plain, "alice", "read.yaml", "      identity_file: id.txt\n")
+	wrongCfg := withEncryption(t, plain, "alice", "wrong.yaml", "      identity_file: other.txt\n")
+
+	check := func(r result, code int, stdout, stderr string) {
+		t.Helper()
+		if r.code != code || !strings.Contains(r.stdout, stdout) || !strings.Contains(r.stderr, stderr) {
+			t.Fatalf("exit %d, want %d, %q and %q\nstdout: %s\nstderr: %s", r.code, code, stdout, stderr, r.stdout, r.stderr)
+		}
+	}
+	check(mailkeep(t, nil, "backup", "--config", backupCfg, "alice"), exitOK, "alice: ok", "")
+	if data, _ := os.ReadFile(filepath.Join(root, "alice", "FORMAT")); string(data) != "mailkeep-archive 2 age\n" {
+		t.Fatalf("FORMAT %q", data)
+	}
+	check(mailkeep(t, nil, "verify", "--config", backupCfg, "alice"), exitOK,
+		"checked against the hashes they were stored with", "")
+	r := mailkeep(t, nil, "verify", "--config", readCfg, "alice")
+	check(r, exitOK, "alice: clean", "")
+	if strings.Contains(r.stdout, "hashes") {
+		t.Errorf("verify with the identity did not decode: %s", r.stdout)
+	}
+
+	restore := func(cfg, to string) result {
+		return mailkeep(t, nil, "restore", "--config", cfg, "--account", "alice", "--to-account", to, "--no-progress")
+	}
+	check(restore(backupCfg, "carol"), exitFailure, "", "no identity was given")
+	check(restore(wrongCfg, "carol"), exitFailure, "", "none of the given identities can decrypt it")
+	r = restore(wrongCfg, "carol")
+	if !strings.Contains(r.stderr, filepath.Join(root, "alice", "mail")) {
+		t.Errorf("the error names no file: %s", r.stderr)
+	}
+	if got := accountLines(t, srv.Dial(t, "carol")); len(got["INBOX"]) != 0 || len(got) != 1 {
+		t.Fatalf("a refused restore changed the target: %v", got)
+	}
+	check(restore(readCfg, "carol"), exitOK, "alice → carol: ok", "")
+	sameAccount(t, "restored", accountLines(t, srv.Dial(t, "carol")), want)
+
+	// The archive stays encrypted; a plain archive stays plain.
+	check(mailkeep(t, nil, "backup", "--config", plain, "alice"), exitUsage, "never half encrypted", "")
+	check(mailkeep(t, nil, "backup", "--config", plain, "bob"), exitOK, "bob: ok", "")
+	bobCfg := withEncryption(t, plain, "bob", "bob.yaml", "      recipients_file: r.txt\n")
+	check(mailkeep(t, nil, "backup", "--config", bobCfg, "bob"), exitUsage, "never half encrypted", "")
+	if data, _ := os.ReadFile(filepath.Join(root, "bob", "FORMAT")); string(data) != "mailkeep-archive 1\n" {
+		t.Fatalf("bob's FORMAT %q", data)
+	}
+
+	// config check reads the key files.
+	os.Remove(filepath.Join(dir, "r.txt"))
+	check(mailkeep(t, nil, "config", "check", "--config", backupCfg, "--no-login", "alice"), exitFailure,
+		"alice: account \"alice\": encryption.recipients_file: open "+filepath.Join(dir, "r.txt"), "")
+}
