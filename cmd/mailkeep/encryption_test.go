@@ -1,13 +1,18 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"filippo.io/age"
 
+	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/internal/corpus"
 	"github.com/mailkeep/mailkeep/internal/dovecottest"
 )
@@ -103,4 +108,76 @@ func TestEncryptedCLI(t *testing.T) {
 	os.Remove(filepath.Join(dir, "r.txt"))
 	check(mailkeep(t, nil, "config", "check", "--config", backupCfg, "--no-login", "alice"), exitFailure,
 		"alice: account \"alice\": encryption.recipients_file: open "+filepath.Join(dir, "r.txt"), "")
+}
+
+// TestKillEncryptedBackup is TestKillBackup for an encrypted account on a
+// backup host without the identity: SIGKILL at random points of the
+// progress, twice per archive, then a run that finishes. The files a kill
+// leaves between their publication and their rows are adopted from their
+// staged rows, so every message is archived exactly once; verify without
+// the identity (against the stored hashes) and with it (decoding every
+// file) is clean. MAILKEEP_CRYPT_CRASH_TRIALS sets the number of trials.
+func TestKillEncryptedBackup(t *testing.T) {
+	srv := dovecottest.Start(t, dovecottest.Options{})
+	msgs := corpus.Generate(corpus.Options{Seed: 6, Count: 300, Big: 3 << 20})
+	if err := corpus.Load(t.Context(), srv.Dial(t, "alice"), msgs); err != nil {
+		t.Fatal(err)
+	}
+	id, _ := age.GenerateX25519Identity()
+	block := "    encryption:\n      recipients: [\"" + id.Recipient().String() + "\"]\n"
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
+	trials, killed, orphans := trials("MAILKEEP_CRYPT_CRASH_TRIALS", 20), 0, 0
+	for i := 0; i < trials; i += 2 {
+		cfg, root := writeConfig(t, srv, srv.Password("alice"), block)
+		for j := 0; j < 2 && i+j < trials; j++ {
+			have := countFiles(root)
+			if killAtProgress(t, cfg, root, have+rng.IntN(len(msgs)-have+1), rng) {
+				killed++
+			}
+			orphans += countFiles(root) - countRows(t, root)
+		}
+		if r := mailkeep(t, nil, "backup", "--config", cfg); r.code != exitOK {
+			t.Fatalf("run after the kills: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		r := mailkeep(t, nil, "verify", "--config", cfg)
+		if r.code != exitOK || !strings.Contains(r.stdout, fmt.Sprintf("alice: clean — 8 folders, %d messages", len(msgs))) {
+			t.Fatalf("verify without the identity: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		keys := &archive.Keys{Identities: []age.Identity{id}}
+		a, err := archive.OpenWriterKeys(t.Context(), root, "alice", nil, keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := a.Verify(t.Context(), archive.VerifyOptions{})
+		a.Close()
+		if err != nil || rep.Messages != len(msgs) || len(rep.Problems) > 0 || rep.HashesOnly {
+			t.Fatalf("trial %d: verify with the identity: %d messages (want %d), %v, %v", i, rep.Messages, len(msgs), rep.Problems, err)
+		}
+	}
+	t.Logf("%d trials, %d killed mid-run, leaving %d files without rows", trials, killed, orphans)
+	if killed < trials*3/4 {
+		t.Errorf("only %d of %d trials killed a running backup", killed, trials)
+	}
+}
+
+// countRows counts alice's catalog rows.
+func countRows(t *testing.T, root string) int {
+	t.Helper()
+	snap, err := archive.OpenSnapshot(t.Context(), root, "alice")
+	if errors.Is(err, archive.ErrNoArchive) {
+		return 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Close()
+	folders, err := snap.Folders(t.Context(), archive.View{Gone: archive.GoneToo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, f := range folders {
+		n += f.Count
+	}
+	return n
 }
