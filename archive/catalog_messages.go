@@ -142,6 +142,7 @@ func (c *Catalog) AddMessages(ctx context.Context, msgs []Message, run int64) er
 			return err
 		}
 		defer ins.Close()
+		var unstage *sql.Stmt
 		for _, m := range msgs {
 			res, err := ins.ExecContext(ctx, m.FolderID, m.UIDValidity, m.UID, m.UIDL, m.Key, m.File, m.SHA256[:],
 				m.Size, m.VSize, m.InternalDate.Format(time.RFC3339), joinFlags(m.Flags), m.MessageID, run, run,
@@ -152,7 +153,16 @@ func (c *Catalog) AddMessages(ctx context.Context, msgs []Message, run int64) er
 			if err := addHistory(ctx, tx, res, m, run); err != nil {
 				return err
 			}
-			if err := unstage(ctx, tx, m); err != nil {
+			if m.FileSHA256 == ([32]byte{}) {
+				continue // a plain archive stages nothing
+			}
+			if unstage == nil {
+				if unstage, err = tx.PrepareContext(ctx, unstageQuery); err != nil {
+					return err
+				}
+				defer unstage.Close()
+			}
+			if _, err := unstage.ExecContext(ctx, m.FolderID, m.Key); err != nil {
 				return err
 			}
 		}

@@ -40,14 +40,9 @@ func (c *Catalog) stage(ctx context.Context, msgs []Message) error {
 	})
 }
 
-// unstage removes the staged row of a message being recorded.
-func unstage(ctx context.Context, tx *sql.Tx, m Message) error {
-	if m.FileSHA256 == ([32]byte{}) {
-		return nil // a plain archive stages nothing
-	}
-	_, err := tx.ExecContext(ctx, `DELETE FROM staged WHERE folder_id = ? AND key = ?`, m.FolderID, m.Key)
-	return err
-}
+// unstageQuery removes the staged row of a message being recorded (by
+// AddMessages, in the transaction that records it).
+const unstageQuery = `DELETE FROM staged WHERE folder_id = ? AND key = ?`
 
 // staged returns the staged rows of a folder by key.
 func (c *Catalog) staged(ctx context.Context, folderID int64) (map[string]Message, error) {

@@ -605,3 +605,27 @@ func TestSampleEncrypted(t *testing.T) {
 		}
 	}
 }
+
+// TestPostQuantumRecipient: an archive encrypted to a post-quantum
+// (ML-KEM-768 + X25519) recipient reads back with its identity.
+func TestPostQuantumRecipient(t *testing.T) {
+	id, err := age.GenerateHybridIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := &Keys{Recipients: []age.Recipient{id.Recipient()}, Identities: []age.Identity{id}}
+	c := &codec{encrypted: true, recipients: keys.Recipients, identities: keys.Identities}
+	msg := testMessage(100<<10, 9)
+	file := encode(t, msg, c)
+	if !bytes.Contains(file[:200], []byte("-> mlkem768x25519 ")) {
+		t.Fatalf("no ML-KEM stanza: %q", file[:100])
+	}
+	rc, err := decode(bytes.NewReader(file), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if got, err := io.ReadAll(rc); err != nil || !bytes.Equal(got, msg) {
+		t.Fatalf("round trip: %v", err)
+	}
+}
