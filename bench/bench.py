@@ -283,12 +283,13 @@ class OfflineIMAP(Peer):
         return f"offlineimap -c '{self.dir}/offlineimaprc' -o -u quiet"
 
 
-def mailkeep_config(bench, path, archive, users):
-    """A mailkeep config for the given (user, protocol) pairs, all with defaults."""
+def mailkeep_config(bench, path, archive, users, extra=""):
+    """A mailkeep config for the given (user, protocol) pairs, all with defaults;
+    extra is added to each account."""
     with open(os.path.join(HERE, "config", "mailkeep-account.yaml")) as fh:
         account = fh.read()
     accounts = "".join(account.format(user=u, protocol=proto, upper=u.upper(),
-                                      port=bench.a.imap_port if proto == "imap" else bench.a.pop3_port)
+                                      port=bench.a.imap_port if proto == "imap" else bench.a.pop3_port) + extra
                        for u, proto in users)
     write_config("mailkeep.yaml", path, bench, archive=archive, accounts=accounts.rstrip("\n"))
 
@@ -319,9 +320,12 @@ class Mailkeep(Peer):
             return why
         ref = self.b.reference(self.protocol, self.user)
         r = subprocess.run([f"{self.b.tools}/mkcheck", self.protocol, "-archive",
-                            os.path.join(self.target, self.user), "-ref", ref, "-zstd", "5"],
+                            os.path.join(self.target, self.user), "-ref", ref, "-zstd", "5"] + self.check_args(),
                            capture_output=True, text=True)
         return "" if r.returncode == 0 else "content: " + (r.stderr.strip().splitlines() or ["?"])[-1]
+
+    def check_args(self):
+        return []
 
 
 class RawPOP3(Peer):
@@ -351,6 +355,28 @@ class Mpop(Peer):
 
 
 class MailkeepPOP3(Mailkeep):
+    kind, user, protocol = "pop3", POP3_USER, "pop3"
+
+
+class MailkeepAge(Mailkeep):
+    """mailkeep backup into an encrypted archive: the config holds the age
+    recipient only, as on a backup host; the check decrypts with the identity."""
+
+    def keys(self):
+        d = os.path.join(self.b.work, "age")
+        sh(f"'{self.b.tools}/mkcheck' age-keygen '{d}'")
+        return d
+
+    def configure(self):
+        extra = f"    encryption:\n      recipients_file: {self.keys()}/recipients.txt\n"
+        mailkeep_config(self.b, os.path.join(self.dir, "mailkeep.yaml"), self.target,
+                        [(self.user, self.protocol)], extra)
+
+    def check_args(self):
+        return ["-identity", os.path.join(self.keys(), "identity.txt")]
+
+
+class MailkeepPOP3Age(MailkeepAge):
     kind, user, protocol = "pop3", POP3_USER, "pop3"
 
 
@@ -435,6 +461,7 @@ PEERS = {
     "raw-imap": RawIMAP, "raw-imap-write": RawIMAPWrite, "raw-imap-fsync": RawIMAPFsync,
     "disk-zstd": DiskZstd, "mbsync": Mbsync, "offlineimap": OfflineIMAP, "mailkeep": Mailkeep,
     "raw-pop3": RawPOP3, "mpop": Mpop, "mailkeep-pop3": MailkeepPOP3,
+    "mailkeep-age": MailkeepAge, "mailkeep-pop3-age": MailkeepPOP3Age,
     "raw-append": RawAppend, "mbsync-push": MbsyncPush, "mailkeep-restore": MailkeepRestore,
 }
 
@@ -537,7 +564,8 @@ def main():
     ap.add_argument("--mailkeep", required=True, help="the mailkeep binary")
     ap.add_argument("--imap-port", type=int, default=11143)
     ap.add_argument("--pop3-port", type=int, default=11110)
-    ap.add_argument("--peers", default=" ".join(PEERS))
+    ap.add_argument("--peers", default=" ".join(n for n in PEERS if not n.endswith("-age")),
+                    help="the tools to run (default: all but the -age ones, the encrypted archives)")
     ap.add_argument("--scenarios", default="full noop add100 restore")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1)
