@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -30,9 +31,10 @@ type Folder struct {
 	Rel   string // relative directory under mail/, slash-separated
 	Dir   string // absolute path of the Maildir (the .mk level)
 
-	mu   sync.Mutex
-	kw   *Keywords
-	perm perm // of what the folder's writers create
+	mu     sync.Mutex
+	kw     *Keywords
+	perm   perm                                 // of what the folder's writers create
+	remote func(Message) (io.ReadCloser, error) // set: message files come from elsewhere (a replica)
 }
 
 // Folder opens the Maildir for a server folder, creating it if needed.

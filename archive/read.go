@@ -25,7 +25,13 @@ var ErrDamaged = errors.New("archived message is damaged")
 // flag change), it is found again by its key; a file that is gone is an
 // error wrapping fs.ErrNotExist.
 func (f *Folder) OpenMessage(m Message) (io.ReadCloser, error) {
-	file, err := f.openRow(m)
+	var file io.ReadCloser
+	var err error
+	if f.remote != nil {
+		file, err = f.remote(m)
+	} else {
+		file, err = f.openRow(m)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -30,8 +30,9 @@ var ErrNoArchive = errors.New("no archive yet")
 // it returns has a complete, durable file, found by its key even after a
 // backup renamed it.
 type Snapshot struct {
-	dir string
-	cat *Catalog
+	dir  string
+	cat  *Catalog
+	open FileOpener // nil: message files are read from dir
 }
 
 // OpenSnapshot opens the archive of account name under root for reading.
@@ -218,7 +219,12 @@ func (s *Snapshot) Messages(ctx context.Context, folderID int64, v View) ([]Mess
 }
 
 // Folder returns the Maildir of a folder of the view, to open its messages.
-func (s *Snapshot) Folder(st FolderState) (*Folder, error) { return openFolder(s.dir, st) }
+func (s *Snapshot) Folder(st FolderState) (*Folder, error) {
+	if s.open != nil {
+		return remoteFolder(st, s.open), nil
+	}
+	return openFolder(s.dir, st)
+}
 
 // Presence over time, as doc/design.md ("Catalog") gives it: a message was
 // on the server at run R when first_run ≤ R and its gone_run is empty or

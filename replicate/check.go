@@ -1,0 +1,150 @@
+package replicate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+
+	"github.com/mailkeep/mailkeep/archive"
+)
+
+// Problem kinds of Check, beside archive's.
+const (
+	ProblemMissingObject = "missing-object" // a row whose message object the replica lacks
+	ProblemNotReplicated = "not-replicated" // a row the archive could not give when the state was replicated
+	ProblemUnnamed       = "unnamed-object" // a message object no row names (kept by keep_pruned, or left by an interrupted run)
+)
+
+// CheckOptions: Quick checks that each object is there (one listing)
+// without reading it.
+type CheckOptions struct {
+	Quick   bool
+	Checked func(bytes int64)
+}
+
+// Check verifies a replica against the catalog copy its manifest names:
+// the copy's size, SHA-256 and integrity, then every row's message object:
+// there (listed), and unless opts.Quick read, decoded and checked against
+// the row's size and SHA-256. Unnamed objects are reported but are no
+// fault: Report.Unrepaired does not count them.
+func Check(ctx context.Context, st Store, opts CheckOptions) (archive.Report, error) {
+	var rep archive.Report
+	rp, err := Open(ctx, st, "")
+	if err != nil {
+		return rep, err
+	}
+	defer rp.Close()
+	if res, err := rp.IntegrityCheck(ctx); err != nil {
+		return rep, err
+	} else if res != "" {
+		rep.Problems = append(rep.Problems, archive.Problem{Kind: archive.ProblemCatalog, Detail: res})
+	}
+	have := map[string]bool{}
+	if err := st.List(ctx, messagePrefix, func(name string, _ int64) error { have[name] = true; return nil }); err != nil {
+		return rep, err
+	}
+	c := &checker{rp: rp, have: have, named: map[string]bool{}, rep: &rep, opts: opts}
+	if err := c.all(ctx); err != nil {
+		return rep, err
+	}
+	for name := range have {
+		if !c.named[name] {
+			rep.Problems = append(rep.Problems, archive.Problem{Kind: ProblemUnnamed, Key: name, Repaired: true,
+				Detail: "no row names it (kept by keep_pruned, or sent by an interrupted run)"})
+		}
+	}
+	return rep, nil
+}
+
+type checker struct {
+	rp      *Replica
+	have    map[string]bool
+	named   map[string]bool
+	missing map[string]string // "folder\x00key" of rows not replicated
+	rep     *archive.Report
+	opts    CheckOptions
+}
+
+func (c *checker) all(ctx context.Context) error {
+	c.missing = map[string]string{}
+	for _, m := range c.rp.Manifest.Missing {
+		c.missing[m.Folder+"\x00"+m.Key] = m.Error
+	}
+	folders, err := c.rp.Folders(ctx, all)
+	if err != nil {
+		return err
+	}
+	c.rep.Folders = len(folders)
+	for _, f := range folders {
+		if err := c.folder(ctx, f.FolderState); err != nil {
+			return fmt.Errorf("check folder %q: %w", f.Name, err)
+		}
+	}
+	return nil
+}
+
+func (c *checker) folder(ctx context.Context, st archive.FolderState) error {
+	msgs, err := c.rp.Messages(ctx, st.ID, all)
+	if err != nil {
+		return err
+	}
+	f, err := c.rp.Folder(st)
+	if err != nil {
+		return err
+	}
+	for _, m := range msgs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c.rep.Messages++
+		c.rep.Bytes += m.Size
+		if p, bad := c.message(f, st, m); bad {
+			c.rep.Problems = append(c.rep.Problems, p)
+		}
+	}
+	return nil
+}
+
+// message checks one row's object.
+func (c *checker) message(f *archive.Folder, st archive.FolderState, m archive.Message) (archive.Problem, bool) {
+	name := messageName(m.SHA256)
+	p := archive.Problem{Folder: st.Name, Key: m.Key}
+	if detail, ok := c.missing[st.Name+"\x00"+m.Key]; ok && !c.have[name] {
+		p.Kind, p.Detail = ProblemNotReplicated, "the archive could not give it: "+detail
+		return p, true
+	}
+	if !c.have[name] {
+		p.Kind, p.Detail = ProblemMissingObject, name
+		return p, true
+	}
+	first := !c.named[name]
+	c.named[name] = true
+	if c.opts.Quick || !first {
+		return p, false
+	}
+	err := readAll(f, m)
+	if c.opts.Checked != nil {
+		c.opts.Checked(m.Size)
+	}
+	switch {
+	case err == nil:
+		return p, false
+	case errors.Is(err, fs.ErrNotExist):
+		p.Kind, p.Detail = ProblemMissingObject, name
+	default:
+		p.Kind, p.Detail = archive.ProblemCorrupt, err.Error()
+	}
+	return p, true
+}
+
+func readAll(f *archive.Folder, m archive.Message) error {
+	rc, err := f.OpenMessage(m)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	_, err = io.Copy(io.Discard, rc)
+	return err
+}

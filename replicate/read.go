@@ -1,0 +1,97 @@
+package replicate
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/mailkeep/mailkeep/archive"
+)
+
+// ErrNoReplica reports a store that holds no replica of the account.
+var ErrNoReplica = errors.New("no replica there")
+
+// Replica is a replica opened for reading: the state its manifest names,
+// as an archive.Snapshot whose messages are read from the store as they
+// are opened (streamed and verified like the archive's own).
+type Replica struct {
+	*archive.Snapshot
+	Manifest Manifest
+	tmp      string
+}
+
+// Open reads the replica's manifest, fetches the catalog copy it names
+// into a temp directory under tmpDir ("" for the system's), checks its
+// SHA-256 and opens it. Close removes the temp directory.
+func Open(ctx context.Context, st Store, tmpDir string) (*Replica, error) {
+	m, ok, err := readManifest(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("%s: %w (no %s)", st, ErrNoReplica, manifestName)
+	}
+	tmp, err := os.MkdirTemp(tmpDir, "mailkeep-replica-")
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(tmp, "catalog.db")
+	if err := fetchCatalog(ctx, st, m, path); err != nil {
+		os.RemoveAll(tmp)
+		return nil, err
+	}
+	open := func(_ archive.FolderState, msg archive.Message) (io.ReadCloser, error) {
+		return st.Get(ctx, messageName(msg.SHA256))
+	}
+	snap, err := archive.OpenCatalogCopy(ctx, path, open)
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, err
+	}
+	return &Replica{Snapshot: snap, Manifest: m, tmp: tmp}, nil
+}
+
+// Close closes the catalog copy and removes it.
+func (r *Replica) Close() error {
+	err := r.Snapshot.Close()
+	return errors.Join(err, os.RemoveAll(r.tmp))
+}
+
+// fetchCatalog writes the uncompressed catalog copy of m to path and
+// checks its size and SHA-256 against the manifest.
+func fetchCatalog(ctx context.Context, st Store, m Manifest, path string) error {
+	rc, err := st.Get(ctx, m.Catalog)
+	if err != nil {
+		return fmt.Errorf("catalog copy: %w", err)
+	}
+	defer rc.Close()
+	zr, err := zstd.NewReader(rc, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+	if err != nil {
+		return err
+	}
+	defer zr.Close()
+	out, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(out, h), zr)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	switch {
+	case err != nil:
+		return fmt.Errorf("%s: catalog copy %s: %w", st, m.Catalog, err)
+	case n != m.CatalogSize || hex.EncodeToString(h.Sum(nil)) != m.CatalogSHA256:
+		return fmt.Errorf("%s: catalog copy %s: %w: its size or SHA-256 differ from the manifest's",
+			st, m.Catalog, archive.ErrDamaged)
+	}
+	return nil
+}
