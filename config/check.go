@@ -25,6 +25,7 @@ func check(cfg *Config, top *section, accounts []*section) {
 	checkAgent(&cfg.Agent, top)
 	for i := range cfg.Accounts {
 		checkAccount(&cfg.Accounts[i], accounts[i], dir)
+		checkReplicas(&cfg.Accounts[i], accounts[i], dir, cfg.Archive)
 	}
 	checkUniqueNames(cfg.Accounts, accounts)
 	checkStateDir(cfg, top, dir)

@@ -436,6 +436,10 @@ func fullConfig(path, dir string) *Config {
 				StateDir:               "/var/lib/mailkeep/state",
 			},
 			Connections: 1, Compression: "fastest", POP3: POP3{Mode: "keep"}, Line: 175,
+			Replicate: []Replica{{S3: S3Replica{Endpoint: "https://s3.example.com", Bucket: "mail-archive",
+				Prefix: "office/", Region: "eu-central-1", AccessKeyFile: filepath.Join(dir, "secrets/s3.access"),
+				SecretKeyFile: filepath.Join(dir, "secrets/s3.secret")}},
+				{Dir: "/mnt/offsite/mailkeep", KeepPruned: true}},
 		}},
 		Agent: Agent{
 			Timezone: "Europe/Berlin", MaxConcurrent: 4, Jitter: Duration(2 * time.Minute),
