@@ -157,6 +157,9 @@ func (a *Agent) backup(ctx context.Context, name string) error {
 	}
 	a.metrics.observeRun(name, res, err, time.Now())
 	logResult(log, res)
+	if len(acct.Replicate) > 0 && replicable(err) && ctx.Err() == nil {
+		a.replicate(ctx, cfg.Archive, acct, log)
+	}
 	return err
 }
 

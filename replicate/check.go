@@ -14,8 +14,16 @@ import (
 const (
 	ProblemMissingObject = "missing-object" // a row whose message object the replica lacks
 	ProblemNotReplicated = "not-replicated" // a row the archive could not give when the state was replicated
-	ProblemUnnamed       = "unnamed-object" // a message object no row names (kept by keep_pruned, or left by an interrupted run)
 )
+
+// Report is what Check found: the archive's kinds of report, plus the
+// message objects that no row names. Those are no fault: keep_pruned
+// keeps them, and a run that was interrupted may have sent them for a
+// state it never published (the next run removes them).
+type Report struct {
+	archive.Report
+	Unnamed int
+}
 
 // CheckOptions: Quick checks that each object is there (one listing)
 // without reading it.
@@ -27,10 +35,9 @@ type CheckOptions struct {
 // Check verifies a replica against the catalog copy its manifest names:
 // the copy's size, SHA-256 and integrity, then every row's message object:
 // there (listed), and unless opts.Quick read, decoded and checked against
-// the row's size and SHA-256. Unnamed objects are reported but are no
-// fault: Report.Unrepaired does not count them.
-func Check(ctx context.Context, st Store, opts CheckOptions) (archive.Report, error) {
-	var rep archive.Report
+// the row's size and SHA-256.
+func Check(ctx context.Context, st Store, opts CheckOptions) (Report, error) {
+	var rep Report
 	rp, err := Open(ctx, st, "")
 	if err != nil {
 		return rep, err
@@ -45,14 +52,13 @@ func Check(ctx context.Context, st Store, opts CheckOptions) (archive.Report, er
 	if err := st.List(ctx, messagePrefix, func(name string, _ int64) error { have[name] = true; return nil }); err != nil {
 		return rep, err
 	}
-	c := &checker{rp: rp, have: have, named: map[string]bool{}, rep: &rep, opts: opts}
+	c := &checker{rp: rp, have: have, named: map[string]bool{}, rep: &rep.Report, opts: opts}
 	if err := c.all(ctx); err != nil {
 		return rep, err
 	}
 	for name := range have {
 		if !c.named[name] {
-			rep.Problems = append(rep.Problems, archive.Problem{Kind: ProblemUnnamed, Key: name, Repaired: true,
-				Detail: "no row names it (kept by keep_pruned, or sent by an interrupted run)"})
+			rep.Unnamed++
 		}
 	}
 	return rep, nil

@@ -167,7 +167,7 @@ func run(t *testing.T, f *fixture, st replicate.Store, opts replicate.Options) r
 }
 
 // check verifies the replica and fails the test on any fault.
-func check(t *testing.T, st replicate.Store, wantMessages int) archive.Report {
+func check(t *testing.T, st replicate.Store, wantMessages int) replicate.Report {
 	t.Helper()
 	rep, err := replicate.Check(t.Context(), st, replicate.CheckOptions{})
 	if err != nil {

@@ -89,15 +89,8 @@ func TestPrune(t *testing.T) {
 					kept.Removed, dropped.Removed, first.Objects, dropped.Objects)
 			}
 			check(t, drop, f.n-4)
-			rep := check(t, keep, f.n-4)
-			unnamed := 0
-			for _, p := range rep.Problems {
-				if p.Kind == replicate.ProblemUnnamed {
-					unnamed++
-				}
-			}
-			if unnamed != 4 {
-				t.Fatalf("keep_pruned replica: %d unnamed objects, want 4", unnamed)
+			if rep := check(t, keep, f.n-4); rep.Unnamed != 4 {
+				t.Fatalf("keep_pruned replica: %d unnamed objects, want 4", rep.Unnamed)
 			}
 			sameAsArchive(t, f, drop)
 		})

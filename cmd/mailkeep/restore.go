@@ -14,14 +14,15 @@ import (
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/config"
 	"github.com/mailkeep/mailkeep/progress"
+	"github.com/mailkeep/mailkeep/replicate"
 	"github.com/mailkeep/mailkeep/restore"
 )
 
 // restoreFlags are the command line of restore.
 type restoreFlags struct {
-	account, toAccount, into, asOf string
-	folders                        []string
-	dryRun, noProgress, json       bool
+	account, toAccount, into, asOf, from string
+	folders                              []string
+	dryRun, noProgress, json             bool
 }
 
 func restoreCommand(g *globals) *cobra.Command {
@@ -43,7 +44,10 @@ age (3d, 12h). --folder (repeatable) names
 an archive folder to restore, as the source server spelled it (its subfolders are folders of
 their own: name them too). --into PREFIX restores
 every folder below the target folder PREFIX ("Restored/INBOX", "Restored/Archive", ...).
---dry-run reports what would be created and appended, and changes nothing.`,
+--dry-run reports what would be created and appended, and changes nothing.
+--from reads a replica instead of the archive: s3://BUCKET/PREFIX (one of the account's s3
+replicas in the configuration, whose endpoint and keys it uses) or a replica directory (the
+dir of a replicate entry; the account's replica is DIR/ACCOUNT).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runRestore(cmd.Context(), g, f)
@@ -55,6 +59,7 @@ every folder below the target folder PREFIX ("Restored/INBOX", "Restored/Archive
 	fl.StringArrayVar(&f.folders, "folder", nil, "archive folder to restore (repeatable; default: all)")
 	fl.StringVar(&f.asOf, "as-of", "", "restore the state of this run: a run id, a date, an RFC 3339 time or an age (3d)")
 	fl.StringVar(&f.into, "into", "", "target folder below which the folders are restored")
+	fl.StringVar(&f.from, "from", "", "read a replica instead of the archive: s3://BUCKET/PREFIX or a directory")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "say what would be created and appended; change nothing")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "no progress bar, even on a terminal")
 	fl.BoolVar(&f.json, "json", false, "print one JSON object instead of the summary")
@@ -89,6 +94,14 @@ func restoreAccount(ctx context.Context, g *globals, root string, src, dst *conf
 		return withCode(exitUsage, err)
 	}
 	opts.AsOf = asOf
+	if f.from != "" {
+		rp, err := openReplica(ctx, src, f.from)
+		if err != nil {
+			return accountError(err)
+		}
+		defer rp.Close()
+		opts.Snapshot = rp.Snapshot
+	}
 	p := progress.New(g.stderr, src.Name+" → "+dst.Name, !f.noProgress && !f.json, log, "restoring folder")
 	opts.Progress = p
 	res, err := restore.Run(ctx, root, src.Name, opts)
@@ -191,4 +204,14 @@ func printRestoreSummary(w io.Writer, src, dst string, dryRun bool, r restore.Re
 		src, dst, outcome, state, r.Folders, r.Created, created, r.Appended, appended, humanBytes(r.Bytes),
 		r.Skipped, r.Failed, r.Duration.Round(time.Millisecond))
 	printFailures(w, r.Failures)
+}
+
+// openReplica opens the replica of account a that from names (see
+// agent.ReplicaFrom) for reading.
+func openReplica(ctx context.Context, a *config.Account, from string) (*replicate.Replica, error) {
+	st, err := agent.ReplicaFrom(ctx, a, from)
+	if err != nil {
+		return nil, err
+	}
+	return replicate.Open(ctx, st, "")
 }
