@@ -85,7 +85,8 @@ func ReplicaFrom(ctx context.Context, a *config.Account, from string) (replicate
 	if len(known) == 0 {
 		return nil, fmt.Errorf("account %q has no s3 replica in the configuration: --from %s needs its endpoint and keys", a.Name, from)
 	}
-	return nil, fmt.Errorf("account %q has no replica %s in the configuration (it has %s)", a.Name, from, strings.Join(known, ", "))
+	return nil, fmt.Errorf("account %q has no replica s3://%s/%s in the configuration (it has %s)", a.Name, bucket, prefix,
+		strings.Join(known, ", "))
 }
 
 // replicable reports whether a backup's outcome is one after which the
