@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"sync"
 
 	"github.com/mailkeep/mailkeep/archive"
 )
@@ -26,7 +27,8 @@ type Report struct {
 }
 
 // CheckOptions: Quick checks that each object is there (one listing)
-// without reading it.
+// without reading it. Checked, if set, is called after each object read
+// (from several goroutines at once).
 type CheckOptions struct {
 	Quick   bool
 	Checked func(bytes int64)
@@ -71,6 +73,7 @@ type checker struct {
 	missing map[string]string // "folder\x00key" of rows not replicated
 	rep     *archive.Report
 	opts    CheckOptions
+	mu      sync.Mutex // guards rep.Problems while objects are read
 }
 
 func (c *checker) all(ctx context.Context) error {
@@ -100,21 +103,41 @@ func (c *checker) folder(ctx context.Context, st archive.FolderState) error {
 	if err != nil {
 		return err
 	}
+	reads := make(chan archive.Message)
+	var wg sync.WaitGroup
+	for range checkWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for m := range reads {
+				c.read(f, st, m)
+			}
+		}()
+	}
+	defer func() { close(reads); wg.Wait() }()
 	for _, m := range msgs {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		c.rep.Messages++
 		c.rep.Bytes += m.Size
-		if p, bad := c.message(f, st, m); bad {
-			c.rep.Problems = append(c.rep.Problems, p)
+		name := messageName(m.SHA256)
+		first := !c.named[name]
+		c.named[name] = true
+		if p, bad := c.present(st, m); bad {
+			c.problem(p)
+		} else if first && !c.opts.Quick {
+			reads <- m
 		}
 	}
 	return nil
 }
 
-// message checks one row's object.
-func (c *checker) message(f *archive.Folder, st archive.FolderState, m archive.Message) (archive.Problem, bool) {
+// checkWorkers is how many objects Check reads at once.
+const checkWorkers = 4
+
+// present checks that one row's object is listed.
+func (c *checker) present(st archive.FolderState, m archive.Message) (archive.Problem, bool) {
 	name := messageName(m.SHA256)
 	p := archive.Problem{Folder: st.Name, Key: m.Key}
 	if detail, ok := c.missing[st.Name+"\x00"+m.Key]; ok && !c.have[name] {
@@ -125,24 +148,31 @@ func (c *checker) message(f *archive.Folder, st archive.FolderState, m archive.M
 		p.Kind, p.Detail = ProblemMissingObject, name
 		return p, true
 	}
-	first := !c.named[name]
-	c.named[name] = true
-	if c.opts.Quick || !first {
-		return p, false
-	}
+	return p, false
+}
+
+// read reads one row's object and checks it against the row.
+func (c *checker) read(f *archive.Folder, st archive.FolderState, m archive.Message) {
 	err := readAll(f, m)
 	if c.opts.Checked != nil {
 		c.opts.Checked(m.Size)
 	}
+	p := archive.Problem{Folder: st.Name, Key: m.Key}
 	switch {
 	case err == nil:
-		return p, false
+		return
 	case errors.Is(err, fs.ErrNotExist):
-		p.Kind, p.Detail = ProblemMissingObject, name
+		p.Kind, p.Detail = ProblemMissingObject, messageName(m.SHA256)
 	default:
 		p.Kind, p.Detail = archive.ProblemCorrupt, err.Error()
 	}
-	return p, true
+	c.problem(p)
+}
+
+func (c *checker) problem(p archive.Problem) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.rep.Problems = append(c.rep.Problems, p)
 }
 
 func readAll(f *archive.Folder, m archive.Message) error {
