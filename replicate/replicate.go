@@ -358,11 +358,8 @@ func (r *run) removeUnnamed(ctx context.Context, have map[string]bool, refs map[
 	}
 	for name := range have {
 		sum, ok := parseMessageName(name)
-		if ok && refs[sum] {
-			continue
-		}
-		if !ok {
-			continue // not ours: left alone
+		if !ok || refs[sum] {
+			continue // named by the state, or not a message object of ours
 		}
 		if err := r.st.Delete(ctx, name); err != nil {
 			return err
