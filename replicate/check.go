@@ -23,7 +23,9 @@ const (
 // state it never published (the next run removes them).
 type Report struct {
 	archive.Report
-	Unnamed int
+	Run     int64   // the run the state ends with
+	Unnamed int     // message objects no row of the state names
+	Kept    []int64 // the runs of the kept states (keep_pruned)
 }
 
 // CheckOptions: Quick checks that each object is there (one listing)
@@ -45,6 +47,10 @@ func Check(ctx context.Context, st Store, opts CheckOptions) (Report, error) {
 		return rep, err
 	}
 	defer rp.Close()
+	rep.Run = rp.Manifest.Run
+	for _, k := range rp.Manifest.Kept {
+		rep.Kept = append(rep.Kept, k.Run)
+	}
 	if res, err := rp.IntegrityCheck(ctx); err != nil {
 		return rep, err
 	} else if res != "" {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -92,7 +93,7 @@ func (f *fixture) add(t *testing.T, n int) {
 }
 
 // prune removes n message rows and their files from the archive, as
-// prune does.
+// prune does, in a run of its own.
 func (f *fixture) prune(t *testing.T, n int) {
 	t.Helper()
 	dir := filepath.Join(f.root, "alice")
@@ -101,6 +102,10 @@ func (f *fixture) prune(t *testing.T, n int) {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	if _, err := db.Exec(`INSERT INTO runs (kind, started, ended, outcome) VALUES ('prune', ?, ?, 'ok')`,
+		time.Now().UTC().Format(time.RFC3339Nano), time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
+		t.Fatal(err)
+	}
 	rows, err := db.Query(`SELECT m.id, f.dir, m.file FROM messages m JOIN folders f ON f.id = m.folder_id
 		WHERE m.size < 100000 ORDER BY m.id LIMIT ?`, n)
 	if err != nil {

@@ -16,22 +16,32 @@ const manifestFormat = "mailkeep-replica 1"
 // copy that the replica holds, and so the state a reader gets. It is
 // written last and replaced whole.
 type Manifest struct {
-	Format        string    `json:"format"`
-	Account       string    `json:"account"`
+	Format     string `json:"format"`
+	Account    string `json:"account"`
+	State             // the state the replica holds
+	RunOutcome string `json:"run_outcome"`
+	Messages   int    `json:"messages"` // catalog rows
+	Objects    int    `json:"objects"`  // message objects the rows name
+	Bytes      int64  `json:"bytes"`    // of the messages, uncompressed
+	// Missing lists the rows whose file the archive could not give when
+	// the copy was made (damaged, or pruned meanwhile): the replica lacks
+	// them as the archive did.
+	Missing []MissingMessage `json:"missing,omitempty"`
+	// Kept are earlier states that a replica with keep_pruned keeps,
+	// because they name messages that prune removed from the archive
+	// since: each state that a prune would have made unreachable, oldest
+	// first.
+	Kept    []State   `json:"kept,omitempty"`
+	Created time.Time `json:"created"`
+}
+
+// State is one catalog copy in the replica and the run it ends with.
+type State struct {
 	Catalog       string    `json:"catalog"`        // catalog/<name>.db.zst
 	CatalogSHA256 string    `json:"catalog_sha256"` // of the uncompressed copy
 	CatalogSize   int64     `json:"catalog_size"`   // uncompressed
 	Run           int64     `json:"run"`            // the newest run of the copy
 	RunStarted    time.Time `json:"run_started"`
-	RunOutcome    string    `json:"run_outcome"`
-	Messages      int       `json:"messages"` // catalog rows
-	Objects       int       `json:"objects"`  // message objects the rows name
-	Bytes         int64     `json:"bytes"`    // of the messages, uncompressed
-	// Missing lists the rows whose file the archive could not give when
-	// the copy was made (damaged, or pruned meanwhile): the replica lacks
-	// them as the archive did.
-	Missing []MissingMessage `json:"missing,omitempty"`
-	Created time.Time        `json:"created"`
 }
 
 // MissingMessage is a row of the catalog copy without an object.

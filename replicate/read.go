@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/klauspost/compress/zstd"
 
@@ -27,16 +28,28 @@ type Replica struct {
 	tmp      string
 }
 
-// Open reads the replica's manifest, fetches the catalog copy it names
-// into a temp directory under tmpDir ("" for the system's), checks its
-// SHA-256 and opens it. Close removes the temp directory.
+// ErrNoState reports a kept state that the replica does not have.
+var ErrNoState = errors.New("the replica keeps no such state")
+
+// Open reads the replica's manifest, fetches the catalog copy of the state
+// it names into a temp directory under tmpDir ("" for the system's),
+// checks its SHA-256 and opens it. Close removes the temp directory.
 func Open(ctx context.Context, st Store, tmpDir string) (*Replica, error) {
+	return OpenKept(ctx, st, tmpDir, 0)
+}
+
+// OpenKept is Open for the state that ends with run (see Manifest.Kept);
+// run 0 is the state the replica holds.
+func OpenKept(ctx context.Context, st Store, tmpDir string, run int64) (*Replica, error) {
 	m, ok, err := readManifest(ctx, st)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
 		return nil, fmt.Errorf("%s: %w (no %s)", st, ErrNoReplica, manifestName)
+	}
+	if m.State, err = m.state(run); err != nil {
+		return nil, fmt.Errorf("%s: %w", st, err)
 	}
 	tmp, err := os.MkdirTemp(tmpDir, "mailkeep-replica-")
 	if err != nil {
@@ -56,6 +69,21 @@ func Open(ctx context.Context, st Store, tmpDir string) (*Replica, error) {
 		return nil, err
 	}
 	return &Replica{Snapshot: snap, Manifest: m, tmp: tmp}, nil
+}
+
+// state returns the state that ends with run; 0 is the current one.
+func (m Manifest) state(run int64) (State, error) {
+	if run == 0 || run == m.Run {
+		return m.State, nil
+	}
+	runs := []string{fmt.Sprint(m.Run)}
+	for _, k := range m.Kept {
+		if k.Run == run {
+			return k, nil
+		}
+		runs = append(runs, fmt.Sprint(k.Run))
+	}
+	return State{}, fmt.Errorf("%w: run %d (it has the states of runs %s)", ErrNoState, run, strings.Join(runs, ", "))
 }
 
 // Close closes the catalog copy and removes it.

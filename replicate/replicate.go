@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -164,11 +165,12 @@ func (r *run) replicate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m, err := r.publish(ctx, copyPath, last, prev, hadManifest)
+	keep := r.opts.KeepPruned && unnamed(have, refs)
+	m, err := r.publish(ctx, copyPath, last, prev, hadManifest, keep)
 	if err != nil {
 		return err
 	}
-	if err := r.removeCatalogs(ctx, m.Catalog); err != nil {
+	if err := r.removeCatalogs(ctx, m); err != nil {
 		return err
 	}
 	return r.removeUnnamed(ctx, have, refs)
@@ -247,31 +249,48 @@ func workDir(dir string) (string, error) {
 }
 
 // publish sends the catalog copy and then the manifest that names it,
-// unless the replica holds this state already.
-func (r *run) publish(ctx context.Context, copyPath string, last archive.Run, prev Manifest, had bool) (Manifest, error) {
+// unless the replica holds this state already. keepPrev keeps the
+// previous state (keep_pruned, and objects are left that the new state
+// does not name).
+func (r *run) publish(ctx context.Context, copyPath string, last archive.Run, prev Manifest, had, keepPrev bool) (Manifest, error) {
 	sum, size, err := fileSum(copyPath)
 	if err != nil {
 		return Manifest{}, err
 	}
-	m := Manifest{Format: manifestFormat, Account: filepath.Base(r.live.Dir()), CatalogSHA256: sum, CatalogSize: size,
-		Run: last.ID, RunStarted: last.Started, RunOutcome: last.Outcome, Messages: r.res.Messages,
-		Objects: r.res.Objects, Bytes: r.bytes, Missing: r.res.Missing, Created: r.opts.Now().UTC()}
-	if had && prev.CatalogSHA256 == sum && len(prev.Missing) == len(m.Missing) {
+	m := Manifest{Format: manifestFormat, Account: filepath.Base(r.live.Dir()),
+		State:      State{CatalogSHA256: sum, CatalogSize: size, Run: last.ID, RunStarted: last.Started},
+		RunOutcome: last.Outcome, Messages: r.res.Messages, Objects: r.res.Objects, Bytes: r.bytes,
+		Missing: r.res.Missing, Kept: prev.Kept, Created: r.opts.Now().UTC()}
+	switch {
+	case had && prev.CatalogSHA256 == sum && len(prev.Missing) == len(m.Missing):
 		return prev, nil
-	}
-	if had && prev.CatalogSHA256 == sum {
+	case had && prev.CatalogSHA256 == sum:
 		m.Catalog = prev.Catalog
-	} else {
+	default:
 		if m.Catalog, err = r.sendCatalog(ctx, copyPath, m.Created); err != nil {
 			return Manifest{}, err
 		}
 		r.res.CatalogSent = true
+		if had && keepPrev {
+			m.Kept = append(slices.Clone(prev.Kept), prev.State)
+		}
 	}
 	if err := writeManifest(ctx, r.st, m); err != nil {
 		return Manifest{}, err
 	}
 	r.opts.Log.Debug("manifest written", "replica", r.st.String(), "catalog", m.Catalog, "run", m.Run)
 	return m, nil
+}
+
+// unnamed reports whether the replica holds message objects that the
+// rows do not name.
+func unnamed(have map[string]bool, refs map[[32]byte]bool) bool {
+	for name := range have {
+		if sum, ok := parseMessageName(name); ok && !refs[sum] {
+			return true
+		}
+	}
+	return false
 }
 
 // sendCatalog compresses the catalog copy and sends it under a new name.
@@ -329,11 +348,15 @@ func fileSum(path string) (string, int64, error) {
 	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
 
-// removeCatalogs removes every catalog copy but the one the manifest names.
-func (r *run) removeCatalogs(ctx context.Context, keep string) error {
+// removeCatalogs removes every catalog copy but those the manifest names.
+func (r *run) removeCatalogs(ctx context.Context, m Manifest) error {
+	keep := map[string]bool{m.Catalog: true}
+	for _, k := range m.Kept {
+		keep[k.Catalog] = true
+	}
 	var old []string
 	err := r.st.List(ctx, catalogPrefix, func(name string, _ int64) error {
-		if name != keep {
+		if !keep[name] {
 			old = append(old, name)
 		}
 		return nil

@@ -79,8 +79,10 @@ func TestPrune(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			f := newFixture(t, 30)
 			keep, drop := kinds[kind](t, "keep/"), kinds[kind](t, "drop/")
-			run(t, f, keep, replicate.Options{KeepPruned: true})
+			before := run(t, f, keep, replicate.Options{KeepPruned: true})
 			first := run(t, f, drop, replicate.Options{})
+			f.backup(t) // a run that prunes nothing: no state kept
+			run(t, f, keep, replicate.Options{KeepPruned: true})
 			f.prune(t, 4)
 			kept := run(t, f, keep, replicate.Options{KeepPruned: true})
 			dropped := run(t, f, drop, replicate.Options{})
@@ -91,6 +93,18 @@ func TestPrune(t *testing.T) {
 			check(t, drop, f.n-4)
 			if rep := check(t, keep, f.n-4); rep.Unnamed != 4 {
 				t.Fatalf("keep_pruned replica: %d unnamed objects, want 4", rep.Unnamed)
+			}
+			// The state before the prune is kept, whole and readable.
+			rp, err := replicate.OpenKept(t.Context(), keep, "", before.Run+1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rp.Close()
+			if got := contents(t, rp.Snapshot); len(got) != f.n || len(rp.Manifest.Kept) != 1 {
+				t.Fatalf("kept state: %d messages (want %d), manifest keeps %d states", len(got), f.n, len(rp.Manifest.Kept))
+			}
+			if _, err := replicate.OpenKept(t.Context(), drop, "", before.Run+1); !errors.Is(err, replicate.ErrNoState) {
+				t.Fatalf("a replica without keep_pruned keeps a state: %v", err)
 			}
 			sameAsArchive(t, f, drop)
 		})

@@ -21,6 +21,7 @@ import (
 // restoreFlags are the command line of restore.
 type restoreFlags struct {
 	account, toAccount, into, asOf, from string
+	fromRun                              int64
 	folders                              []string
 	dryRun, noProgress, json             bool
 }
@@ -47,7 +48,9 @@ every folder below the target folder PREFIX ("Restored/INBOX", "Restored/Archive
 --dry-run reports what would be created and appended, and changes nothing.
 --from reads a replica instead of the archive: s3://BUCKET/PREFIX (one of the account's s3
 replicas in the configuration, whose endpoint and keys it uses) or a replica directory (the
-dir of a replicate entry; the account's replica is DIR/ACCOUNT).`,
+dir of a replicate entry; the account's replica is DIR/ACCOUNT). A replica with keep_pruned
+keeps the state it held before each prune; --from-run RUN reads the one that ends with run
+RUN (verify --from lists them).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runRestore(cmd.Context(), g, f)
@@ -60,6 +63,7 @@ dir of a replicate entry; the account's replica is DIR/ACCOUNT).`,
 	fl.StringVar(&f.asOf, "as-of", "", "restore the state of this run: a run id, a date, an RFC 3339 time or an age (3d)")
 	fl.StringVar(&f.into, "into", "", "target folder below which the folders are restored")
 	fl.StringVar(&f.from, "from", "", "read a replica instead of the archive: s3://BUCKET/PREFIX or a directory")
+	fl.Int64Var(&f.fromRun, "from-run", 0, "with --from: read the kept state of the replica that ends with this run")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "say what would be created and appended; change nothing")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "no progress bar, even on a terminal")
 	fl.BoolVar(&f.json, "json", false, "print one JSON object instead of the summary")
@@ -94,8 +98,11 @@ func restoreAccount(ctx context.Context, g *globals, root string, src, dst *conf
 		return withCode(exitUsage, err)
 	}
 	opts.AsOf = asOf
+	if f.fromRun != 0 && f.from == "" {
+		return withCode(exitUsage, errors.New("--from-run needs --from"))
+	}
 	if f.from != "" {
-		rp, err := openReplica(ctx, src, f.from)
+		rp, err := openReplica(ctx, src, f.from, f.fromRun)
 		if err != nil {
 			return accountError(err)
 		}
@@ -207,11 +214,12 @@ func printRestoreSummary(w io.Writer, src, dst string, dryRun bool, r restore.Re
 }
 
 // openReplica opens the replica of account a that from names (see
-// agent.ReplicaFrom) for reading.
-func openReplica(ctx context.Context, a *config.Account, from string) (*replicate.Replica, error) {
+// agent.ReplicaFrom) for reading: the state it holds, or the kept state
+// that ends with run.
+func openReplica(ctx context.Context, a *config.Account, from string, run int64) (*replicate.Replica, error) {
 	st, err := agent.ReplicaFrom(ctx, a, from)
 	if err != nil {
 		return nil, err
 	}
-	return replicate.Open(ctx, st, "")
+	return replicate.OpenKept(ctx, st, "", run)
 }

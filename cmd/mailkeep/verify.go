@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -185,6 +186,9 @@ func verifyReplicas(ctx context.Context, g *globals, accts []*config.Account, fr
 				continue
 			}
 			printReport(g, label, rep.Report, err)
+			if len(rep.Kept) > 0 {
+				fmt.Fprintf(g.stdout, "  kept states (restore --from-run): runs %s\n", strings.Trim(fmt.Sprint(rep.Kept), "[]"))
+			}
 			if rep.Unnamed > 0 {
 				fmt.Fprintf(g.stdout, "  %s that no row names (keep_pruned keeps them; else the next replicate removes them)\n",
 					plural(rep.Unnamed, "message object"))
