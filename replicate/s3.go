@@ -1,6 +1,7 @@
 package replicate
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -155,14 +156,7 @@ func (s *S3) fail(what string, err error) error {
 		return fmt.Errorf("%s: %s: %w: the server refused the access key or secret key (%s)", host, what, ErrAccess, resp.Code)
 	}
 	if resp.StatusCode == http.StatusForbidden {
-		return fmt.Errorf("%s: %s: %w (%s)", host, what, ErrAccess, cmpOr(resp.Message, resp.Code))
+		return fmt.Errorf("%s: %s: %w (%s)", host, what, ErrAccess, cmp.Or(resp.Message, resp.Code))
 	}
 	return fmt.Errorf("%s: %s: %w", host, what, err)
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
