@@ -38,6 +38,9 @@ const (
 // how to install it.
 func Binary() (string, error) {
 	if p := os.Getenv("MAILKEEP_VERSITYGW"); p != "" {
+		if !isExec(p) {
+			return "", fmt.Errorf("$MAILKEEP_VERSITYGW=%s is not an executable file", p)
+		}
 		return p, nil
 	}
 	if p := "/opt/mailkeep-test/bin/versitygw"; isExec(p) {
