@@ -124,6 +124,7 @@ func TestReplicateCLIErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"replicate", "bob"}, exitUsage, `account "bob" has no replicate list in the configuration`},
+		{[]string{"verify", "--replica", "bob"}, exitUsage, "no account has a replicate list in the configuration"},
 		{[]string{"restore", "--account", "alice", "--to-account", "bob", "--from", "s3://mail/elsewhere"}, exitFailure,
 			`account "alice" has no replica s3://mail/elsewhere/ in the configuration (it has s3://mail/ok/, `},
 		{[]string{"restore", "--account", "alice", "--to-account", "bob", "--from", t.TempDir()}, exitFailure, "no replica there (no MANIFEST)"},

@@ -170,6 +170,7 @@ func rebuildCatalog(ctx context.Context, g *globals, cfg *config.Config, name st
 // every one the configuration lists.
 func verifyReplicas(ctx context.Context, g *globals, accts []*config.Account, from string, opts replicate.CheckOptions, asJSON bool) error {
 	var worst error
+	checked := 0
 	for _, a := range accts {
 		names := []string{from}
 		if from == "" {
@@ -179,6 +180,7 @@ func verifyReplicas(ctx context.Context, g *globals, accts []*config.Account, fr
 			}
 		}
 		for _, name := range names {
+			checked++
 			rep, err := verifyReplica(ctx, a, name, opts)
 			label := a.Name + " → " + name
 			if asJSON {
@@ -195,6 +197,9 @@ func verifyReplicas(ctx context.Context, g *globals, accts []*config.Account, fr
 			}
 			worst = worse(worst, err)
 		}
+	}
+	if checked == 0 {
+		return withCode(exitUsage, errors.New("no account has a replicate list in the configuration"))
 	}
 	return worst
 }
