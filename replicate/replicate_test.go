@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/internal/s3test"
@@ -228,5 +230,30 @@ func TestS3Errors(t *testing.T) {
 	defer a.Close()
 	if rep, err := a.Verify(t.Context(), archive.VerifyOptions{}); err != nil || len(rep.Problems) > 0 || rep.Messages != f.n {
 		t.Fatalf("archive after the failures: %v %+v", err, rep)
+	}
+}
+
+// TestS3Stall: a server that accepts connections and never answers fails
+// the run after the timeout instead of hanging it.
+func TestS3Stall(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, silent
+		}
+	}()
+	start := time.Now()
+	_, err = replicate.NewS3(t.Context(), replicate.S3Options{Endpoint: "http://" + l.Addr().String(), Bucket: "mail",
+		AccessKey: "a", SecretKey: "s", Timeout: 200 * time.Millisecond}, "alice")
+	if err == nil || !strings.Contains(err.Error(), "timeout") || time.Since(start) > 20*time.Second {
+		t.Fatalf("silent server: %v after %v", err, time.Since(start))
 	}
 }

@@ -26,8 +26,9 @@ type S3Options struct {
 	Region    string // "" lets the client ask the server
 	AccessKey string
 	SecretKey string
-	// Timeout bounds connecting and waiting for a response's headers;
-	// default 30 s.
+	// Timeout bounds connecting, and any wait for the server to accept
+	// or send the next bytes: a server that stalls fails the request
+	// after it. Default 30 s.
 	Timeout time.Duration
 }
 
@@ -72,11 +73,37 @@ func NewS3(ctx context.Context, o S3Options, account string) (*S3, error) {
 
 func transport(timeout time.Duration) http.RoundTripper {
 	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.DialContext = (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext
+	d := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
+	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &idleConn{Conn: c, timeout: timeout}, nil
+	}
 	t.ResponseHeaderTimeout = timeout
 	t.TLSHandshakeTimeout = timeout
 	t.MaxIdleConnsPerHost = 16
 	return t
+}
+
+// idleConn fails a read or write that makes no progress for timeout, so
+// that a server that stops answering in the middle of a body cannot hang
+// a run (net/http bounds only the wait for a response's headers). An idle
+// pooled connection is closed after timeout; the transport dials anew.
+type idleConn struct {
+	net.Conn
+	timeout time.Duration
+}
+
+func (c *idleConn) Read(p []byte) (int, error) {
+	c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
+	return c.Conn.Read(p)
+}
+
+func (c *idleConn) Write(p []byte) (int, error) {
+	c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))
+	return c.Conn.Write(p)
 }
 
 // check asks whether the bucket exists: the first request, which
