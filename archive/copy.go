@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"modernc.org/sqlite"
 )
@@ -67,6 +68,29 @@ func OpenCatalogCopy(ctx context.Context, path string, open FileOpener) (*Snapsh
 		return nil, fmt.Errorf("catalog copy %s: %w", path, err)
 	}
 	return &Snapshot{cat: &Catalog{db: db}, open: open}, nil
+}
+
+// FormatMarker returns the archive's format marker, the text of its
+// FORMAT file, for a copy of the archive to record (see
+// CheckFormatMarker).
+func (s *Snapshot) FormatMarker() (string, error) {
+	if s.dir == "" {
+		return "", errors.New("format marker: not an archive's catalog")
+	}
+	data, err := os.ReadFile(filepath.Join(s.dir, formatFile))
+	if err != nil {
+		return "", fmt.Errorf("read format marker: %w", err)
+	}
+	return strings.TrimSpace(string(data)), nil
+}
+
+// CheckFormatMarker refuses a format marker (see FormatMarker) of a format
+// this build does not read, with an error wrapping ErrFormat.
+func CheckFormatMarker(marker string) error {
+	if want := fmt.Sprintf("%s %d", formatMagic, FormatVersion); strings.TrimSpace(marker) != want {
+		return fmt.Errorf("%w: %q (this mailkeep reads %q)", ErrFormat, marker, want)
+	}
+	return nil
 }
 
 // IntegrityCheck runs SQLite's integrity check on the catalog: "" when

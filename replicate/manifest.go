@@ -16,13 +16,15 @@ const manifestFormat = "mailkeep-replica 1"
 // copy that the replica holds, and so the state a reader gets. It is
 // written last and replaced whole.
 type Manifest struct {
-	Format     string `json:"format"`
-	Account    string `json:"account"`
-	State             // the state the replica holds
-	RunOutcome string `json:"run_outcome"`
-	Messages   int    `json:"messages"` // catalog rows
-	Objects    int    `json:"objects"`  // message objects the rows name
-	Bytes      int64  `json:"bytes"`    // of the messages, uncompressed
+	Format  string `json:"format"`
+	Account string `json:"account"`
+	// ArchiveFormat is the archive\'s format marker: how its files are read.
+	ArchiveFormat string `json:"archive_format"`
+	State                // the state the replica holds
+	RunOutcome    string `json:"run_outcome"`
+	Messages      int    `json:"messages"` // catalog rows
+	Objects       int    `json:"objects"`  // message objects the rows name
+	Bytes         int64  `json:"bytes"`    // of the messages, uncompressed
 	// Missing lists the rows whose file the archive could not give when
 	// the copy was made (damaged, or pruned meanwhile): the replica lacks
 	// them as the archive did.

@@ -48,6 +48,9 @@ func OpenKept(ctx context.Context, st Store, tmpDir string, run int64) (*Replica
 	if !ok {
 		return nil, fmt.Errorf("%s: %w (no %s)", st, ErrNoReplica, manifestName)
 	}
+	if err := archive.CheckFormatMarker(m.ArchiveFormat); err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", st, manifestName, err)
+	}
 	if m.State, err = m.state(run); err != nil {
 		return nil, fmt.Errorf("%s: %w", st, err)
 	}

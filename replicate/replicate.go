@@ -257,12 +257,16 @@ func (r *run) publish(ctx context.Context, copyPath string, last archive.Run, pr
 	if err != nil {
 		return Manifest{}, err
 	}
-	m := Manifest{Format: manifestFormat, Account: filepath.Base(r.live.Dir()),
+	marker, err := r.live.FormatMarker()
+	if err != nil {
+		return Manifest{}, err
+	}
+	m := Manifest{Format: manifestFormat, Account: filepath.Base(r.live.Dir()), ArchiveFormat: marker,
 		State:      State{CatalogSHA256: sum, CatalogSize: size, Run: last.ID, RunStarted: last.Started},
 		RunOutcome: last.Outcome, Messages: r.res.Messages, Objects: r.res.Objects, Bytes: r.bytes,
 		Missing: r.res.Missing, Kept: prev.Kept, Created: r.opts.Now().UTC()}
 	switch {
-	case had && prev.CatalogSHA256 == sum && len(prev.Missing) == len(m.Missing):
+	case had && prev.CatalogSHA256 == sum && len(prev.Missing) == len(m.Missing) && prev.ArchiveFormat == marker:
 		return prev, nil
 	case had && prev.CatalogSHA256 == sum:
 		m.Catalog = prev.Catalog

@@ -60,21 +60,28 @@ func TestSampleReplica(t *testing.T) {
 	}
 }
 
-// TestUnknownReplicaFormat: a manifest of another format is refused with
-// a clear error.
+// TestUnknownReplicaFormat: a manifest of another format, or of an
+// archive of another format, is refused with a clear error.
 func TestUnknownReplicaFormat(t *testing.T) {
-	dir := t.TempDir()
-	copyDir(t, sampleReplica, dir)
-	path := filepath.Join(dir, "sample", "MANIFEST")
-	data, _ := os.ReadFile(path)
-	os.WriteFile(path, []byte(strings.Replace(string(data), "mailkeep-replica 1", "mailkeep-replica 2", 1)), 0o600)
-	st, err := replicate.NewDir(dir, "sample")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = replicate.Open(context.Background(), st, "")
-	if err == nil || !strings.Contains(err.Error(), `MANIFEST: format "mailkeep-replica 2" (this mailkeep reads "mailkeep-replica 1")`) {
-		t.Fatalf("Open: %v", err)
+	for old, tc := range map[string]struct{ new, want string }{
+		`"format": "mailkeep-replica 1"`: {`"format": "mailkeep-replica 2"`,
+			`MANIFEST: format "mailkeep-replica 2" (this mailkeep reads "mailkeep-replica 1")`},
+		`"archive_format": "mailkeep-archive 1"`: {`"archive_format": "mailkeep-archive 9"`,
+			`MANIFEST: unsupported archive format: "mailkeep-archive 9" (this mailkeep reads "mailkeep-archive 1")`},
+	} {
+		dir := t.TempDir()
+		copyDir(t, sampleReplica, dir)
+		path := filepath.Join(dir, "sample", "MANIFEST")
+		data, _ := os.ReadFile(path)
+		os.WriteFile(path, []byte(strings.Replace(string(data), old, tc.new, 1)), 0o600)
+		st, err := replicate.NewDir(dir, "sample")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = replicate.Open(context.Background(), st, "")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Open: %v, want %q", err, tc.want)
+		}
 	}
 }
 
