@@ -137,7 +137,7 @@ func (s *Server) Stop() {
 // Client returns a minio client of the server.
 func (s *Server) Client(t testing.TB) *minio.Client {
 	t.Helper()
-	c, err := minio.New(s.Addr, &minio.Options{Creds: credentials.NewStaticV4(AccessKey, SecretKey, "")})
+	c, err := minio.New(s.Addr, &minio.Options{Creds: credentials.NewStaticV4(AccessKey, SecretKey, ""), MaxRetries: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
