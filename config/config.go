@@ -58,6 +58,7 @@ type Config struct {
 	Archive  string    `yaml:"archive"`  // directory of the archive
 	Accounts []Account `yaml:"accounts"` // at least one
 	Agent    Agent     `yaml:"agent"`
+	Serve    *Serve    `yaml:"serve"` // nil: no serve section
 }
 
 // Account is one mailbox to back up. Exactly one of the four password

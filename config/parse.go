@@ -37,6 +37,7 @@ type fileLayout struct {
 	Archive  string    `yaml:"archive"`
 	Accounts yaml.Node `yaml:"accounts"`
 	Agent    Agent     `yaml:"agent"`
+	Serve    *Serve    `yaml:"serve"`
 }
 
 // Parse parses and checks a configuration file's contents. path is where
@@ -146,7 +147,7 @@ func (p *parser) decode(root *yaml.Node, cfg *Config) (*section, []*section) {
 	p.walk(root, layoutType, top, "")
 	var l fileLayout
 	p.decodeError(root.Decode(&l), top)
-	cfg.Archive, cfg.Agent = l.Archive, l.Agent
+	cfg.Archive, cfg.Agent, cfg.Serve = l.Archive, l.Agent, l.Serve
 	items := accountNodes(&l.Accounts, top)
 	cfg.Accounts = make([]Account, len(items))
 	sections := make([]*section, len(items))

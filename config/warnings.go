@@ -20,7 +20,7 @@ func (c *Config) Warnings() []string {
 			w = append(w, fmt.Sprintf("%s: tls none sends the login unencrypted; use implicit or starttls outside a trusted network", where))
 		}
 	}
-	return w
+	return append(w, c.serveWarnings(uint32(mode), exposed)...)
 }
 
 // readableByOthers returns the permission bits of the configuration file
