@@ -149,15 +149,18 @@ func filteredSize(r io.Reader, src source) (int64, error) {
 }
 
 // filterFields writes the header fields of r that src selects, each with
-// its continuation lines, then the empty line that ends a header.
+// its continuation lines, then the empty line that ends a header. As
+// Dovecot, HEADER.FIELDS.NOT of a header that has no empty line (a
+// message without a body) ends without one.
 func filterFields(w io.Writer, r io.Reader, src source) error {
 	br := bufio.NewReaderSize(r, 4096)
-	keep, first := false, true
+	keep, first, ended := false, true, false
 	for {
 		frag, err := br.ReadSlice('\n')
 		if len(frag) > 0 {
 			if first && (frag[0] != ' ' && frag[0] != '\t') {
 				if isBlank(frag) {
+					ended = true
 					break
 				}
 				keep = selects(src, frag)
@@ -175,6 +178,9 @@ func filterFields(w io.Writer, r io.Reader, src source) error {
 		if err != nil && err != bufio.ErrBufferFull {
 			return err
 		}
+	}
+	if src.not && !ended {
+		return nil
 	}
 	_, err := w.Write([]byte("\r\n"))
 	return err
