@@ -285,4 +285,3 @@ func waitSessions(t *testing.T, sv *served, n int) {
 	}
 	t.Errorf("%d sessions still open, want at most %d", open.Load(), n)
 }
-
