@@ -70,6 +70,7 @@ func (s *session) Login(username, password string) error {
 	if !known || !good {
 		return s.refuse(username, known)
 	}
+	s.observe(true)
 	snap, run, err := s.srv.open(s.ctx, name)
 	if err != nil {
 		s.log.Warn("login: the archive cannot be served", "account", name, "err", err)
@@ -81,7 +82,6 @@ func (s *session) Login(username, password string) error {
 	}
 	s.log = s.log.With("account", name)
 	s.log.Info("login")
-	s.observe(true)
 	return nil
 }
 
