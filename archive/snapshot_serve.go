@@ -12,7 +12,8 @@ import (
 
 // ScanFolder reads the folder folderID as the view finds it and calls fn
 // with each of its messages in the view, in arrival order (row id), with
-// the flags they had then. The folder row and every message come from one
+// the flags they had then; the folder's Count and Bytes are those of the
+// messages handed. The folder row and every message come from one
 // committed state of the catalog, so a backup committing meanwhile cannot
 // pair a folder's state with messages of another run. ok is false, and fn
 // is not called, when the folder is not in the view. fn must not use the
@@ -23,7 +24,11 @@ func (s *Snapshot) ScanFolder(ctx context.Context, folderID int64, v View, fn fu
 		if err != nil || !ok {
 			return err
 		}
-		return scanMessages(ctx, tx, `m.folder_id = ? AND `, []any{folderID}, v, fn)
+		return scanMessages(ctx, tx, `m.folder_id = ? AND `, []any{folderID}, v, func(m Message) error {
+			f.Count++
+			f.Bytes += m.Size
+			return fn(m)
+		})
 	})
 	return f, ok, err
 }
@@ -49,14 +54,11 @@ func (s *Snapshot) readTx(ctx context.Context, fn func(*sql.Tx) error) error {
 
 func viewFolder(ctx context.Context, tx *sql.Tx, folderID int64, v View) (ViewFolder, bool, error) {
 	where, args := folderPresence(v)
-	present, pargs := messagePresence(v)
-	row := tx.QueryRowContext(ctx, `SELECT `+folderCols+`,
-		(SELECT COUNT(*) FROM messages m WHERE m.folder_id = f.id AND `+present+`),
-		(SELECT COALESCE(SUM(m.size), 0) FROM messages m WHERE m.folder_id = f.id AND `+present+`)
-		FROM folders f WHERE f.id = ? AND `+where, slices.Concat(pargs, pargs, []any{folderID}, args)...)
+	row := tx.QueryRowContext(ctx, `SELECT `+folderCols+` FROM folders f WHERE f.id = ? AND `+where,
+		slices.Concat([]any{folderID}, args)...)
 	var f ViewFolder
 	var err error
-	f.FolderState, err = scanFolder(oneRowScanner{row, []any{&f.Count, &f.Bytes}})
+	f.FolderState, err = scanFolder(row)
 	switch {
 	case isNoRows(err):
 		return f, false, nil
@@ -66,16 +68,20 @@ func viewFolder(ctx context.Context, tx *sql.Tx, folderID int64, v View) (ViewFo
 	return f, true, nil
 }
 
+// latestCols are viewCols for the latest state: the flags are the row's.
+const latestCols = `m.id, m.folder_id, m.uidvalidity, m.uid, COALESCE(m.uidl, ''), m.key, m.file, m.sha256,
+	m.size, m.vsize, m.internaldate, m.flags, m.message_id, m.first_run, m.last_run, COALESCE(m.gone_run, 0)`
+
 // scanMessages queries the view's messages that also satisfy where (a
 // condition followed by AND, or empty) and hands them to fn.
 func scanMessages(ctx context.Context, tx *sql.Tx, where string, args []any, v View, fn func(Message) error) error {
-	flagRun := v.Run
+	cols, colArgs := viewCols, []any{v.Run}
 	if v.Run == 0 {
-		flagRun = 1<<63 - 1
+		cols, colArgs = latestCols, nil
 	}
 	present, pargs := messagePresence(v)
-	rows, err := tx.QueryContext(ctx, `SELECT `+viewCols+` FROM messages m WHERE `+where+present+` ORDER BY m.id`,
-		slices.Concat([]any{flagRun}, args, pargs)...)
+	rows, err := tx.QueryContext(ctx, `SELECT `+cols+` FROM messages m WHERE `+where+present+` ORDER BY m.id`,
+		slices.Concat(colArgs, args, pargs)...)
 	if err != nil {
 		return fmt.Errorf("catalog: %w", err)
 	}
@@ -94,12 +100,3 @@ func scanMessages(ctx context.Context, tx *sql.Tx, where string, args []any, v V
 	}
 	return nil
 }
-
-// oneRowScanner scans the columns scanFolder reads, then extra ones, from
-// a single row.
-type oneRowScanner struct {
-	row   *sql.Row
-	extra []any
-}
-
-func (s oneRowScanner) Scan(dest ...any) error { return s.row.Scan(append(dest, s.extra...)...) }

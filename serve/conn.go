@@ -58,6 +58,13 @@ type rewriter struct {
 
 // rewrite returns the bytes to send for p; it may hold some back.
 func (r *rewriter) rewrite(p []byte) []byte {
+	if r.state == inLiteral && int64(len(p)) <= r.literal { // message data: passed as it is
+		r.literal -= int64(len(p))
+		if r.literal == 0 {
+			r.state = inLine
+		}
+		return p
+	}
 	r.buf = r.buf[:0]
 	for len(p) > 0 {
 		switch r.state {

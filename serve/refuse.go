@@ -52,11 +52,11 @@ func (readOnly) Expunge(w *imapserver.ExpungeWriter, _ *imap.UIDSet) error {
 // Subscribe succeeds for a folder that can be selected, since every such
 // folder counts as subscribed already; anything else would be a change.
 func (s *session) Subscribe(name string) error {
-	t, err := s.tree()
+	_, b, err := s.mailbox(name)
 	if err != nil {
 		return err
 	}
-	if b := t.lookup(name); b != nil && !b.noselect {
+	if b != nil && !b.noselect {
 		return nil
 	}
 	return refuse("SUBSCRIBE")

@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/emersion/go-imap/v2"
 )
@@ -115,16 +116,30 @@ func partialWindow(p *imap.SectionPartial, size int64) window {
 	return window{off, min(p.Size, size-off)}
 }
 
+// copyBuffers are the blocks messages are copied in: 64 KiB, so that a
+// big message goes out in few writes, and none allocated per message.
+var copyBuffers = sync.Pool{New: func() any { return new([64 << 10]byte) }}
+
+// copyN copies exactly n bytes from r to w.
+func copyN(w io.Writer, r io.Reader, n int64) error {
+	buf := copyBuffers.Get().(*[64 << 10]byte)
+	defer copyBuffers.Put(buf)
+	written, err := io.CopyBuffer(w, io.LimitReader(r, n), buf[:])
+	if err == nil && written < n {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
+}
+
 // copySource writes the window of a section of the message stream r to w.
 func copySource(w io.Writer, r io.Reader, src source, win window) error {
 	if !src.filtered {
-		if _, err := io.CopyN(io.Discard, r, src.from+win.off); err != nil {
+		if err := copyN(io.Discard, r, src.from+win.off); err != nil {
 			return err
 		}
-		_, err := io.CopyN(w, r, win.n)
-		return err
+		return copyN(w, r, win.n)
 	}
-	if _, err := io.CopyN(io.Discard, r, src.from); err != nil {
+	if err := copyN(io.Discard, r, src.from); err != nil {
 		return err
 	}
 	ww := &windowWriter{w: w, skip: win.off, left: win.n}
@@ -140,7 +155,7 @@ func copySource(w io.Writer, r io.Reader, src source, win window) error {
 
 // filteredSize counts the bytes of a filtered section.
 func filteredSize(r io.Reader, src source) (int64, error) {
-	if _, err := io.CopyN(io.Discard, r, src.from); err != nil {
+	if err := copyN(io.Discard, r, src.from); err != nil {
 		return 0, err
 	}
 	c := &countWriter{}
@@ -235,7 +250,7 @@ func (c *countWriter) Write(p []byte) (int, error) {
 // catalog row: a damaged message never arrives complete.
 func copyVerified(w io.Writer, r io.Reader, size int64) error {
 	if size > 0 {
-		if _, err := io.CopyN(w, r, size-1); err != nil {
+		if err := copyN(w, r, size-1); err != nil {
 			return err
 		}
 	}

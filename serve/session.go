@@ -30,6 +30,7 @@ type session struct {
 	snap    *archive.Snapshot
 	run     int64  // the view's run; 0: latest
 	base    uint32 // the catalog's first run's start, for derived UIDVALIDITYs
+	boxes   *tree  // the folders as last read
 	sel     *view
 	folders map[int64]*archive.Folder // opened Maildirs, by folder id
 	parts   partCache
@@ -131,13 +132,33 @@ func (srv *Server) open(ctx context.Context, name string) (*archive.Snapshot, in
 	return snap, run, nil
 }
 
-// tree reads the account's folders as the view has them.
-func (s *session) tree() (*tree, error) {
+// tree returns the account's folders as the view has them: read anew
+// when fresh (LIST, NAMESPACE), else as last read.
+func (s *session) tree(fresh bool) (*tree, error) {
+	if s.boxes != nil && !fresh {
+		return s.boxes, nil
+	}
 	folders, err := s.snap.Folders(s.ctx, archive.View{Run: s.run})
 	if err != nil {
 		return nil, s.fail("list folders", err)
 	}
-	return newTree(folders), nil
+	s.boxes = newTree(folders)
+	return s.boxes, nil
+}
+
+// mailbox finds a mailbox by name; a name the folders as last read lack
+// reads them anew (a backup may have added the folder since).
+func (s *session) mailbox(name string) (*tree, *mailbox, error) {
+	t, err := s.tree(false)
+	if err != nil {
+		return nil, nil, err
+	}
+	if t.lookup(name) == nil {
+		if t, err = s.tree(true); err != nil {
+			return nil, nil, err
+		}
+	}
+	return t, t.lookup(name), nil
 }
 
 // fail logs an error reading the archive and answers NO.
@@ -152,7 +173,7 @@ func (s *session) fail(what string, err error) error {
 }
 
 func (s *session) load(name string) (*view, error) {
-	t, err := s.tree()
+	t, _, err := s.mailbox(name)
 	if err != nil {
 		return nil, err
 	}
@@ -192,7 +213,7 @@ func (s *session) Status(name string, o *imap.StatusOptions) (*imap.StatusData, 
 }
 
 func (s *session) Namespace() (*imap.NamespaceData, error) {
-	t, err := s.tree()
+	t, err := s.tree(true)
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +223,7 @@ func (s *session) Namespace() (*imap.NamespaceData, error) {
 // List answers LIST and LSUB. Every folder that can be selected counts
 // as subscribed.
 func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, o *imap.ListOptions) error {
-	t, err := s.tree()
+	t, err := s.tree(true)
 	if err != nil {
 		return err
 	}
@@ -269,25 +290,40 @@ func (s *session) Idle(_ *imapserver.UpdateWriter, stop <-chan struct{}) error {
 	return nil
 }
 
-// folder returns the opened Maildir of a folder of the account.
+// folder returns the opened Maildir of a folder of the account: one of
+// the tree, or (for a message of Gone) any folder the catalog knows.
 func (s *session) folder(id int64) (*archive.Folder, error) {
 	if f, ok := s.folders[id]; ok {
 		return f, nil
 	}
-	folders, err := s.snap.Folders(s.ctx, archive.View{Gone: archive.GoneToo})
+	st, err := s.folderState(id)
 	if err != nil {
 		return nil, err
 	}
-	for _, st := range folders {
-		if st.ID != id {
-			continue
-		}
-		f, err := s.snap.Folder(st.FolderState)
-		if err != nil {
-			return nil, err
-		}
-		s.folders[id] = f
-		return f, nil
+	f, err := s.snap.Folder(st)
+	if err != nil {
+		return nil, err
 	}
-	return nil, errors.New("a message's folder is not in the catalog")
+	s.folders[id] = f
+	return f, nil
+}
+
+func (s *session) folderState(id int64) (archive.FolderState, error) {
+	if s.boxes != nil {
+		for _, b := range s.boxes.boxes {
+			if b.folder != nil && b.folder.ID == id {
+				return b.folder.FolderState, nil
+			}
+		}
+	}
+	folders, err := s.snap.Folders(s.ctx, archive.View{Gone: archive.GoneToo})
+	if err != nil {
+		return archive.FolderState{}, err
+	}
+	for _, f := range folders {
+		if f.ID == id {
+			return f.FolderState, nil
+		}
+	}
+	return archive.FolderState{}, errors.New("a message's folder is not in the catalog")
 }
