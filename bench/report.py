@@ -8,19 +8,21 @@ RESULTS.jsonl is what bench.py wrote (one object per run); broken runs
 (written by run.sh) describes the corpus and the machine; MEMORY.txt holds
 the "memory:" lines of the peak-RSS test. Ratios compare medians of the same
 run: wall × ref is the tool's median wall time divided by the reference
-peer's (mbsync for IMAP, mpop for POP3, mbsync push for restore), wall × raw
-by the lower-bound client's (rawimap).
+peer's (mbsync for IMAP, mpop for POP3, mbsync push for restore, Dovecot for
+serve), wall × raw by the lower-bound client's (rawimap). In the serve rows,
+wall is the client's fetch of the whole archive, CPU and peak RSS are the
+server's.
 """
 import argparse
 import json
 import re
 import statistics
 
-REF = {"imap": "mbsync", "pop3": "mpop", "restore": "mbsync-push"}
+REF = {"imap": "mbsync", "pop3": "mpop", "restore": "mbsync-push", "serve": "dovecot-serve"}
 RAW = {"imap": "raw-imap", "pop3": "raw-pop3", "restore": "raw-append"}
-SCEN_ORDER = ["full", "noop", "add100", "restore"]
-SCEN_NAME = {"full": "full", "noop": "no change", "add100": "+N new", "restore": "restore"}
-KIND_NAME = {"imap": "IMAP", "pop3": "POP3", "restore": "restore"}
+SCEN_ORDER = ["full", "noop", "add100", "restore", "serve"]
+SCEN_NAME = {"full": "full", "noop": "no change", "add100": "+N new", "restore": "restore", "serve": "fetch all"}
+KIND_NAME = {"imap": "IMAP", "pop3": "POP3", "restore": "restore", "serve": "serve"}
 RSS_BOUND_MIB = 64
 
 
@@ -77,11 +79,11 @@ def main_table(rows, meta):
     out = ["| kind | scenario | tool | runs ok | wall s, median [min–max] | CPU s (user+sys) | peak RSS MiB "
            "| server CPU s | result bytes (× server Maildir) | wall × ref | wall × raw | check |",
            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    kinds = ["imap", "pop3", "restore"]
+    kinds = ["imap", "pop3", "restore", "serve"]
     for kind in kinds:
         for scen in SCEN_ORDER:
             ref = rows.get((kind, scen, REF[kind]))
-            raw = rows.get((kind, scen, RAW[kind]))
+            raw = rows.get((kind, scen, RAW.get(kind)))
             peers = sorted((r for (k, s, _), r in rows.items() if k == kind and s == scen),
                            key=lambda r: (r.anchor, not r.peer.startswith("mailkeep"), r.peer))
             for r in peers:
@@ -148,6 +150,10 @@ def targets(rows, meta, memory):
     w, c = med("restore", "restore", "mailkeep-restore"), med("restore", "restore", "mailkeep-restore", "cpu")
     row("restore: mailkeep CPU ≤ 10% of wall", "not measured" if w is None else f"{c:.2f} s of {w:.2f} s = {c / w:.0%}",
         None if w is None else c / w <= 0.10)
+    cmp_row("serve: fetching the archive ≤ Dovecot serving it", "serve", "serve", "mailkeep-serve", "dovecot-serve", 1)
+    rss = med("serve", "serve", "mailkeep-serve", "rss_kib")
+    row("serve: peak RSS ≤ 64 MiB", "not measured" if rss is None else f"{rss / 1024:.1f} MiB",
+        None if rss is None else rss / 1024 <= RSS_BOUND_MIB)
     b, base = med("imap", "full", "mailkeep", "bytes"), meta.get("alice_maildir_bytes")
     row("archive ≤ 0.65 × server Maildir bytes",
         "not measured" if b is None or not base else f"{int(b):,} / {base:,} = {b / base:.3f}×",

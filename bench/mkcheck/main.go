@@ -537,7 +537,17 @@ func messageKey(m refMessage) (string, int64, error) {
 	if err != nil {
 		return "", 0, err
 	}
-	return fmt.Sprintf("sha256=%x size=%d flags=%v date=%s", sha256.Sum256(b), len(b), m.flags, m.date), int64(len(b)), nil
+	return fmt.Sprintf("sha256=%x size=%d flags=%v date=%s", sha256.Sum256(b), len(b), m.flags, sameDate(m.date)), int64(len(b)), nil
+}
+
+// sameDate spells an INTERNALDATE with a two-digit day: servers may write
+// the day with a leading space instead (" 2-Jan-2023"), which means the same.
+func sameDate(date string) string {
+	t, err := time.Parse(`"_2-Jan-2006 15:04:05 -0700"`, date)
+	if err != nil {
+		return date
+	}
+	return t.Format(`"02-Jan-2006 15:04:05 -0700"`)
 }
 
 // decodeMUTF7 decodes IMAP's modified UTF-7 (RFC 3501 5.1.3).
