@@ -48,11 +48,14 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, o *imap.F
 	return nil
 }
 
-// fetched is what a message's response needs, found before it begins.
+// fetched is what a message's response needs, found before it begins,
+// with the message's stream opened for the first section: a file that is
+// missing shows before the response starts.
 type fetched struct {
 	root     *part
 	envelope *imap.Envelope
 	sections []fetchedSection
+	stream   io.ReadCloser // for the first section that sends bytes; nil once used
 }
 
 type fetchedSection struct {
@@ -82,6 +85,13 @@ func (s *session) prepare(m *message, o *imap.FetchOptions) (*fetched, error) {
 		}
 		f.sections = append(f.sections, fs)
 	}
+	if slices.ContainsFunc(f.sections, func(fs fetchedSection) bool { return fs.ok && fs.win.n > 0 }) {
+		rc, err := s.open(m)
+		if err != nil {
+			return nil, err
+		}
+		f.stream = rc
+	}
 	return f, nil
 }
 
@@ -107,6 +117,11 @@ func (s *session) prepareSection(m *message, root *part, item *imap.FetchItemBod
 
 // send writes one message's FETCH response.
 func (s *session) send(w *imapserver.FetchWriter, seq uint32, m *message, o *imap.FetchOptions, f *fetched) error {
+	defer func() {
+		if f.stream != nil {
+			f.stream.Close()
+		}
+	}()
 	rw := w.CreateMessage(seq)
 	if o.UID {
 		rw.WriteUID(m.uid)
@@ -127,7 +142,7 @@ func (s *session) send(w *imapserver.FetchWriter, seq uint32, m *message, o *ima
 		rw.WriteBodyStructure(bodyStructure(f.root))
 	}
 	for i, item := range o.BodySection {
-		if err := s.sendSection(rw, m, item, f.sections[i]); err != nil {
+		if err := s.sendSection(rw, m, item, f.sections[i], f); err != nil {
 			s.log.Error("fetch: the stream broke while sending; closing the connection", "uid", m.uid, "key", m.key, "err", err)
 			s.conn.NetConn().Close()
 			rw.Close()
@@ -137,27 +152,40 @@ func (s *session) send(w *imapserver.FetchWriter, seq uint32, m *message, o *ima
 	return rw.Close()
 }
 
-func (s *session) sendSection(rw *imapserver.FetchResponseWriter, m *message, item *imap.FetchItemBodySection, fs fetchedSection) error {
+func (s *session) sendSection(rw *imapserver.FetchResponseWriter, m *message, item *imap.FetchItemBodySection,
+	fs fetchedSection, f *fetched) error {
 	wc := rw.WriteBodySection(item, fs.win.n)
 	var err error
 	if fs.ok && fs.win.n > 0 {
-		_, err = s.withStream(m, func(r io.Reader) (int64, error) {
+		rc := f.stream
+		f.stream = nil
+		if rc == nil {
+			rc, err = s.open(m)
+		}
+		if err == nil {
 			if fs.src.whole && fs.win.n == m.size {
-				return 0, copyVerified(wc, r, m.size)
+				err = copyVerified(wc, rc, m.size)
+			} else {
+				err = copySource(wc, rc, fs.src, fs.win)
 			}
-			return 0, copySource(wc, r, fs.src, fs.win)
-		})
+			rc.Close()
+		}
 	}
 	return errors.Join(err, wc.Close())
 }
 
-// withStream opens the message's verified stream for fn.
-func (s *session) withStream(m *message, fn func(io.Reader) (int64, error)) (int64, error) {
+// open opens the message's verified stream.
+func (s *session) open(m *message) (io.ReadCloser, error) {
 	f, err := s.folder(m.folder)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	rc, err := f.OpenMessage(m.row())
+	return f.OpenMessage(m.row())
+}
+
+// withStream opens the message's verified stream for fn.
+func (s *session) withStream(m *message, fn func(io.Reader) (int64, error)) (int64, error) {
+	rc, err := s.open(m)
 	if err != nil {
 		return 0, err
 	}
