@@ -21,27 +21,25 @@ import (
 //
 // The UID rule (doc/design.md, "Serving the archive"):
 //
-//   - A folder in the latest state, whose messages all carry one
+//   - A folder in the latest state whose messages all carry one
 //     UIDVALIDITY: the server's own UIDs and UIDVALIDITY, as archived, so
 //     a message has the UID it had on the server. UIDNEXT is the server's
 //     as last synced, or above the highest UID.
 //   - Everything else (a POP3 inbox, a view as of a run, the Gone folder,
-//     and a folder whose messages carry more than one UIDVALIDITY): the
+//     a folder whose messages carry more than one UIDVALIDITY): the
 //     message's catalog row id is its UID. Rows are numbered in the order
-//     messages arrive, and a row keeps its number for the life of the
-//     catalog, so UIDs ascend in arrival order and never change. The
-//     UIDVALIDITY is the catalog's first run's start (Unix seconds), which
-//     a rebuilt catalog renews, plus 2×E, where E is the run from which
-//     the view's UIDs hold:
-//   - latest state: the newest run that brought back a message the
-//     server had deleted (its row's last_run; 0 if none), since a message
-//     that comes back returns with its old, lower UID;
-//   - Gone: the newest run that marked a message gone, since a message
-//     joins Gone with the UID of its row, lower than ones shown before;
-//   - as of run R: R itself, plus 1 (as-of views are odd, latest ones
-//     even, so the two never share a UIDVALIDITY).
-//     For each E a view only loses messages over time, so a UIDVALIDITY
-//     never stands for two sets of UIDs that contradict each other.
+//     messages arrive and keep their numbers for the life of the catalog,
+//     so these UIDs ascend in arrival order and never change.
+//
+// A derived UIDVALIDITY is B + 2·E for the latest state and B + 2·R + 1 as
+// of run R, where B is the start of the catalog's first run (Unix seconds;
+// a rebuilt catalog starts later) and E the newest run after which the
+// view may have gained a message with a lower UID: for Gone the newest run
+// that marked a message gone; for a folder the newest run that brought
+// back a message the server had deleted (a row whose last_run is not its
+// first_run). For a given E a view only loses messages, so a UIDVALIDITY
+// never stands for two sets of UIDs that contradict each other; and as-of
+// views (odd) never share one with latest views (even).
 
 // message is what a view keeps of a catalog row.
 type message struct {
