@@ -132,7 +132,12 @@ var searchScript = []string{
 	`SEARCH OR FLAGGED KEYWORD $Label1`, `SEARCH NOT SEEN`, `SEARCH OR (SEEN FLAGGED) (LARGER 50000)`,
 	`SEARCH 2:5 SEEN`, `SEARCH *`, `SEARCH UID 1:3,7`, `UID SEARCH UNSEEN`, `UID SEARCH 1:*`,
 	`SEARCH RETURN (MIN MAX COUNT) SEEN`, `SEARCH RETURN (ALL) UNSEEN`, `UID SEARCH RETURN (COUNT) ALL`,
-	`SEARCH CHARSET UTF-8 ALL`,
+	`SEARCH CHARSET UTF-8 ALL`, utf8Search("BODY", "köln"), utf8Search("TEXT", "müller"), utf8Search("SUBJECT", "grü"),
+}
+
+// utf8Search is a SEARCH for a UTF-8 string, sent as a literal.
+func utf8Search(key, s string) string {
+	return fmt.Sprintf("SEARCH CHARSET UTF-8 %s {%d+}\r\n%s", key, len(s), s)
 }
 
 // canonicalAll gives the responses in a neutral form, sorted; serve's

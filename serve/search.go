@@ -414,22 +414,27 @@ func (b *base64Only) Read(p []byte) (int, error) {
 
 // latin1 turns ISO-8859-1 into UTF-8.
 type latin1 struct {
-	r   io.Reader
-	out []byte
+	r       io.Reader
+	in, out []byte
+	pending []byte // converted, not yet read
 }
 
 func (l *latin1) Read(p []byte) (int, error) {
-	for len(l.out) == 0 {
-		buf := make([]byte, max(len(p)/2, 1))
-		n, err := l.r.Read(buf)
-		for _, c := range buf[:n] {
+	for len(l.pending) == 0 {
+		if l.in == nil {
+			l.in = make([]byte, 16<<10)
+		}
+		n, err := l.r.Read(l.in)
+		l.out = l.out[:0]
+		for _, c := range l.in[:n] {
 			l.out = utf8.AppendRune(l.out, rune(c))
 		}
+		l.pending = l.out
 		if n == 0 && err != nil {
 			return 0, err
 		}
 	}
-	n := copy(p, l.out)
-	l.out = l.out[n:]
+	n := copy(p, l.pending)
+	l.pending = l.pending[n:]
 	return n, nil
 }

@@ -50,7 +50,7 @@ type Options struct {
 type Server struct {
 	opts     Options
 	log      *slog.Logger
-	runs     map[string]int64 // the run each account is served as of; 0: latest
+	runs     map[string]int64 // the run each account is served as of; 0: latest; -1: resolved at login
 	sessions chan struct{}    // a slot per open session
 	// refused makes refused logins wait one after another, so that
 	// guessing passwords on many connections at once is no faster than
