@@ -339,3 +339,35 @@ func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 	pool.AddCert(leaf)
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
 }
+
+// TestSilentTLSClient: a client that connects to the TLS port and never
+// starts TLS holds its connection for 30 seconds at most.
+func TestSilentTLSClient(t *testing.T) {
+	t.Parallel()
+	cert, _ := selfSigned(t)
+	srv, err := serve.New(context.Background(), serve.Options{Root: t.TempDir(), Accounts: []string{"a"}, Password: password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := serve.Listen(context.Background(), "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	defer func() { cancel(); <-done }()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	c.SetReadDeadline(time.Now().Add(time.Minute))
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Error("the server sent something before TLS")
+	}
+	if took := time.Since(start); took > 40*time.Second {
+		t.Errorf("a silent client was held for %v", took)
+	}
+}

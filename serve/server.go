@@ -196,8 +196,14 @@ func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver
 	if s.opts.Observer != nil {
 		s.opts.Observer.SessionOpened()
 	}
+	// go-imap sets read deadlines once it has greeted the client; this one
+	// bounds the TLS handshake before, which reads first.
+	c.NetConn().SetReadDeadline(time.Now().Add(handshakeTimeout))
 	return newSession(s, c), nil, nil
 }
+
+// handshakeTimeout is how long a client has to complete TLS.
+const handshakeTimeout = 30 * time.Second
 
 // sessionClosed frees a session's slot.
 func (s *Server) sessionClosed() {
