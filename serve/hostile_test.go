@@ -110,6 +110,29 @@ func TestStreamsLargeMessage(t *testing.T) {
 	if g := h.growth(); err != nil || len(res.AllUIDs()) != 0 || g > 16 {
 		t.Errorf("SEARCH BODY over the big message: %v, %v, heap growth %.1f MiB", res, err, g)
 	}
+
+	// The whole account, folder after folder.
+	h = watchHeap()
+	var total int64
+	list, err := c.List("", "*", nil).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range list {
+		sel, err := c.Select(l.Mailbox, nil).Wait()
+		if err != nil || sel.NumMessages == 0 {
+			continue
+		}
+		n, _ := streamFetch(t, c, imap.UIDSet{{Start: 1, Stop: 0}}, &imap.FetchOptions{UID: true, Flags: true,
+			BodyStructure: &imap.FetchItemBodyStructure{Extended: true}, Envelope: true,
+			BodySection: []*imap.FetchItemBodySection{{Peek: true}}})
+		total += n
+	}
+	if g := h.growth(); g > 16 || total < bigSize {
+		t.Errorf("the whole account: %d bytes, heap growth %.1f MiB", total, g)
+	} else {
+		t.Logf("the whole account: %d bytes, heap growth %.1f MiB", total, g)
+	}
 }
 
 // streamFetch fetches one message and reads its body sections as they
