@@ -92,7 +92,7 @@ def main_table(rows, meta):
                 rss = fmt(r.med("rss_kib") / 1024, ".1f") if r.good else ""
                 size = ""
                 b = r.med("bytes")
-                base = server_bytes if kind == "imap" else pop3_bytes
+                base = pop3_bytes if kind == "pop3" else server_bytes
                 if b is not None and scen in ("full", "export"):
                     size = f"{int(b):,}" + (f" ({b / base:.3f}×)" if base else "")
                 wr = ratio(r.med("wall"), ref.med("wall") if ref else None)
