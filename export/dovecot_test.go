@@ -45,6 +45,7 @@ func mustRun(t *testing.T, root string, opts export.Options, want []refFolder) e
 func TestExportDovecot(t *testing.T) {
 	fx := newFixture(t)
 	latest := reference(t, fx.root, archive.View{})
+	t.Logf("the archive's latest state: %d messages in %d folders", count(latest), len(latest))
 
 	t.Run("mbox", func(t *testing.T) {
 		dir := t.TempDir()
