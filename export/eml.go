@@ -22,48 +22,64 @@ func (e *emlFormat) folder(f archive.ViewFolder, _ []archive.Message) (sink, err
 	if err != nil {
 		return nil, err
 	}
-	if err := e.t.mkdirs(dir); err != nil {
-		return nil, err
-	}
-	have, err := e.t.entries(dir)
+	fsink, err := newFileSink(e.t, dir, dir, &e.buf)
 	if err != nil {
 		return nil, err
 	}
-	if e.buf == nil {
-		e.buf = make([]byte, 64<<10)
-	}
-	return &fileSink{t: e.t, batch: batch{t: e.t}, buf: e.buf, have: have,
-		place: func(m archive.Message) (string, string) { return dir, path.Join(dir, emlName(m)) }}, nil
+	return emlSink{fsink}, nil
 }
 
 func (e *emlFormat) close() error { return e.t.close() }
 
-// fileSink writes each message to a file of its own (eml, Maildir).
-type fileSink struct {
-	t     *tree
-	batch batch
-	buf   []byte
-	// have are the regular files in the directory the messages go to,
-	// with their sizes.
-	have map[string]int64
-	// place is where a message goes: the directory of its temp file,
-	// and its final name (both relative to the tree).
-	place func(m archive.Message) (tmpDir, final string)
-	// stale, for Maildir, returns the file of an earlier export that
-	// holds the message under another name, or "".
-	stale func(m archive.Message) string
+type emlSink struct{ *fileSink }
+
+func (s emlSink) write(m archive.Message, open func() (io.ReadCloser, error)) (outcome, error) {
+	return s.put(m, emlName(m), "", open)
 }
 
-func (s *fileSink) write(m archive.Message, open func() (io.ReadCloser, error)) (outcome, error) {
-	tmpDir, final := s.place(m)
-	if size, ok := s.have[path.Base(final)]; ok && size == m.Size {
+// fileSink writes each message to a file of its own (eml, Maildir).
+type fileSink struct {
+	t      *tree
+	batch  batch
+	buf    []byte
+	tmpDir string           // where temp files are written
+	dir    string           // where files are published
+	have   map[string]int64 // the regular files in dir, with their sizes
+}
+
+// newFileSink creates dir and tmpDir, removes the temp files an earlier
+// export left in tmpDir, and lists dir. buf is the copy buffer the sinks of
+// one format share.
+func newFileSink(t *tree, dir, tmpDir string, buf *[]byte) (*fileSink, error) {
+	for _, d := range []string{dir, tmpDir} {
+		if err := t.mkdirs(d); err != nil {
+			return nil, err
+		}
+	}
+	have, err := t.entries(dir)
+	if err == nil && tmpDir != dir {
+		_, err = t.entries(tmpDir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if *buf == nil {
+		*buf = make([]byte, 64<<10)
+	}
+	return &fileSink{t: t, batch: batch{t: t}, buf: *buf, tmpDir: tmpDir, dir: dir, have: have}, nil
+}
+
+// put writes message m to dir/name, unless a file of that name and size
+// is there. stale is a file of dir that the new one replaces ("" for none).
+func (s *fileSink) put(m archive.Message, name, stale string, open func() (io.ReadCloser, error)) (outcome, error) {
+	if size, ok := s.have[name]; ok && size == m.Size {
 		return outcome{present: true}, nil
 	}
-	p := pending{final: final, size: m.Size}
-	if s.stale != nil {
-		p.stale = s.stale(m)
+	p := pending{final: path.Join(s.dir, name), size: m.Size}
+	if stale != "" {
+		p.stale = path.Join(s.dir, stale)
 	}
-	if err := s.copy(&p, tmpDir, m, open); err != nil {
+	if err := s.copy(&p, m, open); err != nil {
 		p.discard(s.t)
 		return outcome{}, err
 	}
@@ -74,14 +90,14 @@ func (s *fileSink) write(m archive.Message, open func() (io.ReadCloser, error)) 
 	return outcome{}, nil
 }
 
-// copy writes the message into a new temp file of tmpDir.
-func (s *fileSink) copy(p *pending, tmpDir string, m archive.Message, open func() (io.ReadCloser, error)) error {
+// copy writes the message into a new temp file.
+func (s *fileSink) copy(p *pending, m archive.Message, open func() (io.ReadCloser, error)) error {
 	rc, err := openMessage(open)
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
-	if p.f, p.tmp, err = s.t.temp(tmpDir); err != nil {
+	if p.f, p.tmp, err = s.t.temp(s.tmpDir); err != nil {
 		return err
 	}
 	if _, err := copyMessage(p.f, rc, s.buf); err != nil {

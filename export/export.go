@@ -124,14 +124,8 @@ type runner struct {
 	res  Result
 }
 
-// job is one folder to export and its messages.
-type job struct {
-	folder archive.ViewFolder
-	msgs   []archive.Message
-}
-
 func (r *runner) run(ctx context.Context) error {
-	jobs, err := r.load(ctx)
+	folders, err := r.load(ctx)
 	if err != nil {
 		return err
 	}
@@ -140,15 +134,15 @@ func (r *runner) run(ctx context.Context) error {
 		return err
 	}
 	defer w.close()
-	msgs, bytes := 0, int64(0)
-	for _, j := range jobs {
-		for _, m := range j.msgs {
-			msgs, bytes = msgs+1, bytes+m.Size
+	if r.opts.Since.IsZero() && r.opts.Before.IsZero() { // else the total is known only at the end
+		msgs, bytes := 0, int64(0)
+		for _, f := range folders {
+			msgs, bytes = msgs+f.Count, bytes+f.Bytes
 		}
+		r.opts.Progress.Start(msgs, bytes)
 	}
-	r.opts.Progress.Start(msgs, bytes)
-	for _, j := range jobs {
-		if err := r.folder(ctx, w, j); err != nil {
+	for _, f := range folders {
+		if err := r.folder(ctx, w, f); err != nil {
 			return err
 		}
 		r.res.Folders++
@@ -177,9 +171,8 @@ func (r *runner) writer() (format, error) {
 	return nil, fmt.Errorf("unknown export format %q", r.opts.Format)
 }
 
-// load reads the state to export from the catalog: the selected folders,
-// and in each the messages of the chosen dates.
-func (r *runner) load(ctx context.Context) ([]job, error) {
+// load resolves the state to export and selects its folders.
+func (r *runner) load(ctx context.Context) ([]archive.ViewFolder, error) {
 	if r.opts.Stdout != nil && r.opts.Format != Mbox {
 		return nil, fmt.Errorf("%w: --format %s", ErrOneFolder, r.opts.Format)
 	}
@@ -196,24 +189,19 @@ func (r *runner) load(ctx context.Context) ([]job, error) {
 	if err != nil {
 		return nil, err
 	}
-	var jobs []job
+	var folders []archive.ViewFolder
 	for _, f := range all {
-		if r.opts.Match != nil && !r.opts.Match(f.Name) {
-			continue
+		if r.opts.Match == nil || r.opts.Match(f.Name) {
+			folders = append(folders, f)
 		}
-		msgs, err := r.snap.Messages(ctx, f.ID, r.view)
-		if err != nil {
-			return nil, err
-		}
-		jobs = append(jobs, job{folder: f, msgs: r.inDates(msgs)})
 	}
 	switch {
-	case len(jobs) == 0 && r.opts.Match != nil:
+	case len(folders) == 0 && r.opts.Match != nil:
 		return nil, ErrNoFolder
-	case r.opts.Stdout != nil && len(jobs) != 1:
-		return nil, fmt.Errorf("%w: %d folders selected", ErrOneFolder, len(jobs))
+	case r.opts.Stdout != nil && len(folders) != 1:
+		return nil, fmt.Errorf("%w: %d folders selected", ErrOneFolder, len(folders))
 	}
-	return jobs, nil
+	return folders, nil
 }
 
 // inDates keeps the messages whose INTERNALDATE is within the bounds.
@@ -231,30 +219,37 @@ func (r *runner) inDates(msgs []archive.Message) []archive.Message {
 	return out
 }
 
-// folder exports the messages of one folder.
-func (r *runner) folder(ctx context.Context, w format, j job) error {
-	r.opts.Progress.Folder(j.folder.Name)
-	af, err := r.snap.Folder(j.folder.FolderState)
+// folder exports the messages of one folder: its rows are read when it
+// begins (one query, one state of the catalog), so memory holds one
+// folder's rows at a time.
+func (r *runner) folder(ctx context.Context, w format, f archive.ViewFolder) error {
+	r.opts.Progress.Folder(f.Name)
+	msgs, err := r.snap.Messages(ctx, f.ID, r.view)
 	if err != nil {
 		return err
 	}
-	s, err := w.folder(j.folder, j.msgs)
+	msgs = r.inDates(msgs)
+	af, err := r.snap.Folder(f.FolderState)
 	if err != nil {
-		return fmt.Errorf("folder %q: %w", j.folder.Name, err)
+		return err
 	}
-	for _, m := range j.msgs {
+	s, err := w.folder(f, msgs)
+	if err != nil {
+		return fmt.Errorf("folder %q: %w", f.Name, err)
+	}
+	for _, m := range msgs {
 		if err := ctx.Err(); err != nil {
 			r.lose(s.abort())
 			return err
 		}
-		if err := r.message(s, af, j.folder.Name, m); err != nil {
+		if err := r.message(s, af, f.Name, m); err != nil {
 			r.lose(s.abort())
-			return fmt.Errorf("folder %q: %w", j.folder.Name, err)
+			return fmt.Errorf("folder %q: %w", f.Name, err)
 		}
 	}
 	if err := s.finish(); err != nil {
 		r.lose(s.abort())
-		return fmt.Errorf("folder %q: %w", j.folder.Name, err)
+		return fmt.Errorf("folder %q: %w", f.Name, err)
 	}
 	return nil
 }

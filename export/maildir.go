@@ -30,45 +30,24 @@ func (d *maildirFormat) folder(f archive.ViewFolder, msgs []archive.Message) (si
 		return nil, err
 	}
 	md := path.Join(dir, archive.MaildirLevel)
-	for _, sub := range []string{"cur", "new", "tmp"} {
-		if err := d.t.mkdirs(path.Join(md, sub)); err != nil {
-			return nil, err
-		}
+	if err := d.t.mkdirs(path.Join(md, "new")); err != nil {
+		return nil, err
 	}
-	if _, err := d.t.entries(path.Join(md, "tmp")); err != nil {
+	fsink, err := newFileSink(d.t, path.Join(md, "cur"), path.Join(md, "tmp"), &d.buf)
+	if err != nil {
 		return nil, err
 	}
 	letters, err := d.keywords(md, msgs)
 	if err != nil {
 		return nil, err
 	}
-	cur, err := d.t.entries(path.Join(md, "cur"))
-	if err != nil {
-		return nil, err
-	}
-	have, byKey := map[string]int64{}, map[string]string{}
-	for name, size := range cur {
+	byKey := map[string]string{}
+	for name := range fsink.have {
 		if mf, err := archive.ParseMessageFile(name); err == nil {
-			have[name], byKey[mf.Key] = size, name
+			byKey[mf.Key] = name
 		}
 	}
-	if d.buf == nil {
-		d.buf = make([]byte, 64<<10)
-	}
-	name := func(m archive.Message) string {
-		return archive.MessageFile{Key: m.Key, Size: m.Size, VSize: m.VSize, Flags: letters[m.ID]}.Name()
-	}
-	s := &fileSink{t: d.t, batch: batch{t: d.t}, buf: d.buf, have: have,
-		place: func(m archive.Message) (string, string) {
-			return path.Join(md, "tmp"), path.Join(md, "cur", name(m))
-		},
-		stale: func(m archive.Message) string {
-			if old, ok := byKey[m.Key]; ok && old != name(m) {
-				return path.Join(md, "cur", old)
-			}
-			return ""
-		}}
-	return &maildirSink{fileSink: s, have: have, byKey: byKey, name: name, cur: path.Join(md, "cur")}, nil
+	return &maildirSink{fileSink: fsink, letters: letters, byKey: byKey}, nil
 }
 
 // keywords returns each message's flag letters, mapped through the
@@ -102,27 +81,30 @@ func (d *maildirFormat) keywords(md string, msgs []archive.Message) (map[int64]s
 
 func (d *maildirFormat) close() error { return d.t.close() }
 
-// maildirSink is a fileSink that, for a message already in place under
-// other flags, renames the file instead of writing it again.
+// maildirSink writes a folder's messages into cur/. A message already
+// there under other flags is renamed, not written again.
 type maildirSink struct {
 	*fileSink
-	have    map[string]int64
+	letters map[int64]string // flag letters by message row
 	byKey   map[string]string
-	name    func(archive.Message) string
-	cur     string
 	renamed bool
 }
 
 func (s *maildirSink) write(m archive.Message, open func() (io.ReadCloser, error)) (outcome, error) {
-	want := s.name(m)
-	if old, ok := s.byKey[m.Key]; ok && old != want && s.have[old] == m.Size {
-		if err := s.t.root.Rename(path.Join(s.cur, old), path.Join(s.cur, want)); err != nil {
-			return outcome{}, err
-		}
-		delete(s.have, old)
-		s.have[want], s.byKey[m.Key], s.renamed = m.Size, want, true
+	name := archive.MessageFile{Key: m.Key, Size: m.Size, VSize: m.VSize, Flags: s.letters[m.ID]}.Name()
+	old, ok := s.byKey[m.Key]
+	if !ok || old == name {
+		return s.put(m, name, "", open)
 	}
-	return s.fileSink.write(m, open)
+	if s.have[old] != m.Size {
+		return s.put(m, name, old, open)
+	}
+	if err := s.t.root.Rename(path.Join(s.dir, old), path.Join(s.dir, name)); err != nil {
+		return outcome{}, err
+	}
+	delete(s.have, old)
+	s.have[name], s.byKey[m.Key], s.renamed = m.Size, name, true
+	return outcome{present: true}, nil
 }
 
 func (s *maildirSink) finish() error {
@@ -130,7 +112,7 @@ func (s *maildirSink) finish() error {
 		return err
 	}
 	if s.renamed {
-		return s.t.syncDir(s.cur)
+		return s.t.syncDir(s.dir)
 	}
 	return nil
 }
