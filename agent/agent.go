@@ -18,6 +18,7 @@ import (
 	"github.com/mailkeep/mailkeep/config"
 	"github.com/mailkeep/mailkeep/progress"
 	"github.com/mailkeep/mailkeep/schedule"
+	"github.com/mailkeep/mailkeep/transport"
 )
 
 // ErrConfig marks a configuration the agent cannot run: a schedule that
@@ -68,7 +69,7 @@ func New(cfg *config.Config, log *slog.Logger, opts Options) (*Agent, error) {
 		}
 	}
 	so := opts.Schedule
-	so.Classify, so.Log, so.Observer = classify, log, a.metrics
+	so.Classify, so.RetryAfter, so.Log, so.Observer = classify, transport.RetryAfter, log, a.metrics
 	a.sched = schedule.New(a.backup, set, so)
 	return a, nil
 }
@@ -205,7 +206,7 @@ func (a *Agent) reload() {
 		return
 	}
 	for _, w := range cfg.Warnings() {
-		a.log.Warn(w)
+		a.log.Warn(w.Text, "account", w.Account)
 	}
 	if cfg.Agent.Metrics != old.Agent.Metrics {
 		a.log.Warn("agent.metrics changed: restart the agent to apply it", "serving", old.Agent.Metrics)

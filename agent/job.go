@@ -11,6 +11,7 @@ import (
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/backup"
 	"github.com/mailkeep/mailkeep/config"
+	"github.com/mailkeep/mailkeep/oauth"
 	"github.com/mailkeep/mailkeep/pop3"
 	"github.com/mailkeep/mailkeep/progress"
 	"github.com/mailkeep/mailkeep/schedule"
@@ -27,7 +28,7 @@ func Backup(ctx context.Context, root string, a *config.Account, log *slog.Logge
 	defer arch.Close()
 	set := backup.Settings{Compression: a.Compression, Log: log.With("account", a.Name), Progress: p, Now: time.Now}
 	if a.Protocol == config.ProtocolPOP3 {
-		return backup.POP3(ctx, arch, backup.POP3Options{Settings: set, Dial: pop3Dialer(a),
+		return backup.POP3(ctx, arch, backup.POP3Options{Settings: set, Dial: pop3Dialer(a, log),
 			Delete: a.POP3.Mode == config.POP3Delete, DeleteAfterDays: a.POP3.DeleteAfterDays,
 			HashWithoutUIDL: a.POP3.NoUIDL == config.NoUIDLHash})
 	}
@@ -35,30 +36,42 @@ func Backup(ctx context.Context, root string, a *config.Account, log *slog.Logge
 		Connections: a.Connections, Include: a.MatchFolder})
 }
 
-// IMAPDialer logs in to account a's IMAP server.
-func IMAPDialer(a *config.Account, log *slog.Logger) func(context.Context) (*imapclient.Client, error) {
-	ep := endpoint(a)
-	return func(ctx context.Context) (*imapclient.Client, error) {
+// IMAPDialer logs in to account a's IMAP server, with its OAuth2 tokens
+// where it has them.
+func IMAPDialer(a *config.Account, log *slog.Logger) transport.IMAPDialer {
+	return withOAuth2(a, log, func(ctx context.Context, ep transport.Endpoint) (*imapclient.Client, error) {
 		return transport.DialIMAP(ctx, ep, transport.IMAPOptions{Log: log})
-	}
+	})
 }
 
-func endpoint(a *config.Account) transport.Endpoint {
-	return transport.Endpoint{Host: a.Host, Port: a.Port, TLS: a.TLS, CAFile: a.CAFile,
-		ServerName: a.TLSServerName, Username: a.Username, Auth: a.Auth, Secret: a.Secret}
+// pop3Dialer logs in to account a's POP3 server, with its OAuth2 tokens
+// where it has them.
+func pop3Dialer(a *config.Account, log *slog.Logger) transport.POP3Dialer {
+	return withOAuth2(a, log, func(ctx context.Context, ep transport.Endpoint) (*pop3.Client, error) {
+		return transport.DialPOP3(ctx, ep, transport.POP3Options{})
+	})
 }
 
-// classify tells the scheduler what a job's error means.
+// classify tells the scheduler what a job's error means: a busy account
+// and a partial run are the archive's and backup's to say, a provider's
+// trouble refreshing a token oauth's, the rest is transport.Classify's, for
+// IMAP and POP3 alike.
 func classify(err error) schedule.Class {
 	switch {
 	case errors.Is(err, archive.ErrBusy):
 		return schedule.Busy
 	case errors.Is(err, backup.ErrPartial):
 		return schedule.Incomplete
-	case errors.Is(err, transport.ErrAuth), errors.Is(err, pop3.ErrAuth):
+	case errors.Is(err, oauth.ErrNeedsLogin):
 		return schedule.Permanent
-	case transport.Temporary(err), pop3.Temporary(err):
+	case oauth.Temporary(err):
 		return schedule.Temporary
+	}
+	switch transport.Classify(err) {
+	case transport.Temporary:
+		return schedule.Temporary
+	case transport.Throttled:
+		return schedule.Throttled
 	}
 	return schedule.Permanent
 }

@@ -6,8 +6,6 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"strings"
 	"time"
 
@@ -15,11 +13,23 @@ import (
 )
 
 // schemaVersion is the catalog schema this build writes (PRAGMA user_version).
-const schemaVersion = 2
+const schemaVersion = 3
+
+// refetchTable records messages whose archived copy verify --repair set
+// aside while the server still had them: the next backup fetches them
+// again, and until it has, verify reports them.
+const refetchTable = `CREATE TABLE refetch (
+	folder_id INTEGER NOT NULL REFERENCES folders(id),
+	key TEXT NOT NULL,
+	detail TEXT NOT NULL,
+	since TEXT NOT NULL,
+	PRIMARY KEY (folder_id, key)
+)`
 
 // migrations[v] upgrades a catalog of schema v to v+1.
 var migrations = map[int]string{
 	1: `ALTER TABLE folders ADD COLUMN clean_run INTEGER NOT NULL DEFAULT 0`,
+	2: refetchTable,
 }
 
 const schema = `
@@ -93,7 +103,7 @@ type Catalog struct {
 // (SQLITE_FCNTL_PERSIST_WAL), so that readers, who open it read-only,
 // always find the -wal and -shm files they need and never create them.
 func OpenCatalog(ctx context.Context, path string) (*Catalog, error) {
-	if err := createPrivate(path); err != nil {
+	if err := createFile(path, private.file); err != nil {
 		return nil, fmt.Errorf("create catalog: %w", err)
 	}
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)" +
@@ -110,18 +120,6 @@ func OpenCatalog(ctx context.Context, path string) (*Catalog, error) {
 		return nil, fmt.Errorf("catalog %s: %w", path, err)
 	}
 	return c, nil
-}
-
-// createPrivate creates an empty file with mode 0600 unless it exists.
-func createPrivate(path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	return f.Close()
 }
 
 // persistWAL opens connections that keep the WAL file when they close.
@@ -153,7 +151,7 @@ func (c *Catalog) migrate(ctx context.Context) error {
 		return fmt.Errorf("%w: catalog schema %d is newer than this mailkeep (%d)", ErrFormat, v, schemaVersion)
 	}
 	return c.tx(ctx, func(tx *sql.Tx) error {
-		steps := []string{schema}
+		steps := []string{schema, refetchTable}
 		if v > 0 {
 			steps = nil
 			for ; v < schemaVersion; v++ {

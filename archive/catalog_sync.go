@@ -79,6 +79,15 @@ func (c *Catalog) RetireValidity(ctx context.Context, folderID int64, uidValidit
 	return int(n), true, err
 }
 
+// HasGone reports whether a folder holds messages the server no longer
+// had at an earlier run.
+func (c *Catalog) HasGone(ctx context.Context, folderID int64) (bool, error) {
+	var gone bool
+	err := c.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM messages
+		WHERE folder_id = ? AND gone_run IS NOT NULL)`, folderID).Scan(&gone)
+	return gone, wrapCatalog(err)
+}
+
 // MarkGoneUIDs records that the server no longer has these messages of a
 // folder's UIDVALIDITY.
 func (c *Catalog) MarkGoneUIDs(ctx context.Context, folderID int64, uidValidity uint32, uids []uint32, run int64) error {

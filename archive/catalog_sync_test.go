@@ -74,7 +74,7 @@ func TestMigrateFromSchema1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{`ALTER TABLE folders DROP COLUMN clean_run`, `PRAGMA user_version = 1`} {
+	for _, q := range []string{`ALTER TABLE folders DROP COLUMN clean_run`, `DROP TABLE refetch`, `PRAGMA user_version = 1`} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatal(err)
 		}
@@ -96,6 +96,9 @@ func TestMigrateFromSchema1(t *testing.T) {
 	a.Catalog.db.QueryRow(`PRAGMA user_version`).Scan(&v)
 	if v != schemaVersion {
 		t.Errorf("user_version %d, want %d", v, schemaVersion)
+	}
+	if _, err := a.Catalog.Refetches(ctx, folders[0].ID); err != nil {
+		t.Errorf("the refetch table after migration: %v", err)
 	}
 }
 

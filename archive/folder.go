@@ -30,8 +30,9 @@ type Folder struct {
 	Rel   string // relative directory under mail/, slash-separated
 	Dir   string // absolute path of the Maildir (the .mk level)
 
-	mu sync.Mutex
-	kw *Keywords
+	mu   sync.Mutex
+	kw   *Keywords
+	perm perm // of what the folder's writers create
 }
 
 // Folder opens the Maildir for a server folder, creating it if needed.
@@ -41,7 +42,7 @@ func (a *Writer) Folder(name string, delim rune) (*Folder, error) {
 	if !strings.HasPrefix(dir, a.MailDir()+string(filepath.Separator)) {
 		return nil, fmt.Errorf("folder %q maps outside the archive", name)
 	}
-	f := &Folder{Name: name, Delim: delim, Rel: rel, Dir: dir}
+	f := &Folder{Name: name, Delim: delim, Rel: rel, Dir: dir, perm: a.perm}
 	if err := f.create(); err != nil {
 		return nil, fmt.Errorf("folder %q: %w", name, err)
 	}
@@ -60,7 +61,7 @@ func openFolder(dir string, st FolderState) (*Folder, error) {
 	if !filepath.IsLocal(rel) {
 		return nil, fmt.Errorf("folder %q: catalog dir %q lies outside the archive", st.Name, st.Dir)
 	}
-	f := &Folder{Name: st.Name, Rel: st.Dir, Dir: filepath.Join(dir, mailDir, rel, MaildirLevel)}
+	f := &Folder{Name: st.Name, Rel: st.Dir, Dir: filepath.Join(dir, mailDir, rel, MaildirLevel), perm: permOf(dir)}
 	if d := []rune(st.Delim); len(d) > 0 {
 		f.Delim = d[0]
 	}
@@ -77,7 +78,7 @@ func openFolder(dir string, st FolderState) (*Folder, error) {
 
 func (f *Folder) create() error {
 	for _, sub := range []string{"cur", "new", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(f.Dir, sub), 0o750); err != nil {
+		if err := os.MkdirAll(filepath.Join(f.Dir, sub), f.perm.dir); err != nil {
 			return err
 		}
 	}
@@ -89,7 +90,7 @@ func (f *Folder) create() error {
 	if err != nil {
 		return err
 	}
-	if err := WriteFileAtomic(meta, append(data, '\n'), 0o640); err != nil {
+	if err := WriteFileAtomic(meta, append(data, '\n'), f.perm.file); err != nil {
 		return err
 	}
 	return SyncDir(filepath.Dir(f.Dir))
@@ -123,7 +124,7 @@ func (f *Folder) Letters(flags []string) (string, error) {
 	if !changed {
 		return letters, nil
 	}
-	if err := WriteFileAtomic(filepath.Join(f.Dir, keywordsFile), f.kw.Marshal(), 0o640); err != nil {
+	if err := WriteFileAtomic(filepath.Join(f.Dir, keywordsFile), f.kw.Marshal(), f.perm.file); err != nil {
 		return "", err
 	}
 	return letters, nil

@@ -38,6 +38,7 @@ type Writer struct {
 	Catalog *Catalog
 	log     *slog.Logger
 	lock    *os.File
+	perm    perm
 }
 
 // OpenWriter creates (if needed), locks and opens the archive of one account.
@@ -47,14 +48,18 @@ func OpenWriter(ctx context.Context, root, name string, log *slog.Logger) (*Writ
 		log = slog.New(slog.DiscardHandler)
 	}
 	dir := filepath.Join(root, name)
-	if err := os.MkdirAll(filepath.Join(dir, mailDir), 0o750); err != nil {
+	if err := os.MkdirAll(dir, private.dir); err != nil {
+		return nil, fmt.Errorf("create archive dir: %w", err)
+	}
+	p := permOf(dir)
+	if err := os.MkdirAll(filepath.Join(dir, mailDir), p.dir); err != nil {
 		return nil, fmt.Errorf("create archive dir: %w", err)
 	}
 	lock, err := lockDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	a := &Writer{Dir: dir, log: log, lock: lock}
+	a := &Writer{Dir: dir, log: log, lock: lock, perm: p}
 	if err := a.open(ctx); err != nil {
 		lock.Close()
 		return nil, err
@@ -63,10 +68,14 @@ func OpenWriter(ctx context.Context, root, name string, log *slog.Logger) (*Writ
 }
 
 func (a *Writer) open(ctx context.Context) error {
-	if err := checkFormat(a.Dir); err != nil {
+	if err := checkFormat(a.Dir, a.perm); err != nil {
 		return err
 	}
-	cat, err := OpenCatalog(ctx, filepath.Join(a.Dir, catalogFile))
+	path := filepath.Join(a.Dir, catalogFile)
+	if err := createFile(path, a.perm.file); err != nil {
+		return fmt.Errorf("create catalog: %w", err)
+	}
+	cat, err := OpenCatalog(ctx, path)
 	if err != nil {
 		return err
 	}
@@ -87,7 +96,7 @@ func (a *Writer) Close() error {
 func (a *Writer) MailDir() string { return filepath.Join(a.Dir, mailDir) }
 
 func lockDir(dir string) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o640)
+	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, private.file)
 	if err != nil {
 		return nil, fmt.Errorf("open lock: %w", err)
 	}
@@ -117,11 +126,11 @@ const lockGrace = 200 * time.Millisecond
 
 // checkFormat writes the format marker into a new archive and refuses an
 // archive of another version.
-func checkFormat(dir string) error {
+func checkFormat(dir string, p perm) error {
 	err := readFormat(dir)
 	if errors.Is(err, ErrNoArchive) {
 		path := filepath.Join(dir, formatFile)
-		return WriteFileAtomic(path, fmt.Appendf(nil, "%s %d\n", formatMagic, FormatVersion), 0o640)
+		return WriteFileAtomic(path, fmt.Appendf(nil, "%s %d\n", formatMagic, FormatVersion), p.file)
 	}
 	return err
 }

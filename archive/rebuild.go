@@ -79,6 +79,9 @@ func (a *Writer) replaceCatalog(ctx context.Context, now time.Time) error {
 	for _, suffix := range []string{"-wal", "-shm"} {
 		os.Rename(path+suffix, aside+suffix)
 	}
+	if err := createFile(path, a.perm.file); err != nil {
+		return err
+	}
 	cat, err := OpenCatalog(ctx, path)
 	if err != nil {
 		return err

@@ -173,24 +173,64 @@ func readAll(t *testing.T, f *Folder, m Message) []byte {
 	return data
 }
 
-// TestCatalogFilesPrivate: the catalog and its WAL files are owner-only,
-// whatever the umask, and stay when the writer closes, so that readers
-// never create them.
-func TestCatalogFilesPrivate(t *testing.T) {
+// TestArchivePrivate: everything under an account's archive is
+// owner-only whatever the umask, and the catalog's WAL files stay when the
+// writer closes, so that readers never create them. Once an administrator
+// gives the account directory's group read access, what mailkeep adds
+// stays readable by that group, and nothing is ever more.
+func TestArchivePrivate(t *testing.T) {
 	old := unix.Umask(0)
 	defer unix.Umask(old)
 	root := t.TempDir()
 	a := buildArchiveIn(t, root, 2)
 	a.Close()
-	for _, name := range []string{"catalog.db", "catalog.db-wal", "catalog.db-shm"} {
-		fi, err := os.Stat(filepath.Join(root, "acct", name))
+	dir := filepath.Join(root, "acct")
+	for _, name := range []string{"catalog.db-wal", "catalog.db-shm"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("%s after the writer closed: %v", name, err)
+		}
+	}
+	checkModes(t, dir, 0o600, 0o700)
+
+	if err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if d.IsDir() {
+			return os.Chmod(path, 0o750)
+		}
+		return os.Chmod(path, 0o640)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	w, err := OpenWriter(ctx, root, "acct", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	sp, _ := NewSpool("")
+	run, _ := w.Catalog.BeginRun(ctx, "imap", time.Now())
+	f, _ := w.Folder("New/Sub", '/')
+	st, _ := w.Catalog.EnsureFolder(ctx, f, run)
+	storeRange(t, w, f, sp, st.ID, run, 1, 2)
+	checkModes(t, dir, 0o640, 0o750)
+}
+
+// checkModes: every file under dir has mode file, every directory dir.
+func checkModes(t *testing.T, root string, file, dir fs.FileMode) {
+	t.Helper()
+	filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if mode := fi.Mode().Perm(); mode != 0o600 {
-			t.Errorf("%s: mode %v, want 0600", name, mode)
+		info, _ := d.Info()
+		want := file
+		if d.IsDir() {
+			want = dir
 		}
-	}
+		if got := info.Mode().Perm(); got != want {
+			t.Errorf("%s: mode %v, want %v", path, got, want)
+		}
+		return nil
+	})
 }
 
 func TestViews(t *testing.T) {
@@ -379,5 +419,83 @@ func TestResolveAsOf(t *testing.T) {
 		if _, err := snap.Resolve(ctx, bad); !errors.Is(err, ErrNoRun) {
 			t.Errorf("%+v: %v, want ErrNoRun", bad, err)
 		}
+	}
+}
+
+// TestSampleArchives: an archive written by an earlier build (format 1,
+// catalog schema 2, under testdata) still reads, and migrates when a
+// writer opens it.
+func TestSampleArchives(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	copyTree(t, "testdata/format1-schema2", root)
+	snap, err := OpenSnapshot(ctx, root, "sample")
+	if err != nil {
+		t.Fatal(err)
+	}
+	folders, err := snap.Folders(ctx, View{})
+	if err != nil || len(folders) != 3 {
+		t.Fatalf("folders %+v, %v", folders, err)
+	}
+	n := 0
+	for _, f := range folders {
+		msgs, _ := snap.Messages(ctx, f.ID, View{})
+		rf, err := snap.Folder(f.FolderState)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			if data := readAll(t, rf, m); !bytes.Contains(data, []byte("@sample>")) {
+				t.Errorf("%s: %q", m.Key, data)
+			}
+			n++
+		}
+	}
+	snap.Close()
+	if n != 9 {
+		t.Fatalf("%d messages, want 9", n)
+	}
+	w, err := OpenWriter(ctx, root, "sample", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if rep, err := w.Verify(ctx, VerifyOptions{}); err != nil || len(rep.Problems) != 0 || rep.Messages != 9 {
+		t.Fatalf("verify after migration: %+v, %v", rep, err)
+	}
+}
+
+// copyTree copies a sample archive; git keeps no empty directories, so
+// each Maildir gets its new/ and tmp/ back.
+func copyTree(t *testing.T, from, to string) {
+	t.Helper()
+	err := filepath.WalkDir(from, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, path)
+		dst := filepath.Join(to, rel)
+		if d.IsDir() {
+			if err := os.MkdirAll(dst, 0o700); err != nil {
+				return err
+			}
+			if d.Name() == MaildirLevel {
+				os.MkdirAll(filepath.Join(dst, "new"), 0o700)
+				os.MkdirAll(filepath.Join(dst, "tmp"), 0o700)
+			}
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		info, _ := d.Info()
+		if err := os.WriteFile(dst, data, 0o600); err != nil {
+			return err
+		}
+		return os.Chtimes(dst, info.ModTime(), info.ModTime())
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

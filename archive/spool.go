@@ -69,7 +69,7 @@ type Staged struct {
 // it through a Batch or calls Discard.
 func (s *Spool) Write(f *Folder, r io.Reader) (*Staged, error) {
 	tmp := filepath.Join(f.Dir, "tmp", randHex()+".tmp")
-	file, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	file, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, f.perm.file)
 	if err != nil {
 		return nil, fmt.Errorf("create temp file: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // Problem kinds found by Verify.
@@ -19,6 +20,7 @@ const (
 	ProblemStaleTemp   = "stale-temp"   // a leftover temp file of an interrupted run
 	ProblemStrayFile   = "stray-file"   // a file in cur/ or new/ that is not a mailkeep message file
 	ProblemCatalog     = "catalog"      // the catalog disagrees with itself
+	ProblemRefetch     = "refetch"      // a message set aside by a repair that no backup has fetched again yet
 )
 
 // Problem is one finding of Verify.
@@ -73,9 +75,13 @@ func (r Report) Unrepaired() int {
 // its own name, and checks the catalog and the tree for leftovers.
 // Repairs: stale temp files are removed; orphan files are adopted into the
 // catalog; files with wrong S=/W= are renamed; corrupt files of messages
-// the server still has are moved to <account>/damaged/ and their rows
-// removed, so that the next backup fetches them again. Missing files and
-// corrupt files of messages the server no longer has cannot be repaired.
+// the server still has are moved to <account>/damaged/, and they and
+// missing files of such messages are set aside: their rows are removed,
+// the message is recorded to be fetched again and the folder's sync state
+// cleared, so that the next backup opens the folder and fetches them.
+// Until it has, Verify reports each as a refetch problem: the archive is
+// not complete. Missing or corrupt files of messages the server no longer
+// has cannot be repaired.
 func (a *Writer) Verify(ctx context.Context, opts VerifyOptions) (Report, error) {
 	var rep Report
 	if err := a.Catalog.checkIntegrity(ctx, &rep); err != nil {
@@ -119,11 +125,12 @@ func (c *Catalog) checkIntegrity(ctx context.Context, rep *Report) error {
 }
 
 type verifier struct {
-	a     *Writer
-	opts  VerifyOptions
-	rep   *Report
-	state FolderState
-	f     *Folder
+	a        *Writer
+	opts     VerifyOptions
+	rep      *Report
+	state    FolderState
+	f        *Folder
+	setAside map[string]bool // keys this pass set aside to be fetched again
 }
 
 func (v *verifier) report(p Problem) {
@@ -155,7 +162,24 @@ func (v *verifier) folder(ctx context.Context) error {
 	if err := v.rows(ctx, rows, files); err != nil {
 		return err
 	}
-	return v.orphans(ctx, rows, files)
+	if err := v.orphans(ctx, rows, files); err != nil {
+		return err
+	}
+	return v.refetches(ctx)
+}
+
+// refetches reports the messages a repair set aside that no backup has
+// fetched again yet (those set aside by this pass are reported already).
+func (v *verifier) refetches(ctx context.Context) error {
+	list, err := v.a.Catalog.Refetches(ctx, v.state.ID)
+	for _, r := range list {
+		if v.setAside[r.Key] {
+			continue
+		}
+		v.report(Problem{Kind: ProblemRefetch, Key: r.Key, Detail: fmt.Sprintf("%s (set aside %s); the next backup fetches it again",
+			r.Detail, r.Since.Local().Format("2006-01-02 15:04"))})
+	}
+	return err
 }
 
 func (v *verifier) temps() error {
@@ -177,7 +201,9 @@ func (v *verifier) rows(ctx context.Context, rows []Message, files map[string]Me
 	for _, m := range rows {
 		mf, ok := files[m.Key]
 		if !ok {
-			v.report(Problem{Kind: ProblemMissingFile, Key: m.Key, Detail: m.File})
+			if err := v.missing(ctx, m, m.File); err != nil {
+				return err
+			}
 			continue
 		}
 		if err := v.check(ctx, m, mf); err != nil {
@@ -199,7 +225,7 @@ func (v *verifier) check(ctx context.Context, m Message, mf MessageFile) error {
 	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		v.report(Problem{Kind: ProblemMissingFile, Key: m.Key, Detail: err.Error()})
+		return v.missing(ctx, m, err.Error())
 	case err != nil:
 		return v.corrupt(ctx, m, mf, err.Error())
 	case size != mf.Size || vsize != mf.VSize:
@@ -243,15 +269,19 @@ func (v *verifier) badName(ctx context.Context, m Message, mf MessageFile, size,
 }
 
 // corrupt reports a damaged file. With Repair, if the server still has the
-// message, the file is moved aside and its row removed, so that the next
-// backup fetches it again.
+// message, the file is moved aside and the message set aside to be
+// fetched again.
 func (v *verifier) corrupt(ctx context.Context, m Message, mf MessageFile, detail string) error {
 	p := Problem{Kind: ProblemCorrupt, Key: m.Key, Detail: detail}
-	if v.opts.Repair && m.GoneRun == 0 {
+	has, err := v.a.Catalog.serverHas(ctx, m.ID)
+	if err != nil {
+		return err
+	}
+	if v.opts.Repair && has {
 		if err := v.a.quarantine(v.f, mf); err != nil {
 			return err
 		}
-		if err := v.a.Catalog.deleteMessage(ctx, m.ID); err != nil {
+		if err := v.setAsideRow(ctx, m, "damaged copy moved to damaged/"); err != nil {
 			return err
 		}
 		p.Repaired, p.Detail = true, detail+"; moved to damaged/, the next backup fetches it again"
@@ -260,9 +290,35 @@ func (v *verifier) corrupt(ctx context.Context, m Message, mf MessageFile, detai
 	return nil
 }
 
+// missing reports a row whose file is gone. With Repair, if the server
+// still has the message, it is set aside to be fetched again.
+func (v *verifier) missing(ctx context.Context, m Message, detail string) error {
+	p := Problem{Kind: ProblemMissingFile, Key: m.Key, Detail: detail}
+	has, err := v.a.Catalog.serverHas(ctx, m.ID)
+	if err != nil {
+		return err
+	}
+	if v.opts.Repair && has {
+		if err := v.setAsideRow(ctx, m, "file missing"); err != nil {
+			return err
+		}
+		p.Repaired, p.Detail = true, detail+"; the next backup fetches it again"
+	}
+	v.report(p)
+	return nil
+}
+
+func (v *verifier) setAsideRow(ctx context.Context, m Message, detail string) error {
+	if v.setAside == nil {
+		v.setAside = map[string]bool{}
+	}
+	v.setAside[m.Key] = true
+	return v.a.Catalog.setAside(ctx, m, detail, time.Now())
+}
+
 func (a *Writer) quarantine(f *Folder, mf MessageFile) error {
 	dir := filepath.Join(a.Dir, "damaged", filepath.FromSlash(f.Rel))
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := os.MkdirAll(dir, a.perm.dir); err != nil {
 		return err
 	}
 	if err := os.Rename(f.Path(mf), filepath.Join(dir, mf.Name())); err != nil {

@@ -124,10 +124,19 @@ func TestVerifyFindsAndRepairs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// What stays: the missing file (nothing to restore it from) and the stray file.
+	// What stays: the stray file, and the missing and the corrupt message,
+	// set aside for the next backup to fetch again: until it has, the
+	// archive is not complete.
 	rep, err = a.Verify(ctx, VerifyOptions{})
-	if got := kinds(rep); err != nil || !slices.Equal(got, []string{ProblemMissingFile, ProblemStrayFile}) {
+	if got := kinds(rep); err != nil || !slices.Equal(got, []string{ProblemRefetch, ProblemRefetch, ProblemStrayFile}) {
 		t.Fatalf("after repair: %v, %v", rep.Problems, err)
+	}
+	// The folder's sync state is cleared, so the next backup opens it.
+	folders, _ := a.Catalog.Folders(ctx)
+	for _, f := range folders {
+		if f.Name == "INBOX" && (f.UIDNext != 0 || f.HighestModSeq != 0) {
+			t.Errorf("INBOX keeps its sync state after a repair: %+v", f)
+		}
 	}
 	if _, err := os.Stat(filepath.Join(a.Dir, "damaged", "INBOX", filepath.Base(files[1]))); err != nil {
 		t.Errorf("corrupt file was not kept aside: %v", err)

@@ -18,7 +18,7 @@ type folderSync struct {
 	state   archive.FolderState
 	sel     *imap.SelectData
 	known   []archive.UIDEntry // the catalog's UIDs of the current UIDVALIDITY, ascending
-	rekey   bool               // rows of another UIDVALIDITY exist: dedupe by hash
+	rekey   bool               // gone rows exist: new messages are matched to them by content
 	condstr bool
 }
 
@@ -110,7 +110,13 @@ func (fs *folderSync) loadCatalog(ctx context.Context) error {
 	if err != nil {
 		return fatal(err)
 	}
-	fs.rekey = other
+	gone, err := cat.HasGone(ctx, id)
+	if err != nil {
+		return fatal(err)
+	}
+	// A message whose content the folder holds as gone (renumbered by a
+	// new UIDVALIDITY, or put back by a restore) is not stored twice.
+	fs.rekey = other || gone
 	if retired > 0 {
 		fs.w.opts.Log.Warn("UIDVALIDITY changed; matching messages by content", "folder", fs.f.Name,
 			"old", fs.state.UIDValidity, "new", uv, "messages", retired)
@@ -192,5 +198,8 @@ func (fs *folderSync) saveState(ctx context.Context) error {
 	st.UIDNext = uint32(fs.sel.UIDNext)
 	st.HighestModSeq = fs.sel.HighestModSeq
 	st.Messages = fs.sel.NumMessages
+	if err := fs.w.a.Catalog.ClearRefetched(ctx, st.ID); err != nil {
+		return fatal(err)
+	}
 	return fatal(fs.w.a.Catalog.SetFolderState(ctx, st, fs.w.run))
 }

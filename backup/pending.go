@@ -44,8 +44,9 @@ func (b *pending) add(ctx context.Context, m *fetched) error {
 	return nil
 }
 
-// rekey handles a message the archive already holds under an old
-// UIDVALIDITY: the stored copy is renumbered instead of stored twice.
+// rekey handles a message whose content the folder holds as gone (under an
+// old UIDVALIDITY, or deleted on the server and put back by a restore):
+// the stored copy is renumbered instead of stored twice.
 func (b *pending) rekey(ctx context.Context, m *fetched) (bool, error) {
 	fs := b.fs
 	if !fs.rekey {

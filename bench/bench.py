@@ -16,6 +16,10 @@ machine hits all tools alike and the ratios between them stay fair:
            messages for every tool), then every tool runs once
   restore  the restore target account is emptied (untimed), then one restore
            of the IMAP account into it
+  export   the IMAP account's mailkeep archive (made once, untimed) written out
+           as mbox: mailkeep export, doveadm backup to an mbox: location reading
+           a copy of the archive through its zlib plugin, and zstd -d of the
+           archive's files alone (the limit)
   serve    every message of a mailkeep archive of the IMAP account fetched
            by rawimap through a server: mailkeep serve, or Dovecot serving
            a copy of the same archive with its zlib plugin. Both servers run
@@ -37,6 +41,7 @@ One JSON object per run goes to --results; report.py makes the tables.
 """
 import argparse
 import json
+import mailbox
 import os
 import shlex
 import shutil
@@ -142,6 +147,18 @@ class Bench:
             dst = os.path.join(self.trash, f"{time.monotonic_ns()}")
             os.rename(path, dst)
 
+    def export_archive(self):
+        """Untimed, once: a mailkeep backup of alice, the source of the export peers."""
+        if getattr(self, "_export_archive", None) is None:
+            d = os.path.join(self.work, "export-source")
+            self.discard(d)
+            os.makedirs(d)
+            config = os.path.join(d, "mailkeep.yaml")
+            mailkeep_config(self, config, os.path.join(d, "archive"), [(IMAP_USER, "imap")])
+            sh(f"env {mailkeep_env()} '{self.mailkeep}' backup --config '{config}' --no-progress {IMAP_USER}")
+            self._export_archive = ExportArchive(config, os.path.join(d, "archive", IMAP_USER, "mail"))
+        return self._export_archive
+
     def reference(self, kind, user):
         """A fresh copy of what the server serves for user (IMAP tree or POP3 files)."""
         gen, d = self.refs.get((kind, user), (-1, None))
@@ -155,6 +172,13 @@ class Bench:
             sh(self.rawimap("pop3", f"-addr {self.pop3_addr} -user {user} -pass {password(user)} -out '{d}'"))
         self.refs[(kind, user)] = (self.srv.generation, d)
         return d
+
+
+class ExportArchive:
+    """The archive the export peers read: its mailkeep config and its mail tree."""
+
+    def __init__(self, config, mail):
+        self.config, self.mail = config, mail
 
 
 def write_config(template, path, bench, **values):
@@ -446,6 +470,91 @@ class MailkeepRestore(Restore):
         return "" if r.returncode == 0 else "content: " + (r.stderr.strip().splitlines() or ["?"])[-1]
 
 
+# export peers: the mbox of every folder of alice, from one mailkeep archive
+
+class Export(Peer):
+    kind = "export"
+    scenarios = ("export",)
+
+    def prepare(self):
+        self.archive = self.b.export_archive()
+
+    def expected(self):
+        return self.b.srv.count(IMAP_USER)
+
+
+class MailkeepExport(Export):
+    """mailkeep export --format mbox, checked byte for byte (bench/mkcheck mbox)."""
+    probe = True
+
+    def cmd(self):
+        return (f"'{self.b.mailkeep}' export --config '{self.archive.config}' --no-progress "
+                f"{IMAP_USER} --format mbox --to '{self.target}'")
+
+    def check(self):
+        got, want = mbox_count(self.target, ".mbox"), self.expected()
+        if got != want:
+            return f"count {got} != server {want}"
+        r = subprocess.run([f"{self.b.tools}/mkcheck", "mbox", "-dir", self.target,
+                            "-ref", self.b.reference("imap", IMAP_USER)], capture_output=True, text=True)
+        return "" if r.returncode == 0 else "content: " + (r.stderr.strip().splitlines() or ["?"])[-1]
+
+
+class DoveadmExport(Export):
+    """doveadm backup from a copy of the archive (Maildir, LAYOUT=fs:DIRNAME=.mk, read
+    through the zlib plugin) to an mbox: location. Dovecot's mbox cannot give a folder
+    both messages and subfolders, so the target uses LAYOUT=maildir++ (one mbox file
+    per folder, named .Archive.2024). Dovecot adds its own headers (Status, X-UID, ...)
+    and a first pseudo message per file, so the check counts the messages."""
+    needs = ("doveadm",)
+
+    def fresh(self):
+        """Untimed: a fresh copy of the archive (Dovecot writes its uidlists into it)
+        and an empty target, both the mail user's."""
+        super().fresh()
+        self.copy = os.path.join(self.dir, "archive")
+        self.b.discard(self.copy)
+        sh(f"cp -a '{self.archive.mail}' '{self.copy}' && chown -R mail:mail '{self.copy}' '{self.target}'")
+
+    def cmd(self):
+        src = (f"maildir:{self.copy}:LAYOUT=fs:DIRNAME=.mk:INBOX={self.copy}/INBOX/.mk:INDEX=MEMORY")
+        dst = f"mbox:{self.target}:LAYOUT=maildir++:INBOX={self.target}/INBOX"
+        return f"doveadm -c '{self.b.srv.conf}' -o 'mail_location={src}' backup -u {IMAP_USER} '{dst}'"
+
+    def check(self):
+        got, want = mbox_count(self.target, ""), self.expected()
+        return "" if got == want else f"count {got} != server {want}"
+
+
+def mbox_count(d, suffix):
+    """Messages in the mbox files under d whose names end in suffix, read with Python's
+    mailbox module, without Dovecot's pseudo message that keeps its folder data."""
+    n = 0
+    for top, dirs, files in os.walk(d):
+        dirs[:] = [x for x in dirs if x != ".imap"]
+        for f in files:
+            if f.endswith(suffix):
+                box = mailbox.mbox(os.path.join(top, f), create=False)
+                n += sum(1 for m in box if not (m["Subject"] or "").startswith("DON'T DELETE THIS MESSAGE"))
+    return n
+
+
+class ZstdDecompress(Export):
+    """zstd -d of every archive file into one output file: the limit of reading the archive."""
+    anchor = True
+    needs = ("zstd",)
+
+    def cmd(self):
+        return (f"find '{self.archive.mail}' -path '*/.mk/cur/*' -type f -print0 | "
+                f"xargs -0 zstd -dcq > '{self.target}/all'")
+
+    def check(self):
+        want = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(self.b.reference("imap", IMAP_USER))
+                   for f in fs if f.endswith(".msg"))
+        got = os.path.getsize(os.path.join(self.target, "all"))
+        return "" if got == want else f"{got} bytes decompressed, the messages have {want}"
+
+
 # serve peers: fetch alice's archive through a server
 
 SERVE_PASS = "secret-serve"
@@ -623,6 +732,7 @@ PEERS = {
     "disk-zstd": DiskZstd, "mbsync": Mbsync, "offlineimap": OfflineIMAP, "mailkeep": Mailkeep,
     "raw-pop3": RawPOP3, "mpop": Mpop, "mailkeep-pop3": MailkeepPOP3,
     "raw-append": RawAppend, "mbsync-push": MbsyncPush, "mailkeep-restore": MailkeepRestore,
+    "mailkeep-export": MailkeepExport, "doveadm-export": DoveadmExport, "zstd-decompress": ZstdDecompress,
     "mailkeep-serve": ServeMailkeep, "dovecot-serve": ServeDovecot,
 }
 
@@ -678,7 +788,7 @@ def run_one(bench, peer, scenario, rnd, warm, out):
     why = f"exit {r['rc']} (see {logpath})" if r["rc"] != "0" else peer.check()
     r.update(peer=peer.name, kind=peer.kind, scenario=scenario, round=rnd, warmup=warm,
              ok=not why, why=why, anchor=peer.anchor)
-    if scenario == "full" and not why:
+    if scenario in ("full", "export") and not why:
         r["bytes"] = peer.size()
     out.write(json.dumps(r) + "\n")
     out.flush()
@@ -700,7 +810,7 @@ def rounds(bench, peers, scenario, out, before_round=None):
         for p in peers[k:] + peers[:k]:
             if p.unavailable or (p.slow and not warm and counted[p.name] >= a.slow_runs) or (p.slow and warm):
                 continue
-            if scenario in ("full", "restore", "serve"):
+            if scenario in ("full", "restore", "export", "serve"):
                 p.fresh()
             ok = run_one(bench, p, scenario, rnd, warm, out)
             if not warm:
@@ -729,7 +839,7 @@ def main():
     ap.add_argument("--imap-port", type=int, default=11143)
     ap.add_argument("--pop3-port", type=int, default=11110)
     ap.add_argument("--peers", default=" ".join(PEERS))
-    ap.add_argument("--scenarios", default="full noop add100 restore serve")
+    ap.add_argument("--scenarios", default="full noop add100 restore export serve")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--slow-runs", type=int, default=3, help="counted runs of slow tools (offlineimap)")
@@ -748,7 +858,7 @@ def main():
     peers = [PEERS[n](bench, n) for n in a.peers.split()]
     scen = a.scenarios.split()
     with open(a.results, "a") as out:
-        backup = usable([p for p in peers if p.kind not in ("restore", "serve")], out)
+        backup = usable([p for p in peers if p.kind not in ("restore", "export", "serve")], out)
         for sc in ("full", "noop", "add100"):
             group = [p for p in backup if sc in p.scenarios and not p.unavailable]
             if sc not in scen or not group:
@@ -766,6 +876,10 @@ def main():
             log(f"== restore: {' '.join(p.name for p in group)}")
             rounds(bench, group, "restore", out)
             srv.wipe(RESTORE_USER)
+        if "export" in scen:
+            group = usable([p for p in peers if p.kind == "export"], out)
+            log(f"== export: {' '.join(p.name for p in group)}")
+            rounds(bench, group, "export", out)
         if "serve" in scen:
             group = usable([p for p in peers if p.kind == "serve"], out)
             log(f"== serve: {' '.join(p.name for p in group)}")
@@ -784,7 +898,7 @@ def usable(peers, out):
     for p in peers:
         p.unavailable = p.available()
         try:
-            if not p.unavailable and p.kind in ("restore", "serve"):
+            if not p.unavailable and p.kind in ("restore", "export", "serve"):
                 p.prepare()
         except RuntimeError as e:
             p.unavailable = f"preparing its source failed: {str(e).splitlines()[0]}"

@@ -28,6 +28,7 @@ func check(cfg *Config, top *section, accounts []*section) {
 		checkAccount(&cfg.Accounts[i], accounts[i], dir)
 	}
 	checkUniqueNames(cfg.Accounts, accounts)
+	checkStateDir(cfg, top, dir)
 }
 
 // configDir is the absolute directory of the configuration file, against
@@ -40,18 +41,11 @@ func configDir(path string) string {
 	return dir
 }
 
-func resolvePath(dir, path string) string {
-	if path == "" || filepath.IsAbs(path) {
-		return path
-	}
-	return filepath.Join(dir, path)
-}
-
 func checkTop(cfg *Config, s *section, dir string) {
 	if cfg.Archive == "" {
 		s.errorf("archive", "archive: missing (the directory that holds the backup)")
 	}
-	cfg.Archive = resolvePath(dir, cfg.Archive)
+	cfg.Archive = resolvePath(s, "archive", dir, cfg.Archive)
 	if len(cfg.Accounts) == 0 {
 		s.errorf("accounts", "no accounts: list at least one under \"accounts\"")
 	}

@@ -8,7 +8,7 @@ import (
 func checkAccount(a *Account, s *section, dir string) {
 	checkName(a.Name, s)
 	checkServer(a, s)
-	checkLogin(a, s)
+	checkLogin(a, s, dir)
 	switch a.Protocol {
 	case ProtocolIMAP:
 		checkIMAP(a, s)
@@ -17,8 +17,8 @@ func checkAccount(a *Account, s *section, dir string) {
 	}
 	a.Compression = orDefault(a.Compression, CompressionFastest)
 	oneOf(s, "compression", a.Compression, CompressionFastest, CompressionDefault, CompressionBetter)
-	a.CAFile = resolvePath(dir, a.CAFile)
-	a.PasswordFile = resolvePath(dir, a.PasswordFile)
+	a.CAFile = resolvePath(s, "ca_file", dir, a.CAFile)
+	a.PasswordFile = resolvePath(s, "password_file", dir, a.PasswordFile)
 }
 
 // checkName allows names that are safe as a directory name in the archive.
@@ -89,29 +89,42 @@ func defaultPort(protocol, tls string) int {
 	return 110
 }
 
-func checkLogin(a *Account, s *section) {
+func checkLogin(a *Account, s *section, dir string) {
 	if a.Username == "" {
 		s.errorf("username", "username: missing")
+	}
+	if a.Auth == "" && hasOAuth2(s) {
+		a.Auth = AuthXOAuth2
 	}
 	if a.Auth != "" {
 		oneOf(s, "auth", a.Auth, AuthPlain, AuthLogin, AuthXOAuth2, AuthOAuthBearer)
 	}
 	if a.usesToken() {
-		checkToken(a, s)
+		checkToken(a, s, dir)
 		return
 	}
 	if a.TokenCommand != "" {
 		s.errorf("token_command", "token_command: only used with auth %s or %s", AuthXOAuth2, AuthOAuthBearer)
 	}
+	if hasOAuth2(s) {
+		s.errorf("oauth2", "oauth2: only used with auth %s or %s", AuthXOAuth2, AuthOAuthBearer)
+	}
 	checkPasswordSource(a, s)
 }
 
-func checkToken(a *Account, s *section) {
-	if a.TokenCommand == "" {
-		s.errorf("auth", "auth %s needs token_command", a.Auth)
+// checkToken checks an account with auth xoauth2 or oauthbearer: it takes
+// exactly one of token_command and oauth2, and no password.
+func checkToken(a *Account, s *section, dir string) {
+	switch oauth := hasOAuth2(s); {
+	case oauth && a.TokenCommand != "":
+		s.errorf("oauth2", "oauth2: conflicts with token_command; set only one")
+	case oauth:
+		checkOAuth2(a, s, dir)
+	case a.TokenCommand == "":
+		s.errorf("auth", "auth %s needs token_command or oauth2", a.Auth)
 	}
 	for _, key := range a.passwordSources() {
-		s.errorf(key, "%s: not used with auth %s, which takes token_command", key, a.Auth)
+		s.errorf(key, "%s: not used with auth %s, which takes token_command or oauth2", key, a.Auth)
 	}
 }
 

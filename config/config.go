@@ -37,6 +37,13 @@ const (
 	AuthOAuthBearer = "oauthbearer"
 )
 
+// Values of OAuth2.Provider.
+const (
+	ProviderGoogle    = "google"
+	ProviderMicrosoft = "microsoft"
+	ProviderCustom    = "custom"
+)
+
 // Values of Account.Compression.
 const (
 	CompressionFastest = "fastest"
@@ -54,16 +61,18 @@ const (
 // Config is one parsed and checked configuration file. After Parse every
 // default is filled in and relative paths are absolute.
 type Config struct {
-	Path     string    `yaml:"-"`        // the file it came from
-	Archive  string    `yaml:"archive"`  // directory of the archive
-	Accounts []Account `yaml:"accounts"` // at least one
+	Path     string    `yaml:"-"`         // the file it came from
+	Archive  string    `yaml:"archive"`   // directory of the archive
+	StateDir string    `yaml:"state_dir"` // OAuth2 tokens; outside Archive; see DefaultStateDir
+	Accounts []Account `yaml:"accounts"`  // at least one
 	Agent    Agent     `yaml:"agent"`
 	Serve    *Serve    `yaml:"serve"` // nil: no serve section
 }
 
 // Account is one mailbox to back up. Exactly one of the four password
 // sources is set, unless Auth is AuthXOAuth2 or AuthOAuthBearer: those take
-// TokenCommand instead. Account.Secret reads whichever is set.
+// TokenCommand or OAuth2 instead. Account.Secret reads a password or runs
+// TokenCommand; the tokens of OAuth2 come from mailkeep's token store.
 type Account struct {
 	Name            string  `yaml:"name"`             // unique; [a-z0-9._-]+
 	Protocol        string  `yaml:"protocol"`         // ProtocolIMAP or ProtocolPOP3
@@ -79,12 +88,30 @@ type Account struct {
 	PasswordCommand string  `yaml:"password_command"` // sh -c command printing it
 	Auth            string  `yaml:"auth"`             // "" = let the client choose
 	TokenCommand    string  `yaml:"token_command"`    // prints an OAuth token
+	OAuth2          OAuth2  `yaml:"oauth2"`           // built-in OAuth2; see Account.UsesOAuth2
 	Folders         Folders `yaml:"folders"`          // IMAP only
 	Connections     int     `yaml:"connections"`      // IMAP 1..16 (default 4); POP3 1
 	Schedule        string  `yaml:"schedule"`         // cron text, parsed elsewhere
 	Compression     string  `yaml:"compression"`      // CompressionFastest (default), …
 	POP3            POP3    `yaml:"pop3"`             // POP3 only
 	Line            int     `yaml:"-"`                // line of the account in the file
+}
+
+// OAuth2 is an account's built-in OAuth2 client. After Parse, the
+// endpoints and scopes of the google and microsoft presets are filled in,
+// and StateDir is the configuration's state_dir.
+type OAuth2 struct {
+	Provider               string   `yaml:"provider"`                 // ProviderGoogle, ProviderMicrosoft or ProviderCustom
+	ClientID               string   `yaml:"client_id"`                // the OAuth2 client (application) ID
+	ClientSecretFile       string   `yaml:"client_secret_file"`       // file holding the client secret, if one was issued
+	ClientSecretEnv        string   `yaml:"client_secret_env"`        // environment variable holding it
+	Tenant                 string   `yaml:"tenant"`                   // microsoft: common (default), organizations, consumers or a tenant ID
+	DeviceAuthorizationURL string   `yaml:"device_authorization_url"` // RFC 8628 endpoint
+	AuthorizationURL       string   `yaml:"authorization_url"`        // RFC 6749 authorization endpoint
+	TokenURL               string   `yaml:"token_url"`                // RFC 6749 token endpoint
+	RevocationURL          string   `yaml:"revocation_url"`           // RFC 7009 endpoint; "" = none
+	Scopes                 []string `yaml:"scopes"`                   // default from the provider and protocol
+	StateDir               string   `yaml:"-"`                        // Config.StateDir
 }
 
 // Folders selects IMAP folders by glob patterns; see Account.MatchFolder.
@@ -108,18 +135,6 @@ type Agent struct {
 	Metrics       string   `yaml:"metrics"`        // host:port for /metrics and /healthz; "" = off
 	HealthMaxAge  Duration `yaml:"health_max_age"` // 0 = decided by the agent
 	StopTimeout   Duration `yaml:"stop_timeout"`   // grace period on shutdown; default 30s
-}
-
-// ResolvePath returns the configuration file to read: flag if it is not
-// empty, else $MAILKEEP_CONFIG if set and not empty, else DefaultPath.
-func ResolvePath(flag string) string {
-	if flag != "" {
-		return flag
-	}
-	if env := os.Getenv(EnvPath); env != "" {
-		return env
-	}
-	return DefaultPath
 }
 
 // Load reads and parses the configuration file at path.

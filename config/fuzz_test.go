@@ -18,6 +18,7 @@ func FuzzParse(f *testing.F) {
 		"archive: &a [*a]\naccounts: *a\n",
 		withAccount("    folders: {include: ['INBOX/*', 'a\\'], exclude: [*x]}\n"),
 		base + "agent: {jitter: 1m, stop_timeout: -1s, metrics: ':9'}\n---\n",
+		oauthBase, googleOAuth("      tenant: x\n"),
 	} {
 		f.Add([]byte(seed))
 	}
@@ -73,5 +74,9 @@ func checkValid(t *testing.T, cfg *Config) {
 			t.Errorf("imap account without include patterns: %+v", a)
 		}
 		a.MatchFolder("INBOX/x")
+		if a.UsesOAuth2() && (a.OAuth2.TokenURL == "" || a.OAuth2.ClientID == "" || a.OAuth2.StateDir == "" ||
+			within(a.OAuth2.StateDir, cfg.Archive) || !a.usesToken() || a.TokenCommand != "") {
+			t.Errorf("accepted oauth2 account breaks a promise: %+v", a)
+		}
 	}
 }

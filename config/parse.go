@@ -35,6 +35,7 @@ import (
 // is walked.
 type fileLayout struct {
 	Archive  string    `yaml:"archive"`
+	StateDir string    `yaml:"state_dir"`
 	Accounts yaml.Node `yaml:"accounts"`
 	Agent    Agent     `yaml:"agent"`
 	Serve    *Serve    `yaml:"serve"`
@@ -147,7 +148,7 @@ func (p *parser) decode(root *yaml.Node, cfg *Config) (*section, []*section) {
 	p.walk(root, layoutType, top, "")
 	var l fileLayout
 	p.decodeError(root.Decode(&l), top)
-	cfg.Archive, cfg.Agent, cfg.Serve = l.Archive, l.Agent, l.Serve
+	cfg.Archive, cfg.StateDir, cfg.Agent, cfg.Serve = l.Archive, l.StateDir, l.Agent, l.Serve
 	items := accountNodes(&l.Accounts, top)
 	cfg.Accounts = make([]Account, len(items))
 	sections := make([]*section, len(items))

@@ -123,9 +123,9 @@ func TestParseErrors(t *testing.T) {
 		{"auth unknown", withAccount("    auth: cram-md5\n"),
 			[]string{`t.yaml:8: account "work": auth: "cram-md5" is not one of plain, login, xoauth2, oauthbearer`}},
 		{"oauth without token_command", edit("    password_env: PW\n", "    auth: xoauth2\n"),
-			[]string{`t.yaml:7: account "work": auth xoauth2 needs token_command`}},
+			[]string{`t.yaml:7: account "work": auth xoauth2 needs token_command or oauth2`}},
 		{"oauth with password", withAccount("    auth: oauthbearer\n    token_command: tok\n"),
-			[]string{`t.yaml:7: account "work": password_env: not used with auth oauthbearer, which takes token_command`}},
+			[]string{`t.yaml:7: account "work": password_env: not used with auth oauthbearer, which takes token_command or oauth2`}},
 		{"token_command without oauth", withAccount("    token_command: tok\n"),
 			[]string{`t.yaml:8: account "work": token_command: only used with auth xoauth2 or oauthbearer`}},
 		{"folders with pop3", pop3("    folders: {include: [INBOX]}\n"),
@@ -391,24 +391,51 @@ func TestParseFull(t *testing.T) {
 
 func fullConfig(path, dir string) *Config {
 	return &Config{
-		Path:    path,
-		Archive: "/var/lib/mailkeep/archive",
+		Path:     path,
+		Archive:  "/var/lib/mailkeep/archive",
+		StateDir: "/var/lib/mailkeep/state",
 		Accounts: []Account{{
 			Name: "work", Protocol: "imap", Host: "imap.example.com", Port: 993, TLS: "implicit",
 			CAFile: filepath.Join(dir, "certs/example-ca.pem"), TLSServerName: "mail.example.com",
 			Username: "me@example.com", PasswordFile: filepath.Join(dir, "secrets/work.password"), Auth: "plain",
 			Folders:     Folders{Include: []string{"*"}, Exclude: []string{"Trash", "Junk", "Drafts", "INBOX/tmp*"}},
-			Connections: 4, Schedule: "0 */6 * * *", Compression: "fastest", Line: 22,
+			Connections: 4, Schedule: "0 */6 * * *", Compression: "fastest", Line: 31,
 		}, {
 			Name: "home", Protocol: "pop3", Host: "pop.example.net", Port: 110, TLS: "starttls",
 			Username: "me", PasswordEnv: "MAILKEEP_HOME_PASSWORD", Connections: 1,
 			Schedule: "30 2 * * *", Compression: "better",
-			POP3: POP3{Mode: "keep", DeleteAfterDays: 30, NoUIDL: "hash"}, Line: 97,
+			POP3: POP3{Mode: "keep", DeleteAfterDays: 30, NoUIDL: "hash"}, Line: 106,
 		}, {
 			Name: "gmail", Protocol: "imap", Host: "imap.gmail.com", Port: 993, TLS: "implicit",
 			Username: "me@gmail.com", Auth: "xoauth2", TokenCommand: "oauth2-token --account me@gmail.com",
 			Folders:     Folders{Include: []string{"INBOX", "[Gmail]/Sent Mail"}},
-			Connections: 4, Schedule: "0 * * * *", Compression: "fastest", Line: 121,
+			Connections: 4, Schedule: "0 * * * *", Compression: "fastest", Line: 130,
+		}, {
+			Name: "google", Protocol: "imap", Host: "imap.gmail.com", Port: 993, TLS: "implicit",
+			Username: "me@gmail.com", Auth: "xoauth2",
+			OAuth2: OAuth2{
+				Provider: "google", ClientID: "1234567890-abc.apps.googleusercontent.com",
+				ClientSecretFile:       filepath.Join(dir, "secrets/google-client.secret"),
+				AuthorizationURL:       "https://accounts.google.com/o/oauth2/auth",
+				TokenURL:               "https://oauth2.googleapis.com/token",
+				DeviceAuthorizationURL: "https://oauth2.googleapis.com/device/code",
+				RevocationURL:          "https://oauth2.googleapis.com/revoke",
+				Scopes:                 []string{"https://mail.google.com/"},
+				StateDir:               "/var/lib/mailkeep/state",
+			},
+			Folders: Folders{Include: []string{"*"}}, Connections: 4, Compression: "fastest", Line: 147,
+		}, {
+			Name: "office", Protocol: "pop3", Host: "outlook.office365.com", Port: 995, TLS: "implicit",
+			Username: "me@example.com", Auth: "xoauth2",
+			OAuth2: OAuth2{
+				Provider: "microsoft", ClientID: "00000000-0000-0000-0000-000000000000", Tenant: "organizations",
+				AuthorizationURL:       "https://login.microsoftonline.com/organizations/oauth2/v2.0/authorize",
+				TokenURL:               "https://login.microsoftonline.com/organizations/oauth2/v2.0/token",
+				DeviceAuthorizationURL: "https://login.microsoftonline.com/organizations/oauth2/v2.0/devicecode",
+				Scopes:                 []string{"https://outlook.office.com/POP.AccessAsUser.All", "offline_access"},
+				StateDir:               "/var/lib/mailkeep/state",
+			},
+			Connections: 1, Compression: "fastest", POP3: POP3{Mode: "keep"}, Line: 175,
 		}},
 		Agent: Agent{
 			Timezone: "Europe/Berlin", MaxConcurrent: 4, Jitter: Duration(2 * time.Minute),
@@ -416,7 +443,7 @@ func fullConfig(path, dir string) *Config {
 		},
 		Serve: &Serve{Listen: "127.0.0.1:1143", TLSCert: filepath.Join(dir, "certs/serve.crt"),
 			TLSKey: filepath.Join(dir, "certs/serve.key"), PasswordFile: filepath.Join(dir, "secrets/serve.password"),
-			Line: 166},
+			Line: 228},
 	}
 }
 
@@ -485,20 +512,6 @@ func errorsUnwrapAll(err error) error {
 			return err
 		}
 		err = u.Unwrap()
-	}
-}
-
-func TestResolvePath(t *testing.T) {
-	tests := []struct{ flag, env, want string }{
-		{"/a.yaml", "/b.yaml", "/a.yaml"},
-		{"", "/b.yaml", "/b.yaml"},
-		{"", "", DefaultPath},
-	}
-	for _, tt := range tests {
-		t.Setenv(EnvPath, tt.env)
-		if got := ResolvePath(tt.flag); got != tt.want {
-			t.Errorf("ResolvePath(%q) with $%s=%q = %q, want %q", tt.flag, EnvPath, tt.env, got, tt.want)
-		}
 	}
 }
 

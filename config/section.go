@@ -1,6 +1,9 @@
 package config
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // section is the part of the file a message is about: the top level, or
 // one account.
@@ -26,16 +29,34 @@ func (s *section) prefix() string {
 }
 
 // errorf records a problem with key (dotted, e.g. "pop3.mode") at the key's
-// line, or at the section's line if the key is not in the file. A key whose
+// line; if the key is not in the file, at the line of the nearest enclosing
+// key that is ("pop3"), else at the section's line. A key whose
 // value already failed to decode, or a section that did not decode, gets no
 // second message.
 func (s *section) errorf(key, format string, args ...any) {
 	if s.skip || s.broken[key] {
 		return
 	}
-	line, ok := s.lines[key]
-	if !ok {
-		line = s.line
-	}
+	line := s.lineOf(key)
 	s.p.addf(line, "%s%s", s.prefix(), fmt.Sprintf(format, args...))
+}
+
+// lineOf returns the line of key or of its nearest enclosing key, or the
+// section's line.
+func (s *section) lineOf(key string) int {
+	for key != "" {
+		if line, ok := s.lines[key]; ok {
+			return line
+		}
+		key, _ = cutLast(key, ".")
+	}
+	return s.line
+}
+
+// cutLast cuts s around the last sep; without one, before is "".
+func cutLast(s, sep string) (before, after string) {
+	if i := strings.LastIndex(s, sep); i >= 0 {
+		return s[:i], s[i+len(sep):]
+	}
+	return "", s
 }

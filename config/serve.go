@@ -34,9 +34,9 @@ func (s *Serve) Secret(ctx context.Context) (string, error) {
 	case s.Password != "":
 		v = s.Password
 	case s.PasswordFile != "":
-		v, err = readSecretFile(s.PasswordFile)
+		v, err = readSecretFile("password_file", s.PasswordFile)
 	case s.PasswordEnv != "":
-		v, err = envSecret(s.PasswordEnv)
+		v, err = envSecret("password_env", s.PasswordEnv)
 	case s.PasswordCommand != "":
 		v, err = runSecret(ctx, "password_command", s.PasswordCommand)
 	default:
@@ -68,8 +68,9 @@ func checkServe(cfg *Config, s *section, dir string) {
 	case sv.TLSKey != "" && sv.TLSCert == "":
 		s.errorf("serve.tls_key", "serve.tls_key: needs tls_cert, the certificate")
 	}
-	sv.TLSCert, sv.TLSKey = resolvePath(dir, sv.TLSCert), resolvePath(dir, sv.TLSKey)
-	sv.PasswordFile = resolvePath(dir, sv.PasswordFile)
+	sv.TLSCert = resolvePath(s, "serve.tls_cert", dir, sv.TLSCert)
+	sv.TLSKey = resolvePath(s, "serve.tls_key", dir, sv.TLSKey)
+	sv.PasswordFile = resolvePath(s, "serve.password_file", dir, sv.PasswordFile)
 	checkServePassword(sv, s)
 }
 
@@ -96,11 +97,11 @@ func checkServePassword(sv *Serve, s *section) {
 }
 
 // serveWarnings advises about a serve password written in a file others
-// can read.
-func (c *Config) serveWarnings(mode uint32, exposed bool) []string {
+// can read. It concerns no account, and comes whatever accounts are named.
+func (c *Config) serveWarnings(mode uint32, exposed bool) []Warning {
 	if c.Serve == nil || c.Serve.Password == "" || !exposed {
 		return nil
 	}
-	return []string{fmt.Sprintf("%s:%d: serve.password is written in a file that other users can read (mode %04o); "+
-		"use password_file or password_env, or chmod 600 %s", c.Path, c.Serve.Line, mode, c.Path)}
+	return []Warning{{Text: fmt.Sprintf("%s:%d: serve.password is written in a file that other users can read (mode %04o); "+
+		"use password_file or password_env, or chmod 600 %s", c.Path, c.Serve.Line, mode, c.Path)}}
 }

@@ -102,5 +102,12 @@ func TestServeWarnings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkWarnings(t, cfg.Warnings(), path+":8: ", "serve.password is written in a file that other users can read (mode 0644)")
+	w := cfg.Warnings()
+	want := path + ":8: serve.password is written in a file that other users can read (mode 0644)"
+	if len(w) != 1 || w[0].Account != "" || !strings.HasPrefix(w[0].Text, want) {
+		t.Errorf("warnings %+v, want one for no account, %q", w, want)
+	}
+	if w := cfg.Warnings("work"); len(w) != 1 {
+		t.Errorf("warnings when an account is named: %+v", w)
+	}
 }

@@ -2,25 +2,46 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"os"
+	"slices"
+	"strings"
 )
 
-// Warnings returns advice about a valid configuration: settings that work
-// but are unsafe.
-func (c *Config) Warnings() []string {
+// Warning is advice about a setting that works but is unsafe.
+type Warning struct {
+	Account string // the account it concerns
+	Text    string // "<file>:<line>: …"
+}
+
+// Warnings returns advice about the accounts named (all when none are):
+// settings that work but are unsafe.
+func (c *Config) Warnings(names ...string) []Warning {
 	mode, exposed := c.readableByOthers()
-	var w []string
+	var w []Warning
 	for i := range c.Accounts {
 		a := &c.Accounts[i]
-		where := fmt.Sprintf("%s:%d: account %q", c.Path, a.Line, a.Name)
-		if exposed && a.Password != "" {
-			w = append(w, fmt.Sprintf("%s: password is written in a file that other users can read (mode %04o); use password_file or password_env, or chmod 600 %s", where, mode, c.Path))
+		if len(names) > 0 && !slices.Contains(names, a.Name) {
+			continue
 		}
-		if a.TLS == TLSNone {
-			w = append(w, fmt.Sprintf("%s: tls none sends the login unencrypted; use implicit or starttls outside a trusted network", where))
+		at := fmt.Sprintf("%s:%d", c.Path, a.Line)
+		if exposed && a.Password != "" {
+			w = append(w, Warning{a.Name, fmt.Sprintf("%s: password is written in a file that other users can read (mode %04o); use password_file or password_env, or chmod 600 %s", at, mode, c.Path)})
+		}
+		if a.TLS == TLSNone && !loopback(a.Host) {
+			w = append(w, Warning{a.Name, fmt.Sprintf("%s: tls none sends the login unencrypted; use implicit or starttls outside a trusted network", at)})
 		}
 	}
 	return append(w, c.serveWarnings(uint32(mode), exposed)...)
+}
+
+// loopback reports whether host names this machine.
+func loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // readableByOthers returns the permission bits of the configuration file

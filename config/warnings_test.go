@@ -17,11 +17,13 @@ func TestWarnings(t *testing.T) {
 	}{
 		{"password in a private file", plain, 0o600, ""},
 		{"password in a group-readable file", plain, 0o640,
-			`account "work": password is written in a file that other users can read (mode 0640); use password_file or password_env, or chmod 600 `},
+			`password is written in a file that other users can read (mode 0640); use password_file or password_env, or chmod 600 `},
 		{"password in a world-readable file", plain, 0o604, "mode 0604"},
 		{"password_env in a readable file", base, 0o644, ""},
 		{"tls none", withAccount("    tls: none\n"), 0o600,
-			`account "work": tls none sends the login unencrypted; use implicit or starttls outside a trusted network`},
+			`tls none sends the login unencrypted; use implicit or starttls outside a trusted network`},
+		{"tls none on loopback", strings.Replace(withAccount("    tls: none\n"), "mail.example.com", "127.0.0.1", 1), 0o600, ""},
+		{"tls none on localhost", strings.Replace(withAccount("    tls: none\n"), "mail.example.com", "localhost", 1), 0o600, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -37,11 +39,21 @@ func TestWarnings(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkWarnings(t, cfg.Warnings(), path+":3: ", tt.want)
+			if w := cfg.Warnings("another"); len(w) != 0 {
+				t.Errorf("warnings for an account not asked for: %v", w)
+			}
 		})
 	}
 }
 
-func checkWarnings(t *testing.T, got []string, prefix, want string) {
+func checkWarnings(t *testing.T, warnings []Warning, prefix, want string) {
+	var got []string
+	for _, w := range warnings {
+		if w.Account != "work" {
+			t.Errorf("warning for account %q, want work", w.Account)
+		}
+		got = append(got, w.Text)
+	}
 	t.Helper()
 	switch {
 	case want == "":

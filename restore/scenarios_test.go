@@ -72,11 +72,38 @@ func TestRestoreAsOf(t *testing.T) {
 	if res, _ = runRestore(t, root, "alice", asOf); res.Appended != 0 {
 		t.Errorf("again: %d appended, want 0", res.Appended)
 	}
+	// The next backup recognizes the restored messages by their content:
+	// nothing is stored twice.
+	if res := runBackup(t, srv, root, "alice"); res.Stats.NewMessages != 0 {
+		t.Errorf("backup after the restore into alice: %+v, want no new messages", res.Stats)
+	}
+	noDuplicateContent(t, root, "alice")
 
 	_, err := restore.Run(t.Context(), root, "alice", restore.Options{Dial: userDialer(srv, "bob"),
 		AsOf: archive.AsOf{Time: started.Add(-time.Hour)}})
 	if !errors.Is(err, archive.ErrNoRun) {
 		t.Errorf("as of an hour before the first run: %v, want ErrNoRun", err)
+	}
+}
+
+// noDuplicateContent: no folder of the archive holds one content twice.
+func noDuplicateContent(t *testing.T, root, account string) {
+	t.Helper()
+	snap, err := archive.OpenSnapshot(t.Context(), root, account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Close()
+	folders, _ := snap.Folders(t.Context(), archive.View{Gone: archive.GoneToo})
+	for _, f := range folders {
+		msgs, _ := snap.Messages(t.Context(), f.ID, archive.View{Gone: archive.GoneToo})
+		seen := map[[32]byte]string{}
+		for _, m := range msgs {
+			if k, ok := seen[m.SHA256]; ok {
+				t.Errorf("folder %q holds one content twice: %s and %s", f.Name, k, m.Key)
+			}
+			seen[m.SHA256] = m.Key
+		}
 	}
 }
 

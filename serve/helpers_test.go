@@ -18,6 +18,7 @@ import (
 
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/backup"
+	"github.com/mailkeep/mailkeep/config"
 	"github.com/mailkeep/mailkeep/internal/corpus"
 	"github.com/mailkeep/mailkeep/internal/dovecottest"
 	"github.com/mailkeep/mailkeep/serve"
@@ -66,7 +67,7 @@ func (s *source) backup(t testing.TB) backup.Result {
 func (s *source) dialer() func(context.Context) (*imapclient.Client, error) {
 	host, port, _ := net.SplitHostPort(s.dovecot.IMAPAddr)
 	p, _ := strconv.Atoi(port)
-	ep := transport.Endpoint{Host: host, Port: p, TLS: transport.TLSNone, Username: s.user,
+	ep := transport.Endpoint{Host: host, Port: p, TLS: config.TLSNone, Username: s.user,
 		Secret: func(context.Context) (string, error) { return s.dovecot.Password(s.user), nil }}
 	return func(ctx context.Context) (*imapclient.Client, error) {
 		return transport.DialIMAP(ctx, ep, transport.IMAPOptions{})

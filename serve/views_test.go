@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -13,9 +15,11 @@ import (
 
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/backup"
+	"github.com/mailkeep/mailkeep/config"
 	"github.com/mailkeep/mailkeep/internal/corpus"
 	"github.com/mailkeep/mailkeep/pop3"
 	"github.com/mailkeep/mailkeep/serve"
+	"github.com/mailkeep/mailkeep/transport"
 )
 
 // TestGoneAndAsOf deletes messages and a folder on the server between
@@ -107,12 +111,12 @@ func TestPOP3Account(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	host, port, _ := net.SplitHostPort(src.dovecot.POP3Addr)
+	p, _ := strconv.Atoi(port)
+	ep := transport.Endpoint{Host: host, Port: p, TLS: config.TLSNone, Username: bob,
+		Secret: func(context.Context) (string, error) { return src.dovecot.Password(bob), nil }}
 	_, err = backup.POP3(context.Background(), a, backup.POP3Options{Dial: func(ctx context.Context) (*pop3.Client, error) {
-		c, err := pop3.Dial(ctx, src.dovecot.POP3Addr, &pop3.Options{TLS: pop3.TLSNone})
-		if err != nil {
-			return nil, err
-		}
-		return c, c.Login(ctx, bob, src.dovecot.Password(bob))
+		return transport.DialPOP3(ctx, ep, transport.POP3Options{})
 	}})
 	a.Close()
 	if err != nil {

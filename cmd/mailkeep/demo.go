@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -38,10 +41,14 @@ func runDemo(ctx context.Context, g *globals, dir string, count int) error {
 		return withCode(exitFailure, fmt.Errorf("start demo server: %w", err))
 	}
 	defer srv.Close()
+	if err := clearDemo(dir); err != nil {
+		return withCode(exitFailure, err)
+	}
 	cfg, err := writeDemoConfig(dir, srv.Addr)
 	if err != nil {
 		return withCode(exitFailure, err)
 	}
+	fmt.Fprintf(g.stdout, "mailkeep demo: a fresh archive in %s\n", cfg.Archive)
 	steps := []struct {
 		say     string
 		deliver int
@@ -57,12 +64,12 @@ func runDemo(ctx context.Context, g *globals, dir string, count int) error {
 			}
 		}
 		fmt.Fprintf(g.stdout, "\n== %s\n", s.say)
-		if err := backupAll(ctx, g, cfg, []*config.Account{&cfg.Accounts[0]}, log, true); err != nil {
+		if err := backupAll(ctx, g, cfg, []*config.Account{&cfg.Accounts[0]}, log, output{progress: true}); err != nil {
 			return err
 		}
 	}
 	fmt.Fprintf(g.stdout, "\n== verify: decode every archived message and check it against the catalog\n")
-	if err := verifyAccount(ctx, g, cfg.Archive, "demo", false); err != nil {
+	if err := verifyAll(ctx, g, cfg, []*config.Account{&cfg.Accounts[0]}, false, false); err != nil {
 		return err
 	}
 	fmt.Fprintf(g.stdout, "\n== restore into an empty second account, twice: the second run adds nothing\n")
@@ -76,6 +83,28 @@ func runDemo(ctx context.Context, g *globals, dir string, count int) error {
 	return nil
 }
 
+// demoMark begins the configuration the demo writes.
+const demoMark = "# written by \"mailkeep demo\""
+
+// clearDemo removes what an earlier demo left in dir, so that each demo
+// starts from an empty archive and its headings say what happens. A dir
+// that holds something else is refused.
+func clearDemo(dir string) error {
+	data, err := os.ReadFile(filepath.Join(dir, "mailkeep.yaml"))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if _, err := os.Stat(filepath.Join(dir, "archive")); err == nil {
+			return fmt.Errorf("%s holds an archive that no demo wrote: choose another --dir", dir)
+		}
+		return nil
+	case err != nil:
+		return err
+	case !strings.HasPrefix(string(data), demoMark):
+		return fmt.Errorf("%s/mailkeep.yaml was not written by the demo: choose another --dir", dir)
+	}
+	return os.RemoveAll(filepath.Join(dir, "archive"))
+}
+
 func writeDemoConfig(dir, addr string) (*config.Config, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -85,7 +114,7 @@ func writeDemoConfig(dir, addr string) (*config.Config, error) {
 		return nil, err
 	}
 	host, port, _ := net.SplitHostPort(addr)
-	text := fmt.Sprintf(`# written by "mailkeep demo"
+	text := fmt.Sprintf(demoMark+`
 archive: %s/archive
 accounts:
   - name: demo

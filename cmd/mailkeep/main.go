@@ -23,6 +23,7 @@ const (
 	exitPartial     = 3 // the run finished, but some messages or folders failed
 	exitBusy        = 4 // another mailkeep process is backing up the account
 	exitProblems    = 5 // verify found problems it did not repair
+	exitNeedsLogin  = 6 // an OAuth2 account must be signed in again: mailkeep auth login ACCOUNT
 	exitInterrupted = 130
 )
 
@@ -92,7 +93,8 @@ func rootCommand(g *globals) *cobra.Command {
 	pf.StringVarP(&g.configPath, "config", "c", "", "config file (default $MAILKEEP_CONFIG or /etc/mailkeep/mailkeep.yaml)")
 	pf.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	root.AddCommand(backupCommand(g), demoCommand(g), restoreCommand(g), runCommand(g), serveCommand(g), statusCommand(g), verifyCommand(g))
+	root.AddCommand(authCommand(g), backupCommand(g), configCommand(g), demoCommand(g), exportCommand(g),
+		foldersCommand(g), restoreCommand(g), runCommand(g), serveCommand(g), statusCommand(g), verifyCommand(g))
 	return root
 }
 

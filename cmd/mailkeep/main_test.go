@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -161,9 +162,22 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("demo: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}
 	for _, want := range []string{"demo: ok", "0 new messages", "25 new messages", "demo: clean",
-		"155 messages appended", "155 already present", "mail_location"} {
+		"155 messages appended", "155 already present", "mail_location", "a fresh archive in " + dir} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
 		}
+	}
+	// Run again, it starts from a fresh archive: its first backup stores
+	// every message again, and nothing is gone.
+	r = mailkeep(t, nil, "demo", "--dir", dir, "--messages", "120")
+	if r.code != exitOK || !strings.Contains(r.stdout, "first backup") || strings.Contains(r.stdout, " 0 new messages (0 B), 0 flag updates, 130 gone") ||
+		!regexp.MustCompile(`demo: ok — \d+ folders, 1[0-9]{2} new messages`).MatchString(r.stdout) {
+		t.Fatalf("second demo: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// A directory that holds something else is refused.
+	other := t.TempDir()
+	os.WriteFile(filepath.Join(other, "mailkeep.yaml"), []byte("archive: /x\n"), 0o600)
+	if r := mailkeep(t, nil, "demo", "--dir", other); r.code == exitOK || !strings.Contains(r.stderr, "not written by the demo") {
+		t.Fatalf("demo into a foreign directory: exit %d\n%s", r.code, r.stderr)
 	}
 }

@@ -21,7 +21,7 @@ import (
 type restoreFlags struct {
 	account, toAccount, into, asOf string
 	folders                        []string
-	dryRun, noProgress             bool
+	dryRun, noProgress, json       bool
 }
 
 func restoreCommand(g *globals) *cobra.Command {
@@ -57,6 +57,7 @@ every folder below the target folder PREFIX ("Restored/INBOX", "Restored/Archive
 	fl.StringVar(&f.into, "into", "", "target folder below which the folders are restored")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "say what would be created and appended; change nothing")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "no progress bar, even on a terminal")
+	fl.BoolVar(&f.json, "json", false, "print one JSON object instead of the summary")
 	cmd.MarkFlagRequired("account")
 	return cmd
 }
@@ -66,7 +67,7 @@ func runRestore(ctx context.Context, g *globals, f restoreFlags) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := g.loadConfig(log)
+	cfg, err := g.loadConfig()
 	if err != nil {
 		return err
 	}
@@ -74,12 +75,13 @@ func runRestore(ctx context.Context, g *globals, f restoreFlags) error {
 	if err != nil {
 		return err
 	}
+	warn(log, cfg, dst.Name)
 	return restoreAccount(ctx, g, cfg.Archive, src, dst, f, log)
 }
 
 // restoreAccount restores src's archive into dst and prints the summary.
 func restoreAccount(ctx context.Context, g *globals, root string, src, dst *config.Account, f restoreFlags, log *slog.Logger) error {
-	opts := restore.Options{Dial: restore.Dialer(agent.IMAPDialer(dst, log)), Connections: dst.Connections,
+	opts := restore.Options{Dial: agent.IMAPDialer(dst, log), Connections: dst.Connections,
 		Folders: f.folders, Into: f.into, DryRun: f.dryRun, Now: time.Now,
 		Log: log.With("account", src.Name, "target", dst.Name)}
 	asOf, err := archive.ParseAsOf(f.asOf, time.Now(), time.Local, config.ParseDuration)
@@ -87,11 +89,14 @@ func restoreAccount(ctx context.Context, g *globals, root string, src, dst *conf
 		return withCode(exitUsage, err)
 	}
 	opts.AsOf = asOf
-	p := progress.New(g.stderr, src.Name+" → "+dst.Name, !f.noProgress, log, "restoring folder")
+	p := progress.New(g.stderr, src.Name+" → "+dst.Name, !f.noProgress && !f.json, log, "restoring folder")
 	opts.Progress = p
 	res, err := restore.Run(ctx, root, src.Name, opts)
 	p.Done()
-	if res.Folders > 0 { // the restore began: say what it did
+	switch {
+	case f.json:
+		printJSON(g.stdout, restoreJSON(src.Name, dst.Name, f.dryRun, res, err))
+	case res.Folders > 0: // the restore began: say what it did
 		printRestoreSummary(g.stdout, src.Name, dst.Name, f.dryRun, res, err)
 	}
 	return restoreError(err)
@@ -129,16 +134,51 @@ func restoreError(err error) error {
 	return withCode(exitFailure, err)
 }
 
-func printRestoreSummary(w io.Writer, src, dst string, dryRun bool, r restore.Result, err error) {
-	outcome := "ok"
-	switch {
-	case errors.Is(err, restore.ErrPartial):
-		outcome = "partial"
-	case errors.Is(err, context.Canceled):
-		outcome = "interrupted"
-	case err != nil:
-		outcome = "failed"
+// restoreReport is a restore for --json.
+type restoreReport struct {
+	Account        string   `json:"account"`
+	Target         string   `json:"target"`
+	Outcome        string   `json:"outcome"`
+	DryRun         bool     `json:"dry_run"`
+	Run            int64    `json:"run,omitempty"` // the run whose state was restored; absent for the latest
+	Folders        int      `json:"folders"`
+	Created        int      `json:"created"`
+	Appended       int      `json:"appended"`
+	Bytes          int64    `json:"bytes"`
+	AlreadyPresent int      `json:"already_present"`
+	Failed         int      `json:"failed"`
+	Duration       float64  `json:"duration_seconds"`
+	Error          string   `json:"error,omitempty"`
+	Failures       []string `json:"failures,omitempty"`
+}
+
+func restoreJSON(src, dst string, dryRun bool, r restore.Result, err error) restoreReport {
+	rep := restoreReport{Account: src, Target: dst, Outcome: restoreOutcome(err), DryRun: dryRun, Run: r.Run.ID,
+		Folders: r.Folders, Created: r.Created, Appended: r.Appended, Bytes: r.Bytes, AlreadyPresent: r.Skipped,
+		Failed: r.Failed, Duration: r.Duration.Seconds()}
+	if err != nil {
+		rep.Error = err.Error()
 	}
+	for _, f := range r.Failures {
+		rep.Failures = append(rep.Failures, f.Error())
+	}
+	return rep
+}
+
+func restoreOutcome(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, restore.ErrPartial):
+		return "partial"
+	case errors.Is(err, context.Canceled):
+		return "interrupted"
+	}
+	return "failed"
+}
+
+func printRestoreSummary(w io.Writer, src, dst string, dryRun bool, r restore.Result, err error) {
+	outcome := restoreOutcome(err)
 	created, appended := "created", "appended"
 	if dryRun {
 		outcome, created, appended = "dry run, "+outcome, "to create", "to append"
@@ -150,11 +190,5 @@ func printRestoreSummary(w io.Writer, src, dst string, dryRun bool, r restore.Re
 	fmt.Fprintf(w, "%s → %s: %s — %s, %d folders (%d %s), %d messages %s (%s), %d already present, %d failed, %s\n",
 		src, dst, outcome, state, r.Folders, r.Created, created, r.Appended, appended, humanBytes(r.Bytes),
 		r.Skipped, r.Failed, r.Duration.Round(time.Millisecond))
-	for i, f := range r.Failures {
-		if i == 10 {
-			fmt.Fprintf(w, "  … and %d more\n", len(r.Failures)-10)
-			break
-		}
-		fmt.Fprintf(w, "  error: %v\n", f)
-	}
+	printFailures(w, r.Failures)
 }

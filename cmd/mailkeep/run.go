@@ -32,10 +32,11 @@ the agent reports READY, STOPPING and watchdog pings.`,
 			if err != nil {
 				return err
 			}
-			cfg, err := g.loadConfig(log)
+			cfg, err := g.loadConfig()
 			if err != nil {
 				return err
 			}
+			warn(log, cfg)
 			a, err := agent.New(cfg, log, agent.Options{Version: version})
 			if errors.Is(err, agent.ErrConfig) {
 				return withCode(exitUsage, err)

@@ -8,19 +8,25 @@ import (
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/backup"
 	"github.com/mailkeep/mailkeep/config"
+	"github.com/mailkeep/mailkeep/oauth"
 )
 
 // loadConfig reads the configuration named by --config, $MAILKEEP_CONFIG
-// or the default path, and logs its warnings.
-func (g *globals) loadConfig(log *slog.Logger) (*config.Config, error) {
-	cfg, err := config.Load(config.ResolvePath(g.configPath))
+// or the default path.
+func (g *globals) loadConfig() (*config.Config, error) {
+	cfg, err := config.LoadSearched(g.configPath)
 	if err != nil {
 		return nil, withCode(exitUsage, err)
 	}
-	for _, w := range cfg.Warnings() {
-		log.Warn(w)
-	}
 	return cfg, nil
+}
+
+// warn logs the configuration's warnings about the accounts a command
+// touches (every account when names is empty).
+func warn(log *slog.Logger, cfg *config.Config, names ...string) {
+	for _, w := range cfg.Warnings(names...) {
+		log.Warn(w.Text, "account", w.Account)
+	}
 }
 
 // setup builds the logger, reads the configuration and picks the accounts
@@ -31,12 +37,16 @@ func (g *globals) setup(args []string) (*slog.Logger, *config.Config, []*config.
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	cfg, err := g.loadConfig(log)
+	cfg, err := g.loadConfig()
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	accts, err := selectAccounts(cfg, args)
-	return log, cfg, accts, err
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	warn(log, cfg, args...)
+	return log, cfg, accts, nil
 }
 
 // selectAccounts returns the named accounts, or all of them.
@@ -70,6 +80,8 @@ func accountError(err error) error {
 		return withCode(exitBusy, err)
 	case errors.Is(err, backup.ErrPartial):
 		return withCode(exitPartial, err)
+	case errors.Is(err, oauth.ErrNeedsLogin):
+		return withCode(exitNeedsLogin, err)
 	}
 	return withCode(exitFailure, err)
 }

@@ -13,7 +13,7 @@ import (
 )
 
 func verifyCommand(g *globals) *cobra.Command {
-	var repair bool
+	var repair, asJSON bool
 	var rebuild string
 	cmd := &cobra.Command{
 		Use:   "verify [ACCOUNT...]",
@@ -34,46 +34,100 @@ It reports by default; --repair fixes what can be fixed and says what cannot.
 			if rebuild != "" {
 				return rebuildCatalog(cmd.Context(), g, cfg, rebuild)
 			}
-			return verifyAll(cmd.Context(), g, cfg, accts, repair)
+			return verifyAll(cmd.Context(), g, cfg, accts, repair, asJSON)
 		},
 	}
 	cmd.Flags().BoolVar(&repair, "repair", false, "fix what can be fixed")
 	cmd.Flags().StringVar(&rebuild, "rebuild-catalog", "", "rebuild this account's catalog from its Maildir tree")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per account instead of the report")
 	return cmd
 }
 
-func verifyAll(ctx context.Context, g *globals, cfg *config.Config, accts []*config.Account, repair bool) error {
+func verifyAll(ctx context.Context, g *globals, cfg *config.Config, accts []*config.Account, repair, asJSON bool) error {
 	var worst error
 	for _, a := range accts {
-		worst = worse(worst, verifyAccount(ctx, g, cfg.Archive, a.Name, repair))
+		rep, err := verifyAccount(ctx, cfg.Archive, a.Name, repair)
+		if asJSON {
+			printJSON(g.stdout, verifyJSON(a.Name, rep, err))
+		} else {
+			printReport(g, a.Name, rep, err)
+		}
+		worst = worse(worst, err)
 	}
 	return worst
 }
 
-func verifyAccount(ctx context.Context, g *globals, root, name string, repair bool) error {
+func verifyAccount(ctx context.Context, root, name string, repair bool) (archive.Report, error) {
 	arch, err := archive.OpenWriter(ctx, root, name, nil)
 	if err != nil {
-		return accountError(err)
+		return archive.Report{}, accountError(err)
 	}
 	defer arch.Close()
 	rep, err := arch.Verify(ctx, archive.VerifyOptions{Repair: repair})
 	if err != nil {
-		return accountError(err)
+		return rep, accountError(err)
 	}
-	printReport(g, name, rep)
 	if n := rep.Unrepaired(); n > 0 {
-		return withCode(exitProblems, fmt.Errorf("%s: %d problems found", name, n))
+		return rep, withCode(exitProblems, fmt.Errorf("%s: %d problems found", name, n))
 	}
-	return nil
+	return rep, nil
 }
 
-func printReport(g *globals, name string, rep archive.Report) {
+// verifyReport is one account's verify for --json.
+type verifyReport struct {
+	Account    string          `json:"account"`
+	Outcome    string          `json:"outcome"` // clean, repaired, problems or failed
+	Folders    int             `json:"folders"`
+	Messages   int             `json:"messages"`
+	Bytes      int64           `json:"bytes"`
+	Unrepaired int             `json:"unrepaired"`
+	Problems   []verifyProblem `json:"problems"`
+	Error      string          `json:"error,omitempty"`
+}
+
+type verifyProblem struct {
+	Kind     string `json:"kind"`
+	Folder   string `json:"folder"`
+	Key      string `json:"key,omitempty"`
+	Detail   string `json:"detail,omitempty"`
+	Repaired bool   `json:"repaired"`
+}
+
+func verifyJSON(name string, rep archive.Report, err error) verifyReport {
+	out := verifyReport{Account: name, Outcome: verifyOutcome(rep, err), Folders: rep.Folders, Messages: rep.Messages,
+		Bytes: rep.Bytes, Unrepaired: rep.Unrepaired(), Problems: []verifyProblem{}}
+	for _, p := range rep.Problems {
+		out.Problems = append(out.Problems, verifyProblem{p.Kind, p.Folder, p.Key, p.Detail, p.Repaired})
+	}
+	if err != nil {
+		out.Error = err.Error()
+	}
+	return out
+}
+
+func verifyOutcome(rep archive.Report, err error) string {
+	switch {
+	case code(err) == exitProblems:
+		return "problems"
+	case err != nil:
+		return "failed"
+	case len(rep.Problems) > 0:
+		return "repaired"
+	}
+	return "clean"
+}
+
+func printReport(g *globals, name string, rep archive.Report, err error) {
+	if err != nil && code(err) != exitProblems {
+		fmt.Fprintf(g.stdout, "%s: failed — %v\n", name, err)
+		return
+	}
 	state := "clean"
 	if len(rep.Problems) > 0 {
-		state = fmt.Sprintf("%d problems, %d unrepaired", len(rep.Problems), rep.Unrepaired())
+		state = fmt.Sprintf("%s, %d unrepaired", plural(len(rep.Problems), "problem"), rep.Unrepaired())
 	}
-	fmt.Fprintf(g.stdout, "%s: %s — %d folders, %d messages (%s) checked\n", name, state, rep.Folders,
-		rep.Messages, humanBytes(rep.Bytes))
+	fmt.Fprintf(g.stdout, "%s: %s — %s, %s (%s) checked\n", name, state, plural(rep.Folders, "folder"),
+		plural(rep.Messages, "message"), humanBytes(rep.Bytes))
 	for _, p := range rep.Problems {
 		fmt.Fprintf(g.stdout, "  %s\n", p)
 	}

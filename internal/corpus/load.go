@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
@@ -33,8 +34,12 @@ func load(c *imapclient.Client, msgs []Message) error {
 	if err != nil {
 		return err
 	}
+	existing, err := listed(c)
+	if err != nil {
+		return err
+	}
 	for _, f := range Folders(msgs) {
-		if err := create(c, f, delim); err != nil {
+		if err := create(c, f, delim, existing); err != nil {
 			return err
 		}
 	}
@@ -64,12 +69,29 @@ func serverName(folder string, delim rune) (string, error) {
 	return strings.Join(parts, string(delim)), nil
 }
 
-func create(c *imapclient.Client, folder string, delim rune) error {
+// listed returns the names of the selectable folders the server lists.
+func listed(c *imapclient.Client) (map[string]bool, error) {
+	list, err := c.List("", "*", nil).Collect()
+	if err != nil {
+		return nil, fmt.Errorf("corpus load: list: %w", err)
+	}
+	names := map[string]bool{}
+	for _, l := range list {
+		names[l.Mailbox] = !slices.Contains(l.Attrs, imap.MailboxAttrNoSelect) &&
+			!slices.Contains(l.Attrs, imap.MailboxAttrNonExistent)
+	}
+	return names, nil
+}
+
+// create creates folder unless the server lists it already. Not every
+// server says ALREADYEXISTS when it refuses to create one that exists
+// (Cyrus answers a bare NO).
+func create(c *imapclient.Client, folder string, delim rune, existing map[string]bool) error {
 	if strings.EqualFold(folder, "INBOX") {
 		return nil
 	}
 	name, err := serverName(folder, delim)
-	if err != nil {
+	if err != nil || existing[name] {
 		return err
 	}
 	err = c.Create(name, nil).Wait()

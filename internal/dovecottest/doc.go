@@ -14,6 +14,10 @@
 // of a mailkeep archive mail tree the way the documentation tells users to,
 // so tests can check that Dovecot reads what mailkeep wrote.
 //
+// With Options.OAuth2IntrospectionURL, [Start] also accepts XOAUTH2 and
+// OAUTHBEARER logins, checked by Dovecot's oauth2 passdb against a token
+// service such as internal/oauthtest.
+//
 // The configuration, common to both: plaintext login allowed on loopback,
 // no authentication failure delay, mail_plugins with zlib (compressed
 // Maildir files are read transparently), mail_max_userip_connections = 100,

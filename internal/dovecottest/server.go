@@ -36,6 +36,12 @@ type Options struct {
 	// MailLocation overrides mail_location ("maildir:~/Maildir" when
 	// empty); %h, %u and ~ are expanded by Dovecot and by Server.MailDir.
 	MailLocation string
+	// OAuth2IntrospectionURL, if set, adds the SASL mechanisms XOAUTH2 and
+	// OAUTHBEARER, checked by an oauth2 passdb that POSTs each token to
+	// this URL (RFC 7662; see internal/oauthtest). Passwords keep working
+	// for PLAIN and LOGIN, and the per-IP penalty after failed logins is
+	// off, so refused tokens do not slow the tests down.
+	OAuth2IntrospectionURL string
 }
 
 // Server is a running private Dovecot.
@@ -48,6 +54,7 @@ type Server struct {
 	sys          sysUsers
 	mailLocation string
 	tls          bool
+	oauth2       string // introspection URL; "" = no oauth2 passdb
 }
 
 // Start launches a Dovecot serving IMAP and POP3 for opts.Users on free
@@ -60,7 +67,7 @@ func Start(t testing.TB, opts Options) *Server {
 	if len(users) == 0 {
 		users = DefaultUsers
 	}
-	s.mailLocation, s.tls = opts.MailLocation, opts.TLS
+	s.mailLocation, s.tls, s.oauth2 = opts.MailLocation, opts.TLS, opts.OAuth2IntrospectionURL
 	if s.mailLocation == "" {
 		s.mailLocation = defaultMailLocation
 	}
@@ -113,6 +120,11 @@ func (s *Server) prepare(users []string) error {
 	}
 	if err := writePasswd(s.Dir, s.sys, users, s.home); err != nil {
 		return err
+	}
+	if s.oauth2 != "" {
+		if err := writeOAuth2(s.Dir, s.oauth2); err != nil {
+			return err
+		}
 	}
 	if !s.tls {
 		return nil
@@ -175,6 +187,7 @@ func (s *Server) config() (config, error) {
 		Instance: filepath.Base(s.Dir), Dir: s.Dir, RunDir: filepath.Join(s.Dir, "run"),
 		Sys: s.sys, MailLocation: s.mailLocation, TLS: s.tls,
 		IMAPPort: ports[0], POP3Port: ports[1], IMAPSPort: ports[2], POP3SPort: ports[3],
+		OAuth2: s.oauth2 != "",
 	}, nil
 }
 
