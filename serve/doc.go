@@ -17,5 +17,5 @@
 //     section.go, structure.go, bodystructure.go);
 //   - SEARCH on flags, dates, sizes, headers and body text (search.go);
 //   - the read-only guarantee: every writing command is refused in one
-//     place (refuse.go), and SELECT answers [READ-ONLY] (conn.go).
+//     place (refuse.go), and SELECT answers [READ-ONLY].
 package serve

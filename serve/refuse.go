@@ -8,7 +8,8 @@ import (
 // The archive is read-only through IMAP. Every command that would change
 // it is answered here, and only here, with NO: the session embeds
 // readOnly, and nothing else in the package implements these commands.
-// (SELECT is answered as EXAMINE: see readOnlyConn.)
+// (Select answers [READ-ONLY], so CLOSE expunges nothing: the patched
+// go-imap in third_party/ sees to both.)
 
 // readOnly implements the writing commands of imapserver.Session.
 type readOnly struct{}
@@ -39,15 +40,7 @@ func (readOnly) Copy(imap.NumSet, string) (*imap.CopyData, error) { return nil, 
 
 func (readOnly) Move(*imapserver.MoveWriter, imap.NumSet, string) error { return refuse("MOVE") }
 
-// Expunge refuses EXPUNGE and UID EXPUNGE. go-imap also calls it for
-// CLOSE, with an ExpungeWriter of its own that writes nothing: CLOSE on a
-// read-only mailbox removes nothing (RFC 3501 6.4.2), so it succeeds.
-func (readOnly) Expunge(w *imapserver.ExpungeWriter, _ *imap.UIDSet) error {
-	if *w == (imapserver.ExpungeWriter{}) {
-		return nil
-	}
-	return refuse("EXPUNGE")
-}
+func (readOnly) Expunge(*imapserver.ExpungeWriter, *imap.UIDSet) error { return refuse("EXPUNGE") }
 
 // Subscribe succeeds for a folder that can be selected, since every such
 // folder counts as subscribed already; anything else would be a change.

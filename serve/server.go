@@ -159,7 +159,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		InsecureAuth: true, // Listen allows clear text on loopback only
 	})
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(readOnlyListener{ln}) }()
+	go func() { done <- srv.Serve(ln) }()
 	s.log.Info("serving the archive over IMAP, read-only", "addr", ln.Addr().String(), "accounts", s.opts.Accounts)
 	select {
 	case err := <-done:

@@ -189,12 +189,13 @@ func (s *session) load(name string) (*view, error) {
 }
 
 // Select reads the folder once: the session sees that state until it
-// selects again. SELECT is answered as EXAMINE (see readOnlyConn).
-func (s *session) Select(name string, _ *imap.SelectOptions) (*imap.SelectData, error) {
+// selects again. Every SELECT is answered as EXAMINE: [READ-ONLY].
+func (s *session) Select(name string, o *imap.SelectOptions) (*imap.SelectData, error) {
 	v, err := s.load(name)
 	if err != nil {
 		return nil, err
 	}
+	o.ReadOnly = true
 	s.sel = v
 	return v.selectData(), nil
 }
