@@ -20,6 +20,7 @@ import (
 	"github.com/mailkeep/mailkeep/config"
 	"github.com/mailkeep/mailkeep/replicate"
 	"github.com/mailkeep/mailkeep/schedule"
+	"github.com/mailkeep/mailkeep/serve"
 )
 
 // outcomes are the values of the outcome label.
@@ -45,11 +46,19 @@ type metrics struct {
 	replicas    *prometheus.CounterVec
 	replicaOK   *prometheus.GaugeVec
 
+	// serve, registered when the agent serves the archive
+	sessions      prometheus.Gauge
+	sessionsTotal prometheus.Counter
+	logins        *prometheus.CounterVec
+
 	mu       sync.Mutex
 	accounts map[string]bool // the scheduled accounts, whose series exist
 }
 
-var _ schedule.Observer = (*metrics)(nil)
+var (
+	_ schedule.Observer = (*metrics)(nil)
+	_ serve.Observer    = (*metrics)(nil)
+)
 
 func newMetrics(version string) *metrics {
 	acct := []string{"account"}
@@ -279,4 +288,32 @@ func serveMetrics(addr string, h http.Handler, log *slog.Logger) (*http.Server, 
 	}()
 	log.Info("serving /metrics and /healthz", "addr", ln.Addr().String())
 	return srv, nil
+}
+
+// serving registers the metrics of the IMAP server.
+func (m *metrics) serving() {
+	m.sessions = prometheus.NewGauge(prometheus.GaugeOpts{Name: "mailkeep_serve_sessions",
+		Help: "IMAP sessions of serve open now."})
+	m.sessionsTotal = prometheus.NewCounter(prometheus.CounterOpts{Name: "mailkeep_serve_sessions_total",
+		Help: "IMAP sessions of serve opened."})
+	m.logins = counter("serve_logins_total", "IMAP logins to serve, by result (ok or failed).", []string{"result"})
+	m.logins.WithLabelValues("ok")
+	m.logins.WithLabelValues("failed")
+	m.reg.MustRegister(m.sessions, m.sessionsTotal, m.logins)
+}
+
+// SessionOpened, SessionClosed and Login implement serve.Observer.
+func (m *metrics) SessionOpened() {
+	m.sessions.Inc()
+	m.sessionsTotal.Inc()
+}
+
+func (m *metrics) SessionClosed() { m.sessions.Dec() }
+
+func (m *metrics) Login(ok bool) {
+	result := "ok"
+	if !ok {
+		result = "failed"
+	}
+	m.logins.WithLabelValues(result).Inc()
 }

@@ -66,6 +66,7 @@ type Config struct {
 	StateDir string    `yaml:"state_dir"` // OAuth2 tokens; outside Archive; see DefaultStateDir
 	Accounts []Account `yaml:"accounts"`  // at least one
 	Agent    Agent     `yaml:"agent"`
+	Serve    *Serve    `yaml:"serve"` // nil: no serve section
 }
 
 // Account is one mailbox to back up. Exactly one of the four password

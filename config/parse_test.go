@@ -445,6 +445,9 @@ func fullConfig(path, dir string) *Config {
 			Timezone: "Europe/Berlin", MaxConcurrent: 4, Jitter: Duration(2 * time.Minute),
 			Metrics: "127.0.0.1:9464", HealthMaxAge: Duration(36 * time.Hour), StopTimeout: Duration(30 * time.Second),
 		},
+		Serve: &Serve{Listen: "127.0.0.1:1143", TLSCert: filepath.Join(dir, "certs/serve.crt"),
+			TLSKey: filepath.Join(dir, "certs/serve.key"), PasswordFile: filepath.Join(dir, "secrets/serve.password"),
+			Line: 263},
 	}
 }
 
@@ -473,7 +476,7 @@ func allKeys(t reflect.Type) []string {
 		}
 		keys = append(keys, name)
 		ft := f.Type
-		if ft.Kind() == reflect.Slice {
+		if ft.Kind() == reflect.Slice || ft.Kind() == reflect.Pointer {
 			ft = ft.Elem()
 		}
 		if ft.Kind() == reflect.Struct {

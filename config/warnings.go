@@ -35,7 +35,7 @@ func (c *Config) Warnings(names ...string) []Warning {
 			w = append(w, Warning{a.Name, fmt.Sprintf("%s: replicate endpoint %s sends the archive unencrypted; use https outside a trusted network", at, e)})
 		}
 	}
-	return w
+	return append(w, c.serveWarnings(uint32(mode), exposed)...)
 }
 
 // loopback reports whether host names this machine.
