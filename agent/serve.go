@@ -20,6 +20,9 @@ type ServeOptions struct {
 	Accounts []string     // the accounts served; default all of the config
 	AsOf     archive.AsOf // serve the state of this run; zero: the latest
 	Observer serve.Observer
+	// Open opens an account's Snapshot; default the archive's (see
+	// serve.Options.Open).
+	Open func(ctx context.Context, account string) (*archive.Snapshot, error)
 }
 
 // Server is the archive served over IMAP as the config says: listening,
@@ -56,7 +59,7 @@ func NewServer(ctx context.Context, cfg *config.Config, opts ServeOptions, log *
 		}
 	}
 	srv, err := serve.New(ctx, serve.Options{Root: cfg.Archive, Accounts: accounts, Password: password,
-		AsOf: opts.AsOf, Log: log.With("serve", true), Observer: opts.Observer})
+		AsOf: opts.AsOf, Log: log.With("serve", true), Observer: opts.Observer, Open: opts.Open})
 	if err != nil {
 		return nil, err
 	}

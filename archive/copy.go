@@ -53,8 +53,9 @@ func (s *Snapshot) CopyCatalog(ctx context.Context, path string) error {
 
 // OpenCatalogCopy opens a catalog copy at path (see CopyCatalog) as a
 // Snapshot whose message files open is asked for. The copy must not
-// change while it is open. Dir of the Snapshot is "".
-func OpenCatalogCopy(ctx context.Context, path string, open FileOpener) (*Snapshot, error) {
+// change while it is open. Dir of the Snapshot is "". onClose, if not nil,
+// runs when the Snapshot is closed (to remove the copy).
+func OpenCatalogCopy(ctx context.Context, path string, open FileOpener, onClose func() error) (*Snapshot, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("catalog copy: %w", err)
 	}
@@ -67,7 +68,7 @@ func OpenCatalogCopy(ctx context.Context, path string, open FileOpener) (*Snapsh
 		db.Close()
 		return nil, fmt.Errorf("catalog copy %s: %w", path, err)
 	}
-	return &Snapshot{cat: &Catalog{db: db}, open: open}, nil
+	return &Snapshot{cat: &Catalog{db: db}, open: open, onClose: onClose}, nil
 }
 
 // FormatMarker returns the archive's format marker, the text of its

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -51,7 +52,7 @@ func TestCopyCatalog(t *testing.T) {
 	cp, err := OpenCatalogCopy(ctx, path, func(fs FolderState, m Message) (io.ReadCloser, error) {
 		opened++
 		return os.Open(filepath.Join(root, "acct", "mail", fs.Dir, MaildirLevel, "cur", m.File))
-	})
+	}, func() error { return os.Remove(path) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,5 +91,9 @@ func TestCopyCatalog(t *testing.T) {
 	}
 	if _, err := remote.OpenFile(msgs[0]); err == nil {
 		t.Error("OpenFile of a folder whose files are elsewhere")
+	}
+	cp.Close()
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the copy after Close: %v", err)
 	}
 }

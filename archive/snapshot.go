@@ -30,9 +30,10 @@ var ErrNoArchive = errors.New("no archive yet")
 // it returns has a complete, durable file, found by its key even after a
 // backup renamed it.
 type Snapshot struct {
-	dir  string
-	cat  *Catalog
-	open FileOpener // nil: message files are read from dir
+	dir     string
+	cat     *Catalog
+	open    FileOpener   // nil: message files are read from dir
+	onClose func() error // set by OpenCatalogCopy's caller: run after the catalog closes
 }
 
 // OpenSnapshot opens the archive of account name under root for reading.
@@ -62,8 +63,15 @@ func OpenSnapshot(ctx context.Context, root, name string) (*Snapshot, error) {
 	return &Snapshot{dir: dir, cat: &Catalog{db: db}}, nil
 }
 
-// Close releases the catalog.
-func (s *Snapshot) Close() error { return s.cat.Close() }
+// Close releases the catalog (and, for a catalog copy, what its opener
+// asked to release with it).
+func (s *Snapshot) Close() error {
+	err := s.cat.Close()
+	if s.onClose != nil {
+		err = errors.Join(err, s.onClose())
+	}
+	return err
+}
 
 // Dir is the account's archive directory.
 func (s *Snapshot) Dir() string { return s.dir }

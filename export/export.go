@@ -53,6 +53,9 @@ type Options struct {
 	// Progress is told what happens; nil means nothing is shown.
 	Progress progress.Sink
 	Now      func() time.Time
+	// Snapshot, if set, is read instead of the archive under root (a
+	// replica's, for export --from); the caller closes it.
+	Snapshot *archive.Snapshot
 }
 
 func (o *Options) setDefaults() {
@@ -99,11 +102,14 @@ var (
 func Run(ctx context.Context, root, account string, opts Options) (Result, error) {
 	opts.setDefaults()
 	start := opts.Now()
-	snap, err := archive.OpenSnapshot(ctx, root, account)
-	if err != nil {
-		return Result{}, err
+	snap := opts.Snapshot
+	var err error
+	if snap == nil {
+		if snap, err = archive.OpenSnapshot(ctx, root, account); err != nil {
+			return Result{}, err
+		}
+		defer snap.Close()
 	}
-	defer snap.Close()
 	r := &runner{opts: opts, snap: snap}
 	err = r.run(ctx)
 	if ctx.Err() != nil {

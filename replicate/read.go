@@ -21,11 +21,11 @@ var ErrNoReplica = errors.New("no replica there")
 
 // Replica is a replica opened for reading: the state its manifest names,
 // as an archive.Snapshot whose messages are read from the store as they
-// are opened (streamed and verified like the archive's own).
+// are opened (streamed and verified like the archive's own). Closing the
+// Snapshot (or the Replica) removes the fetched catalog copy.
 type Replica struct {
 	*archive.Snapshot
 	Manifest Manifest
-	tmp      string
 }
 
 // ErrNoState reports a kept state that the replica does not have.
@@ -66,12 +66,12 @@ func OpenKept(ctx context.Context, st Store, tmpDir string, run int64) (*Replica
 	open := func(_ archive.FolderState, msg archive.Message) (io.ReadCloser, error) {
 		return st.Get(ctx, messageName(msg.SHA256))
 	}
-	snap, err := archive.OpenCatalogCopy(ctx, path, open)
+	snap, err := archive.OpenCatalogCopy(ctx, path, open, func() error { return os.RemoveAll(tmp) })
 	if err != nil {
 		os.RemoveAll(tmp)
 		return nil, err
 	}
-	return &Replica{Snapshot: snap, Manifest: m, tmp: tmp}, nil
+	return &Replica{Snapshot: snap, Manifest: m}, nil
 }
 
 // state returns the state that ends with run; 0 is the current one.
@@ -87,12 +87,6 @@ func (m Manifest) state(run int64) (State, error) {
 		runs = append(runs, fmt.Sprint(k.Run))
 	}
 	return State{}, fmt.Errorf("%w: run %d (it has the states of runs %s)", ErrNoState, run, strings.Join(runs, ", "))
-}
-
-// Close closes the catalog copy and removes it.
-func (r *Replica) Close() error {
-	err := r.Snapshot.Close()
-	return errors.Join(err, os.RemoveAll(r.tmp))
 }
 
 // fetchCatalog writes the uncompressed catalog copy of m to path and

@@ -138,7 +138,7 @@ func (r *run) replicate(ctx context.Context) error {
 	if err := r.live.CopyCatalog(ctx, copyPath); err != nil {
 		return err
 	}
-	cp, err := archive.OpenCatalogCopy(ctx, copyPath, nil)
+	cp, err := archive.OpenCatalogCopy(ctx, copyPath, nil, nil)
 	if err != nil {
 		return err
 	}

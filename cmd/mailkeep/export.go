@@ -17,9 +17,10 @@ import (
 
 // exportFlags are the command line of export.
 type exportFlags struct {
-	format, to, since, before, asOf string
-	folders                         []string
-	gone, noProgress                bool
+	format, to, since, before, asOf, from string
+	fromRun                               int64
+	folders                               []string
+	gone, noProgress                      bool
 }
 
 func exportCommand(g *globals) *cobra.Command {
@@ -41,7 +42,9 @@ It reads the archive without locking it.
 --folder (repeatable) selects folders by pattern, as folders.include does ("*" any run of
 characters, "?" one). --since and --before select messages by INTERNALDATE: a date
 (2026-11-01, local time), an RFC 3339 time or an age (30d). --as-of RUN|TIME exports the state
-of a backup run, as restore does. --include-gone adds the messages the server had deleted.`,
+of a backup run, as restore does. --include-gone adds the messages the server had deleted.
+--from s3://BUCKET/PREFIX or --from DIR reads a replica of the account instead of the
+archive, as restore does (--from-run RUN: a state it kept).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runExport(cmd.Context(), g, args[0], f)
@@ -56,6 +59,8 @@ of a backup run, as restore does. --include-gone adds the messages the server ha
 	fl.StringVar(&f.asOf, "as-of", "", "export the state of this run: a run id, a date, an RFC 3339 time or an age (3d)")
 	fl.BoolVar(&f.gone, "include-gone", false, "add the messages and folders the server had deleted")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "no progress bar, even on a terminal")
+	fl.StringVar(&f.from, "from", "", "read a replica instead of the archive: s3://BUCKET/PREFIX or a directory")
+	fl.Int64Var(&f.fromRun, "from-run", 0, "with --from: read the kept state of the replica that ends with this run")
 	cmd.MarkFlagRequired("format")
 	cmd.MarkFlagRequired("to")
 	return cmd
@@ -71,6 +76,17 @@ func runExport(ctx context.Context, g *globals, account string, f exportFlags) e
 		return withCode(exitUsage, err)
 	}
 	opts.Log = log.With("account", account)
+	if f.fromRun != 0 && f.from == "" {
+		return withCode(exitUsage, errors.New("--from-run needs --from"))
+	}
+	if f.from != "" {
+		rp, err := openReplica(ctx, accts[0], f.from, f.fromRun)
+		if err != nil {
+			return accountError(err)
+		}
+		defer rp.Close()
+		opts.Snapshot = rp.Snapshot
+	}
 	summary := g.stdout
 	if opts.Stdout != nil {
 		summary = g.stderr // stdout is the mbox

@@ -1,12 +1,19 @@
 package main
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/mailkeep/mailkeep/internal/corpus"
 	"github.com/mailkeep/mailkeep/internal/s3test"
@@ -44,7 +51,8 @@ func s3Replica(srv *s3test.Server, prefix string) string {
 // TestReplicateCLI: replicate to S3 and to a directory, a rerun that
 // sends nothing, verify --replica, then, with the archive gone, a restore
 // from each replica into a fresh Dovecot account, compared message by
-// message (content, flags, dates) with the source account.
+// message (content, flags, dates) with the source account; an export and
+// serve from a replica give the same messages.
 func TestReplicateCLI(t *testing.T) {
 	srv, cfg, root, want := restoreSetup(t, corpus.Options{Seed: 41, Count: 60, Big: 2 << 20})
 	s3 := s3test.Start(t, "mail")
@@ -83,6 +91,89 @@ func TestReplicateCLI(t *testing.T) {
 			t.Fatalf("restore --from %s: exit %d\n%s%s", from, r.code, r.stdout, r.stderr)
 		}
 		sameAccount(t, "restored from "+from, accountLines(t, srv.Dial(t, target)), want)
+	}
+	exportFromReplica(t, cfg, want)
+	serveFromReplica(t, cfg, copies, want["INBOX"])
+}
+
+// hashes returns the SHA-256s (hex) of accountLines' lines, sorted.
+func hashes(lines []string) []string {
+	var out []string
+	for _, l := range lines {
+		h, _, _ := strings.Cut(l, " ")
+		out = append(out, h)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// exportFromReplica exports the S3 replica as eml files: one per message,
+// each the message's bytes.
+func exportFromReplica(t *testing.T, cfg string, want map[string][]string) {
+	t.Helper()
+	dir := t.TempDir()
+	r := mailkeep(t, nil, "export", "--config", cfg, "alice", "--format", "eml", "--to", dir, "--from", "s3://mail/work/", "--no-progress")
+	if r.code != exitOK {
+		t.Fatalf("export --from: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	var got, all []string
+	filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, ".eml") {
+			data, _ := os.ReadFile(p)
+			got = append(got, fmt.Sprintf("%x", sha256.Sum256(data)))
+		}
+		return nil
+	})
+	for _, lines := range want {
+		all = append(all, hashes(lines)...)
+	}
+	slices.Sort(got)
+	slices.Sort(all)
+	if !slices.Equal(got, all) {
+		t.Fatalf("export --from: %d files, want the %d messages", len(got), len(all))
+	}
+}
+
+// serveFromReplica serves the directory replica and fetches INBOX.
+func serveFromReplica(t *testing.T, cfg, copies string, want []string) {
+	t.Helper()
+	addr := freeAddr(t)
+	f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(serveSection(t, addr))
+	f.Close()
+	p := startServe(t, cfg, "--from", copies, "alice")
+	waitFor(t, 15*time.Second, "serve to listen", func() bool { return strings.Contains(p.stderr.String(), "serving 1 accounts") })
+	c, err := imapclient.DialInsecure(addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login("alice", servePassword).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := c.Fetch(imap.SeqSet{{Start: 1, Stop: 0}}, &imap.FetchOptions{
+		BodySection: []*imap.FetchItemBodySection{{Peek: true}}}).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range msgs {
+		for _, b := range m.BodySection {
+			got = append(got, fmt.Sprintf("%x", sha256.Sum256(b.Bytes)))
+		}
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, hashes(want)) {
+		t.Fatalf("serve --from: INBOX gave %d messages, want %d, or other bytes", len(got), len(want))
+	}
+	if code, _ := p.stop(t, 10*time.Second); code != exitOK {
+		t.Errorf("serve exited %d after SIGTERM", code)
 	}
 }
 
