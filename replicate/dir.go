@@ -105,7 +105,7 @@ func (d *Dir) Put(ctx context.Context, name string, r io.Reader, size int64) err
 		os.Remove(tmp)
 		return fmt.Errorf("put %s: %w", name, err)
 	}
-	if err := publish(tmp, dst); err != nil {
+	if err := d.publish(tmp, dst); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("put %s: %w", name, err)
 	}
@@ -136,9 +136,11 @@ func writeSynced(path string, r io.Reader, size int64) error {
 }
 
 // publish renames tmp to dst, creating dst's directory, and fsyncs the
-// directories the rename changed.
-func publish(tmp, dst string) error {
+// directory; a directory it created is made durable in its parent too, up
+// to the replica's own.
+func (d *Dir) publish(tmp, dst string) error {
 	dir := filepath.Dir(dst)
+	_, statErr := os.Stat(dir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
@@ -148,7 +150,13 @@ func publish(tmp, dst string) error {
 	if err := archive.SyncDir(dir); err != nil {
 		return err
 	}
-	return archive.SyncDir(filepath.Dir(dir))
+	for statErr != nil && dir != filepath.Dir(d.root) && dir != "/" {
+		dir = filepath.Dir(dir)
+		if err := archive.SyncDir(dir); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (d *Dir) Get(_ context.Context, name string) (io.ReadCloser, error) {
