@@ -2,7 +2,8 @@
 // account's schedule (package schedule keeps the clock), reloads the
 // configuration on SIGHUP, reports readiness and watchdog pings to
 // systemd, and serves Prometheus metrics and /healthz. It also owns the job
-// kinds themselves (a backup of one account today), which the one-off
+// kinds themselves (a backup of one account, and the prune that follows a
+// backup that ended ok when the account has retention), which the one-off
 // commands run too, and the one health rule that /healthz and
 // "mailkeep status --check" both apply.
 package agent
