@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 )
 
@@ -136,7 +137,7 @@ func (a *Writer) resumePending(ctx context.Context) (ResumeResult, error) {
 // bytes it freed on disk.
 func (a *Writer) removePending(ctx context.Context, removed func(leftover)) (int64, error) {
 	pending, err := a.Catalog.pendingPruned(ctx)
-	if err != nil {
+	if err != nil || len(pending) == 0 {
 		return 0, err
 	}
 	lo, err := a.removeLeftovers(ctx, pending, removed)
@@ -156,20 +157,22 @@ func (a *Writer) removeLeftovers(ctx context.Context, pending []prunedEntry, rem
 	if err != nil {
 		return nil, err
 	}
-	var done []leftover
+	var files []leftover
 	dirs := map[string]bool{}
 	for _, l := range lo {
-		if l.key == "" {
-			continue
+		if l.key != "" {
+			files = append(files, l)
+			dirs[filepath.Dir(l.path)] = true
 		}
-		if err := os.Remove(l.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return done, fmt.Errorf("prune %s: %w", l.key, err)
-		}
-		dirs[filepath.Dir(l.path)] = true
-		done = append(done, l)
-		if removed != nil {
+	}
+	done, err := removeFiles(files)
+	if removed != nil {
+		for _, l := range done {
 			removed(l)
 		}
+	}
+	if err != nil {
+		return done, err
 	}
 	for d := range dirs {
 		if err := SyncDir(d); err != nil {
@@ -195,6 +198,37 @@ func (a *Writer) removeLeftovers(ctx context.Context, pending []prunedEntry, rem
 		_, err := tx.ExecContext(ctx, `UPDATE pruned SET done = 1 WHERE done = 0`)
 		return err
 	})
+}
+
+// unlinkParallel is how many files removeFiles unlinks at once: an unlink
+// that waits for the filesystem's journal lets others join the same
+// transaction (the batch's fsyncs do the same, see syncParallel).
+const unlinkParallel = 8
+
+// removeFiles unlinks files, unlinkParallel at a time, and returns those
+// that are gone (a file already gone counts), in their order.
+func removeFiles(files []leftover) ([]leftover, error) {
+	errs := make([]error, len(files))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, unlinkParallel)
+	for i, l := range files {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := os.Remove(l.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				errs[i] = fmt.Errorf("prune %s: %w", l.key, err)
+			}
+		}()
+	}
+	wg.Wait()
+	var done []leftover
+	for i, l := range files {
+		if errs[i] == nil {
+			done = append(done, l)
+		}
+	}
+	return done, errors.Join(errs...)
 }
 
 // leftovers lists what pending entries still have on the disk of the
