@@ -14,7 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
+
 	"github.com/mailkeep/mailkeep/archive"
+	"github.com/mailkeep/mailkeep/internal/corpus"
 	"github.com/mailkeep/mailkeep/internal/dovecottest"
 )
 
@@ -417,4 +420,73 @@ func (s *pruneSetup) checkAllOrNothing(t *testing.T, root string, trial int) boo
 		t.Fatalf("trial %d: %d of %d victims have rows: the prune's first transaction was split", trial, n, len(s.victims))
 	}
 	return n == 0
+}
+
+// TestPrunePOP3: of a POP3 account's messages, those the user deleted on
+// the server go after gone_after; those mailkeep deleted (mode delete)
+// stay, whatever their age, until pop3_deleted_after is set.
+func TestPrunePOP3(t *testing.T) {
+	srv := dovecottest.Start(t, dovecottest.Options{Users: []string{"bob"}})
+	msgs := corpus.Generate(corpus.Options{Seed: 11, Count: 20, Folders: []string{"INBOX"}})
+	c := srv.Dial(t, "bob")
+	if err := corpus.Load(t.Context(), c, msgs); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	keep := writePOP3Config(t, dir, srv.POP3Addr, srv.Password("bob"), "    tls: none\n"+
+		"    retention:\n      gone_after: 30d\n")
+	run := func(cfg string, args ...string) result {
+		t.Helper()
+		r := mailkeep(t, nil, append(args, "--config", cfg)...)
+		if r.code != exitOK {
+			t.Fatalf("%v: exit %d\n%s%s", args, r.code, r.stdout, r.stderr)
+		}
+		return r
+	}
+	run(keep, "backup")
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	userDeleted := 5
+	err := c.Store(imap.SeqSetNum(1, 2, 3, 4, 5), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true,
+		Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close()
+	if err == nil {
+		err = c.Expunge().Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Unselect().Wait()
+	run(keep, "backup") // run 2: the user's deletions are gone
+	del := writePOP3Config(t, dir, srv.POP3Addr, srv.Password("bob"), "    tls: none\n    pop3:\n      mode: delete\n"+
+		"    retention:\n      gone_after: 30d\n")
+	run(del, "backup") // run 3 deletes the rest from the server
+	run(del, "backup") // run 4 finds them gone
+	root := filepath.Join(dir, "archive")
+	db, err := sql.Open("sqlite", filepath.Join(root, "home", "catalog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().Add(-400 * 24 * time.Hour).UTC().Format(time.RFC3339Nano)
+	if _, err := db.Exec(`UPDATE runs SET started = ?`, at); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	r := run(del, "prune")
+	if !strings.Contains(r.stdout, fmt.Sprintf("home: ok — %d messages pruned", userDeleted)) {
+		t.Fatalf("gone_after took other than the user's deletions:\n%s", r.stdout)
+	}
+	if r := run(del, "prune"); !strings.Contains(r.stdout, "nothing to prune") {
+		t.Fatalf("gone_after took what mailkeep deleted:\n%s", r.stdout)
+	}
+	opted := writePOP3Config(t, dir, srv.POP3Addr, srv.Password("bob"), "    tls: none\n    pop3:\n      mode: delete\n"+
+		"    retention:\n      gone_after: 30d\n      pop3_deleted_after: 30d\n")
+	r = run(opted, "prune")
+	if want := fmt.Sprintf("home: ok — %d messages pruned", len(msgs)-userDeleted); !strings.Contains(r.stdout, want) {
+		t.Fatalf("pop3_deleted_after: want %q\n%s", want, r.stdout)
+	}
+	if r := run(opted, "verify"); !strings.Contains(r.stdout, "home: clean — 1 folder, 0 messages") {
+		t.Fatalf("verify:\n%s", r.stdout)
+	}
 }
