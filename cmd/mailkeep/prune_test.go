@@ -60,7 +60,7 @@ func newPruneSetup(t *testing.T, inbox, archived, old, gone int) *pruneSetup {
 	s.backup(t)
 	removeFiles(t, filepath.Join(md, "cur"), 5)
 	s.backup(t)
-	backdate(t, s.root, map[int64]int{1: 500, 2: 400})
+	backdate(t, filepath.Join(s.root, "alice", "catalog.db"), map[int64]int{1: 500, 2: 400})
 	s.all, s.victims = archivedKeys(t, s.root, 2)
 	s.files = countFiles(s.root)
 	if len(s.victims) != gone+gone/2+old {
@@ -120,10 +120,11 @@ func removeFiles(t *testing.T, cur string, n int) {
 	}
 }
 
-// backdate moves the start of runs back by days, as if they had run then.
-func backdate(t *testing.T, root string, runs map[int64]int) {
+// backdate moves the start of runs of the catalog at path back by days,
+// as if they had run then.
+func backdate(t *testing.T, path string, runs map[int64]int) {
 	t.Helper()
-	db, err := sql.Open("sqlite", filepath.Join(root, "alice", "catalog.db"))
+	db, err := sql.Open("sqlite", path)
 	if err != nil {
 		t.Fatal(err)
 	}
