@@ -113,7 +113,10 @@ func (a *Writer) Prune(ctx context.Context, opts PruneOptions) (PruneResult, err
 		plan.res.Duration = time.Since(start)
 		return plan.res, err
 	}
+	a.log.Debug("prune recorded", "prune", plan.res.ID, "messages", plan.res.Messages, "folders", plan.res.FoldersRemoved,
+		"runs_merged", plan.res.RunsMerged, "took", time.Since(start))
 	res = plan.res
+	removing := time.Now()
 	at := map[string]int{}
 	for i, f := range res.Folders {
 		at[f.Name] = i
@@ -123,6 +126,7 @@ func (a *Writer) Prune(ctx context.Context, opts PruneOptions) (PruneResult, err
 			res.Folders[i].DiskBytes += l.size
 		}
 	})
+	a.log.Debug("prune removed its files", "prune", res.ID, "disk_bytes", res.DiskBytes, "took", time.Since(removing))
 	res.Duration = time.Since(start)
 	return res, a.Catalog.finishPrune(context.WithoutCancel(ctx), res, err)
 }
