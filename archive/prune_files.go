@@ -194,8 +194,10 @@ func (a *Writer) removeLeftovers(ctx context.Context, pending []prunedEntry, rem
 			removed(l)
 		}
 	}
-	return done, a.Catalog.tx(context.WithoutCancel(ctx), func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE pruned SET done = 1 WHERE done = 0`)
+	// Every pending entry was read under the lock: all are done now.
+	wctx := context.WithoutCancel(ctx)
+	return done, a.Catalog.tx(wctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(wctx, `UPDATE pruned SET done = 1 WHERE done = 0`)
 		return err
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -159,10 +160,10 @@ func printPrune(w io.Writer, rep pruneReport, r archive.PruneResult) {
 		return
 	}
 	if r.Empty() {
-		fmt.Fprintf(w, "%s: %s — nothing to prune\n", rep.Account, rep.Outcome)
+		fmt.Fprintf(w, "%s: %s — nothing to prune\n", rep.Account, strings.ReplaceAll(rep.Outcome, "-", " "))
 		return
 	}
-	fmt.Fprintf(w, "%s: %s — %s\n", rep.Account, rep.Outcome, pruneSummary(r, rep.DryRun))
+	fmt.Fprintf(w, "%s: %s — %s\n", rep.Account, strings.ReplaceAll(rep.Outcome, "-", " "), pruneSummary(r, rep.DryRun))
 	for _, f := range r.Folders {
 		fmt.Fprintf(w, "  %s: %s\n", displayName(f.Name), pruneFolderLine(f))
 	}

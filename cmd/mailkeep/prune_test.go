@@ -206,7 +206,7 @@ func TestCLIPrune(t *testing.T) {
 	cfg, root := s.copyArchive(t)
 
 	r := mailkeep(t, nil, "prune", "--config", cfg, "--dry-run")
-	want := fmt.Sprintf("alice: dry-run — %d messages would go (", len(s.victims))
+	want := fmt.Sprintf("alice: dry run — %d messages would go (", len(s.victims))
 	if r.code != exitOK || !strings.Contains(r.stdout, want) || !strings.Contains(r.stdout, "1 folder removed; 1 run merged into run 2") ||
 		!strings.Contains(r.stdout, "  Old: the folder, gone from the server since ") || !strings.Contains(r.stdout, "  INBOX: 20 messages (") {
 		t.Fatalf("dry run: exit %d, want %q\n%s%s", r.code, want, r.stdout, r.stderr)
