@@ -32,6 +32,7 @@ type Job func(ctx context.Context, root string, a *config.Account, log *slog.Log
 type Options struct {
 	Version  string                                    // the build's, for mailkeep_build_info
 	Job      Job                                       // default Backup
+	Prune    PruneJob                                  // after a backup that ends ok; default Prune
 	Reload   func(path string) (*config.Config, error) // default config.Load
 	Schedule schedule.Options                          // Retry and Rand; the agent sets the rest
 }
@@ -51,6 +52,9 @@ type Agent struct {
 func New(cfg *config.Config, log *slog.Logger, opts Options) (*Agent, error) {
 	if opts.Job == nil {
 		opts.Job = Backup
+	}
+	if opts.Prune == nil {
+		opts.Prune = Prune
 	}
 	if opts.Reload == nil {
 		opts.Reload = config.Load
@@ -152,7 +156,8 @@ func shutdown(srv *http.Server) {
 	srv.Shutdown(ctx)
 }
 
-// backup is the scheduler's job: one run of one account.
+// backup is the scheduler's job: one run of one account, and a prune
+// after it when it ended ok.
 func (a *Agent) backup(ctx context.Context, name string) error {
 	cfg := a.cfg.Load()
 	acct, err := cfg.Account(name)
@@ -169,6 +174,9 @@ func (a *Agent) backup(ctx context.Context, name string) error {
 	}
 	a.metrics.observeRun(name, res, err, time.Now())
 	logResult(log, res)
+	if err == nil && res.Outcome == archive.OutcomeOK {
+		a.prune(ctx, cfg.Archive, acct, log)
+	}
 	if len(acct.Replicate) > 0 && replicable(err) && ctx.Err() == nil {
 		a.replicate(ctx, cfg.Archive, acct, log)
 	}

@@ -37,6 +37,8 @@ type metrics struct {
 	messages    *prometheus.CounterVec
 	bytes       *prometheus.CounterVec
 	deleted     *prometheus.CounterVec
+	pruned      *prometheus.CounterVec
+	prunedBytes *prometheus.CounterVec
 	duration    *prometheus.HistogramVec
 	errors      *prometheus.CounterVec
 	skipped     *prometheus.CounterVec
@@ -70,6 +72,8 @@ func newMetrics(version string) *metrics {
 		messages:    counter("archived_messages_total", "New messages archived.", acct),
 		bytes:       counter("archived_bytes_total", "Bytes of new messages archived, before compression.", acct),
 		deleted:     counter("server_deleted_messages_total", "Archived messages a POP3 run deleted from the server (delete mode, delete_after_days).", acct),
+		pruned:      counter("pruned_messages_total", "Messages a prune took out of the archive (retention).", acct),
+		prunedBytes: counter("pruned_bytes_total", "Bytes of the messages a prune took out of the archive, before compression.", acct),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "mailkeep_run_duration_seconds",
 			Help: "How long runs took.", Buckets: prometheus.ExponentialBuckets(1, 4, 9)}, acct),
 		errors:  counter("errors_total", "Failures: each failed message or folder of a run, and each run that failed as a whole.", acct),
@@ -84,7 +88,7 @@ func newMetrics(version string) *metrics {
 	}
 	info := gauge("build_info", "Always 1; the version label is the build's.", []string{"version"})
 	info.WithLabelValues(version).Set(1)
-	m.reg.MustRegister(m.lastSuccess, m.lastRun, m.lastOutcome, m.runs, m.messages, m.bytes, m.deleted, m.duration,
+	m.reg.MustRegister(m.lastSuccess, m.lastRun, m.lastOutcome, m.runs, m.messages, m.bytes, m.deleted, m.pruned, m.prunedBytes, m.duration,
 		m.errors, m.skipped, m.running, m.next, m.reloads, m.replicas, m.replicaOK, info,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -132,6 +136,8 @@ func (m *metrics) initSeries(name string) {
 	m.messages.WithLabelValues(name)
 	m.bytes.WithLabelValues(name)
 	m.deleted.WithLabelValues(name)
+	m.pruned.WithLabelValues(name)
+	m.prunedBytes.WithLabelValues(name)
 	m.errors.WithLabelValues(name)
 	m.running.WithLabelValues(name)
 }
@@ -139,8 +145,8 @@ func (m *metrics) initSeries(name string) {
 func (m *metrics) forget(name string) {
 	l := prometheus.Labels{"account": name}
 	for _, v := range []interface{ DeletePartialMatch(prometheus.Labels) int }{m.lastSuccess, m.lastRun,
-		m.lastOutcome, m.runs, m.messages, m.bytes, m.deleted, m.duration, m.errors, m.skipped, m.running, m.next,
-		m.replicas, m.replicaOK} {
+		m.lastOutcome, m.runs, m.messages, m.bytes, m.deleted, m.pruned, m.prunedBytes, m.duration, m.errors, m.skipped,
+		m.running, m.next, m.replicas, m.replicaOK} {
 		v.DeletePartialMatch(l)
 	}
 }
@@ -210,6 +216,16 @@ func (m *metrics) observeRun(name string, res backup.Result, err error, now time
 	m.setLast(name, outcome, now)
 	if outcome == archive.OutcomeOK || outcome == archive.OutcomePartial {
 		m.setSuccess(name, now)
+	}
+}
+
+// observePrune records a prune after a backup: what it took, or its
+// failure (among the account's errors).
+func (m *metrics) observePrune(name string, res archive.PruneResult, err error) {
+	m.pruned.WithLabelValues(name).Add(float64(res.Messages))
+	m.prunedBytes.WithLabelValues(name).Add(float64(res.Bytes))
+	if err != nil && !errors.Is(err, archive.ErrBusy) {
+		m.errors.WithLabelValues(name).Inc()
 	}
 }
 

@@ -64,11 +64,12 @@ func OpenCatalogCopy(ctx context.Context, path string, open FileOpener, onClose 
 		return nil, fmt.Errorf("open catalog copy: %w", err)
 	}
 	db.SetMaxOpenConns(1)
-	if err := checkSchema(ctx, db); err != nil {
+	v, err := checkSchema(ctx, db)
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("catalog copy %s: %w", path, err)
 	}
-	return &Snapshot{cat: &Catalog{db: db}, open: open, onClose: onClose}, nil
+	return &Snapshot{cat: &Catalog{db: db, version: v}, open: open, onClose: onClose}, nil
 }
 
 // FormatMarker returns the archive's format marker, the text of its

@@ -56,11 +56,12 @@ func OpenSnapshot(ctx context.Context, root, name string) (*Snapshot, error) {
 		return nil, fmt.Errorf("open catalog: %w", err)
 	}
 	db.SetMaxOpenConns(1)
-	if err := checkSchema(ctx, db); err != nil {
+	v, err := checkSchema(ctx, db)
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("catalog %s: %w", path, err)
 	}
-	return &Snapshot{dir: dir, cat: &Catalog{db: db}}, nil
+	return &Snapshot{dir: dir, cat: &Catalog{db: db, version: v}}, nil
 }
 
 // Close releases the catalog (and, for a catalog copy, what its opener
@@ -122,19 +123,20 @@ func readFormat(dir string) error {
 	return nil
 }
 
-// checkSchema refuses a catalog that is newer than this build, or empty.
-func checkSchema(ctx context.Context, db *sql.DB) error {
+// checkSchema returns the catalog's schema version, and refuses a catalog
+// that is newer than this build, or empty.
+func checkSchema(ctx context.Context, db *sql.DB) (int, error) {
 	var v int
 	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
-		return err
+		return 0, err
 	}
 	switch {
 	case v > schemaVersion:
-		return fmt.Errorf("%w: catalog schema %d is newer than this mailkeep (%d)", ErrFormat, v, schemaVersion)
+		return v, fmt.Errorf("%w: catalog schema %d is newer than this mailkeep (%d)", ErrFormat, v, schemaVersion)
 	case v == 0:
-		return ErrNoArchive
+		return v, ErrNoArchive
 	}
-	return nil
+	return v, nil
 }
 
 // Runs returns the account's runs, newest first.
@@ -227,11 +229,23 @@ func (s *Snapshot) Messages(ctx context.Context, folderID int64, v View) ([]Mess
 }
 
 // Folder returns the Maildir of a folder of the view, to open its messages.
+// A folder that a prune took after st was read is an error wrapping
+// ErrPruned, and so is a message of it (see OpenMessage).
 func (s *Snapshot) Folder(st FolderState) (*Folder, error) {
 	if s.open != nil {
 		return remoteFolder(st, s.open), nil
 	}
-	return openFolder(s.dir, st)
+	f, err := openFolder(s.dir, st)
+	if err != nil {
+		if prune, ok := s.cat.prunedBy(context.Background(), st.ID, "", nil); ok {
+			return nil, prunedError(fmt.Sprintf("folder %q", st.Name), prune)
+		}
+		return nil, err
+	}
+	f.prunedBy = func(m Message) (int64, bool) {
+		return s.cat.prunedBy(context.Background(), m.FolderID, m.Key, m.SHA256[:])
+	}
+	return f, nil
 }
 
 // Presence over time, as doc/design.md ("Catalog") gives it: a message was

@@ -190,8 +190,10 @@ func (r *run) lastRun(ctx context.Context) (archive.Run, error) {
 
 // checkLineage refuses a replica whose last run this archive does not
 // have: the archive was made anew, or the replica belongs to another one.
+// A run that prune merged away (runs: N deletes the runs before the oldest
+// it keeps) is accepted when every run the archive kept started after it.
 func (r *run) checkLineage(ctx context.Context, prev Manifest) error {
-	runs, err := r.copy.Runs(ctx)
+	runs, err := r.copy.Runs(ctx) // newest first
 	if err != nil {
 		return err
 	}
@@ -199,6 +201,9 @@ func (r *run) checkLineage(ctx context.Context, prev Manifest) error {
 		if run.ID == prev.Run && run.Started.Equal(prev.RunStarted) {
 			return nil
 		}
+	}
+	if oldest := runs[len(runs)-1]; prev.Run < oldest.ID && oldest.Started.After(prev.RunStarted) {
+		return nil
 	}
 	return fmt.Errorf("%s: %w: it holds run %d of %s, which this archive does not have; "+
 		"replicate to a new prefix or directory, or remove the replica", r.st, ErrForeign, prev.Run,

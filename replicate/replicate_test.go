@@ -2,6 +2,7 @@ package replicate_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"io"
 	"net"
@@ -193,6 +194,21 @@ func TestForeign(t *testing.T) {
 	if !errors.Is(err, replicate.ErrForeign) {
 		t.Fatalf("replicating another archive into a replica: %v", err)
 	}
+	check(t, st, a.n)
+
+	// Runs that prune merged away are no sign of another archive.
+	a.backup(t)
+	a.backup(t)
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(a.root, "alice", "catalog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.Exec(`DELETE FROM runs WHERE id < (SELECT MAX(id) FROM runs)`)
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, a, st, replicate.Options{})
 	check(t, st, a.n)
 }
 

@@ -153,7 +153,7 @@ func (tr *crashTrial) kill(rng *rand.Rand, byProgress bool, last time.Duration) 
 		target := len(tr.objects()) + rng.IntN(max(lack, 0)+1)
 		killed = killWhen(t, cmd, func() int { return len(tr.objects()) }, target, rng)
 	} else {
-		killed = killAfter(t, cmd, time.Duration(rng.Int64N(int64(last)+1)))
+		killed = killAfterDelay(t, cmd, time.Duration(rng.Int64N(int64(last)+1)))
 	}
 	if _, err := os.Stat(filepath.Join(tr.dir, "MANIFEST")); err != nil {
 		return killed // no state published yet: nothing to verify
@@ -164,8 +164,8 @@ func (tr *crashTrial) kill(rng *rand.Rand, byProgress bool, last time.Duration) 
 	return killed
 }
 
-// killAfter starts cmd and SIGKILLs it after d, unless it ended before.
-func killAfter(t *testing.T, cmd *exec.Cmd, d time.Duration) bool {
+// killAfterDelay starts cmd and SIGKILLs it after d, unless it ended before.
+func killAfterDelay(t *testing.T, cmd *exec.Cmd, d time.Duration) bool {
 	t.Helper()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
