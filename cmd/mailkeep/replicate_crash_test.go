@@ -58,9 +58,7 @@ func TestKillReplicate(t *testing.T) {
 		if tr.kill(rng, i%2 == 0, last[kind]) {
 			killed++
 		}
-		start := time.Now()
-		tr.finish()
-		last[kind] = time.Since(start)
+		last[kind] = tr.finish()
 	}
 	t.Logf("%d trials, %d killed mid-run", total, killed)
 	if killed < total*3/5 {
@@ -181,8 +179,9 @@ func killAfterDelay(t *testing.T, cmd *exec.Cmd, d time.Duration) bool {
 }
 
 // finish lets a replicate run to the end: it must send exactly the
-// objects the replica lacks, and leave it complete.
-func (tr *crashTrial) finish() {
+// objects the replica lacks, and leave it complete. It returns how long
+// the replicate took.
+func (tr *crashTrial) finish() time.Duration {
 	t := tr.t
 	want := tr.archiveObjects()
 	lack := 0
@@ -192,7 +191,9 @@ func (tr *crashTrial) finish() {
 			lack++
 		}
 	}
+	start := time.Now()
 	r := mailkeep(t, nil, "replicate", "--config", tr.cfg, "--json", "alice")
+	took := time.Since(start)
 	var rep replicateReport
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != exitOK || rep.Outcome != "ok" {
 		t.Fatalf("replicate after the kill: exit %d, %v\n%s%s", r.code, err, r.stdout, r.stderr)
@@ -207,6 +208,7 @@ func (tr *crashTrial) finish() {
 	if got := tr.objects(); len(got) != len(want) {
 		t.Fatalf("the replica holds %d message objects, the archive names %d", len(got), len(want))
 	}
+	return took
 }
 
 // settled returns the replica's message objects once their count has
