@@ -3,11 +3,8 @@ package replicate_test
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -92,46 +89,36 @@ func (f *fixture) add(t *testing.T, n int) {
 	f.n += n
 }
 
-// prune removes n message rows and their files from the archive, as
-// prune does, in a run of its own.
-func (f *fixture) prune(t *testing.T, n int) {
+// prune deletes the first n messages of INBOX on the server, backs up
+// (they are gone), and prunes them from the archive as "mailkeep prune"
+// does, two days later.
+func (f *fixture) prune(t *testing.T, n int) archive.PruneResult {
 	t.Helper()
-	dir := filepath.Join(f.root, "alice")
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "catalog.db"))
+	c := f.srv.Dial(t, "alice")
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	set := imap.SeqSet{}
+	set.AddRange(1, uint32(n))
+	if err := c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Expunge().Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.n -= n
+	f.backup(t)
+	a, err := archive.OpenWriter(t.Context(), f.root, "alice", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	if _, err := db.Exec(`INSERT INTO runs (kind, started, ended, outcome) VALUES ('prune', ?, ?, 'ok')`,
-		time.Now().UTC().Format(time.RFC3339Nano), time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
-		t.Fatal(err)
+	defer a.Close()
+	res, err := a.Prune(t.Context(), archive.PruneOptions{Retention: archive.Retention{GoneAfter: 24 * time.Hour},
+		Now: time.Now().Add(48 * time.Hour)})
+	if err != nil || res.Messages != n {
+		t.Fatalf("prune: %d messages, %v; want %d", res.Messages, err, n)
 	}
-	rows, err := db.Query(`SELECT m.id, f.dir, m.file FROM messages m JOIN folders f ON f.id = m.folder_id
-		WHERE m.size < 100000 ORDER BY m.id LIMIT ?`, n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	type row struct {
-		id        int64
-		dir, file string
-	}
-	var rs []row
-	for rows.Next() {
-		var r row
-		rows.Scan(&r.id, &r.dir, &r.file)
-		rs = append(rs, r)
-	}
-	rows.Close()
-	for _, r := range rs {
-		for _, q := range []string{`DELETE FROM flag_history WHERE message = ?`, `DELETE FROM messages WHERE id = ?`} {
-			if _, err := db.Exec(q, r.id); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := os.Remove(filepath.Join(dir, "mail", r.dir, ".mk", "cur", r.file)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	return res
 }
 
 // stores returns makers of directory stores and of S3 stores (of one
@@ -199,7 +186,7 @@ func sameAsArchive(t *testing.T, f *fixture, st replicate.Store) {
 		t.Fatal(err)
 	}
 	defer snap.Close()
-	want, got := contents(t, snap), contents(t, rp.Snapshot)
+	want, got := contents(t, snap, archive.View{Gone: archive.GoneToo}), contents(t, rp.Snapshot, archive.View{Gone: archive.GoneToo})
 	if len(want) != len(got) {
 		t.Fatalf("replica holds %d messages, archive %d", len(got), len(want))
 	}
@@ -210,17 +197,17 @@ func sameAsArchive(t *testing.T, f *fixture, st replicate.Store) {
 	}
 }
 
-// contents maps folder/key to flags and content of every message of the
-// latest state.
-func contents(t *testing.T, s *archive.Snapshot) map[string]string {
+// contents maps folder/key to flags and content of every message of a
+// view.
+func contents(t *testing.T, s *archive.Snapshot, v archive.View) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	folders, err := s.Folders(t.Context(), archive.View{})
+	folders, err := s.Folders(t.Context(), v)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, fv := range folders {
-		msgs, err := s.Messages(t.Context(), fv.ID, archive.View{})
+		msgs, err := s.Messages(t.Context(), fv.ID, v)
 		if err != nil {
 			t.Fatal(err)
 		}

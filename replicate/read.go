@@ -74,16 +74,24 @@ func OpenKept(ctx context.Context, st Store, tmpDir string, run int64) (*Replica
 	return &Replica{Snapshot: snap, Manifest: m}, nil
 }
 
-// state returns the state that ends with run; 0 is the current one.
+// state returns the state that ends with run: a kept one (the newest of
+// them, when several end with it: a prune records no run of its own, so
+// the state before a prune may end with the same run as the one after
+// it), else the current one; run 0 is the current one.
 func (m Manifest) state(run int64) (State, error) {
-	if run == 0 || run == m.Run {
+	if run == 0 {
+		return m.State, nil
+	}
+	for i := len(m.Kept) - 1; i >= 0; i-- {
+		if m.Kept[i].Run == run {
+			return m.Kept[i], nil
+		}
+	}
+	if run == m.Run {
 		return m.State, nil
 	}
 	runs := []string{fmt.Sprint(m.Run)}
 	for _, k := range m.Kept {
-		if k.Run == run {
-			return k, nil
-		}
 		runs = append(runs, fmt.Sprint(k.Run))
 	}
 	return State{}, fmt.Errorf("%w: run %d (it has the states of runs %s)", ErrNoState, run, strings.Join(runs, ", "))

@@ -74,42 +74,46 @@ func TestLifecycle(t *testing.T) {
 	}
 }
 
-// TestPrune: messages whose rows prune removed leave the replica at the
-// next run, unless keep_pruned.
+// TestPrune: messages that prune removed from the archive leave the
+// replica at the next run, unless keep_pruned; a replica with keep_pruned
+// keeps the state before the prune, whole and readable.
 func TestPrune(t *testing.T) {
 	kinds, _ := stores(t)
 	for _, kind := range []string{"dir", "s3"} {
 		t.Run(kind, func(t *testing.T) {
 			f := newFixture(t, 30)
 			keep, drop := kinds[kind](t, "keep/"), kinds[kind](t, "drop/")
-			before := run(t, f, keep, replicate.Options{KeepPruned: true})
+			run(t, f, keep, replicate.Options{KeepPruned: true})
 			first := run(t, f, drop, replicate.Options{})
 			f.backup(t) // a run that prunes nothing: no state kept
 			run(t, f, keep, replicate.Options{KeepPruned: true})
-			f.prune(t, 4)
+			before := f.n
+			f.prune(t, 4) // a backup that finds 4 messages gone, then the prune
 			kept := run(t, f, keep, replicate.Options{KeepPruned: true})
 			dropped := run(t, f, drop, replicate.Options{})
 			if kept.Removed != 0 || dropped.Removed != 4 || dropped.Objects != first.Objects-4 {
 				t.Fatalf("keep_pruned removed %d, the default %d (objects %d → %d); want 0 and 4",
 					kept.Removed, dropped.Removed, first.Objects, dropped.Objects)
 			}
-			check(t, drop, f.n-4)
-			if rep := check(t, keep, f.n-4); rep.Unnamed != 4 {
-				t.Fatalf("keep_pruned replica: %d unnamed objects, want 4", rep.Unnamed)
+			check(t, drop, f.n)
+			sameAsArchive(t, f, drop)
+			rep := check(t, keep, f.n)
+			if rep.Unnamed != 4 || len(rep.Kept) != 1 || rep.Kept[0] >= kept.Run {
+				t.Fatalf("keep_pruned replica: %d unnamed objects, kept states %v (now at run %d); want 4 and one before",
+					rep.Unnamed, rep.Kept, kept.Run)
 			}
-			// The state before the prune is kept, whole and readable.
-			rp, err := replicate.OpenKept(t.Context(), keep, "", before.Run+1)
+			// The state the replica held before: every message, the 4 pruned ones still there.
+			rp, err := replicate.OpenKept(t.Context(), keep, "", rep.Kept[0])
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer rp.Close()
-			if got := contents(t, rp.Snapshot); len(got) != f.n || len(rp.Manifest.Kept) != 1 {
-				t.Fatalf("kept state: %d messages (want %d), manifest keeps %d states", len(got), f.n, len(rp.Manifest.Kept))
+			if got := contents(t, rp.Snapshot, archive.View{}); len(got) != before {
+				t.Fatalf("kept state: %d messages, want %d", len(got), before)
 			}
-			if _, err := replicate.OpenKept(t.Context(), drop, "", before.Run+1); !errors.Is(err, replicate.ErrNoState) {
-				t.Fatalf("a replica without keep_pruned keeps a state: %v", err)
+			if _, err := replicate.OpenKept(t.Context(), drop, "", 999); !errors.Is(err, replicate.ErrNoState) {
+				t.Fatalf("a state that is not kept: %v", err)
 			}
-			sameAsArchive(t, f, drop)
 		})
 	}
 }

@@ -49,7 +49,7 @@ func TestSampleReplica(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer snap.Close()
-	want, got := contents(t, snap), contents(t, rp.Snapshot)
+	want, got := contents(t, snap, archive.View{}), contents(t, rp.Snapshot, archive.View{})
 	if len(want) != 9 || len(got) != len(want) {
 		t.Fatalf("replica %d messages, archive %d", len(got), len(want))
 	}

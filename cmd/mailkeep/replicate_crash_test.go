@@ -16,6 +16,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 
+	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/internal/corpus"
 	"github.com/mailkeep/mailkeep/internal/dovecottest"
 	"github.com/mailkeep/mailkeep/internal/s3test"
@@ -27,8 +28,8 @@ import (
 // falls in the catalog copy, the manifest and the removals); 20 trials to
 // S3 and 6 to a directory (MAILKEEP_REPLICATE_CRASH_TRIALS sets the
 // first number, the second is a third of it). Between
-// trials the archive changes: new mail, flag changes, messages pruned, or
-// the replica starts empty. After each kill the replica must verify clean
+// trials the archive changes: new mail, flag changes, messages deleted on
+// the server and pruned, or the replica starts empty. After each kill the replica must verify clean
 // at the state it had (or have no manifest yet, before the first), and
 // the next run must send exactly the objects that had not arrived and
 // leave a replica that verifies clean with every row of the archive. At
@@ -65,7 +66,7 @@ func TestKillReplicate(t *testing.T) {
 		t.Errorf("only %d of %d trials killed a running replicate", killed, total)
 	}
 
-	// The server still has what the trials pruned: back it up again.
+	// The archive and the replica as the server is now.
 	for _, args := range [][]string{{"backup", "--config", cfgs["s3"], "alice"}, {"replicate", "--config", cfgs["s3"], "alice"}} {
 		if r := mailkeep(t, nil, args...); r.code != exitOK {
 			t.Fatalf("%s: exit %d\n%s%s", args[0], r.code, r.stdout, r.stderr)
@@ -134,7 +135,7 @@ func (tr *crashTrial) change(srv *dovecottest.Server, i int, rng *rand.Rand) {
 			t.Fatalf("backup: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 		}
 	case 2:
-		pruneRows(t, filepath.Join(tr.root, "alice"), 3)
+		tr.prune(srv, 3)
 	}
 }
 
@@ -277,38 +278,34 @@ func openCatalog(t *testing.T, dir string) *sql.DB {
 	return db
 }
 
-// pruneRows removes n message rows and their files, as prune does. The
-// server still has them: their folders' sync state is cleared, so that
-// the next backup compares the folders again and fetches them.
-func pruneRows(t *testing.T, dir string, n int) {
-	t.Helper()
-	db := openCatalog(t, dir)
-	defer db.Close()
-	rows, err := db.Query(`SELECT m.id, f.dir, m.file FROM messages m JOIN folders f ON f.id = m.folder_id
-		ORDER BY random() LIMIT ?`, n)
-	if err == nil {
-		_, err = db.Exec(`UPDATE folders SET uidnext = 0, highestmodseq = 0, messages = 0`)
+// prune deletes n messages of INBOX on the server, backs up (they are
+// gone) and prunes them from the archive, as "mailkeep prune" would two
+// days later.
+func (tr *crashTrial) prune(srv *dovecottest.Server, n int) {
+	t := tr.t
+	c := srv.Dial(t, "alice")
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
 	}
+	set := imap.SeqSet{}
+	set.AddRange(1, uint32(n))
+	if err := c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Expunge().Close(); err != nil {
+		t.Fatal(err)
+	}
+	if r := mailkeep(t, nil, "backup", "--config", tr.cfg, "alice"); r.code != exitOK {
+		t.Fatalf("backup: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	a, err := archive.OpenWriter(t.Context(), tr.root, "alice", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ids []int64
-	var files []string
-	for rows.Next() {
-		var id int64
-		var d, f string
-		rows.Scan(&id, &d, &f)
-		ids, files = append(ids, id), append(files, filepath.Join(dir, "mail", d, ".mk", "cur", f))
-	}
-	rows.Close()
-	for i, id := range ids {
-		for _, q := range []string{`DELETE FROM flag_history WHERE message = ?`, `DELETE FROM messages WHERE id = ?`} {
-			if _, err := db.Exec(q, id); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := os.Remove(files[i]); err != nil {
-			t.Fatal(err)
-		}
+	defer a.Close()
+	res, err := a.Prune(t.Context(), archive.PruneOptions{Retention: archive.Retention{GoneAfter: 24 * time.Hour},
+		Now: time.Now().Add(48 * time.Hour)})
+	if err != nil || res.Messages != n {
+		t.Fatalf("prune: %d messages, %v; want %d", res.Messages, err, n)
 	}
 }
