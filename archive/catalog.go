@@ -13,7 +13,7 @@ import (
 )
 
 // schemaVersion is the catalog schema this build writes (PRAGMA user_version).
-const schemaVersion = 3
+const schemaVersion = 4
 
 // refetchTable records messages whose archived copy verify --repair set
 // aside while the server still had them: the next backup fetches them
@@ -26,10 +26,18 @@ const refetchTable = `CREATE TABLE refetch (
 	PRIMARY KEY (folder_id, key)
 )`
 
+// accountMetaTable holds facts about the source account, one value per
+// key (see catalog_account.go).
+const accountMetaTable = `CREATE TABLE account_meta (
+	key TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+)`
+
 // migrations[v] upgrades a catalog of schema v to v+1.
 var migrations = map[int]string{
 	1: `ALTER TABLE folders ADD COLUMN clean_run INTEGER NOT NULL DEFAULT 0`,
 	2: refetchTable,
+	3: `ALTER TABLE folders ADD COLUMN special_use TEXT NOT NULL DEFAULT '';` + accountMetaTable,
 }
 
 const schema = `
@@ -59,7 +67,8 @@ CREATE TABLE folders (
 	first_run INTEGER NOT NULL,
 	last_run INTEGER NOT NULL,
 	gone_run INTEGER,
-	clean_run INTEGER NOT NULL DEFAULT 0
+	clean_run INTEGER NOT NULL DEFAULT 0,
+	special_use TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE messages (
 	id INTEGER PRIMARY KEY,
@@ -151,7 +160,7 @@ func (c *Catalog) migrate(ctx context.Context) error {
 		return fmt.Errorf("%w: catalog schema %d is newer than this mailkeep (%d)", ErrFormat, v, schemaVersion)
 	}
 	return c.tx(ctx, func(tx *sql.Tx) error {
-		steps := []string{schema, refetchTable}
+		steps := []string{schema, refetchTable, accountMetaTable}
 		if v > 0 {
 			steps = nil
 			for ; v < schemaVersion; v++ {

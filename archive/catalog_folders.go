@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 )
 
 // FolderState is a folder's row: its server-side sync state.
@@ -18,14 +19,30 @@ type FolderState struct {
 	Messages      uint32
 	LastRun       int64
 	Gone          bool
+	// SpecialUse are the folder's RFC 6154 special-use attributes (`\Sent`,
+	// `\Drafts`…) as the server last listed them; none when it listed none,
+	// or the archive predates catalog schema 4.
+	SpecialUse []string
 }
 
-const folderCols = `id, name, delim, dir, uidvalidity, uidnext, highestmodseq, messages, last_run, gone_run IS NOT NULL`
+const folderCols = `id, name, delim, dir, uidvalidity, uidnext, highestmodseq, messages, last_run, gone_run IS NOT NULL,
+	special_use`
+
+// folderColsOf are folderCols for a catalog of schema v: one older than 4
+// has no special_use column, and its folders read as having no attributes.
+func folderColsOf(v int) string {
+	if v < 4 {
+		return strings.Replace(folderCols, "special_use", "''", 1)
+	}
+	return folderCols
+}
 
 func scanFolder(s interface{ Scan(...any) error }) (FolderState, error) {
 	var f FolderState
+	var use string
 	err := s.Scan(&f.ID, &f.Name, &f.Delim, &f.Dir, &f.UIDValidity, &f.UIDNext, &f.HighestModSeq,
-		&f.Messages, &f.LastRun, &f.Gone)
+		&f.Messages, &f.LastRun, &f.Gone, &use)
+	f.SpecialUse = SplitFlags(use)
 	return f, err
 }
 
@@ -105,4 +122,20 @@ func (c *Catalog) MarkFolderGone(ctx context.Context, id, run int64) (int, error
 		return err
 	})
 	return int(n), err
+}
+
+// SetSpecialUse records the special-use attributes the server listed for
+// folders, by name (see FolderState.SpecialUse). Folders the catalog does
+// not hold are left out.
+func (c *Catalog) SetSpecialUse(ctx context.Context, attrs map[string][]string) error {
+	return c.tx(ctx, func(tx *sql.Tx) error {
+		for name, use := range attrs {
+			v := joinFlags(use)
+			if _, err := tx.ExecContext(ctx, `UPDATE folders SET special_use = ? WHERE name = ? AND special_use != ?`,
+				v, name, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

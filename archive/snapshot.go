@@ -30,8 +30,9 @@ var ErrNoArchive = errors.New("no archive yet")
 // it returns has a complete, durable file, found by its key even after a
 // backup renamed it.
 type Snapshot struct {
-	dir string
-	cat *Catalog
+	dir    string
+	cat    *Catalog
+	schema int // the catalog's schema version
 }
 
 // OpenSnapshot opens the archive of account name under root for reading.
@@ -54,11 +55,12 @@ func OpenSnapshot(ctx context.Context, root, name string) (*Snapshot, error) {
 		return nil, fmt.Errorf("open catalog: %w", err)
 	}
 	db.SetMaxOpenConns(1)
-	if err := checkSchema(ctx, db); err != nil {
+	v, err := checkSchema(ctx, db)
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("catalog %s: %w", path, err)
 	}
-	return &Snapshot{dir: dir, cat: &Catalog{db: db}}, nil
+	return &Snapshot{dir: dir, cat: &Catalog{db: db}, schema: v}, nil
 }
 
 // Close releases the catalog.
@@ -113,19 +115,20 @@ func readFormat(dir string) error {
 	return nil
 }
 
-// checkSchema refuses a catalog that is newer than this build, or empty.
-func checkSchema(ctx context.Context, db *sql.DB) error {
+// checkSchema returns the catalog's schema version, and refuses a catalog
+// that is newer than this build, or empty.
+func checkSchema(ctx context.Context, db *sql.DB) (int, error) {
 	var v int
 	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
-		return err
+		return 0, err
 	}
 	switch {
 	case v > schemaVersion:
-		return fmt.Errorf("%w: catalog schema %d is newer than this mailkeep (%d)", ErrFormat, v, schemaVersion)
+		return v, fmt.Errorf("%w: catalog schema %d is newer than this mailkeep (%d)", ErrFormat, v, schemaVersion)
 	case v == 0:
-		return ErrNoArchive
+		return v, ErrNoArchive
 	}
-	return nil
+	return v, nil
 }
 
 // Runs returns the account's runs, newest first.
@@ -176,7 +179,7 @@ type ViewFolder struct {
 func (s *Snapshot) Folders(ctx context.Context, v View) ([]ViewFolder, error) {
 	where, args := folderPresence(v)
 	present, pargs := messagePresence(v)
-	rows, err := s.cat.db.QueryContext(ctx, `SELECT `+folderCols+`,
+	rows, err := s.cat.db.QueryContext(ctx, `SELECT `+folderColsOf(s.schema)+`,
 		(SELECT COUNT(*) FROM messages m WHERE m.folder_id = f.id AND `+present+`),
 		(SELECT COALESCE(SUM(m.size), 0) FROM messages m WHERE m.folder_id = f.id AND `+present+`)
 		FROM folders f WHERE `+where+` ORDER BY f.name`, slices.Concat(pargs, pargs, args)...)
