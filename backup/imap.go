@@ -52,11 +52,13 @@ func imapRun(ctx context.Context, a *archive.Writer, opts Options, run int64, st
 		return cmp.Or(d.err, err)
 	}
 	c := d.c
+	nsCmd := askNamespace(c)
 	folders, err := listFolders(c, opts)
 	if err != nil {
 		transport.CloseIMAP(c)
 		return err
 	}
+	ns := personalNamespace(nsCmd, opts.Log)
 	if err := markGoneFolders(ctx, a, known, folders, run, st); err != nil {
 		transport.CloseIMAP(c)
 		return err
@@ -64,7 +66,9 @@ func imapRun(ctx context.Context, a *archive.Writer, opts Options, run int64, st
 	st.add(func(s *archive.RunStats) { s.Folders = len(folders) })
 	folders, n := plan(folders, known, opts)
 	err = runWorkers(ctx, a, opts, run, st, c, folders, n)
-	return errors.Join(err, fatal(a.Catalog.TouchFolders(context.WithoutCancel(ctx), st.unchanged, run)))
+	ctx = context.WithoutCancel(ctx)
+	return errors.Join(err, fatal(a.Catalog.TouchFolders(ctx, st.unchanged, run)),
+		fatal(recordListing(ctx, a, folders, ns)))
 }
 
 // plan orders folders by how many messages a sync may have to fetch, most
@@ -134,6 +138,7 @@ type serverFolder struct {
 	name   string
 	delim  rune
 	status *imap.StatusData    // from LIST-STATUS, when the server has it
+	use    []string            // special-use attributes
 	known  archive.FolderState // the catalog's state of it (ID 0: none), set by plan
 }
 
