@@ -27,8 +27,9 @@ const maxIdleAttempts = 3
 type job struct {
 	src    archive.ViewFolder
 	target string
-	exists bool  // the target folder exists (false before creation, and in a dry run)
-	skip   error // why the folder cannot be restored at all, if it cannot
+	exists bool           // the target folder exists (false before creation, and in a dry run)
+	skip   error          // why the folder cannot be restored at all, if it cannot
+	fm     *FolderMapping // where the mapping put it, and why
 }
 
 // runWorkers restores the folders over up to opts.Connections
