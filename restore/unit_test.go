@@ -73,6 +73,12 @@ func TestRestoreMatch(t *testing.T) {
 			[]tgt{{"", "a\r\nb\r\n"}}, nil, 1},
 		{"bare LF kept by the target (raw size)", []archive.Message{fakeMsg("<l>", "a\nb\n")},
 			[]tgt{{"<l>", "a\nb\n"}}, nil, 0},
+		{"a CRLF added at the end by the target", []archive.Message{fakeMsg("<p>", "H: v\r\nX")},
+			[]tgt{{"<p>", "H: v\r\nX\r\n"}}, nil, 1},
+		{"a CRLF added, no Message-ID", []archive.Message{fakeMsg("", "H: v\r\n")},
+			[]tgt{{"", "H: v\r\n\r\n"}}, nil, 1},
+		{"same ID, 2 bytes more, other content", []archive.Message{fakeMsg("<q>", "AB")},
+			[]tgt{{"<q>", "ABCD"}}, []int{0}, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -109,13 +115,19 @@ func TestRestoreMatch(t *testing.T) {
 
 func TestRestoreContentHashNormalizes(t *testing.T) {
 	want := sha256.Sum256([]byte("a\r\nb\x80\r\n\r\nc"))
-	for _, in := range []string{"a\r\nb\x80\r\n\r\nc", "a\nb\x00\n\nc", "a\r\nb\x00\n\r\nc"} {
+	for _, in := range []string{"a\r\nb\x80\r\n\r\nc", "a\nb\x00\n\nc", "a\r\nb\x00\n\r\nc",
+		"a\r\nb\x80\r\n\r\nc\r\n", "a\nb\x00\n\nc\n\n", "a\r\nb\x80\r\n\r\nc\r\n\r\n\r\n"} {
 		h := newContentHash()
 		for _, b := range []byte(in) { // byte by byte: CR and LF split across writes
 			h.Write([]byte{b})
 		}
 		if h.Sum() != want {
 			t.Errorf("%q hashes differently from its CRLF form", in)
+		}
+	}
+	for _, in := range []string{"a\r\nb\x80\r\nc", "a\r\nb\x80\r\n\r\nc d", "\r\na\r\nb\x80\r\n\r\nc"} {
+		if hashOf(in) == want {
+			t.Errorf("%q hashes as %q", in, "a\r\nb\x80\r\n\r\nc")
 		}
 	}
 }
