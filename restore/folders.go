@@ -34,6 +34,7 @@ func (r *runner) prepare(c *imapclient.Client, src source) error {
 	for i := range r.mapping.Folders {
 		if fm := &r.mapping.Folders[i]; fm.Selected {
 			r.jobs = append(r.jobs, &job{src: src.folders[i], target: fm.Target, skip: fm.Err, fm: fm})
+			r.logMapping(fm)
 		}
 	}
 	have := map[string]bool{"INBOX": true}
@@ -48,6 +49,18 @@ func (r *runner) prepare(c *imapclient.Client, src source) error {
 		}
 	}
 	return nil
+}
+
+// logMapping says where a folder goes when that is not its own name.
+func (r *runner) logMapping(fm *FolderMapping) {
+	switch {
+	case fm.Err != nil: // logged when the folder's messages are counted as failed
+	case fm.Rule != RuleName:
+		r.opts.Log.Info("folder mapped", "folder", fm.Source, "target", fm.Target, "rule", fm.Rule, "special_use", fm.Role,
+			"under", fm.Under)
+	case fm.Target != fm.Source:
+		r.opts.Log.Debug("folder mapped", "folder", fm.Source, "target", fm.Target)
+	}
 }
 
 // normInbox spells a leading INBOX level, in any case, INBOX.

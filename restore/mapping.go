@@ -356,7 +356,10 @@ func (m *mapper) targetName(rel []string, srcDelim rune) (string, error) {
 		if srcDelim != 0 {
 			sep = string(srcDelim)
 		}
-		return m.rawInto + strings.Join(rel, sep), nil
+		if name := m.rawInto + strings.Join(rel, sep); name != "INBOX" {
+			return m.dst.Prefix + name, nil
+		}
+		return "INBOX", nil
 	}
 	comps := slices.Concat(m.into, rel)
 	for _, c := range comps {
