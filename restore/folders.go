@@ -51,15 +51,12 @@ func (r *runner) prepare(c *imapclient.Client, src source) error {
 	return nil
 }
 
-// logMapping says where a folder goes when that is not its own name.
+// logMapping says where a folder goes when that is not its own name (at
+// debug level: --dry-run shows the mapping to a person).
 func (r *runner) logMapping(fm *FolderMapping) {
-	switch {
-	case fm.Err != nil: // logged when the folder's messages are counted as failed
-	case fm.Rule != RuleName:
-		r.opts.Log.Info("folder mapped", "folder", fm.Source, "target", fm.Target, "rule", fm.Rule, "special_use", fm.Role,
-			"under", fm.Under)
-	case fm.Target != fm.Source:
-		r.opts.Log.Debug("folder mapped", "folder", fm.Source, "target", fm.Target)
+	if fm.Err == nil && fm.Target != fm.Source { // a folder that fails is logged when its messages are counted
+		r.opts.Log.Debug("folder mapped", "folder", fm.Source, "to", fm.Target, "rule", fm.Rule, "special_use", fm.Role,
+			"below", fm.Under)
 	}
 }
 
