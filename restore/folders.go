@@ -94,7 +94,7 @@ func (r *runner) ensure(c *imapclient.Client, j *job, existing map[string]bool) 
 		r.created--
 		j.fm.Create = false
 		j.skip = fmt.Errorf("create %q: %w; if the target refuses the name, restore the folder under another with --map %s",
-			j.target, err, shellQuote(MapRule{j.src.Name, r.mapper.suggest(r.mapper.targetRel(j.target), func(string) bool { return false }, true)}.String()))
+			j.target, err, r.mapper.suggestFor(j.src.Name))
 	default:
 		return fmt.Errorf("create %q: %w", j.target, err)
 	}
@@ -153,22 +153,9 @@ func readTarget(c *imapclient.Client) (Target, []targetFolder, error) {
 	if lo.ReturnSpecialUse {
 		t.SpecialUse = "RETURN (SPECIAL-USE)"
 	}
-	list, err := c.List("", "*", lo).Collect()
+	folders, names, delims, err := listTarget(c, lo)
 	if err != nil {
-		return Target{}, nil, fmt.Errorf("list the target's folders: %w", err)
-	}
-	var folders []targetFolder
-	var names []string
-	var delims []rune
-	for _, l := range list {
-		if !slices.Contains(l.Attrs, imap.MailboxAttrNoSelect) && !slices.Contains(l.Attrs, imap.MailboxAttrNonExistent) {
-			var use []string
-			for _, a := range l.Attrs {
-				use = append(use, string(a))
-			}
-			folders = append(folders, targetFolder{name: l.Mailbox, use: use})
-		}
-		names, delims = append(names, l.Mailbox), append(delims, l.Delim)
+		return Target{}, nil, err
 	}
 	if nsCmd != nil {
 		if ns, err := nsCmd.Wait(); err == nil && len(ns.Personal) > 0 {
@@ -179,6 +166,29 @@ func readTarget(c *imapclient.Client) (Target, []targetFolder, error) {
 		t.Prefix, t.PrefixFrom = inferPrefix(names, delims), "LIST"
 	}
 	return t, folders, nil
+}
+
+// listTarget lists the target's folders: the selectable ones with their
+// attributes, and the names and delimiters of all.
+func listTarget(c *imapclient.Client, lo *imap.ListOptions) ([]targetFolder, []string, []rune, error) {
+	list, err := c.List("", "*", lo).Collect()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("list the target's folders: %w", err)
+	}
+	var folders []targetFolder
+	names, delims := make([]string, len(list)), make([]rune, len(list))
+	for i, l := range list {
+		names[i], delims[i] = l.Mailbox, l.Delim
+		if slices.Contains(l.Attrs, imap.MailboxAttrNoSelect) || slices.Contains(l.Attrs, imap.MailboxAttrNonExistent) {
+			continue
+		}
+		var use []string
+		for _, a := range l.Attrs {
+			use = append(use, string(a))
+		}
+		folders = append(folders, targetFolder{name: l.Mailbox, use: use})
+	}
+	return folders, names, delims, nil
 }
 
 // settleInterval is how long the target must stay unchanged before a

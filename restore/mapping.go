@@ -144,6 +144,9 @@ type mapper struct {
 	rules     map[string]MapRule
 	into      []string
 	rawInto   string
+
+	rels   map[string][]string // by archive folder: its relative target name, set by mapFolders
+	mapped map[string]bool     // target names given out (by nameKey), set by mapFolders
 }
 
 // anchor is a folder whose target name comes from a --map or a role, with
@@ -165,19 +168,31 @@ func (m *mapper) mapFolders(folders []archive.ViewFolder, selected func(string) 
 		out[i].Source, out[i].Selected = f.Name, selected == nil || selected(f.Name)
 		rels[i] = m.mapOne(&out[i], f, anchors)
 	}
-	mapped := map[string]bool{}
-	for _, fm := range out {
-		mapped[nameKey(fm.Target)] = fm.Err == nil
+	m.rels, m.mapped = map[string][]string{}, map[string]bool{}
+	for i, fm := range out {
+		m.rels[fm.Source] = rels[i]
+		if fm.Err == nil {
+			m.mapped[nameKey(fm.Target)] = true
+		}
 	}
-	taken := func(name string) bool { return mapped[nameKey(name)] }
 	for i := range out {
 		if fm := &out[i]; fm.Err != nil {
 			fm.Err = fmt.Errorf("%w: %w; restore it with --map %s", ErrFolderName, fm.Err,
-				shellQuote(MapRule{fm.Source, m.suggest(rels[i], taken, false)}.String()))
+				shellQuote(MapRule{fm.Source, m.suggest(rels[i], m.taken, false)}.String()))
 		}
 	}
-	m.refuseCollisions(out, rels, taken)
+	m.refuseCollisions(out, rels, m.taken)
 	return out
+}
+
+// taken says whether the mapping gives out a target name.
+func (m *mapper) taken(name string) bool { return m.mapped[nameKey(name)] }
+
+// suggestFor proposes a --map for a folder whose target the server
+// refused to create: every character but letters, digits, space, "-" and
+// "_" replaced.
+func (m *mapper) suggestFor(source string) string {
+	return shellQuote(MapRule{source, m.suggest(m.rels[source], m.taken, true)}.String())
 }
 
 // mapOne finds the folder's relative target name, from the deepest --map
