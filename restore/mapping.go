@@ -247,7 +247,8 @@ func (m *mapper) roleAnchors(folders []archive.ViewFolder, out []FolderMapping) 
 		} else if m.dst.CreateSpecialUse && len(m.into) == 0 {
 			a.createUse = string(role)
 		}
-		anchors[f.Name] = a
+		delim := firstRune(f.Delim)
+		anchors[strings.Join(splitName(f.Name, delim), string(delim))] = a // as mapOne looks it up
 	}
 	return anchors
 }
