@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 )
 
 // FolderState is a folder's row: its server-side sync state.
@@ -21,28 +20,25 @@ type FolderState struct {
 	Gone          bool
 	// SpecialUse are the folder's RFC 6154 special-use attributes (`\Sent`,
 	// `\Drafts`…) as the server last listed them; none when it listed none,
-	// or the archive predates catalog schema 4.
+	// or the archive predates catalog schema 4. Snapshot.Folders fills it.
 	SpecialUse []string
 }
 
-const folderCols = `id, name, delim, dir, uidvalidity, uidnext, highestmodseq, messages, last_run, gone_run IS NOT NULL,
-	special_use`
+const folderCols = `id, name, delim, dir, uidvalidity, uidnext, highestmodseq, messages, last_run, gone_run IS NOT NULL`
 
-// folderColsOf are folderCols for a catalog of schema v: one older than 4
-// has no special_use column, and its folders read as having no attributes.
-func folderColsOf(v int) string {
+// specialUseCol is the special_use column for a catalog of schema v: one
+// older than 4 has none, and its folders read as having no attributes.
+func specialUseCol(v int) string {
 	if v < 4 {
-		return strings.Replace(folderCols, "special_use", "''", 1)
+		return "''"
 	}
-	return folderCols
+	return "special_use"
 }
 
 func scanFolder(s interface{ Scan(...any) error }) (FolderState, error) {
 	var f FolderState
-	var use string
 	err := s.Scan(&f.ID, &f.Name, &f.Delim, &f.Dir, &f.UIDValidity, &f.UIDNext, &f.HighestModSeq,
-		&f.Messages, &f.LastRun, &f.Gone, &use)
-	f.SpecialUse = SplitFlags(use)
+		&f.Messages, &f.LastRun, &f.Gone)
 	return f, err
 }
 
