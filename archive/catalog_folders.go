@@ -19,9 +19,10 @@ type FolderState struct {
 	LastRun       int64
 	Gone          bool
 	// SpecialUse are the folder's RFC 6154 special-use attributes (`\Sent`,
-	// `\Drafts`…) as the server last listed them; none when it listed none,
-	// or the archive predates catalog schema 4. Snapshot.Folders fills it.
-	SpecialUse []string
+	// `\Drafts`…), space-separated, as the server last listed them; empty
+	// when it listed none, or the archive predates catalog schema 4.
+	// Snapshot.Folders fills it; SplitFlags splits it.
+	SpecialUse string
 }
 
 const folderCols = `id, name, delim, dir, uidvalidity, uidnext, highestmodseq, messages, last_run, gone_run IS NOT NULL`

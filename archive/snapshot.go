@@ -195,7 +195,7 @@ func (s *Snapshot) Folders(ctx context.Context, v View) ([]ViewFolder, error) {
 		if err != nil {
 			return nil, fmt.Errorf("catalog: %w", err)
 		}
-		f.SpecialUse = SplitFlags(use)
+		f.SpecialUse = use
 		out = append(out, f)
 	}
 	return out, rows.Err()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -206,10 +207,10 @@ func checkRecorded(t *testing.T, c *imapclient.Client, root string, s matrixServ
 		t.Fatal(err)
 	}
 	for _, f := range folders {
-		if !slices.Equal(f.SpecialUse, attrs[f.Name]) {
+		if f.SpecialUse != strings.Join(attrs[f.Name], " ") {
 			t.Errorf("folder %q: special use %q recorded, the server lists %q", f.Name, f.SpecialUse, attrs[f.Name])
 		}
-		if len(f.SpecialUse) > 0 {
+		if f.SpecialUse != "" {
 			t.Logf("folder %q: special use %q", f.Name, f.SpecialUse)
 		}
 	}

@@ -265,7 +265,7 @@ func (m *mapper) sourceRoles(folders []archive.ViewFolder) map[imap.MailboxAttr]
 	owner := map[imap.MailboxAttr]roleOwner{}
 	taken := map[int]bool{}
 	for i, f := range folders {
-		if r, ok := roleOf(f.SpecialUse); ok && !isInbox(f.Name) {
+		if r, ok := roleOf(archive.SplitFlags(f.SpecialUse)); ok && !isInbox(f.Name) {
 			if _, dup := owner[r]; !dup {
 				owner[r], taken[i] = roleOwner{index: i}, true
 			}
@@ -274,7 +274,9 @@ func (m *mapper) sourceRoles(folders []archive.ViewFolder) map[imap.MailboxAttr]
 	best := map[imap.MailboxAttr]int{} // rank of the owner's name
 	for i, f := range folders {
 		r, rank, ok := roleByName(m.sourceRel(f.Name, firstRune(f.Delim)))
-		if !ok || taken[i] || slices.ContainsFunc(folders, func(g archive.ViewFolder) bool { return hasRole(g.SpecialUse, r) }) {
+		if !ok || taken[i] || slices.ContainsFunc(folders, func(g archive.ViewFolder) bool {
+			return hasRole(archive.SplitFlags(g.SpecialUse), r)
+		}) {
 			continue
 		}
 		if prev, dup := owner[r]; !dup || rank < best[r] {

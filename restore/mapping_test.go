@@ -198,7 +198,7 @@ func mapForTest(t *testing.T, srcPrefix string, tgt Target, existing []dst, rule
 	var fs []archive.ViewFolder
 	for _, f := range folders {
 		fs = append(fs, archive.ViewFolder{FolderState: archive.FolderState{Name: f.name, Delim: f.delim,
-			SpecialUse: archive.SplitFlags(f.use)}})
+			SpecialUse: f.use}})
 	}
 	return m.mapFolders(fs, nil)
 }
