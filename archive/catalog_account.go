@@ -38,9 +38,9 @@ func (c *Catalog) SetNamespace(ctx context.Context, ns Namespace) error {
 // Namespace returns the source account's personal namespace as the last
 // backup that could ask recorded it. ok is false when none did: the
 // server has no NAMESPACE, the archive is a POP3 one, or it predates
-// catalog schema 4.
+// catalog schema 5.
 func (s *Snapshot) Namespace(ctx context.Context) (ns Namespace, ok bool, err error) {
-	if s.schema < 4 {
+	if s.cat.version < listingSchema {
 		return Namespace{}, false, nil
 	}
 	rows, err := s.cat.db.QueryContext(ctx, `SELECT key, value FROM account_meta WHERE key IN (?, ?)`,

@@ -20,17 +20,17 @@ type FolderState struct {
 	Gone          bool
 	// SpecialUse are the folder's RFC 6154 special-use attributes (`\Sent`,
 	// `\Drafts`…), space-separated, as the server last listed them; empty
-	// when it listed none, or the archive predates catalog schema 4.
+	// when it listed none, or the archive predates catalog schema 5.
 	// Snapshot.Folders fills it; SplitFlags splits it.
 	SpecialUse string
 }
 
 const folderCols = `id, name, delim, dir, uidvalidity, uidnext, highestmodseq, messages, last_run, gone_run IS NOT NULL`
 
-// specialUseCol is the special_use column for a catalog of schema v: one
-// older than 4 has none, and its folders read as having no attributes.
+// specialUseCol is the special_use column for a catalog of schema v: an
+// older one has none, and its folders read as having no attributes.
 func specialUseCol(v int) string {
-	if v < 4 {
+	if v < listingSchema {
 		return "''"
 	}
 	return "special_use"

@@ -30,9 +30,8 @@ var ErrNoArchive = errors.New("no archive yet")
 // it returns has a complete, durable file, found by its key even after a
 // backup renamed it.
 type Snapshot struct {
-	dir    string
-	cat    *Catalog
-	schema int // the catalog's schema version
+	dir string
+	cat *Catalog
 }
 
 // OpenSnapshot opens the archive of account name under root for reading.
@@ -60,7 +59,7 @@ func OpenSnapshot(ctx context.Context, root, name string) (*Snapshot, error) {
 		db.Close()
 		return nil, fmt.Errorf("catalog %s: %w", path, err)
 	}
-	return &Snapshot{dir: dir, cat: &Catalog{db: db}, schema: v}, nil
+	return &Snapshot{dir: dir, cat: &Catalog{db: db, version: v}}, nil
 }
 
 // Close releases the catalog.
@@ -179,7 +178,7 @@ type ViewFolder struct {
 func (s *Snapshot) Folders(ctx context.Context, v View) ([]ViewFolder, error) {
 	where, args := folderPresence(v)
 	present, pargs := messagePresence(v)
-	rows, err := s.cat.db.QueryContext(ctx, `SELECT `+folderCols+`, `+specialUseCol(s.schema)+`,
+	rows, err := s.cat.db.QueryContext(ctx, `SELECT `+folderCols+`, `+specialUseCol(s.cat.version)+`,
 		(SELECT COUNT(*) FROM messages m WHERE m.folder_id = f.id AND `+present+`),
 		(SELECT COALESCE(SUM(m.size), 0) FROM messages m WHERE m.folder_id = f.id AND `+present+`)
 		FROM folders f WHERE `+where+` ORDER BY f.name`, slices.Concat(pargs, pargs, args)...)
@@ -223,7 +222,21 @@ func (s *Snapshot) Messages(ctx context.Context, folderID int64, v View) ([]Mess
 }
 
 // Folder returns the Maildir of a folder of the view, to open its messages.
-func (s *Snapshot) Folder(st FolderState) (*Folder, error) { return openFolder(s.dir, st) }
+// A folder that a prune took after st was read is an error wrapping
+// ErrPruned, and so is a message of it (see OpenMessage).
+func (s *Snapshot) Folder(st FolderState) (*Folder, error) {
+	f, err := openFolder(s.dir, st)
+	if err != nil {
+		if prune, ok := s.cat.prunedBy(context.Background(), st.ID, "", nil); ok {
+			return nil, prunedError(fmt.Sprintf("folder %q", st.Name), prune)
+		}
+		return nil, err
+	}
+	f.prunedBy = func(m Message) (int64, bool) {
+		return s.cat.prunedBy(context.Background(), m.FolderID, m.Key, m.SHA256[:])
+	}
+	return f, nil
+}
 
 // Presence over time, as doc/design.md ("Catalog") gives it: a message was
 // on the server at run R when first_run ≤ R and its gone_run is empty or

@@ -501,9 +501,10 @@ func copyTree(t *testing.T, from, to string) {
 	}
 }
 
-// TestSpecialUseAndNamespace: schema 4 records each folder's special-use
+// TestSpecialUseAndNamespace: schema 5 records each folder's special-use
 // attributes and the source's personal namespace; a snapshot of a
-// schema 3 catalog reads its folders without attributes and no namespace.
+// catalog of schema 4 or 3 reads its folders without attributes and no
+// namespace.
 func TestSpecialUseAndNamespace(t *testing.T) {
 	ctx := context.Background()
 	a := buildArchive(t, 1)
@@ -545,22 +546,27 @@ func TestSpecialUseAndNamespace(t *testing.T) {
 			t.Errorf("%s: namespace %+v, %v, %v; want %+v, %v", when, ns, ok, err, wantNS, wantOK)
 		}
 	}
-	check("schema 4", `\Archive \Flagged`, Namespace{Delim: "/"}, true)
+	check("schema 5", `\Archive \Flagged`, Namespace{Delim: "/"}, true)
 	must(a.Catalog.SetSpecialUse(ctx, map[string][]string{"Archive/2024": nil}))
 	check("attributes taken away", "", Namespace{Delim: "/"}, true)
 	must(a.Catalog.SetSpecialUse(ctx, map[string][]string{"Archive/2024": {`\Archive`}}))
 	a.Close()
 
-	db, err := sql.Open("sqlite", filepath.Join(a.Dir, "catalog.db"))
-	must(err)
-	for _, q := range []string{`ALTER TABLE folders DROP COLUMN special_use`, `DROP TABLE account_meta`, `PRAGMA user_version = 3`} {
-		_, err := db.Exec(q)
+	downgrade := func(qs ...string) {
+		db, err := sql.Open("sqlite", filepath.Join(a.Dir, "catalog.db"))
 		must(err)
+		defer db.Close()
+		for _, q := range qs {
+			_, err := db.Exec(q)
+			must(err)
+		}
 	}
-	db.Close()
+	downgrade(`ALTER TABLE folders DROP COLUMN special_use`, `DROP TABLE account_meta`, `PRAGMA user_version = 4`)
+	check("schema 4", "", Namespace{}, false)
+	downgrade(`DROP TABLE pruned`, `DROP TABLE prunes`, `PRAGMA user_version = 3`)
 	check("schema 3", "", Namespace{}, false)
 
-	w, err := OpenWriter(ctx, root, "acct", nil) // migrates to 4
+	w, err := OpenWriter(ctx, root, "acct", nil) // migrates to 5
 	must(err)
 	defer w.Close()
 	check("migrated from 3", "", Namespace{}, false)

@@ -45,7 +45,11 @@ type dialResult struct {
 }
 
 func imapRun(ctx context.Context, a *archive.Writer, opts Options, run int64, st *stats, dialed <-chan dialResult) error {
-	known, err := a.Catalog.Folders(ctx)
+	var known []archive.FolderState
+	err := resumePrune(ctx, a, opts.Log)
+	if err == nil {
+		known, err = a.Catalog.Folders(ctx)
+	}
 	d := <-dialed
 	if err != nil || d.err != nil {
 		transport.CloseIMAP(d.c)

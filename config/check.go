@@ -23,6 +23,7 @@ func check(cfg *Config, top *section, accounts []*section) {
 	dir := configDir(cfg.Path)
 	checkTop(cfg, top, dir)
 	checkAgent(&cfg.Agent, top)
+	checkServe(cfg, top, dir)
 	for i := range cfg.Accounts {
 		checkAccount(&cfg.Accounts[i], accounts[i], dir)
 	}

@@ -65,6 +65,9 @@ func (p *parser) walkPair(k, v *yaml.Node, t reflect.Type, s *section, prefix st
 	if ft == nodeType {
 		return
 	}
+	if ft.Kind() == reflect.Pointer {
+		ft = ft.Elem()
+	}
 	if ft.Kind() == reflect.Struct && resolve(v).Kind == yaml.MappingNode {
 		p.walk(v, ft, s, key+".")
 		return

@@ -32,7 +32,7 @@ func (c *Config) Warnings(names ...string) []Warning {
 			w = append(w, Warning{a.Name, fmt.Sprintf("%s: tls none sends the login unencrypted; use implicit or starttls outside a trusted network", at)})
 		}
 	}
-	return w
+	return append(w, c.serveWarnings(uint32(mode), exposed)...)
 }
 
 // loopback reports whether host names this machine.

@@ -13,8 +13,8 @@ import (
 var testDate = time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
 
 // TestRestoreSchema3Archive restores an archive of a prefixed server that
-// predates catalog schema 4, so records neither namespace nor special
-// use: the source's INBOX. prefix is inferred from the folder names, and
+// predates catalog schema 5 (here: of schema 3), so records neither
+// namespace nor special use: the source's INBOX. prefix is inferred from the folder names, and
 // special-use folders are known by their names.
 func TestRestoreSchema3Archive(t *testing.T) {
 	t.Parallel()
@@ -36,7 +36,8 @@ func TestRestoreSchema3Archive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{`ALTER TABLE folders DROP COLUMN special_use`, `DROP TABLE account_meta`, `PRAGMA user_version = 3`} {
+	for _, q := range []string{`ALTER TABLE folders DROP COLUMN special_use`, `DROP TABLE account_meta`,
+		`DROP TABLE pruned`, `DROP TABLE prunes`, `PRAGMA user_version = 3`} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatal(err)
 		}

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mailkeep/mailkeep/agent"
+	"github.com/mailkeep/mailkeep/archive"
+	"github.com/mailkeep/mailkeep/config"
+)
+
+func serveCommand(g *globals) *cobra.Command {
+	var listen, asOf string
+	cmd := &cobra.Command{
+		Use:   "serve [--listen ADDR] [--as-of RUN|DATE] [ACCOUNT...]",
+		Short: "Serve the archive as a read-only IMAP server, for any mail client",
+		Long: `serve makes the archive of every account of the config, or of the named ones, an IMAP
+server that any mail client can browse. The user name is the account's name, the password
+the one of the config's serve section. Nothing can be changed through it: SELECT answers
+READ-ONLY, and STORE, APPEND, COPY, MOVE, EXPUNGE, CREATE, DELETE and RENAME are refused. It
+writes nothing into the archive and takes no lock, so backups run meanwhile; a client sees
+a folder as it was when it selected it, and the newest state when it selects again.
+
+Each account has a folder mailkeep/Gone with the messages the archive kept after the
+server deleted them. --as-of RUN|TIME serves each folder as it was at a backup run: a run
+id, or the last run that started at or before an RFC 3339 time (2026-11-01T08:00:00Z), a
+date (2026-11-01: the end of that day, local time) or an age (3d, 12h).
+
+--listen overrides serve.listen. An address that is not loopback needs serve.tls_cert and
+serve.tls_key. SIGINT or SIGTERM stop it.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runServe(cmd.Context(), g, args, listen, asOf)
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "", "host:port to serve on (default serve.listen, 127.0.0.1:1143)")
+	cmd.Flags().StringVar(&asOf, "as-of", "", "serve the state of this run: a run id, a date, an RFC 3339 time or an age (3d)")
+	return cmd
+}
+
+func runServe(ctx context.Context, g *globals, names []string, listen, asOf string) error {
+	log, cfg, accts, err := g.setup(names)
+	if err != nil {
+		return err
+	}
+	at, err := archive.ParseAsOf(asOf, time.Now(), time.Local, config.ParseDuration)
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	opts := agent.ServeOptions{Listen: listen, AsOf: at}
+	for _, a := range accts {
+		opts.Accounts = append(opts.Accounts, a.Name)
+	}
+	srv, err := agent.NewServer(ctx, cfg, opts, log)
+	switch {
+	case errors.Is(err, agent.ErrConfig), errors.Is(err, archive.ErrNoRun):
+		return withCode(exitUsage, err)
+	case err != nil:
+		return withCode(exitFailure, err)
+	}
+	fmt.Fprintf(g.stderr, "serving %d accounts on %s (IMAP, read-only); stop with Ctrl-C\n", len(opts.Accounts), srv.Addr())
+	return withCode(exitFailure, srv.Serve(ctx))
+}
