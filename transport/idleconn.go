@@ -39,6 +39,7 @@ type idleConn struct {
 	writeWaiting bool // the client set a write deadline
 	pending      int  // commands sent and not yet completed
 	stall        *StallError
+	gone         bool // closed, or a read or write failed
 }
 
 // newIdleConn wraps conn, which may be a TLS connection over raw.
@@ -97,27 +98,30 @@ func (c *idleConn) Read(p []byte) (int, error) {
 }
 
 func (c *idleConn) Write(p []byte) (int, error) {
+	// Counted before they go: the server may answer before Write returns.
+	sent := c.out.scan(p)
 	c.mu.Lock()
 	if c.stall != nil {
 		c.mu.Unlock()
 		return 0, c.stall
 	}
-	c.Conn.SetWriteDeadline(c.deadline(c.writeWaiting))
-	c.mu.Unlock()
-	n, err := c.Conn.Write(p)
-	sent := c.out.scan(p[:n])
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	if sent > 0 {
 		c.pending += sent
 		// A read that is already waiting now awaits an answer.
 		c.Conn.SetReadDeadline(c.readDeadline())
 	}
+	c.Conn.SetWriteDeadline(c.deadline(c.writeWaiting))
+	c.mu.Unlock()
+	n, err := c.Conn.Write(p)
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	return n, c.failed(err)
 }
 
-// failed turns a timeout into the connection's stall; c.mu is held.
+// failed records a failed read or write, and turns a timeout into the
+// connection's stall; c.mu is held.
 func (c *idleConn) failed(err error) error {
+	c.gone = c.gone || err != nil
 	if !errors.Is(err, os.ErrDeadlineExceeded) {
 		return err
 	}
@@ -134,14 +138,31 @@ func (c *idleConn) stalled() *StallError {
 	return c.stall
 }
 
+// ended reports whether the connection is closed or broken. go-imap
+// closes it, or sees it fail, before it fails the commands in flight.
+func (c *idleConn) ended() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gone
+}
+
 // Close closes the connection; after a stall, without the TLS goodbye,
 // which a silent server would not read.
 func (c *idleConn) Close() error {
-	if c.stalled() != nil {
+	c.mu.Lock()
+	c.gone = true
+	stalled := c.stall != nil
+	c.mu.Unlock()
+	if stalled {
 		return c.raw.Close()
 	}
 	return c.Conn.Close()
 }
 
 // abort closes the TCP connection at once, from any goroutine.
-func (c *idleConn) abort() { c.raw.Close() }
+func (c *idleConn) abort() {
+	c.mu.Lock()
+	c.gone = true
+	c.mu.Unlock()
+	c.raw.Close()
+}

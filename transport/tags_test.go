@@ -1,6 +1,14 @@
 package transport
 
-import "testing"
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
 
 // A session as each side sends it: literals hold text that looks like
 // tagged lines and literal announcements, and must not count.
@@ -73,4 +81,50 @@ func abs(n int) int {
 		return -n
 	}
 	return n
+}
+
+// TestIdleConnCounts: a completion that arrives before the write of its
+// command has returned is not lost, so a connection that awaits nothing
+// has no deadline.
+func TestIdleConnCounts(t *testing.T) {
+	client, server := net.Pipe()
+	defer client.Close()
+	go func() {
+		r := bufio.NewReader(server)
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			tag, _, _ := strings.Cut(line, " ")
+			io.WriteString(server, "* 1 FETCH (BODY[] {3}\r\nT9 )\r\n"+tag+" OK done\r\n")
+		}
+	}()
+	c := newIdleConn(client, client, "pipe", time.Minute)
+	lines := make(chan string)
+	go func() { // as go-imap's reader, apart from the writer
+		r := bufio.NewReader(c)
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				close(lines)
+				return
+			}
+			lines <- line
+		}
+	}()
+	for i := 1; i <= 300; i++ {
+		if _, err := fmt.Fprintf(c, "T%d NOOP\r\n", i); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			<-lines
+		}
+		c.mu.Lock()
+		pending := c.pending
+		c.mu.Unlock()
+		if pending != 0 {
+			t.Fatalf("command %d: %d pending after its completion", i, pending)
+		}
+	}
 }
