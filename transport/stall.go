@@ -92,9 +92,11 @@ func track(c *imapclient.Client, conn *idleConn) {
 
 // IMAPError returns err, the failure of a command on c, with the cause
 // that go-imap reports as text only: when c's server stayed silent past
-// the idle bound, errors.As finds the *StallError in it (and Classify says
-// Temporary). The text is unchanged. c must come from DialIMAP; for other
-// clients, and for nil, err is returned as it is.
+// the idle bound, errors.As finds the *StallError in it; when the
+// connection had ended (closed, cut, or broken by a response the client
+// could not parse), it wraps ErrConnLost. Classify then says Temporary. c
+// must come from DialIMAP; for other clients, and for nil, err is returned
+// as it is.
 func IMAPError(c *imapclient.Client, err error) error {
 	if err == nil || c == nil {
 		return err
@@ -103,12 +105,15 @@ func IMAPError(c *imapclient.Client, err error) error {
 	if !ok {
 		return err
 	}
-	stall := v.(*idleConn).stalled()
+	conn := v.(*idleConn)
 	var se *StallError
-	if stall == nil || errors.As(err, &se) {
-		return err
+	switch stall := conn.stalled(); {
+	case stall != nil && !errors.As(err, &se):
+		return stallCause{err, stall}
+	case conn.ended() && Classify(err) == Permanent && !errors.Is(err, ErrAuth):
+		return fmt.Errorf("%w: %w", ErrConnLost, err)
 	}
-	return stallCause{err, stall}
+	return err
 }
 
 // stallCause keeps an error's text and adds the stall that caused it.
