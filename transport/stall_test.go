@@ -25,8 +25,8 @@ import (
 // may take. A bound that ran out more than once (the old idle timeout
 // re-armed on every read took four) fails the test.
 const (
-	testBound = 600 * time.Millisecond
-	slack     = 600 * time.Millisecond
+	testBound = time.Second
+	slack     = time.Second
 	fast      = 3 * time.Second // a failure that waits for no bound
 )
 
