@@ -1,6 +1,9 @@
 package transport
 
-import "strconv"
+import (
+	"bytes"
+	"strconv"
+)
 
 // tagScanner follows one direction of an IMAP stream and counts the lines
 // that begin with a tag: on the client's side the commands, on the
@@ -36,15 +39,18 @@ func (s *tagScanner) scan(p []byte) int {
 			p = p[k:]
 			continue
 		}
-		b := p[0]
-		p = p[1:]
-		if !s.decided {
-			n += s.first(b)
+		for !s.decided && len(p) > 0 && p[0] != '\n' {
+			n += s.first(p[0])
+			s.keep(p[:1])
+			p = p[1:]
 		}
-		if b != '\n' {
-			s.keep(b)
-			continue
+		end := bytes.IndexByte(p, '\n')
+		if end < 0 {
+			s.keep(p)
+			break
 		}
+		s.keep(p[:end])
+		p = p[end+1:]
 		if size, ok := literalSize(s.tail); ok {
 			s.literal, s.tail = size, s.tail[:0] // the line goes on after it
 			continue
@@ -57,7 +63,7 @@ func (s *tagScanner) scan(p []byte) int {
 // first takes byte b of the line's first word, and returns 1 when b ends a
 // word that is a tag.
 func (s *tagScanner) first(b byte) int {
-	if b != ' ' && b != '\r' && b != '\n' && len(s.word) < maxTagLen {
+	if b != ' ' && b != '\r' && len(s.word) < maxTagLen {
 		s.word = append(s.word, b)
 		return 0
 	}
@@ -68,12 +74,16 @@ func (s *tagScanner) first(b byte) int {
 	return 0
 }
 
-// keep remembers b among the line's last tailLen bytes.
-func (s *tagScanner) keep(b byte) {
-	if len(s.tail) == 2*tailLen {
-		s.tail = append(s.tail[:0], s.tail[tailLen:]...)
+// keep remembers the line's last tailLen bytes, b being the latest.
+func (s *tagScanner) keep(b []byte) {
+	if len(b) >= tailLen {
+		s.tail = append(s.tail[:0], b[len(b)-tailLen:]...)
+		return
 	}
-	s.tail = append(s.tail, b)
+	if len(s.tail)+len(b) > 2*tailLen {
+		s.tail = append(s.tail[:0], s.tail[len(s.tail)-tailLen:]...)
+	}
+	s.tail = append(s.tail, b...)
 }
 
 // literalSize parses a literal's announcement at the end of a line
