@@ -447,3 +447,41 @@ func TestPOP3IdleBound(t *testing.T) {
 		})
 	}
 }
+
+// TestSilentGreetingOneIdleBound is the first hang of issue 14: a server
+// that never greets, with only the idle bound shorter than the steps'.
+// go-imap reads four times after the first timeout; each read used to wait
+// for the idle bound again (4 × 2 min = 480 s). Now the first timeout ends
+// the connection: one bound.
+func TestSilentGreetingOneIdleBound(t *testing.T) {
+	t.Parallel()
+	ep := endpointFor(scripted(t, silent), config.TLSNone, "", "pw")
+	ep.Timeout, ep.IdleTimeout = time.Minute, testBound
+	start := time.Now()
+	err := dial(t.Context(), ep, false)
+	checkStall(t, err, "", time.Since(start), testBound)
+	var se *StallError
+	if !errors.As(err, &se) || !se.Idle {
+		t.Errorf("%v; want the idle bound's stall", err)
+	}
+}
+
+// TestStallSticks: once a read has timed out, every later read and write
+// fails at once with the same stall.
+func TestStallSticks(t *testing.T) {
+	t.Parallel()
+	client, server := net.Pipe()
+	defer server.Close()
+	c := newIdleConn(client, client, "pipe", 200*time.Millisecond)
+	c.SetReadDeadline(time.Now().Add(time.Hour)) // as go-imap does while it awaits a response
+	_, first := c.Read(make([]byte, 1))
+	start := time.Now()
+	_, again := c.Read(make([]byte, 1))
+	_, write := c.Write([]byte("T1 NOOP\r\n"))
+	if !Stalled(first) || again != first || write != first {
+		t.Fatalf("first read %v, then %v and %v; want one stall", first, again, write)
+	}
+	if d := time.Since(start); d > 50*time.Millisecond {
+		t.Errorf("the reads after the stall took %v", d)
+	}
+}
