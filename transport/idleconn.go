@@ -20,8 +20,9 @@ const DefaultIdleTimeout = 2 * time.Minute
 // commands and their completions (tagScanner), because go-imap's reader
 // waits for the first byte of each response with no deadline at all: an
 // answer is awaited while a command is not complete, or while the client
-// has set a read deadline (the greeting, the rest of a response). With
-// nothing awaited, no deadline applies.
+// has set a read deadline (the rest of a response). With nothing awaited,
+// no deadline applies. The bound starts once the session is open (start):
+// before, each step of opening it has its own.
 //
 // Once a read or write has timed out, every later one fails at once with
 // the same *StallError: go-imap's decoder goes on reading after its first
@@ -38,6 +39,7 @@ type idleConn struct {
 	readWaiting  bool // the client set a read deadline
 	writeWaiting bool // the client set a write deadline
 	pending      int  // commands sent and not yet completed
+	open         bool // logged in: the idle bound applies
 	stall        *StallError
 	gone         bool // closed, or a read or write failed
 }
@@ -65,6 +67,15 @@ func (c *idleConn) SetWriteDeadline(t time.Time) error {
 	return c.Conn.SetWriteDeadline(c.deadline(c.writeWaiting))
 }
 
+// start applies the idle bound from now on: the session is open.
+func (c *idleConn) start() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.open = true
+	c.Conn.SetReadDeadline(c.readDeadline())
+	c.Conn.SetWriteDeadline(c.deadline(c.writeWaiting))
+}
+
 func (c *idleConn) SetDeadline(t time.Time) error {
 	return errors.Join(c.SetReadDeadline(t), c.SetWriteDeadline(t))
 }
@@ -75,7 +86,7 @@ func (c *idleConn) readDeadline() time.Time {
 }
 
 func (c *idleConn) deadline(waiting bool) time.Time {
-	if !waiting {
+	if !waiting || !c.open {
 		return time.Time{}
 	}
 	return time.Now().Add(c.idle)

@@ -48,6 +48,7 @@ func DialIMAP(ctx context.Context, e Endpoint, opts IMAPOptions) (*imapclient.Cl
 	if err != nil {
 		return nil, lost(c, conn, err)
 	}
+	conn.start()
 	track(c, conn)
 	return c, nil
 }

@@ -101,6 +101,7 @@ func TestIdleConnCounts(t *testing.T) {
 		}
 	}()
 	c := newIdleConn(client, client, "pipe", time.Minute)
+	c.start()
 	lines := make(chan string)
 	go func() { // as go-imap's reader, apart from the writer
 		r := bufio.NewReader(c)
