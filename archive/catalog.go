@@ -13,11 +13,16 @@ import (
 )
 
 // schemaVersion is the catalog schema this build writes (PRAGMA user_version).
-const schemaVersion = 4
+const schemaVersion = 5
 
 // pruneSchema is the first schema with the prune tables; a read-only
 // catalog of an older schema has none, and nothing was pruned from it.
 const pruneSchema = 4
+
+// listingSchema is the first schema with folders.special_use and
+// account_meta; a read-only catalog of an older schema has no special-use
+// attributes and no namespace.
+const listingSchema = 5
 
 // refetchTable records messages whose archived copy verify --repair set
 // aside while the server still had them: the next backup fetches them
@@ -28,6 +33,13 @@ const refetchTable = `CREATE TABLE refetch (
 	detail TEXT NOT NULL,
 	since TEXT NOT NULL,
 	PRIMARY KEY (folder_id, key)
+)`
+
+// accountMetaTable holds facts about the source account, one value per
+// key (see catalog_account.go).
+const accountMetaTable = `CREATE TABLE account_meta (
+	key TEXT PRIMARY KEY,
+	value TEXT NOT NULL
 )`
 
 // pruneTables record what prune removed: one prunes row per prune, and
@@ -66,13 +78,14 @@ CREATE INDEX pruned_pending ON pruned (dir) WHERE done = 0`
 
 // migrations[v] upgrades a catalog of schema v to v+1.
 var migrations = map[int]string{
-	1:               `ALTER TABLE folders ADD COLUMN clean_run INTEGER NOT NULL DEFAULT 0`,
-	2:               refetchTable,
-	pruneSchema - 1: pruneTables,
+	1:                 `ALTER TABLE folders ADD COLUMN clean_run INTEGER NOT NULL DEFAULT 0`,
+	2:                 refetchTable,
+	pruneSchema - 1:   pruneTables,
+	listingSchema - 1: `ALTER TABLE folders ADD COLUMN special_use TEXT NOT NULL DEFAULT '';` + accountMetaTable,
 }
 
 // created are the statements that make a new catalog of schemaVersion.
-var created = []string{schema, refetchTable, pruneTables}
+var created = []string{schema, refetchTable, pruneTables, accountMetaTable}
 
 const schema = `
 CREATE TABLE runs (
@@ -101,7 +114,8 @@ CREATE TABLE folders (
 	first_run INTEGER NOT NULL,
 	last_run INTEGER NOT NULL,
 	gone_run INTEGER,
-	clean_run INTEGER NOT NULL DEFAULT 0
+	clean_run INTEGER NOT NULL DEFAULT 0,
+	special_use TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE messages (
 	id INTEGER PRIMARY KEY,

@@ -187,7 +187,7 @@ type ViewFolder struct {
 func (s *Snapshot) Folders(ctx context.Context, v View) ([]ViewFolder, error) {
 	where, args := folderPresence(v)
 	present, pargs := messagePresence(v)
-	rows, err := s.cat.db.QueryContext(ctx, `SELECT `+folderCols+`,
+	rows, err := s.cat.db.QueryContext(ctx, `SELECT `+folderCols+`, `+specialUseCol(s.cat.version)+`,
 		(SELECT COUNT(*) FROM messages m WHERE m.folder_id = f.id AND `+present+`),
 		(SELECT COALESCE(SUM(m.size), 0) FROM messages m WHERE m.folder_id = f.id AND `+present+`)
 		FROM folders f WHERE `+where+` ORDER BY f.name`, slices.Concat(pargs, pargs, args)...)
@@ -198,10 +198,12 @@ func (s *Snapshot) Folders(ctx context.Context, v View) ([]ViewFolder, error) {
 	var out []ViewFolder
 	for rows.Next() {
 		var f ViewFolder
-		f.FolderState, err = scanFolder(extraScanner{rows, []any{&f.Count, &f.Bytes}})
+		var use string
+		f.FolderState, err = scanFolder(extraScanner{rows, []any{&use, &f.Count, &f.Bytes}})
 		if err != nil {
 			return nil, fmt.Errorf("catalog: %w", err)
 		}
+		f.SpecialUse = use
 		out = append(out, f)
 	}
 	return out, rows.Err()
