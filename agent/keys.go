@@ -37,6 +37,16 @@ func ReadKeys(a *config.Account) (*archive.Keys, error) {
 	return &archive.Keys{Identities: ids}, nil
 }
 
+// ArchiveKeys returns keys that only say whether account a is encrypted,
+// for a writer that writes no message file (prune): nil when it is not,
+// empty keys when it is. No key file is read.
+func ArchiveKeys(a *config.Account) *archive.Keys {
+	if !a.Encrypted() {
+		return nil
+	}
+	return &archive.Keys{}
+}
+
 // CheckKeys reads account a's recipients and identity files as a backup
 // and a reader would: what "mailkeep config check" tries.
 func CheckKeys(a *config.Account) error {

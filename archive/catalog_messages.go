@@ -26,8 +26,8 @@ type Message struct {
 	GoneRun      int64 // 0 while the server still has it
 	// FileSHA256 is the SHA-256 of the message's file as stored, recorded
 	// in an encrypted archive (zero in a plain one). It checks the file
-	// without the identity. The writer's queries that check files
-	// (FolderMessages, POP3Messages) read it; the read view leaves it zero.
+	// without the identity. FolderMessages, POP3Messages and the read
+	// view's Messages read it.
 	FileSHA256 [32]byte
 }
 
@@ -78,7 +78,22 @@ func (c *Catalog) Present(ctx context.Context, folderID int64) ([]Message, error
 // FolderMessages returns all of a folder's messages, gone ones included,
 // with the SHA-256 of their files as stored.
 func (c *Catalog) FolderMessages(ctx context.Context, folderID int64) ([]Message, error) {
-	rows, err := c.db.QueryContext(ctx, `SELECT `+msgCols+`, file_sha256 FROM messages WHERE folder_id = ? ORDER BY id`, folderID)
+	return collectSummed(c.db.QueryContext(ctx, `SELECT `+msgCols+`, `+fileSumCol(c.version)+` FROM messages
+		WHERE folder_id = ? ORDER BY id`, folderID))
+}
+
+// fileSumCol is the column of the SHA-256 of a message file as stored in
+// a catalog of schema v: NULL before there was one.
+func fileSumCol(v int) string {
+	if v < encryptionSchema {
+		return "NULL"
+	}
+	return "file_sha256"
+}
+
+// collectSummed scans the rows of a query that selects msgCols (or
+// viewCols), then fileSumCol.
+func collectSummed(rows *sql.Rows, err error) ([]Message, error) {
 	if err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}

@@ -63,8 +63,9 @@ func (a *Writer) Publish(ctx context.Context, b *Batch, rows []Message, run int6
 // leaves such files (doc/design.md, "Crash model"). A file with a staged
 // row is adopted from that row once it matches the SHA-256 recorded there;
 // any other is decoded, which in an encrypted archive needs the identity.
-// The folder's staged rows are then cleared. The caller holds the lock and
-// has emptied the folder's tmp/.
+// A file that a pending prune took out of the catalog is deleted instead.
+// The folder's staged rows are then cleared. The caller holds the lock,
+// has finished any interrupted prune and has emptied the folder's tmp/.
 func (a *Writer) AdoptOrphans(ctx context.Context, f *Folder, folderID, run int64) (int, error) {
 	files, _, err := f.Scan()
 	if err != nil {
@@ -74,13 +75,25 @@ func (a *Writer) AdoptOrphans(ctx context.Context, f *Folder, folderID, run int6
 	if err != nil {
 		return 0, err
 	}
+	pruned, err := a.Catalog.PendingPruned(ctx, folderID)
+	if err != nil {
+		return 0, err
+	}
 	staged, err := a.Catalog.staged(ctx, folderID)
 	if err != nil {
 		return 0, err
 	}
 	var adopted []Message
+	dropped := 0
 	for key, mf := range files {
-		if known[key] {
+		switch {
+		case known[key]:
+			continue
+		case pruned[key]:
+			if err := f.Remove(mf); err != nil {
+				return 0, err
+			}
+			dropped++
 			continue
 		}
 		m, err := f.adoptRow(mf, folderID, staged)
@@ -88,6 +101,11 @@ func (a *Writer) AdoptOrphans(ctx context.Context, f *Folder, folderID, run int6
 			return 0, err
 		}
 		adopted = append(adopted, m)
+	}
+	if dropped > 0 {
+		if err := f.SyncCur(); err != nil {
+			return 0, err
+		}
 	}
 	if len(adopted) > 0 {
 		if err := a.Catalog.AddMessages(ctx, adopted, run); err != nil {
@@ -140,23 +158,26 @@ func (s *Snapshot) CheckIdentity(ctx context.Context) error {
 		return nil
 	}
 	if len(s.codec.identities) == 0 {
+		if s.dir == "" {
+			return ErrNoIdentity
+		}
 		return fmt.Errorf("%s: %w", s.dir, ErrNoIdentity)
 	}
 	st, m, ok, err := s.cat.newestMessage(ctx)
 	if err != nil || !ok {
 		return err
 	}
-	f, err := openFolder(s.dir, st, s.codec)
+	f, err := s.Folder(st)
 	if err != nil {
 		return err
 	}
-	file, err := f.openRow(m)
+	file, err := f.openStored(m)
 	if err != nil {
 		return err
 	}
 	defer file.Close()
 	if _, err := decrypt(file, s.codec.identities); identityError(err) {
-		return fmt.Errorf("%s: %w", file.Name(), err)
+		return undecodable(file, m, err)
 	}
 	return nil
 }

@@ -503,7 +503,7 @@ func TestNoRecipients(t *testing.T) {
 
 // sampleEncrypted is the encrypted sample archive under testdata, with the
 // identity that reads it (a key for this test alone).
-const sampleEncrypted = "testdata/format2-schema4"
+const sampleEncrypted = "testdata/format2-schema6"
 
 // TestWriteSampleEncrypted writes the encrypted sample archive when
 // MAILKEEP_WRITE_SAMPLE is set: run it for a new format or catalog

@@ -22,12 +22,15 @@ var ErrDamaged = errors.New("archived message is damaged")
 // the latest where it would end, unless it gives exactly m.Size bytes with
 // the SHA-256 m.SHA256 from a file that decodes cleanly. If the file was
 // renamed after the row was read (a backup running meanwhile recorded a
-// flag change), it is found again by its key; a file that is gone is an
-// error wrapping fs.ErrNotExist. In an encrypted archive, a reader without
-// an identity, or with none that decrypts the file, gets an error that
-// names the file and wraps ErrNoIdentity or ErrWrongIdentity.
+// flag change), it is found again by its key. A message that a prune took
+// after the row was read is an error wrapping ErrPruned (a reader's
+// folder, from Snapshot.Folder, knows); any other file that is gone is an
+// error wrapping fs.ErrNotExist. A stream already open keeps reading when
+// a prune removes its file. In an encrypted archive, a reader without an
+// identity, or with none that decrypts the file, gets an error that names
+// the file and wraps ErrNoIdentity or ErrWrongIdentity.
 func (f *Folder) OpenMessage(m Message) (io.ReadCloser, error) {
-	file, err := f.openRow(m)
+	file, err := f.openStored(m)
 	if err != nil {
 		return nil, err
 	}
@@ -40,17 +43,30 @@ func (f *Folder) OpenMessage(m Message) (io.ReadCloser, error) {
 	return Verified(rc, m), nil
 }
 
+// openStored opens the stored bytes of the file of row m, where the
+// folder keeps them.
+func (f *Folder) openStored(m Message) (io.ReadCloser, error) {
+	if f.remote != nil {
+		return f.remote(m)
+	}
+	return f.openRow(m)
+}
+
 // undecodable describes a file that would not decode. To age, a damaged
 // header looks like a wrong identity: when the row records the SHA-256 of
-// the file as stored, a file that differs from it is damaged.
-func undecodable(file *os.File, m Message, err error) error {
-	if errors.Is(err, ErrWrongIdentity) && m.FileSHA256 != ([32]byte{}) {
-		if sum, herr := hashOpen(file); herr == nil && sum != m.FileSHA256 {
-			return fmt.Errorf("%s: %w: %w", m.Key, ErrDamaged, errStoredSum)
+// the file as stored, a local file that differs from it is damaged.
+func undecodable(file io.Reader, m Message, err error) error {
+	where := m.Key
+	if osf, ok := file.(*os.File); ok {
+		where = osf.Name()
+		if errors.Is(err, ErrWrongIdentity) && m.FileSHA256 != ([32]byte{}) {
+			if sum, herr := hashOpen(osf); herr == nil && sum != m.FileSHA256 {
+				return fmt.Errorf("%s: %w: %w", m.Key, ErrDamaged, errStoredSum)
+			}
 		}
 	}
 	if identityError(err) {
-		return fmt.Errorf("%s: %w", file.Name(), err)
+		return fmt.Errorf("%s: %w", where, err)
 	}
 	return fmt.Errorf("%s: %w: %w", m.Key, ErrDamaged, err)
 }
@@ -62,8 +78,8 @@ var errStoredSum = errors.New("the file does not match its recorded SHA-256 as s
 // SHA-256 of the file as stored, which the row must hold (m.FileSHA256);
 // in a plain archive by reading it through the verified stream, as
 // OpenMessage does. It is how a backup checks a copy before the POP3
-// server deletes the message. An error about the content wraps
-// ErrDamaged.
+// server deletes the message, and how a replica's objects are checked.
+// An error about the content wraps ErrDamaged.
 func (f *Folder) Check(m Message) error {
 	if !f.codec.encrypted {
 		rc, err := f.OpenMessage(m)
@@ -74,19 +90,26 @@ func (f *Folder) Check(m Message) error {
 		_, err = io.Copy(io.Discard, rc)
 		return err
 	}
-	if m.FileSHA256 == ([32]byte{}) {
-		return fmt.Errorf("%s: %w: the catalog records no SHA-256 of the file as stored", m.Key, ErrDamaged)
-	}
-	file, err := f.openRow(m)
+	file, err := f.openStored(m)
 	if err != nil {
 		return err
 	}
 	defer file.Close()
-	sum, err := hashOpen(file)
-	switch {
-	case err != nil:
+	return checkStoredSum(file, m)
+}
+
+// checkStoredSum reads a message file of an encrypted archive from r to
+// the end and checks it against the SHA-256 its row recorded when it was
+// stored.
+func checkStoredSum(r io.Reader, m Message) error {
+	if m.FileSHA256 == ([32]byte{}) {
+		return fmt.Errorf("%s: %w: the catalog records no SHA-256 of the file as stored", m.Key, ErrDamaged)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, r); err != nil {
 		return fmt.Errorf("%s: %w", m.Key, err)
-	case sum != m.FileSHA256:
+	}
+	if [32]byte(h.Sum(nil)) != m.FileSHA256 {
 		return fmt.Errorf("%s: %w: %w", m.Key, ErrDamaged, errStoredSum)
 	}
 	return nil
@@ -160,9 +183,20 @@ func (f *Folder) openRow(m Message) (*os.File, error) {
 	}
 	name, ferr := f.findKey(m.Key)
 	if ferr != nil {
+		if prune, ok := f.pruned(m); ok && errors.Is(ferr, fs.ErrNotExist) {
+			return nil, prunedError(m.Key, prune)
+		}
 		return nil, ferr
 	}
 	return os.Open(filepath.Join(f.Dir, "cur", name))
+}
+
+// pruned says which prune took message m, if the folder can know.
+func (f *Folder) pruned(m Message) (int64, bool) {
+	if f.prunedBy == nil {
+		return 0, false
+	}
+	return f.prunedBy(m)
 }
 
 // findKey returns the name of the published file of key in cur/.

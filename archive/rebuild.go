@@ -35,14 +35,21 @@ func (f *Folder) adopt(mf MessageFile, folderID int64) (Message, error) {
 // content, flags from the names, dates from the mtimes). The old catalog is
 // kept beside it as catalog.db.replaced-<time>. Sync state (UIDNEXT,
 // HIGHESTMODSEQ) is not in the tree: the next backup compares every
-// folder in full, and fetches nothing it already has. An encrypted
-// archive's files are decrypted, so it needs the identity: without one, or
-// with one that does not decrypt the first file, the catalog is left as it
-// is.
+// folder in full, and fetches nothing it already has. What an interrupted
+// prune left on disk is deleted first, while the old catalog still says
+// what it is; a catalog that cannot say leaves it to be rebuilt as mail.
+// An encrypted archive's files are decrypted, so it needs the identity:
+// without one, or with one that does not decrypt the first file, the
+// catalog is left as it is.
 func (a *Writer) RebuildCatalog(ctx context.Context, now time.Time) (Report, error) {
 	var rep Report
 	if err := a.canDecode(); err != nil {
 		return rep, err
+	}
+	if a.Catalog != nil {
+		if _, err := a.ResumePrune(ctx); err != nil {
+			a.log.Warn("the old catalog could not finish an interrupted prune; its files are rebuilt as mail", "err", err)
+		}
 	}
 	if err := a.replaceCatalog(ctx, now); err != nil {
 		return rep, err

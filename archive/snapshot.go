@@ -30,9 +30,11 @@ var ErrNoArchive = errors.New("no archive yet")
 // it returns has a complete, durable file, found by its key even after a
 // backup renamed it.
 type Snapshot struct {
-	dir   string
-	cat   *Catalog
-	codec *codec
+	dir     string
+	cat     *Catalog
+	codec   *codec       // how the archive frames its message files, and the identities given
+	open    FileOpener   // nil: message files are read from dir
+	onClose func() error // set by OpenCatalogCopy's caller: run after the catalog closes
 }
 
 // OpenSnapshot opens the archive of account name under root for reading.
@@ -56,15 +58,23 @@ func OpenSnapshot(ctx context.Context, root, name string) (*Snapshot, error) {
 		return nil, fmt.Errorf("open catalog: %w", err)
 	}
 	db.SetMaxOpenConns(1)
-	if err := checkSchema(ctx, db); err != nil {
+	v, err := checkSchema(ctx, db)
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("catalog %s: %w", path, err)
 	}
-	return &Snapshot{dir: dir, cat: &Catalog{db: db}, codec: &codec{encrypted: encrypted}}, nil
+	return &Snapshot{dir: dir, cat: &Catalog{db: db, version: v}, codec: &codec{encrypted: encrypted}}, nil
 }
 
-// Close releases the catalog.
-func (s *Snapshot) Close() error { return s.cat.Close() }
+// Close releases the catalog (and, for a catalog copy, what its opener
+// asked to release with it).
+func (s *Snapshot) Close() error {
+	err := s.cat.Close()
+	if s.onClose != nil {
+		err = errors.Join(err, s.onClose())
+	}
+	return err
+}
 
 // Dir is the account's archive directory.
 func (s *Snapshot) Dir() string { return s.dir }
@@ -95,8 +105,7 @@ func walUsable(path string) bool {
 }
 
 // readFormat checks the format marker without writing one, and says
-// whether the archive is encrypted: "mailkeep-archive 1" is a plain
-// archive, "mailkeep-archive 2 age" an encrypted one.
+// whether the archive is encrypted (see parseMarker).
 func readFormat(dir string) (encrypted bool, err error) {
 	path := filepath.Join(dir, formatFile)
 	data, err := os.ReadFile(path)
@@ -106,39 +115,51 @@ func readFormat(dir string) (encrypted bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("read format marker: %w", err)
 	}
-	marker := strings.TrimSpace(string(data))
+	encrypted, err = parseMarker(string(data))
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", path, err)
+	}
+	return encrypted, nil
+}
+
+// parseMarker reads a format marker: "mailkeep-archive 1" is a plain
+// archive, "mailkeep-archive 2 age" an encrypted one; anything else is an
+// error wrapping ErrFormat.
+func parseMarker(data string) (encrypted bool, err error) {
+	marker := strings.TrimSpace(data)
 	f := strings.Fields(marker)
 	if len(f) < 2 || f[0] != formatMagic {
-		return false, fmt.Errorf("%s: %w: not a mailkeep archive marker: %q", path, ErrFormat, marker)
+		return false, fmt.Errorf("%w: not a mailkeep archive marker: %q", ErrFormat, marker)
 	}
 	v, err := strconv.Atoi(f[1])
 	switch {
 	case err != nil:
-		return false, fmt.Errorf("%s: %w: not a mailkeep archive marker: %q", path, ErrFormat, marker)
+		return false, fmt.Errorf("%w: not a mailkeep archive marker: %q", ErrFormat, marker)
 	case v == FormatVersion && len(f) == 2:
 		return false, nil
 	case v == FormatVersionEncrypted && len(f) == 3 && f[2] == formatEncryption:
 		return true, nil
 	case v == FormatVersion || v == FormatVersionEncrypted:
-		return false, fmt.Errorf("%s: %w: unknown marker %q", path, ErrFormat, marker)
+		return false, fmt.Errorf("%w: unknown marker %q", ErrFormat, marker)
 	}
-	return false, fmt.Errorf("%s: %w: version %d (this mailkeep reads versions %d and %d)", path, ErrFormat, v,
+	return false, fmt.Errorf("%w: version %d (this mailkeep reads versions %d and %d)", ErrFormat, v,
 		FormatVersion, FormatVersionEncrypted)
 }
 
-// checkSchema refuses a catalog that is newer than this build, or empty.
-func checkSchema(ctx context.Context, db *sql.DB) error {
+// checkSchema returns the catalog's schema version, and refuses a catalog
+// that is newer than this build, or empty.
+func checkSchema(ctx context.Context, db *sql.DB) (int, error) {
 	var v int
 	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
-		return err
+		return 0, err
 	}
 	switch {
 	case v > schemaVersion:
-		return fmt.Errorf("%w: catalog schema %d is newer than this mailkeep (%d)", ErrFormat, v, schemaVersion)
+		return v, fmt.Errorf("%w: catalog schema %d is newer than this mailkeep (%d)", ErrFormat, v, schemaVersion)
 	case v == 0:
-		return ErrNoArchive
+		return v, ErrNoArchive
 	}
-	return nil
+	return v, nil
 }
 
 // Runs returns the account's runs, newest first.
@@ -189,7 +210,7 @@ type ViewFolder struct {
 func (s *Snapshot) Folders(ctx context.Context, v View) ([]ViewFolder, error) {
 	where, args := folderPresence(v)
 	present, pargs := messagePresence(v)
-	rows, err := s.cat.db.QueryContext(ctx, `SELECT `+folderCols+`,
+	rows, err := s.cat.db.QueryContext(ctx, `SELECT `+folderCols+`, `+specialUseCol(s.cat.version)+`,
 		(SELECT COUNT(*) FROM messages m WHERE m.folder_id = f.id AND `+present+`),
 		(SELECT COALESCE(SUM(m.size), 0) FROM messages m WHERE m.folder_id = f.id AND `+present+`)
 		FROM folders f WHERE `+where+` ORDER BY f.name`, slices.Concat(pargs, pargs, args)...)
@@ -200,10 +221,12 @@ func (s *Snapshot) Folders(ctx context.Context, v View) ([]ViewFolder, error) {
 	var out []ViewFolder
 	for rows.Next() {
 		var f ViewFolder
-		f.FolderState, err = scanFolder(extraScanner{rows, []any{&f.Count, &f.Bytes}})
+		var use string
+		f.FolderState, err = scanFolder(extraScanner{rows, []any{&use, &f.Count, &f.Bytes}})
 		if err != nil {
 			return nil, fmt.Errorf("catalog: %w", err)
 		}
+		f.SpecialUse = use
 		out = append(out, f)
 	}
 	return out, rows.Err()
@@ -225,13 +248,30 @@ func (s *Snapshot) Messages(ctx context.Context, folderID int64, v View) ([]Mess
 		flagRun = 1<<63 - 1
 	}
 	present, pargs := messagePresence(v)
-	return collectMessages(s.cat.db.QueryContext(ctx, `SELECT `+viewCols+` FROM messages m
+	return collectSummed(s.cat.db.QueryContext(ctx, `SELECT `+viewCols+`, `+fileSumCol(s.cat.version)+` FROM messages m
 		WHERE m.folder_id = ? AND `+present+` ORDER BY m.uidvalidity, m.uid, m.id`,
 		slices.Concat([]any{flagRun, folderID}, pargs)...))
 }
 
 // Folder returns the Maildir of a folder of the view, to open its messages.
-func (s *Snapshot) Folder(st FolderState) (*Folder, error) { return openFolder(s.dir, st, s.codec) }
+// A folder that a prune took after st was read is an error wrapping
+// ErrPruned, and so is a message of it (see OpenMessage).
+func (s *Snapshot) Folder(st FolderState) (*Folder, error) {
+	if s.open != nil {
+		return remoteFolder(st, s.open, s.codec), nil
+	}
+	f, err := openFolder(s.dir, st, s.codec)
+	if err != nil {
+		if prune, ok := s.cat.prunedBy(context.Background(), st.ID, "", nil); ok {
+			return nil, prunedError(fmt.Sprintf("folder %q", st.Name), prune)
+		}
+		return nil, err
+	}
+	f.prunedBy = func(m Message) (int64, bool) {
+		return s.cat.prunedBy(context.Background(), m.FolderID, m.Key, m.SHA256[:])
+	}
+	return f, nil
+}
 
 // Presence over time, as doc/design.md ("Catalog") gives it: a message was
 // on the server at run R when first_run ≤ R and its gone_run is empty or

@@ -10,7 +10,7 @@
 # Runs as root (Dovecot drops privileges itself). Knobs, all optional:
 #   PROFILE (small) tiny | small | medium       BENCH_ROOT (/tmp/mailkeep-bench)
 #   RUNS (5) WARMUP (1) SLOW_RUNS (3: offlineimap) ADD_N (100) TIMEOUT (900 s per run)
-#   PEERS, SCENARIOS (full noop add100 restore): see bench.py --help
+#   PEERS, SCENARIOS (full noop add100 restore export serve): see bench.py --help
 #   MAILKEEP (bin/mailkeep, built if missing)   MEMORY (1) MEMORY_MESSAGES (100000)
 #   IMAP_PORT/POP3_PORT (11143/11110, or free ones when taken)
 #   INSTALL (1: apt-get install what is missing)  REGEN (0: 1 regenerates the corpus)

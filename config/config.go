@@ -66,6 +66,7 @@ type Config struct {
 	StateDir string    `yaml:"state_dir"` // OAuth2 tokens; outside Archive; see DefaultStateDir
 	Accounts []Account `yaml:"accounts"`  // at least one
 	Agent    Agent     `yaml:"agent"`
+	Serve    *Serve    `yaml:"serve"` // nil: no serve section
 }
 
 // Account is one mailbox to back up. Exactly one of the four password
@@ -93,6 +94,8 @@ type Account struct {
 	Schedule        string     `yaml:"schedule"`         // cron text, parsed elsewhere
 	Compression     string     `yaml:"compression"`      // CompressionFastest (default), …
 	POP3            POP3       `yaml:"pop3"`             // POP3 only
+	Retention       Retention  `yaml:"retention"`        // what prune takes; zero: keep everything
+	Replicate       []Replica  `yaml:"replicate"`        // copies of the archive elsewhere
 	Encryption      Encryption `yaml:"encryption"`       // age encryption at rest; see Account.Encrypted
 	Line            int        `yaml:"-"`                // line of the account in the file
 }
@@ -126,6 +129,19 @@ type POP3 struct {
 	DeleteAfterDays int    `yaml:"delete_after_days"` // with keep: delete once archived and this old
 	NoUIDL          string `yaml:"no_uidl"`           // "" = fail without UIDL; NoUIDLHash
 }
+
+// Retention says what "mailkeep prune", and the agent after each backup
+// that ends ok, take out of an account's archive. The zero Retention (the
+// key left out) keeps everything.
+type Retention struct {
+	GoneAfter        Duration `yaml:"gone_after"`         // messages deleted on the server this long ago
+	FoldersGoneAfter Duration `yaml:"folders_gone_after"` // IMAP: folders deleted on the server this long ago, with their messages
+	Runs             int      `yaml:"runs"`               // keep the as-of history of this many runs
+	POP3DeletedAfter Duration `yaml:"pop3_deleted_after"` // POP3: messages mailkeep deleted from the server this long ago
+}
+
+// IsZero reports whether r keeps everything.
+func (r Retention) IsZero() bool { return r == Retention{} }
 
 // Agent holds the settings of the long-running agent.
 type Agent struct {

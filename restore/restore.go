@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,7 +29,10 @@ type Options struct {
 	AsOf archive.AsOf
 	// Into is a folder on the target below which the folders are
 	// restored; "/" or the target's delimiter separates its levels.
-	Into   string
+	Into string
+	// Map names where folders go on the target, before any other rule
+	// (see Mapping); each From must be a folder or a level of the archive.
+	Map    []MapRule
 	DryRun bool // find what is missing, change nothing
 	Log    *slog.Logger
 	// Progress is told what happens; nil means nothing is shown.
@@ -37,6 +41,9 @@ type Options struct {
 	// Identities decrypt an encrypted archive's messages; a plain archive
 	// needs none.
 	Identities []age.Identity
+	// Snapshot, if set, is read instead of the archive under root (a
+	// replica's, for restore --from); the caller closes it.
+	Snapshot *archive.Snapshot
 }
 
 func (o *Options) setDefaults() {
@@ -65,6 +72,8 @@ type Result struct {
 	Bytes    int64       // size of the appended messages
 	Duration time.Duration
 	Failures []error // the first maxFailures failures, per message or folder
+	// Mapping is where each folder went (with DryRun: would go), and why.
+	Mapping Mapping
 }
 
 // maxFailures bounds Result.Failures; Result.Failed counts them all.
@@ -84,11 +93,14 @@ var (
 func Run(ctx context.Context, root, account string, opts Options) (Result, error) {
 	opts.setDefaults()
 	start := opts.Now()
-	snap, err := archive.OpenSnapshot(ctx, root, account)
-	if err != nil {
-		return Result{}, err
+	snap := opts.Snapshot
+	var err error
+	if snap == nil {
+		if snap, err = archive.OpenSnapshot(ctx, root, account); err != nil {
+			return Result{}, err
+		}
+		defer snap.Close()
 	}
-	defer snap.Close()
 	snap.SetIdentities(opts.Identities)
 	if err := snap.CheckIdentity(ctx); err != nil {
 		return Result{}, err
@@ -100,6 +112,7 @@ func Run(ctx context.Context, root, account string, opts Options) (Result, error
 	}
 	res := r.tally.result()
 	res.Run, res.Folders, res.Created, res.Duration = r.asOf, len(r.jobs), r.created, opts.Now().Sub(start)
+	res.Mapping = r.mapping
 	if err == nil && len(res.Failures) > 0 {
 		err = fmt.Errorf("%w: %d messages not restored, first: %w", ErrPartial, res.Failed, res.Failures[0])
 	}
@@ -114,10 +127,12 @@ type runner struct {
 	jobs    []*job
 	created int
 	tally   *tally
+	mapper  *mapper
+	mapping Mapping
 }
 
 func (r *runner) run(ctx context.Context) error {
-	folders, err := r.load(ctx)
+	src, err := r.load(ctx)
 	if err != nil {
 		return err
 	}
@@ -125,7 +140,7 @@ func (r *runner) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := r.prepare(c, folders); err != nil {
+	if err := r.prepare(c, src); err != nil {
 		transport.CloseIMAP(c)
 		return err
 	}
@@ -137,31 +152,55 @@ func (r *runner) run(ctx context.Context) error {
 	return r.runWorkers(ctx, c)
 }
 
+// source is the archive side of a restore: every folder of the chosen
+// state, which of them to restore, and the source's personal prefix.
+type source struct {
+	folders            []archive.ViewFolder
+	selected           func(name string) bool // nil: every folder
+	prefix, prefixFrom string
+}
+
 // load reads the state to restore from the catalog and selects folders.
-func (r *runner) load(ctx context.Context) ([]archive.ViewFolder, error) {
+func (r *runner) load(ctx context.Context) (source, error) {
 	run, err := r.snap.Resolve(ctx, r.opts.AsOf)
 	if err != nil {
-		return nil, err
+		return source{}, err
 	}
 	r.asOf = run
 	all, err := r.snap.Folders(ctx, archive.View{Run: r.asOf.ID})
 	if err != nil {
-		return nil, err
+		return source{}, err
+	}
+	ns, known, err := r.snap.Namespace(ctx)
+	if err != nil {
+		return source{}, err
+	}
+	src := source{folders: all}
+	src.prefix, src.prefixFrom = sourceNamespace(ns, known, all)
+	for _, rule := range r.opts.Map {
+		if !slices.ContainsFunc(all, func(f archive.ViewFolder) bool { return isAtOrBelow(f, rule.From) }) {
+			return source{}, fmt.Errorf("%w: --map %q", ErrNoFolder, rule.From)
+		}
 	}
 	if r.opts.Folders == nil {
-		return all, nil
+		return src, nil
 	}
-	var out []archive.ViewFolder
+	want := map[string]bool{}
 	for _, name := range r.opts.Folders {
-		i := slices.IndexFunc(all, func(f archive.ViewFolder) bool { return f.Name == name })
-		if i < 0 {
-			return nil, fmt.Errorf("%w: %q", ErrNoFolder, name)
+		if !slices.ContainsFunc(all, func(f archive.ViewFolder) bool { return f.Name == name }) {
+			return source{}, fmt.Errorf("%w: %q", ErrNoFolder, name)
 		}
-		if !slices.ContainsFunc(out, func(f archive.ViewFolder) bool { return f.Name == name }) {
-			out = append(out, all[i])
-		}
+		want[name] = true
 	}
-	return out, nil
+	src.selected = func(name string) bool { return want[name] }
+	return src, nil
+}
+
+// isAtOrBelow reports whether folder f is the folder or level name, or
+// below it.
+func isAtOrBelow(f archive.ViewFolder, name string) bool {
+	n, fn := normInbox(name), normInbox(f.Name)
+	return fn == n || f.Delim != "" && strings.HasPrefix(fn, n+f.Delim)
 }
 
 // tally counts what happened to messages, from concurrent workers.

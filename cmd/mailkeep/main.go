@@ -93,8 +93,10 @@ func rootCommand(g *globals) *cobra.Command {
 	pf.StringVarP(&g.configPath, "config", "c", "", "config file (default $MAILKEEP_CONFIG or /etc/mailkeep/mailkeep.yaml)")
 	pf.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	root.AddCommand(backupCommand(g), configCommand(g), foldersCommand(g), demoCommand(g), restoreCommand(g), runCommand(g), statusCommand(g), verifyCommand(g))
-	root.AddCommand(authCommand(g))
+	root.AddCommand(authCommand(g), backupCommand(g), configCommand(g), demoCommand(g), exportCommand(g),
+		foldersCommand(g), pruneCommand(g), replicateCommand(g), restoreCommand(g), runCommand(g), serveCommand(g),
+		statusCommand(g),
+		verifyCommand(g))
 	return root
 }
 
