@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -95,6 +96,23 @@ func TestEncryptedCLI(t *testing.T) {
 	check(restore(readCfg, "carol"), exitOK, "alice → carol: ok", "")
 	sameAccount(t, "restored", accountLines(t, srv.Dial(t, "carol")), want)
 
+	// export reads with the identity: every message, byte for byte, as the
+	// plain archive of the same server gives it.
+	out := filepath.Join(dir, "export")
+	check(mailkeep(t, nil, "export", "--config", backupCfg, "alice", "--format", "eml", "--to", out), exitFailure,
+		"", "no identity was given")
+	check(mailkeep(t, nil, "export", "--config", readCfg, "alice", "--format", "eml", "--to", out), exitOK, "", "")
+	check(mailkeep(t, nil, "backup", "--config", plain, "carol"), exitOK, "carol: ok", "")
+	plainOut := filepath.Join(dir, "export-plain")
+	check(mailkeep(t, nil, "export", "--config", plain, "carol", "--format", "eml", "--to", plainOut), exitOK, "", "")
+	if got, want := emlContents(t, out), emlContents(t, plainOut); len(got) == 0 || !slices.Equal(got, want) {
+		t.Errorf("export of the encrypted archive: %d messages, of the plain one %d, or they differ", len(got), len(want))
+	}
+
+	// prune needs no key.
+	pruneCfg := withEncryption(t, plain, "alice", "prune.yaml", "      recipients_file: r.txt\n    retention:\n      gone_after: 1d\n")
+	check(mailkeep(t, nil, "prune", "--config", pruneCfg, "alice"), exitOK, "", "")
+
 	// The archive stays encrypted; a plain archive stays plain.
 	check(mailkeep(t, nil, "backup", "--config", plain, "alice"), exitUsage, "never half encrypted", "")
 	check(mailkeep(t, nil, "backup", "--config", plain, "bob"), exitOK, "bob: ok", "")
@@ -108,6 +126,25 @@ func TestEncryptedCLI(t *testing.T) {
 	os.Remove(filepath.Join(dir, "r.txt"))
 	check(mailkeep(t, nil, "config", "check", "--config", backupCfg, "--no-login", "alice"), exitFailure,
 		"alice: account \"alice\": encryption.recipients_file: open "+filepath.Join(dir, "r.txt"), "")
+}
+
+// emlContents returns the contents of the .eml files under dir, sorted.
+func emlContents(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".eml") {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		out = append(out, string(data))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // TestKillEncryptedBackup is TestKillBackup for an encrypted account on a
