@@ -93,6 +93,7 @@ type Account struct {
 	Schedule        string  `yaml:"schedule"`         // cron text, parsed elsewhere
 	Compression     string  `yaml:"compression"`      // CompressionFastest (default), …
 	POP3            POP3    `yaml:"pop3"`             // POP3 only
+	Index           *bool   `yaml:"index"`            // search index; nil = true (see IndexOn)
 	Line            int     `yaml:"-"`                // line of the account in the file
 }
 
@@ -158,6 +159,10 @@ func (c *Config) Account(name string) (*Account, error) {
 	slices.Sort(names)
 	return nil, fmt.Errorf("no account %q in %s (accounts: %s)", name, c.Path, strings.Join(names, ", "))
 }
+
+// IndexOn reports whether backups of the account fill its search index:
+// the "index" key, true unless set to false.
+func (a *Account) IndexOn() bool { return a.Index == nil || *a.Index }
 
 // Address returns host:port, ready for net.Dial.
 func (a *Account) Address() string {

@@ -146,6 +146,8 @@ func TestParseErrors(t *testing.T) {
 			[]string{`t.yaml:10: account "work": include: given twice (first at line 9)`}},
 		{"compression unknown", withAccount("    compression: max\n"),
 			[]string{`t.yaml:8: account "work": compression: "max" is not one of fastest, default, better`}},
+		{"index not a bool", withAccount("    index: maybe\n"),
+			[]string{`t.yaml:8: account "work": index: want true or false, got "maybe"`}},
 		{"pop3 mode unknown", pop3("    pop3:\n      mode: move\n"),
 			[]string{`t.yaml:9: account "work": pop3.mode: "move" is not one of keep, delete`}},
 		{"pop3 days negative", pop3("    pop3:\n      delete_after_days: -1\n"),
@@ -342,6 +344,18 @@ func TestParseKeepsExplicitValues(t *testing.T) {
 	}
 }
 
+func TestParseIndex(t *testing.T) {
+	for in, want := range map[string]bool{"": true, "    index: true\n": true, "    index: false\n": false} {
+		cfg, err := Parse([]byte(withAccount(in)), "t.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cfg.Accounts[0].IndexOn(); got != want {
+			t.Errorf("%q: IndexOn() = %v, want %v", in, got, want)
+		}
+	}
+}
+
 func TestParseRelativePaths(t *testing.T) {
 	in := edit("archive: /srv/mail", "archive: data") + "    ca_file: ca.pem\n"
 	in = strings.Replace(in, "password_env: PW", "password_file: ../secret", 1)
@@ -390,6 +404,7 @@ func TestParseFull(t *testing.T) {
 }
 
 func fullConfig(path, dir string) *Config {
+	yes := true
 	return &Config{
 		Path:     path,
 		Archive:  "/var/lib/mailkeep/archive",
@@ -399,17 +414,17 @@ func fullConfig(path, dir string) *Config {
 			CAFile: filepath.Join(dir, "certs/example-ca.pem"), TLSServerName: "mail.example.com",
 			Username: "me@example.com", PasswordFile: filepath.Join(dir, "secrets/work.password"), Auth: "plain",
 			Folders:     Folders{Include: []string{"*"}, Exclude: []string{"Trash", "Junk", "Drafts", "INBOX/tmp*"}},
-			Connections: 4, Schedule: "0 */6 * * *", Compression: "fastest", Line: 31,
+			Connections: 4, Schedule: "0 */6 * * *", Compression: "fastest", Index: &yes, Line: 31,
 		}, {
 			Name: "home", Protocol: "pop3", Host: "pop.example.net", Port: 110, TLS: "starttls",
 			Username: "me", PasswordEnv: "MAILKEEP_HOME_PASSWORD", Connections: 1,
 			Schedule: "30 2 * * *", Compression: "better",
-			POP3: POP3{Mode: "keep", DeleteAfterDays: 30, NoUIDL: "hash"}, Line: 106,
+			POP3: POP3{Mode: "keep", DeleteAfterDays: 30, NoUIDL: "hash"}, Line: 113,
 		}, {
 			Name: "gmail", Protocol: "imap", Host: "imap.gmail.com", Port: 993, TLS: "implicit",
 			Username: "me@gmail.com", Auth: "xoauth2", TokenCommand: "oauth2-token --account me@gmail.com",
 			Folders:     Folders{Include: []string{"INBOX", "[Gmail]/Sent Mail"}},
-			Connections: 4, Schedule: "0 * * * *", Compression: "fastest", Line: 130,
+			Connections: 4, Schedule: "0 * * * *", Compression: "fastest", Line: 137,
 		}, {
 			Name: "google", Protocol: "imap", Host: "imap.gmail.com", Port: 993, TLS: "implicit",
 			Username: "me@gmail.com", Auth: "xoauth2",
@@ -423,7 +438,7 @@ func fullConfig(path, dir string) *Config {
 				Scopes:                 []string{"https://mail.google.com/"},
 				StateDir:               "/var/lib/mailkeep/state",
 			},
-			Folders: Folders{Include: []string{"*"}}, Connections: 4, Compression: "fastest", Line: 147,
+			Folders: Folders{Include: []string{"*"}}, Connections: 4, Compression: "fastest", Line: 154,
 		}, {
 			Name: "office", Protocol: "pop3", Host: "outlook.office365.com", Port: 995, TLS: "implicit",
 			Username: "me@example.com", Auth: "xoauth2",
@@ -435,7 +450,7 @@ func fullConfig(path, dir string) *Config {
 				Scopes:                 []string{"https://outlook.office.com/POP.AccessAsUser.All", "offline_access"},
 				StateDir:               "/var/lib/mailkeep/state",
 			},
-			Connections: 1, Compression: "fastest", POP3: POP3{Mode: "keep"}, Line: 175,
+			Connections: 1, Compression: "fastest", POP3: POP3{Mode: "keep"}, Line: 182,
 		}},
 		Agent: Agent{
 			Timezone: "Europe/Berlin", MaxConcurrent: 4, Jitter: Duration(2 * time.Minute),
