@@ -83,6 +83,7 @@ func (b *pending) flush(ctx context.Context) error {
 	if err := b.fs.w.a.Catalog.AddMessages(context.WithoutCancel(ctx), rows, b.fs.w.run); err != nil {
 		return fatal(err)
 	}
+	b.fs.w.opts.committed()
 	b.fs.w.st.add(func(s *archive.RunStats) { s.NewMessages += n; s.NewBytes += bytes })
 	b.fs.dog.touch()
 	return nil
