@@ -28,6 +28,10 @@ type Options struct {
 	// AsOf restores the state of a backup run (see archive.AsOf); zero
 	// means the latest state.
 	AsOf archive.AsOf
+	// Messages, when not nil, are the catalog row ids of the only messages
+	// to restore, gone from the server or not (Folders is then ignored).
+	// Each must have been archived by the AsOf run.
+	Messages []int64
 	// Into is a folder on the target below which the folders are
 	// restored; "/" or the target's delimiter separates its levels.
 	Into   string
@@ -76,6 +80,9 @@ var (
 	// ErrNoFolder reports a requested folder that the archive does not
 	// hold at the chosen state.
 	ErrNoFolder = errors.New("no such folder in the archive")
+	// ErrNoMessage reports a requested message that the archive did not
+	// hold at the chosen state.
+	ErrNoMessage = errors.New("message not in the archive at this state")
 )
 
 // Run restores the archive of the account in <root>/<account> to the
@@ -106,6 +113,7 @@ type runner struct {
 	opts    Options
 	snap    *archive.Snapshot
 	asOf    archive.Run
+	only    map[int64]bool // Options.Messages
 	jobs    []*job
 	created int
 	tally   *tally
@@ -139,6 +147,9 @@ func (r *runner) load(ctx context.Context) ([]archive.ViewFolder, error) {
 		return nil, err
 	}
 	r.asOf = run
+	if r.opts.Messages != nil {
+		return r.loadMessages(ctx)
+	}
 	all, err := r.snap.Folders(ctx, archive.View{Run: r.asOf.ID})
 	if err != nil {
 		return nil, err
@@ -157,6 +168,47 @@ func (r *runner) load(ctx context.Context) ([]archive.ViewFolder, error) {
 		}
 	}
 	return out, nil
+}
+
+// loadMessages selects the folders of Options.Messages, each counting
+// only the messages asked for.
+func (r *runner) loadMessages(ctx context.Context) ([]archive.ViewFolder, error) {
+	all, err := r.snap.Folders(ctx, r.view())
+	if err != nil {
+		return nil, err
+	}
+	r.only = map[int64]bool{}
+	var out []archive.ViewFolder
+	for _, id := range r.opts.Messages {
+		m, err := r.snap.MessageByID(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		i := slices.IndexFunc(all, func(f archive.ViewFolder) bool { return f.ID == m.FolderID })
+		if r.asOf.ID != 0 && m.FirstRun > r.asOf.ID || i < 0 {
+			return nil, fmt.Errorf("%w: message %s was archived after run %d", ErrNoMessage, m.Key, r.asOf.ID)
+		}
+		if r.only[id] {
+			continue
+		}
+		r.only[id] = true
+		j := slices.IndexFunc(out, func(f archive.ViewFolder) bool { return f.ID == m.FolderID })
+		if j < 0 {
+			out, j = append(out, all[i]), len(out)
+			out[j].Count, out[j].Bytes = 0, 0
+		}
+		out[j].Count, out[j].Bytes = out[j].Count+1, out[j].Bytes+m.Size
+	}
+	return out, nil
+}
+
+// view is the state restored: with Options.Messages, gone messages too.
+func (r *runner) view() archive.View {
+	v := archive.View{Run: r.asOf.ID}
+	if r.opts.Messages != nil {
+		v.Gone = archive.GoneToo
+	}
+	return v
 }
 
 // tally counts what happened to messages, from concurrent workers.
