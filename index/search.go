@@ -134,7 +134,7 @@ func (ix *Index) withCatalog(ctx context.Context, fn func(*sql.Conn) error) erro
 
 // Handle errors of Lookup.
 var (
-	ErrNotFound  = errors.New("no indexed message has this id")
+	ErrNotFound  = errors.New("no message has this id")
 	ErrAmbiguous = errors.New("id prefix names more than one message")
 	ErrBadHandle = fmt.Errorf("a message id is %d to %d hex digits", minHandle, archive.HandleDigits)
 )
