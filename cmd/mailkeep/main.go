@@ -95,6 +95,7 @@ func rootCommand(g *globals) *cobra.Command {
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	root.AddCommand(backupCommand(g), demoCommand(g), restoreCommand(g), runCommand(g), statusCommand(g), verifyCommand(g))
 	root.AddCommand(authCommand(g))
+	root.AddCommand(findCommand(g), showCommand(g), lsCommand(g), runsCommand(g), indexCommand(g))
 	return root
 }
 

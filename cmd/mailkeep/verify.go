@@ -10,6 +10,7 @@ import (
 
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/config"
+	"github.com/mailkeep/mailkeep/index"
 )
 
 func verifyCommand(g *globals) *cobra.Command {
@@ -150,5 +151,24 @@ func rebuildCatalog(ctx context.Context, g *globals, cfg *config.Config, name st
 	for _, p := range rep.Problems {
 		fmt.Fprintf(g.stdout, "  %s\n", p)
 	}
+	if err == nil {
+		reindex(ctx, g, cfg, name)
+	}
 	return accountError(err)
+}
+
+// reindex brings the search index in line with a rebuilt catalog, whose
+// rows are numbered anew (the caller holds the account's lock). A failure
+// is reported, not fatal: the next backup or "mailkeep index" catches up.
+func reindex(ctx context.Context, g *globals, cfg *config.Config, name string) {
+	a, err := cfg.Account(name)
+	if err != nil || !a.IndexOn() {
+		return
+	}
+	n, err := index.CatchupAccount(ctx, cfg.Archive, name, false, nil)
+	if err != nil {
+		fmt.Fprintf(g.stdout, "  search index not updated: %v (mailkeep index %s retries)\n", err, name)
+		return
+	}
+	fmt.Fprintf(g.stdout, "  search index updated: %s indexed again\n", plural(n, "message"))
 }
