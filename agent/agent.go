@@ -18,6 +18,7 @@ import (
 	"github.com/mailkeep/mailkeep/config"
 	"github.com/mailkeep/mailkeep/progress"
 	"github.com/mailkeep/mailkeep/schedule"
+	"github.com/mailkeep/mailkeep/transport"
 )
 
 // ErrConfig marks a configuration the agent cannot run: a schedule that
@@ -61,7 +62,7 @@ func New(cfg *config.Config, log *slog.Logger, opts Options) (*Agent, error) {
 	a.cfg.Store(cfg)
 	a.metrics.setAccounts(set)
 	so := opts.Schedule
-	so.Classify, so.Log, so.Observer = classify, log, a.metrics
+	so.Classify, so.RetryAfter, so.Log, so.Observer = classify, transport.RetryAfter, log, a.metrics
 	a.sched = schedule.New(a.backup, set, so)
 	return a, nil
 }

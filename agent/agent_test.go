@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/mailkeep/mailkeep/archive"
@@ -285,6 +286,9 @@ func TestClassify(t *testing.T) {
 		{"POP3 login refused", fmt.Errorf("%w: %w", pop3.ErrAuth, io.ErrUnexpectedEOF), schedule.Permanent},
 		{"POP3 mailbox in use", &pop3.ServerError{Cmd: "PASS", Code: "IN-USE", Msg: "[IN-USE] locked"}, schedule.Temporary},
 		{"POP3 refusal", &pop3.ServerError{Cmd: "UIDL", Msg: "no"}, schedule.Permanent},
+		{"POP3 login delay", &pop3.ServerError{Cmd: "PASS", Code: "LOGIN-DELAY", Msg: "[LOGIN-DELAY] wait"}, schedule.Throttled},
+		{"IMAP limit", &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeLimit}, schedule.Throttled},
+		{"marked permanent, though a lost connection", transport.MarkPermanent(io.EOF), schedule.Permanent},
 		{"unknown folder", errors.New("select \"Nope\": NO Mailbox doesn't exist"), schedule.Permanent},
 		{"needs login", &oauth.NeedsLoginError{Account: "work", Reason: "refresh token refused"}, schedule.Permanent},
 		{"needs login after a refused token", fmt.Errorf("dial: %w", &oauth.NeedsLoginError{Account: "work",

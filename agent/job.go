@@ -62,28 +62,40 @@ func runBackup(ctx context.Context, arch *archive.Writer, a *config.Account, set
 
 // IMAPDialer logs in to account a's IMAP server, with its OAuth2 tokens
 // where it has them.
-func IMAPDialer(a *config.Account, log *slog.Logger) func(context.Context) (*imapclient.Client, error) {
+func IMAPDialer(a *config.Account, log *slog.Logger) transport.IMAPDialer {
 	return withOAuth2(a, log, func(ctx context.Context, ep transport.Endpoint) (*imapclient.Client, error) {
 		return transport.DialIMAP(ctx, ep, transport.IMAPOptions{Log: log})
 	})
 }
 
-func endpoint(a *config.Account) transport.Endpoint {
-	return transport.Endpoint{Host: a.Host, Port: a.Port, TLS: a.TLS, CAFile: a.CAFile,
-		ServerName: a.TLSServerName, Username: a.Username, Auth: a.Auth, Secret: a.Secret}
+// pop3Dialer logs in to account a's POP3 server, with its OAuth2 tokens
+// where it has them.
+func pop3Dialer(a *config.Account, log *slog.Logger) transport.POP3Dialer {
+	return withOAuth2(a, log, func(ctx context.Context, ep transport.Endpoint) (*pop3.Client, error) {
+		return transport.DialPOP3(ctx, ep, transport.POP3Options{})
+	})
 }
 
-// classify tells the scheduler what a job's error means.
+// classify tells the scheduler what a job's error means: a busy account
+// and a partial run are the archive's and backup's to say, a provider's
+// trouble refreshing a token oauth's, the rest is transport.Classify's, for
+// IMAP and POP3 alike.
 func classify(err error) schedule.Class {
 	switch {
 	case errors.Is(err, archive.ErrBusy):
 		return schedule.Busy
 	case errors.Is(err, backup.ErrPartial):
 		return schedule.Incomplete
-	case errors.Is(err, transport.ErrAuth), errors.Is(err, pop3.ErrAuth), errors.Is(err, oauth.ErrNeedsLogin):
+	case errors.Is(err, oauth.ErrNeedsLogin):
 		return schedule.Permanent
-	case transport.Temporary(err), pop3.Temporary(err), oauth.Temporary(err):
+	case oauth.Temporary(err):
 		return schedule.Temporary
+	}
+	switch transport.Classify(err) {
+	case transport.Temporary:
+		return schedule.Temporary
+	case transport.Throttled:
+		return schedule.Throttled
 	}
 	return schedule.Permanent
 }

@@ -18,7 +18,7 @@ import (
 // once if the server refuses it (oauth.Dial); other accounts dial as
 // configured.
 func withOAuth2[C any](a *config.Account, log *slog.Logger, dial func(context.Context, transport.Endpoint) (C, error)) func(context.Context) (C, error) {
-	ep := endpoint(a)
+	ep := transport.EndpointFor(a)
 	if !a.UsesOAuth2() {
 		return func(ctx context.Context) (C, error) { return dial(ctx, ep) }
 	}

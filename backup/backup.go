@@ -8,14 +8,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/emersion/go-imap/v2/imapclient"
-
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/progress"
+	"github.com/mailkeep/mailkeep/transport"
 )
-
-// Dialer opens a logged-in IMAP connection.
-type Dialer func(ctx context.Context) (*imapclient.Client, error)
 
 // Settings are what every backup run takes, IMAP or POP3. Zero values
 // mean sensible defaults.
@@ -70,7 +66,7 @@ func (s *Settings) setDefaults() {
 // Options configure one IMAP backup run. Zero values mean sensible defaults.
 type Options struct {
 	Settings
-	Dial        Dialer
+	Dial        transport.IMAPDialer
 	Connections int               // IMAP connections per account; default 4
 	Include     func(string) bool // which decoded folder names to back up; nil = all
 	// StallTimeout: a folder that makes no progress this long (a server

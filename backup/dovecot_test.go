@@ -14,14 +14,15 @@ import (
 
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/backup"
+	"github.com/mailkeep/mailkeep/config"
 	"github.com/mailkeep/mailkeep/internal/corpus"
 	"github.com/mailkeep/mailkeep/internal/dovecottest"
 	"github.com/mailkeep/mailkeep/transport"
 )
 
-func dialer(srv *dovecottest.Server, user string) backup.Dialer {
+func dialer(srv *dovecottest.Server, user string) transport.IMAPDialer {
 	host, port := splitAddr(srv.IMAPAddr)
-	ep := transport.Endpoint{Host: host, Port: port, TLS: transport.TLSNone, Username: user,
+	ep := transport.Endpoint{Host: host, Port: port, TLS: config.TLSNone, Username: user,
 		Secret: func(context.Context) (string, error) { return srv.Password(user), nil }}
 	return func(ctx context.Context) (*imapclient.Client, error) {
 		return transport.DialIMAP(ctx, ep, transport.IMAPOptions{})
@@ -35,7 +36,7 @@ func splitAddr(addr string) (string, int) {
 	return addr[:i], port
 }
 
-func runBackup(t *testing.T, ctx context.Context, root string, dial backup.Dialer) backup.Result {
+func runBackup(t *testing.T, ctx context.Context, root string, dial transport.IMAPDialer) backup.Result {
 	t.Helper()
 	a, err := archive.OpenWriter(ctx, root, "alice", nil)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/backup"
+	"github.com/mailkeep/mailkeep/config"
 	"github.com/mailkeep/mailkeep/internal/corpus"
 	"github.com/mailkeep/mailkeep/internal/dovecottest"
 	"github.com/mailkeep/mailkeep/transport"
@@ -77,20 +78,20 @@ func (p *proxy) handle(c net.Conn, faulty bool) {
 	}
 }
 
-func dialVia(addr, user, password string, idle time.Duration) backup.Dialer {
+func dialVia(addr, user, password string, idle time.Duration) transport.IMAPDialer {
 	host, port := splitAddr(addr)
-	ep := transport.Endpoint{Host: host, Port: port, TLS: transport.TLSNone, Username: user, IdleTimeout: idle,
+	ep := transport.Endpoint{Host: host, Port: port, TLS: config.TLSNone, Username: user, IdleTimeout: idle,
 		Secret: func(context.Context) (string, error) { return password, nil }}
 	return func(ctx context.Context) (*imapclient.Client, error) {
 		return transport.DialIMAP(ctx, ep, transport.IMAPOptions{})
 	}
 }
 
-func backupOnce(ctx context.Context, root string, dial backup.Dialer) (backup.Result, error) {
+func backupOnce(ctx context.Context, root string, dial transport.IMAPDialer) (backup.Result, error) {
 	return backupBatch(ctx, root, dial, 16)
 }
 
-func backupBatch(ctx context.Context, root string, dial backup.Dialer, batch int) (backup.Result, error) {
+func backupBatch(ctx context.Context, root string, dial transport.IMAPDialer, batch int) (backup.Result, error) {
 	a, err := archive.OpenWriter(ctx, root, "alice", nil)
 	if err != nil {
 		return backup.Result{}, err
@@ -182,7 +183,7 @@ func TestConnectionCut(t *testing.T) {
 func checkCutOutcome(t *testing.T, limit int64, res backup.Result, err error, conns int32, n int) {
 	t.Helper()
 	if limit < 2_000 {
-		if res.Outcome != archive.OutcomeFailed || res.Stats.NewMessages != 0 || !transport.Temporary(err) {
+		if res.Outcome != archive.OutcomeFailed || res.Stats.NewMessages != 0 || transport.Classify(err) != transport.Temporary {
 			t.Fatalf("cut during login: %s, %d messages, %v; want failed, none, a temporary error",
 				res.Outcome, res.Stats.NewMessages, err)
 		}

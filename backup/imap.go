@@ -31,7 +31,7 @@ func IMAP(ctx context.Context, a *archive.Writer, opts Options) (Result, error) 
 	}()
 	run, err := a.Catalog.BeginRun(ctx, "imap", start)
 	if err != nil {
-		closeClient((<-dialed).c)
+		transport.CloseIMAP((<-dialed).c)
 		return Result{}, err
 	}
 	st := &stats{}
@@ -48,17 +48,17 @@ func imapRun(ctx context.Context, a *archive.Writer, opts Options, run int64, st
 	known, err := a.Catalog.Folders(ctx)
 	d := <-dialed
 	if err != nil || d.err != nil {
-		closeClient(d.c)
+		transport.CloseIMAP(d.c)
 		return cmp.Or(d.err, err)
 	}
 	c := d.c
 	folders, err := listFolders(c, opts)
 	if err != nil {
-		closeClient(c)
+		transport.CloseIMAP(c)
 		return err
 	}
 	if err := markGoneFolders(ctx, a, known, folders, run, st); err != nil {
-		closeClient(c)
+		transport.CloseIMAP(c)
 		return err
 	}
 	st.add(func(s *archive.RunStats) { s.Folders = len(folders) })
@@ -137,35 +137,6 @@ type serverFolder struct {
 	known  archive.FolderState // the catalog's state of it (ID 0: none), set by plan
 }
 
-func listFolders(c *imapclient.Client, opts Options) ([]serverFolder, error) {
-	lo := &imap.ListOptions{}
-	if c.Caps().Has(imap.CapListStatus) {
-		lo.ReturnStatus = &imap.StatusOptions{NumMessages: true, UIDNext: true, UIDValidity: true,
-			HighestModSeq: c.Caps().Has(imap.CapCondStore)}
-	}
-	list, err := c.List("", "*", lo).Collect()
-	if err != nil {
-		return nil, fmt.Errorf("list folders: %w", err)
-	}
-	var out []serverFolder
-	for _, l := range list {
-		if skipListed(l) || !opts.Include(l.Mailbox) {
-			continue
-		}
-		out = append(out, serverFolder{name: l.Mailbox, delim: l.Delim, status: l.Status})
-	}
-	return out, nil
-}
-
-func skipListed(l *imap.ListData) bool {
-	for _, attr := range l.Attrs {
-		if attr == imap.MailboxAttrNoSelect || attr == imap.MailboxAttrNonExistent {
-			return true
-		}
-	}
-	return false
-}
-
 // markGoneFolders records folders the server no longer lists. A folder
 // that is merely excluded by the configuration is not gone.
 func markGoneFolders(ctx context.Context, a *archive.Writer, known []archive.FolderState, listed []serverFolder, run int64, st *stats) error {
@@ -231,7 +202,7 @@ type worker struct {
 func (w *worker) drain(ctx context.Context, first []serverFolder, queue <-chan serverFolder) error {
 	defer func() {
 		if w.c != nil {
-			closeClient(w.c)
+			transport.CloseIMAP(w.c)
 		}
 	}()
 	for _, f := range first {
@@ -258,7 +229,7 @@ func (w *worker) one(ctx context.Context, f serverFolder) error {
 	}
 	w.st.fail(fmt.Errorf("folder %q: %w", f.name, err))
 	if w.connLost() {
-		closeClient(w.c)
+		transport.CloseIMAP(w.c)
 		w.c = nil
 	}
 	return nil
@@ -268,14 +239,22 @@ func (w *worker) folderWithRetry(ctx context.Context, f serverFolder) error {
 	var err error
 	for attempt := 0; attempt < 2; attempt++ {
 		err = w.folder(ctx, f)
-		if err == nil || ctx.Err() != nil || isFatal(err) || !(transport.Temporary(err) || w.connLost()) {
+		if err == nil || ctx.Err() != nil || isFatal(err) || !w.retryNow(err) {
 			return err
 		}
 		w.opts.Log.Warn("retrying folder after a temporary error", "folder", f.name, "err", err)
-		closeClient(w.c)
+		transport.CloseIMAP(w.c)
 		w.c = nil
 	}
 	return err
+}
+
+// retryNow reports whether a folder that failed with err is worth another
+// try at once on a new connection: after a temporary error or a lost
+// connection, never when the server throttles.
+func (w *worker) retryNow(err error) bool {
+	class := transport.Classify(err)
+	return class == transport.Temporary || class != transport.Throttled && w.connLost()
 }
 
 // connLost reports whether the worker's connection has closed: whatever
@@ -332,12 +311,4 @@ func fatal(err error) error {
 		return nil
 	}
 	return fatalError{err}
-}
-
-func closeClient(c *imapclient.Client) {
-	if c == nil {
-		return
-	}
-	c.Logout().Wait()
-	c.Close()
 }

@@ -8,16 +8,14 @@ import (
 
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/pop3"
+	"github.com/mailkeep/mailkeep/transport"
 )
-
-// POP3Dialer opens a logged-in POP3 session.
-type POP3Dialer func(ctx context.Context) (*pop3.Client, error)
 
 // POP3Options configure one POP3 backup run. Zero values mean sensible
 // defaults: keep mode, no deletion, a server without UIDL refused.
 type POP3Options struct {
 	Settings
-	Dial POP3Dialer
+	Dial transport.POP3Dialer
 	// Delete is mode delete: each message is deleted from the server once
 	// its file and catalog row are durable.
 	Delete bool
@@ -94,7 +92,7 @@ func (r *pop3Run) do(ctx context.Context) error {
 	var err error
 	for attempt := 0; attempt < 2; attempt++ {
 		err = r.session(ctx)
-		if err == nil || isFatal(err) || ctx.Err() != nil || !pop3.Temporary(err) {
+		if err == nil || isFatal(err) || ctx.Err() != nil || transport.Classify(err) != transport.Temporary {
 			break
 		}
 		r.opts.Log.Warn("retrying the POP3 session after a temporary error", "err", err)

@@ -18,7 +18,7 @@ import (
 	"github.com/mailkeep/mailkeep/internal/corpus"
 	"github.com/mailkeep/mailkeep/internal/dovecottest"
 	"github.com/mailkeep/mailkeep/internal/pop3fake"
-	"github.com/mailkeep/mailkeep/pop3"
+	"github.com/mailkeep/mailkeep/transport"
 )
 
 // inboxCorpus is a corpus whose messages all go to INBOX: the special
@@ -254,7 +254,7 @@ func TestPOP3DovecotDiskFull(t *testing.T) {
 	if !errors.Is(err, syscall.ENOSPC) || res.Outcome == archive.OutcomeOK {
 		t.Fatalf("run on a full disk: %s, %v; want a failure with ENOSPC", res.Outcome, err)
 	}
-	if pop3.Temporary(err) {
+	if transport.Classify(err) != transport.Permanent {
 		t.Errorf("a full disk is reported as temporary: %v", err)
 	}
 	sameStrings(t, "server after the failed run", serverBodies(t, srv, "bob"), want)

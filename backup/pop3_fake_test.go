@@ -17,7 +17,7 @@ import (
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/backup"
 	"github.com/mailkeep/mailkeep/internal/pop3fake"
-	"github.com/mailkeep/mailkeep/pop3"
+	"github.com/mailkeep/mailkeep/transport"
 )
 
 // fakeMessage is message i of a fake maildrop: dot-leading lines, a long
@@ -201,7 +201,7 @@ func TestPOP3EOFBeforeGreeting(t *testing.T) {
 	}}, fakeMessages(1, 3)...)
 	root := t.TempDir()
 	res, err := runPOP3(t, root, fakeOptions(srv))
-	if err == nil || res.Outcome != archive.OutcomeFailed || !pop3.Temporary(err) {
+	if err == nil || res.Outcome != archive.OutcomeFailed || transport.Classify(err) != transport.Temporary {
 		t.Fatalf("run: %s, %v; want a failed run with a temporary error", res.Outcome, err)
 	}
 	if n := srv.Sessions(); n != 2 {
@@ -384,7 +384,7 @@ func TestPOP3NoUIDL(t *testing.T) {
 	root := t.TempDir()
 	opts := fakeOptions(srv)
 	res, err := runPOP3(t, root, opts)
-	if err == nil || !strings.Contains(err.Error(), "pop3.no_uidl: hash") || pop3.Temporary(err) || res.Outcome != archive.OutcomeFailed {
+	if err == nil || !strings.Contains(err.Error(), "pop3.no_uidl: hash") || transport.Classify(err) != transport.Permanent || res.Outcome != archive.OutcomeFailed {
 		t.Fatalf("run without UIDL: %s, %v; want a permanent error naming pop3.no_uidl", res.Outcome, err)
 	}
 	opts.HashWithoutUIDL = true
@@ -490,14 +490,14 @@ func TestPOP3DiskFullInjected(t *testing.T) {
 	msgs := fakeMessages(1, 12)
 	srv := pop3fake.Start(t, pop3fake.Options{}, msgs...)
 	var n atomic.Int32 // messages are written on more than one goroutine
+	root := t.TempDir()
 	backup.SetPOP3Write(t, func(sp *archive.Spool, f *archive.Folder, r io.Reader) (*archive.Staged, error) {
-		if n.Add(1) == 10 {
+		if strings.HasPrefix(f.Dir, root) && n.Add(1) == 10 { // this test's archive only
 			io.CopyN(io.Discard, r, 100)
 			return nil, &os.PathError{Op: "write", Path: "tmp/x", Err: syscall.ENOSPC}
 		}
 		return sp.Write(f, r)
 	})
-	root := t.TempDir()
 	opts := fakeOptions(srv)
 	opts.Delete = true
 	res, err := runPOP3(t, root, opts)

@@ -5,38 +5,36 @@ import (
 	"context"
 	"crypto/sha256"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/backup"
+	"github.com/mailkeep/mailkeep/config"
 	"github.com/mailkeep/mailkeep/pop3"
+	"github.com/mailkeep/mailkeep/transport"
 )
 
 const pop3Account = "pop"
 
 // pop3Dialer dials addr in plain text and logs in as user. When retrs is
 // not nil, it counts the RETR commands sent.
-func pop3Dialer(addr, user, pass string, retrs *counter) backup.POP3Dialer {
-	return func(ctx context.Context) (*pop3.Client, error) {
-		opts := &pop3.Options{TLS: pop3.TLSNone, Timeout: 10 * time.Second}
-		if retrs != nil {
-			opts.Trace = retrs
-		}
-		c, err := pop3.Dial(ctx, addr, opts)
-		if err != nil {
-			return nil, err
-		}
-		if err := c.Auth(ctx, user, pass); err != nil {
-			c.Close()
-			return nil, err
-		}
-		return c, nil
+func pop3Dialer(addr, user, pass string, retrs *counter) transport.POP3Dialer {
+	host, portText, _ := net.SplitHostPort(addr)
+	port, _ := strconv.Atoi(portText)
+	ep := transport.Endpoint{Host: host, Port: port, TLS: config.TLSNone, Username: user, IdleTimeout: 10 * time.Second,
+		Secret: func(context.Context) (string, error) { return pass, nil }}
+	var opts transport.POP3Options
+	if retrs != nil {
+		opts.Trace = retrs
 	}
+	return func(ctx context.Context) (*pop3.Client, error) { return transport.DialPOP3(ctx, ep, opts) }
 }
 
 // counter counts "C: RETR" lines of a protocol trace.

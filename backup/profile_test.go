@@ -14,6 +14,7 @@ import (
 
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/backup"
+	"github.com/mailkeep/mailkeep/config"
 	"github.com/mailkeep/mailkeep/internal/corpus"
 	"github.com/mailkeep/mailkeep/internal/dovecottest"
 	"github.com/mailkeep/mailkeep/transport"
@@ -30,12 +31,12 @@ import (
 // heap was largest, which shows what a backup holds at its peak.
 
 // benchSource returns a dialer for the account to back up.
-func benchSource(b *testing.B) backup.Dialer {
+func benchSource(b *testing.B) transport.IMAPDialer {
 	b.Helper()
 	if addr := os.Getenv("BENCH_IMAP_ADDR"); addr != "" {
 		host, port := splitAddr(addr)
 		user, pass := os.Getenv("BENCH_USER"), os.Getenv("BENCH_PASS")
-		ep := transport.Endpoint{Host: host, Port: port, TLS: transport.TLSNone, Username: user,
+		ep := transport.Endpoint{Host: host, Port: port, TLS: config.TLSNone, Username: user,
 			Secret: func(context.Context) (string, error) { return pass, nil }}
 		return func(ctx context.Context) (*imapclient.Client, error) {
 			return transport.DialIMAP(ctx, ep, transport.IMAPOptions{})
@@ -49,7 +50,7 @@ func benchSource(b *testing.B) backup.Dialer {
 	return dialer(srv, "alice")
 }
 
-func benchBackup(b *testing.B, root string, dial backup.Dialer) backup.Result {
+func benchBackup(b *testing.B, root string, dial transport.IMAPDialer) backup.Result {
 	b.Helper()
 	ctx := context.Background()
 	a, err := archive.OpenWriter(ctx, root, "bench", nil)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/backup"
+	"github.com/mailkeep/mailkeep/transport"
 )
 
 // scriptedIMAP is a minimal IMAP server with two folders: "Good" serves
@@ -141,7 +142,7 @@ func TestHostileServer(t *testing.T) {
 	}
 }
 
-func backupStall(ctx context.Context, root string, dial backup.Dialer, stall time.Duration) (backup.Result, error) {
+func backupStall(ctx context.Context, root string, dial transport.IMAPDialer, stall time.Duration) (backup.Result, error) {
 	a, err := archive.OpenWriter(ctx, root, "alice", nil)
 	if err != nil {
 		return backup.Result{}, err

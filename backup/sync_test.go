@@ -11,8 +11,8 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/mailkeep/mailkeep/archive"
-	"github.com/mailkeep/mailkeep/backup"
 	"github.com/mailkeep/mailkeep/internal/dovecottest"
+	"github.com/mailkeep/mailkeep/transport"
 )
 
 // TestUIDValidityChange recreates a folder on Dovecot, which gives it a new
@@ -89,7 +89,7 @@ func TestUIDValidityChange(t *testing.T) {
 
 // aliceOnDovecot starts a Dovecot and returns a client of alice's, a
 // dialer for her backups, and an archive root.
-func aliceOnDovecot(t *testing.T) (*imapclient.Client, backup.Dialer, string) {
+func aliceOnDovecot(t *testing.T) (*imapclient.Client, transport.IMAPDialer, string) {
 	t.Helper()
 	srv := dovecottest.Start(t, dovecottest.Options{})
 	return srv.Dial(t, "alice"), dialer(srv, "alice"), t.TempDir()

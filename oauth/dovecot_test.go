@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mailkeep/mailkeep/config"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,8 +14,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/emersion/go-sasl"
 
 	"github.com/mailkeep/mailkeep/internal/dovecottest"
 	"github.com/mailkeep/mailkeep/internal/oauthtest"
@@ -94,7 +93,7 @@ func (s *setup) dial(ctx context.Context, src *oauth.Source) (conn, error) {
 
 func (s *setup) dialIMAP(ctx context.Context, token string) (conn, error) {
 	host, port := splitAddr(s.dovecot.IMAPAddr)
-	ep := transport.Endpoint{Host: host, Port: port, TLS: transport.TLSNone, Username: "alice", Auth: s.mech,
+	ep := transport.Endpoint{Host: host, Port: port, TLS: config.TLSNone, Username: "alice", Auth: s.mech,
 		Secret: func(context.Context) (string, error) { return token, nil }}
 	c, err := transport.DialIMAP(ctx, ep, transport.IMAPOptions{})
 	if err != nil {
@@ -104,16 +103,11 @@ func (s *setup) dialIMAP(ctx context.Context, token string) (conn, error) {
 }
 
 func (s *setup) dialPOP3(ctx context.Context, token string) (conn, error) {
-	c, err := pop3.Dial(ctx, s.dovecot.POP3Addr, &pop3.Options{TLS: pop3.TLSNone})
+	host, port := splitAddr(s.dovecot.POP3Addr)
+	ep := transport.Endpoint{Host: host, Port: port, TLS: config.TLSNone, Username: "alice", Auth: s.mech,
+		Secret: func(context.Context) (string, error) { return token, nil }}
+	c, err := transport.DialPOP3(ctx, ep, transport.POP3Options{})
 	if err != nil {
-		return nil, err
-	}
-	mech, ir := "XOAUTH2", []byte("user=alice\x01auth=Bearer "+token+"\x01\x01")
-	if s.mech == "oauthbearer" {
-		mech, ir, _ = sasl.NewOAuthBearerClient(&sasl.OAuthBearerOptions{Username: "alice", Token: token}).Start()
-	}
-	if err := c.AuthSASL(ctx, mech, ir); err != nil {
-		c.Close()
 		return nil, err
 	}
 	return pop3Ping{c}, nil

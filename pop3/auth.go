@@ -5,33 +5,16 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"strings"
-
-	"github.com/emersion/go-sasl"
 )
 
 // maxAuthLine is the longest AUTH command that may carry its initial
 // response (RFC 5034 section 4: 255 octets including CRLF).
 const maxAuthLine = 255
 
-// Auth logs in: with SASL PLAIN when the server advertises it, otherwise
-// with USER and PASS. A refused password gives an error for which
-// errors.Is(err, ErrAuth); a refusal whose response code says the maildrop
-// is busy or the server is in trouble (IN-USE, LOGIN-DELAY, SYS/TEMP) is a
-// temporary *ServerError instead.
-func (c *Client) Auth(ctx context.Context, user, pass string) error {
-	if c.hasSASL("PLAIN") {
-		mech, ir, err := sasl.NewPlainClient("", user, pass).Start()
-		if err != nil {
-			return fmt.Errorf("pop3: auth: %w", err)
-		}
-		return c.AuthSASL(ctx, mech, ir)
-	}
-	return c.Login(ctx, user, pass)
-}
-
-// Login logs in with USER and PASS (RFC 1939), whatever SASL mechanisms the
-// server offers. Its errors are those of Auth.
+// Login logs in with USER and PASS (RFC 1939). A refused password gives an
+// error for which errors.Is(err, ErrAuth); a refusal whose response code
+// says the maildrop is busy or the server is in trouble (IN-USE,
+// LOGIN-DELAY, SYS/TEMP) is a *ServerError without ErrAuth instead.
 func (c *Client) Login(ctx context.Context, user, pass string) error {
 	err := c.do(ctx, func() error {
 		if _, err := c.command("USER", user); err != nil {
@@ -51,7 +34,8 @@ func (c *Client) Login(ctx context.Context, user, pass string) error {
 // refuses. A server challenge is answered with "*" (cancel), and its text,
 // which carries the reason for XOAUTH2 and OAUTHBEARER, goes into the
 // error. The initial response travels on the AUTH line when it fits in 255
-// octets, and after an empty challenge otherwise.
+// octets, and after an empty challenge otherwise. Its errors are those of
+// Login.
 func (c *Client) AuthSASL(ctx context.Context, mech string, initial []byte) error {
 	if !validMech(mech) {
 		return fmt.Errorf("pop3: auth: %w: mechanism %q", errBadArgument, mech)
@@ -123,22 +107,13 @@ func (c *Client) readAuthStatus() (status, string, error) {
 }
 
 // authError marks a -ERR to a login command as ErrAuth, unless its
-// response code says the failure is temporary.
+// response code defers the login.
 func authError(err error) error {
 	var se *ServerError
-	if errors.As(err, &se) && !se.temporary() {
+	if errors.As(err, &se) && !se.deferred() {
 		return fmt.Errorf("%w: %w", ErrAuth, err)
 	}
 	return err
-}
-
-func (c *Client) hasSASL(mech string) bool {
-	for _, m := range c.caps["SASL"] {
-		if strings.EqualFold(m, mech) {
-			return true
-		}
-	}
-	return false
 }
 
 // validMech reports whether mech is a SASL mechanism name (RFC 4422: 1 to

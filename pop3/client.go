@@ -25,46 +25,12 @@ import (
 	"time"
 )
 
-// TLSMode says how a connection is protected.
-type TLSMode int
-
-const (
-	// TLSImplicit starts TLS before the greeting (POP3S, usually port 995).
-	// It is the zero value.
-	TLSImplicit TLSMode = iota
-	// TLSStartTLS connects in plain text and upgrades with STLS before any
-	// credentials are sent. A server that does not advertise STLS is
-	// refused with ErrNoSTLS; there is no fallback to plain text.
-	TLSStartTLS
-	// TLSNone never encrypts: for loopback servers and tests.
-	TLSNone
-)
-
-func (m TLSMode) String() string {
-	switch m {
-	case TLSImplicit:
-		return "implicit"
-	case TLSStartTLS:
-		return "starttls"
-	case TLSNone:
-		return "none"
-	}
-	return fmt.Sprintf("TLSMode(%d)", int(m))
-}
-
-// Options configure Dial. A nil *Options or a zero field means the default.
+// Options configure NewClient. A nil *Options or a zero field means the
+// default.
 type Options struct {
-	TLS TLSMode
-	// TLSConfig is used for implicit TLS and STLS. Nil means the default
-	// verification against the system roots with ServerName taken from the
-	// host of addr; a config without ServerName gets that host too.
-	TLSConfig *tls.Config
 	// Timeout bounds every single read and write; the deadline moves on as
 	// long as data flows. Zero means 60 seconds.
 	Timeout time.Duration
-	// Dialer makes the TCP connection. Nil means a 30-second connect
-	// timeout.
-	Dialer *net.Dialer
 	// Trace, if set, receives the protocol dialog, one "C: " or "S: " line
 	// per command or response line. Message data is summarised, not
 	// copied. PASS and AUTH arguments are shown as "***".
@@ -72,15 +38,14 @@ type Options struct {
 }
 
 const (
-	defaultTimeout     = 60 * time.Second
-	defaultDialTimeout = 30 * time.Second
-	readBufferSize     = 32 << 10
+	defaultTimeout = 60 * time.Second
+	readBufferSize = 32 << 10
 )
 
 // Client is a POP3 session.
 type Client struct {
-	raw     net.Conn // the TCP connection: closing it unblocks any read or write
-	conn    net.Conn // what the protocol runs over: raw with deadlines, maybe inside TLS
+	raw     net.Conn // the connection under TLS: closing it unblocks any read or write
+	conn    net.Conn // what the protocol runs over: with deadlines, maybe inside TLS
 	r       *bufio.Reader
 	w       *bufio.Writer
 	timeout time.Duration
@@ -94,78 +59,70 @@ type Client struct {
 // errClosed is the error of calls made after Quit or Close.
 var errClosed = errors.New("client closed")
 
-// Dial connects to addr ("host:port"), sets up TLS as opts.TLS says, reads
-// the greeting and the server's capabilities. Cancelling ctx aborts it.
-func Dial(ctx context.Context, addr string, opts *Options) (*Client, error) {
+// NewClient starts a session over conn, which is connected to the server
+// (and, for implicit TLS, a *tls.Conn whose handshake is done): it reads the
+// greeting and the server's capabilities. Cancelling ctx aborts it. On
+// error conn is closed.
+func NewClient(ctx context.Context, conn net.Conn, opts *Options) (*Client, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, fmt.Errorf("pop3: dial %s: %w", addr, err)
-	}
-	if opts.TLS < TLSImplicit || opts.TLS > TLSNone {
-		return nil, fmt.Errorf("pop3: dial %s: unknown %v", addr, opts.TLS)
-	}
-	dialer := opts.Dialer
-	if dialer == nil {
-		dialer = &net.Dialer{Timeout: defaultDialTimeout}
-	}
-	raw, err := dialer.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("pop3: dial %s: %w", addr, err)
-	}
-	c := newClient(raw, opts)
-	err = c.do(ctx, func() error { return c.start(ctx, host, opts) })
+	c := newClient(conn, opts)
+	err := c.do(ctx, c.start)
 	if err == nil {
 		err = c.broken() // ctx ended just as the session started
 	}
 	if err != nil {
 		c.Close()
-		return nil, fmt.Errorf("pop3: dial %s: %w", addr, err)
+		return nil, fmt.Errorf("pop3: start session: %w", err)
 	}
 	return c, nil
 }
 
-func newClient(raw net.Conn, opts *Options) *Client {
+func newClient(conn net.Conn, opts *Options) *Client {
 	timeout := opts.Timeout
 	if timeout <= 0 {
 		timeout = defaultTimeout
 	}
-	conn := &timeoutConn{Conn: raw, d: timeout}
+	raw := conn
+	if tc, ok := conn.(*tls.Conn); ok {
+		// Closing the TCP connection aborts at once; closing the TLS one
+		// may first wait to send close_notify.
+		raw = tc.NetConn()
+	}
+	timed := &timeoutConn{Conn: conn, d: timeout}
 	return &Client{
 		raw:     raw,
-		conn:    conn,
-		r:       bufio.NewReaderSize(conn, readBufferSize),
-		w:       bufio.NewWriter(conn),
+		conn:    timed,
+		r:       bufio.NewReaderSize(timed, readBufferSize),
+		w:       bufio.NewWriter(timed),
 		timeout: timeout,
 		trace:   opts.Trace,
 		caps:    map[string][]string{},
 	}
 }
 
-// start runs the session up to the authorization state.
-func (c *Client) start(ctx context.Context, host string, opts *Options) error {
-	cfg := tlsConfig(opts.TLSConfig, host)
-	if opts.TLS == TLSImplicit {
-		if err := c.handshake(ctx, cfg); err != nil {
-			return err
-		}
-	}
+// start reads the greeting and the capabilities.
+func (c *Client) start() error {
 	if _, err := c.readStatus("greeting"); err != nil {
 		return err
 	}
-	if err := c.loadCaps(); err != nil {
-		return err
-	}
-	if opts.TLS == TLSStartTLS {
-		return c.startTLS(ctx, cfg)
+	return c.loadCaps()
+}
+
+// StartTLS upgrades the session with STLS (RFC 2595) and asks for the
+// capabilities again, as the RFC requires; cfg must name the server. A
+// server that does not advertise STLS gives ErrNoSTLS, and data it sends
+// after its +OK but before the handshake is refused as a protocol
+// violation: it could have been injected on the path. There is no
+// fallback to plain text: after an error the caller must close the client.
+func (c *Client) StartTLS(ctx context.Context, cfg *tls.Config) error {
+	if err := c.do(ctx, func() error { return c.startTLS(ctx, cfg) }); err != nil {
+		return fmt.Errorf("pop3: stls: %w", err)
 	}
 	return nil
 }
 
-// startTLS upgrades the connection with STLS and asks for the capabilities
-// again, as RFC 2595 requires.
 func (c *Client) startTLS(ctx context.Context, cfg *tls.Config) error {
 	if _, ok := c.caps["STLS"]; !ok {
 		return ErrNoSTLS
@@ -174,8 +131,7 @@ func (c *Client) startTLS(ctx context.Context, cfg *tls.Config) error {
 		return err
 	}
 	if c.r.Buffered() > 0 {
-		// Anything sent before the handshake could have been injected by
-		// an attacker on the path (CVE-2011-0411 and kin).
+		// CVE-2011-0411 and kin.
 		return fmt.Errorf("%w: data after the STLS answer, before the TLS handshake", errProtocol)
 	}
 	if err := c.handshake(ctx, cfg); err != nil {
@@ -194,17 +150,6 @@ func (c *Client) handshake(ctx context.Context, cfg *tls.Config) error {
 	c.r.Reset(tc)
 	c.w.Reset(tc)
 	return nil
-}
-
-func tlsConfig(cfg *tls.Config, host string) *tls.Config {
-	if cfg == nil {
-		return &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
-	}
-	if cfg.ServerName == "" {
-		cfg = cfg.Clone()
-		cfg.ServerName = host
-	}
-	return cfg
 }
 
 // loadCaps asks for CAPA. A server without CAPA leaves the map empty.

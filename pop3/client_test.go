@@ -5,13 +5,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
-	"fmt"
 	"io"
-	"net"
-	"os"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -24,11 +20,11 @@ func TestTraceMasksSecrets(t *testing.T) {
 		say("RETR 1", okBody("Subject: hi\r\n\r\nbody\r\n")),
 	}))
 	var trace bytes.Buffer
-	c, err := dialScript(t, s, &Options{TLS: TLSNone, Timeout: 5 * time.Second, Trace: &trace})
+	c, err := dialScript(t, s, &Options{Timeout: 5 * time.Second, Trace: &trace})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Auth(ctx, "bob", "hunter2"); !errors.Is(err, ErrAuth) {
+	if err := auth(ctx, c, "bob", "hunter2"); !errors.Is(err, ErrAuth) {
 		t.Fatalf("Auth: %v", err)
 	}
 	if err := c.AuthSASL(ctx, "XOAUTH2", []byte(strings.Repeat("hunter2", 50))); err != nil {
@@ -57,11 +53,11 @@ func TestTraceMasksSecrets(t *testing.T) {
 func TestTraceMasksPass(t *testing.T) {
 	s := serveScript(t, script(hello(), []step{say("USER bob", "+OK\r\n"), say("PASS hunter2", "+OK\r\n")}))
 	var trace bytes.Buffer
-	c, err := dialScript(t, s, &Options{TLS: TLSNone, Timeout: 5 * time.Second, Trace: &trace})
+	c, err := dialScript(t, s, &Options{Timeout: 5 * time.Second, Trace: &trace})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Auth(ctx, "bob", "hunter2"); err != nil {
+	if err := auth(ctx, c, "bob", "hunter2"); err != nil {
 		t.Fatal(err)
 	}
 	if got := trace.String(); strings.Contains(got, "hunter2") || !strings.Contains(got, "C: USER bob\nS: +OK\nC: PASS ***\n") {
@@ -104,62 +100,13 @@ func TestRetrStreamsInBoundedMemory(t *testing.T) {
 	wantNoop(t, c)
 }
 
-func TestTemporary(t *testing.T) {
-	tests := []struct {
-		err  error
-		want bool
-	}{
-		{nil, false},
-		{io.ErrUnexpectedEOF, true},
-		{fmt.Errorf("x: %w", io.EOF), true},
-		{os.ErrDeadlineExceeded, true},
-		{&net.OpError{Op: "read", Err: syscall.ECONNRESET}, true},
-		{&net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}, true},
-		{&net.DNSError{IsTemporary: true}, true},
-		{&net.DNSError{IsNotFound: true}, false},
-		{context.DeadlineExceeded, true},
-		{context.Canceled, false},
-		{fmt.Errorf("%w: %w", ErrAuth, newServerError("PASS", "[AUTH] failed")), false},
-		{newServerError("RETR", "no such message"), false},
-		{newServerError("PASS", "[SYS/TEMP] later"), true},
-		{newServerError("PASS", "[LOGIN-DELAY] wait"), true},
-		{ErrNoSTLS, false},
-		{errProtocol, false},
-		{errors.New("something else"), false},
-	}
-	for _, tc := range tests {
-		if got := Temporary(tc.err); got != tc.want {
-			t.Errorf("Temporary(%v) = %v, want %v", tc.err, got, tc.want)
-		}
-	}
-}
-
-func TestDialRefused(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	_, err = Dial(ctx, addr, &Options{TLS: TLSNone})
-	if err == nil || !Temporary(err) {
-		t.Errorf("Dial to a closed port: %v; want a temporary error", err)
-	}
-	if _, err := Dial(ctx, "no-port", nil); err == nil {
-		t.Error("Dial without a port succeeded")
-	}
-	if _, err := Dial(ctx, addr, &Options{TLS: TLSMode(7)}); err == nil {
-		t.Error("Dial with an unknown TLS mode succeeded")
-	}
-}
-
-func TestDialCancelled(t *testing.T) {
+func TestNewClientCancelled(t *testing.T) {
 	s := serveScript(t, []step{{then: goSilent}})
 	cctx, cancel := context.WithCancel(ctx)
 	time.AfterFunc(100*time.Millisecond, cancel)
 	start := time.Now()
-	_, err := Dial(cctx, s.addr(), &Options{TLS: TLSNone, Timeout: time.Minute})
+	_, err := dial(cctx, s.addr(), plainText, nil, &Options{Timeout: time.Minute})
 	if !errors.Is(err, context.Canceled) || time.Since(start) > 5*time.Second {
-		t.Errorf("Dial = %v after %v; want context.Canceled at once", err, time.Since(start))
+		t.Errorf("NewClient = %v after %v; want context.Canceled at once", err, time.Since(start))
 	}
 }

@@ -1,15 +1,8 @@
 package pop3
 
 import (
-	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
-	"io"
-	"net"
-	"os"
 	"strings"
-	"syscall"
 )
 
 var (
@@ -19,8 +12,8 @@ var (
 	// ErrNoUIDL reports that the server answered -ERR to UIDL, so messages
 	// have no identity that survives across sessions.
 	ErrNoUIDL = errors.New("server does not support UIDL")
-	// ErrNoSTLS reports that TLSStartTLS was asked for but the server does
-	// not advertise STLS. The client never falls back to plain text.
+	// ErrNoSTLS reports that StartTLS was called but the server does not
+	// advertise STLS. The client never falls back to plain text.
 	ErrNoSTLS = errors.New("server does not offer STLS")
 )
 
@@ -43,9 +36,10 @@ func (e *ServerError) Error() string {
 	return "server answered -ERR " + e.Msg
 }
 
-// temporary reports whether the response code (RFC 2449, RFC 3206) says
-// that the same command may succeed later.
-func (e *ServerError) temporary() bool {
+// deferred reports whether the response code (RFC 2449, RFC 3206) says
+// that a refused login is no verdict on the credentials: the maildrop is
+// busy, logins come too often, or the server is in trouble.
+func (e *ServerError) deferred() bool {
 	switch strings.ToUpper(e.Code) {
 	case "IN-USE", "LOGIN-DELAY", "SYS/TEMP":
 		return true
@@ -74,47 +68,4 @@ func sanitize(s string) string {
 		}
 		return r
 	}, s)
-}
-
-// Temporary reports whether err is worth retrying later: network timeouts,
-// resets and closed connections, a server that went away mid-response, and
-// -ERR answers whose response code says so (IN-USE, LOGIN-DELAY, SYS/TEMP).
-// Authentication failures, other -ERR answers, certificate problems,
-// protocol violations and cancellation are permanent.
-func Temporary(err error) bool {
-	switch {
-	case err == nil, errors.Is(err, ErrAuth), errors.Is(err, ErrNoSTLS),
-		errors.Is(err, context.Canceled), isCertError(err):
-		return false
-	}
-	var se *ServerError
-	if errors.As(err, &se) {
-		return se.temporary()
-	}
-	switch {
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
-		errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
-		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNREFUSED),
-		errors.Is(err, syscall.ECONNABORTED), errors.Is(err, syscall.EPIPE),
-		errors.Is(err, syscall.ETIMEDOUT), errors.Is(err, syscall.ENETUNREACH),
-		errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETDOWN):
-		return true
-	}
-	var dnsErr *net.DNSError
-	if errors.As(err, &dnsErr) {
-		return dnsErr.IsTemporary || dnsErr.IsTimeout
-	}
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
-
-func isCertError(err error) bool {
-	var (
-		verr   *tls.CertificateVerificationError
-		hostE  x509.HostnameError
-		authE  x509.UnknownAuthorityError
-		invalE x509.CertificateInvalidError
-	)
-	return errors.As(err, &verr) || errors.As(err, &hostE) ||
-		errors.As(err, &authE) || errors.As(err, &invalE)
 }

@@ -176,8 +176,8 @@ func TestRetrEach(t *testing.T) {
 		}
 		var got []string
 		err = c.RetrEach(ctx, []int{1, 2}, collect(&got))
-		if !errors.Is(err, io.ErrUnexpectedEOF) || !Temporary(err) {
-			t.Fatalf("RetrEach: %v; want a temporary io.ErrUnexpectedEOF", err)
+		if !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatalf("RetrEach: %v; want io.ErrUnexpectedEOF", err)
 		}
 		if len(got) != 2 || got[0] != `1: "one\r\n"` {
 			t.Errorf("RetrEach gave %q", got)

@@ -223,13 +223,19 @@ func script(parts ...[]step) []step {
 
 func say(expect string, send ...string) step { return step{expect: expect, send: send} }
 
-// dialScript dials s with opts (TLSNone and a 5 s timeout when nil).
+// dialScript dials s in plain text with opts (a 5 s timeout when nil).
 func dialScript(t testing.TB, s *scriptServer, opts *Options) (*Client, error) {
 	t.Helper()
+	return dialScriptTLS(t, s, plainText, nil, opts)
+}
+
+// dialScriptTLS dials s as mode says, trusting what cfg trusts.
+func dialScriptTLS(t testing.TB, s *scriptServer, mode tlsMode, cfg *tls.Config, opts *Options) (*Client, error) {
+	t.Helper()
 	if opts == nil {
-		opts = &Options{TLS: TLSNone, Timeout: 5 * time.Second}
+		opts = &Options{Timeout: 5 * time.Second}
 	}
-	c, err := Dial(context.Background(), s.addr(), opts)
+	c, err := dial(context.Background(), s.addr(), mode, cfg, opts)
 	if err == nil {
 		t.Cleanup(func() { c.Close() })
 	}
@@ -274,14 +280,17 @@ var testCert = sync.OnceValue(func() testCertificate {
 	}
 })
 
-// dialogCase is one scripted dialog. Dial uses opts (see dialScript); when
-// dialErr is set Dial must fail and check is not run.
+// dialogCase is one scripted dialog. The client connects as tls says, with
+// tlsConfig and opts (see dialScriptTLS); when dialErr is set that must
+// fail and check is not run.
 type dialogCase struct {
-	name    string
-	opts    *Options
-	script  []step
-	check   func(t *testing.T, c *Client, s *scriptServer)
-	dialErr func(t *testing.T, err error, elapsed time.Duration, s *scriptServer)
+	name      string
+	tls       tlsMode
+	tlsConfig *tls.Config
+	opts      *Options
+	script    []step
+	check     func(t *testing.T, c *Client, s *scriptServer)
+	dialErr   func(t *testing.T, err error, elapsed time.Duration, s *scriptServer)
 }
 
 func TestScriptedDialogs(t *testing.T) {
@@ -296,7 +305,7 @@ func TestScriptedDialogs(t *testing.T) {
 			t.Parallel()
 			s := serveScript(t, tc.script)
 			start := time.Now()
-			c, err := dialScript(t, s, tc.opts)
+			c, err := dialScriptTLS(t, s, tc.tls, tc.tlsConfig, tc.opts)
 			if tc.dialErr != nil {
 				if err == nil {
 					t.Fatal("Dial succeeded, want an error")

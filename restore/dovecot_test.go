@@ -15,6 +15,7 @@ import (
 
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/backup"
+	"github.com/mailkeep/mailkeep/config"
 	"github.com/mailkeep/mailkeep/internal/corpus"
 	"github.com/mailkeep/mailkeep/internal/dovecottest"
 	"github.com/mailkeep/mailkeep/restore"
@@ -25,14 +26,14 @@ func dialer(addr, user, password string) func(context.Context) (*imapclient.Clie
 	i := strings.LastIndexByte(addr, ':')
 	var port int
 	fmt.Sscan(addr[i+1:], &port)
-	ep := transport.Endpoint{Host: addr[:i], Port: port, TLS: transport.TLSNone, Username: user,
+	ep := transport.Endpoint{Host: addr[:i], Port: port, TLS: config.TLSNone, Username: user,
 		Secret: func(context.Context) (string, error) { return password, nil }}
 	return func(ctx context.Context) (*imapclient.Client, error) {
 		return transport.DialIMAP(ctx, ep, transport.IMAPOptions{})
 	}
 }
 
-func userDialer(srv *dovecottest.Server, user string) restore.Dialer {
+func userDialer(srv *dovecottest.Server, user string) transport.IMAPDialer {
 	return dialer(srv.IMAPAddr, user, srv.Password(user))
 }
 

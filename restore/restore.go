@@ -9,19 +9,15 @@ import (
 	"sync"
 	"time"
 
-	"github.com/emersion/go-imap/v2/imapclient"
-
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/progress"
+	"github.com/mailkeep/mailkeep/transport"
 )
-
-// Dialer opens a logged-in IMAP connection to the target.
-type Dialer func(ctx context.Context) (*imapclient.Client, error)
 
 // Options configure one restore. Zero values mean sensible defaults.
 type Options struct {
-	Dial        Dialer
-	Connections int // IMAP connections to the target; default 4
+	Dial        transport.IMAPDialer // to the target
+	Connections int                  // IMAP connections to the target; default 4
 	// Folders are the archive folder names to restore, as the source
 	// server spelled them; nil means every folder.
 	Folders []string
@@ -129,7 +125,7 @@ func (r *runner) run(ctx context.Context) error {
 		return err
 	}
 	if err := r.prepare(c, folders); err != nil {
-		closeClient(c)
+		transport.CloseIMAP(c)
 		return err
 	}
 	msgs, bytes := 0, int64(0)
@@ -238,20 +234,4 @@ func (t *tally) result() Result {
 	res := t.res
 	res.Failures = slices.Clone(t.res.Failures)
 	return res
-}
-
-func closeClient(c *imapclient.Client) {
-	if c == nil {
-		return
-	}
-	done := make(chan struct{})
-	go func() {
-		c.Logout().Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-	}
-	c.Close()
 }

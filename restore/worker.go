@@ -94,7 +94,7 @@ type worker struct {
 // connection opens, so a server that limits connections per user slows
 // the restore but does not fail it.
 func (w *worker) drain(ctx context.Context, queue <-chan *job, first bool) error {
-	defer func() { closeClient(w.c) }()
+	defer func() { transport.CloseIMAP(w.c) }()
 	if !first {
 		if err := w.connect(ctx); err != nil {
 			if ctx.Err() == nil && !errors.Is(err, transport.ErrAuth) {
@@ -149,10 +149,10 @@ func (w *worker) folder(ctx context.Context, fr *folderRun) error {
 		if err == nil || ctx.Err() != nil {
 			return errors.Join(err, ctx.Err())
 		}
-		if !errors.Is(err, errConnLost) && !transport.Temporary(err) && !closed(w.c) {
+		if !retryNow(err, w.c) {
 			return err
 		}
-		closeClient(w.c)
+		transport.CloseIMAP(w.c)
 		w.c = nil
 		if fr.count() > before {
 			idle = 0
@@ -162,6 +162,14 @@ func (w *worker) folder(ctx context.Context, fr *folderRun) error {
 		w.r.opts.Log.Warn("connection lost; resuming the folder on a new connection",
 			"folder", fr.job.target, "err", err)
 	}
+}
+
+// retryNow reports whether a folder that failed with err over c is worth
+// resuming at once on a new connection: after a temporary error or a lost
+// connection, never when the server throttles.
+func retryNow(err error, c *imapclient.Client) bool {
+	class := transport.Classify(err)
+	return class == transport.Temporary || class != transport.Throttled && (errors.Is(err, errConnLost) || closed(c))
 }
 
 // folderRun is the restore of one folder, across connection attempts.

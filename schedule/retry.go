@@ -22,6 +22,10 @@ const (
 	// are reported and not retried: the next scheduled run fetches what is
 	// missing.
 	Incomplete
+	// Throttled failures (a server that asks the client to slow down) are
+	// retried within the same run after the delay Options.RetryAfter
+	// gives, counted against the same attempts as Temporary ones.
+	Throttled
 )
 
 // Retry is the backoff for temporary failures: after attempt n fails, the

@@ -35,9 +35,12 @@ type Observer interface {
 type Options struct {
 	Classify func(error) Class // nil: every error is Permanent
 	Retry    Retry             // backoff for Temporary errors
-	Log      *slog.Logger      // nil: no logs
-	Observer Observer          // nil: nobody is told
-	Rand     func(int64) int64 // a number in [0, n), for the jitter; default math/rand/v2
+	// RetryAfter is the wait after a Throttled error, as the server
+	// suggested; nil or a result ≤ 0 means Retry.Max.
+	RetryAfter func(error) time.Duration
+	Log        *slog.Logger      // nil: no logs
+	Observer   Observer          // nil: nobody is told
+	Rand       func(int64) int64 // a number in [0, n), for the jitter; default math/rand/v2
 }
 
 func (o *Options) setDefaults() {
@@ -251,15 +254,30 @@ func (s *Scheduler) judge(ctx context.Context, log *slog.Logger, name string, at
 	case Permanent:
 		log.Error("run failed", "err", err)
 	case Temporary:
-		if attempt >= s.opts.Retry.Attempts {
-			log.Error("run failed; no attempts left", "attempts", attempt, "err", err)
-			return 0, false
-		}
-		wait := s.opts.Retry.delay(attempt)
-		log.Warn("run failed with a temporary error; retrying", "attempt", attempt, "retry_in", wait, "err", err)
-		return wait, true
+		return s.retry(log, attempt, err, s.opts.Retry.delay(attempt), "run failed with a temporary error; retrying")
+	case Throttled:
+		return s.retry(log, attempt, err, s.throttleDelay(err), "run throttled by the server; retrying after its delay")
 	}
 	return 0, false
+}
+
+// retry logs a retry after wait, or that no attempts are left.
+func (s *Scheduler) retry(log *slog.Logger, attempt int, err error, wait time.Duration, msg string) (time.Duration, bool) {
+	if attempt >= s.opts.Retry.Attempts {
+		log.Error("run failed; no attempts left", "attempts", attempt, "err", err)
+		return 0, false
+	}
+	log.Warn(msg, "attempt", attempt, "retry_in", wait, "err", err)
+	return wait, true
+}
+
+func (s *Scheduler) throttleDelay(err error) time.Duration {
+	if s.opts.RetryAfter != nil {
+		if d := s.opts.RetryAfter(err); d > 0 {
+			return d
+		}
+	}
+	return s.opts.Retry.Max
 }
 
 // stop waits for the running jobs, for at most the stop timeout.

@@ -149,6 +149,8 @@ func TestSchedulerJitter(t *testing.T) {
 }
 
 var (
+	errSlow = errors.New("throttled: retry after 4m")
+	errHush = errors.New("throttled")
 	errTemp = errors.New("connection reset")
 	errPerm = errors.New("authentication failed")
 	errBusy = errors.New("account busy")
@@ -159,12 +161,21 @@ func classify(err error) Class {
 	switch {
 	case errors.Is(err, errTemp):
 		return Temporary
+	case errors.Is(err, errSlow), errors.Is(err, errHush):
+		return Throttled
 	case errors.Is(err, errBusy):
 		return Busy
 	case errors.Is(err, errPart):
 		return Incomplete
 	}
 	return Permanent
+}
+
+func retryAfter(err error) time.Duration {
+	if errors.Is(err, errSlow) {
+		return 4 * time.Minute
+	}
+	return 0
 }
 
 func TestSchedulerRetries(t *testing.T) {
@@ -179,6 +190,9 @@ func TestSchedulerRetries(t *testing.T) {
 		{"permanent is not retried", []error{errPerm}, []time.Duration{0}, 0},
 		{"incomplete is not retried", []error{errPart}, []time.Duration{0}, 0},
 		{"busy is skipped", []error{errBusy}, []time.Duration{0}, 1},
+		{"throttled waits the server's delay", []error{errSlow, errTemp}, []time.Duration{0, 4 * time.Minute, 4*time.Minute + 60*time.Second}, 0},
+		{"throttled without a delay waits Retry.Max", []error{errHush}, []time.Duration{0, 5 * time.Minute}, 0},
+		{"throttled until no attempts left", []error{errSlow, errSlow, errSlow, errSlow}, []time.Duration{0, 4 * time.Minute, 8 * time.Minute}, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -190,7 +204,7 @@ func TestSchedulerRetries(t *testing.T) {
 					return nil
 				})
 				s := New(r.job, Settings{Accounts: []Account{{Name: "a", Schedule: mustParse("@hourly")}}},
-					Options{Observer: r, Classify: classify})
+					Options{Observer: r, Classify: classify, RetryAfter: retryAfter})
 				if err := runFor(t, s, time.Hour+10*time.Minute); err != nil {
 					t.Fatal(err)
 				}

@@ -1,5 +1,7 @@
-// Package transport opens authenticated connections to mail servers: TLS
-// modes (implicit, STARTTLS, none) with verified certificates, SASL or LOGIN
-// authentication, and connections that close when their context ends. It
-// also tells temporary failures (worth a retry) from permanent ones.
+// Package transport opens authenticated connections to mail servers, IMAP
+// (DialIMAP) and POP3 (DialPOP3) alike: TLS modes (config's implicit,
+// starttls, none) with verified certificates, one choice of SASL mechanism
+// or password login, and a bounded IMAP logout (CloseIMAP). It also owns
+// the one rule that sorts their errors (Classify): permanent, temporary
+// (retry now) or throttled (retry after RetryAfter).
 package transport

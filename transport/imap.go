@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-sasl"
+
+	"github.com/mailkeep/mailkeep/config"
 )
 
 // IMAPOptions tunes DialIMAP. The zero value is fine.
@@ -21,13 +24,13 @@ type IMAPOptions struct {
 // DialIMAP connects, secures and logs in. The connection closes when ctx
 // ends; the caller logs out and closes it when done.
 func DialIMAP(ctx context.Context, e Endpoint, opts IMAPOptions) (*imapclient.Client, error) {
-	conn, err := e.dial(ctx)
+	conn, err := e.dialIMAP(ctx)
 	if err != nil {
 		return nil, err
 	}
 	copts := &imapclient.Options{DebugWriter: opts.Trace}
 	var c *imapclient.Client
-	if e.TLS == TLSStartTLS {
+	if e.TLS == config.TLSStartTLS {
 		cfg, err := e.TLSConfig()
 		if err != nil {
 			conn.Close()
@@ -36,7 +39,7 @@ func DialIMAP(ctx context.Context, e Endpoint, opts IMAPOptions) (*imapclient.Cl
 		copts.TLSConfig = cfg
 		if c, err = imapclient.NewStartTLS(conn, copts); err != nil {
 			conn.Close()
-			return nil, classifyTLS(fmt.Errorf("STARTTLS with %s: %w", e.Address(), err))
+			return nil, fmt.Errorf("STARTTLS with %s: %w", e.Address(), err)
 		}
 	} else {
 		c = imapclient.New(conn, copts)
@@ -44,49 +47,67 @@ func DialIMAP(ctx context.Context, e Endpoint, opts IMAPOptions) (*imapclient.Cl
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	go func() { <-c.Closed(); stop() }()
 	if err := c.WaitGreeting(); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("greeting from %s: %w", e.Address(), err)
+		return nil, lost(c, fmt.Errorf("greeting from %s: %w", e.Address(), err))
 	}
 	if err := login(ctx, c, e); err != nil {
-		c.Close()
-		return nil, err
+		return nil, lost(c, err)
 	}
 	return c, nil
 }
 
 func login(ctx context.Context, c *imapclient.Client, e Endpoint) error {
-	if e.Secret == nil {
-		return Permanent(errors.New("no password or token configured"))
-	}
-	secret, err := e.Secret(ctx)
+	secret, err := e.secret(ctx)
 	if err != nil {
-		return Permanent(err)
+		return err
 	}
 	caps := c.Caps()
-	if caps.Has(imap.CapLoginDisabled) && !caps.Has(imap.AuthCap(sasl.Plain)) && e.Auth == "" {
-		return Permanent(fmt.Errorf("%s refuses login without TLS (LOGINDISABLED); use tls: implicit or starttls", e.Address()))
+	sc, err := chooseSASL(e, secret, caps.AuthMechanisms())
+	if err != nil {
+		return err
 	}
-	switch {
-	case e.Auth == "xoauth2":
-		x := newXOAuth2(e.Username, secret)
-		err = x.result(c.Authenticate(x))
-	case e.Auth == "oauthbearer":
-		err = c.Authenticate(sasl.NewOAuthBearerClient(&sasl.OAuthBearerOptions{Username: e.Username, Token: secret}))
-	case e.Auth == "plain" || e.Auth == "" && caps.Has(imap.AuthCap(sasl.Plain)):
-		err = c.Authenticate(sasl.NewPlainClient("", e.Username, secret))
-	default:
-		err = c.Login(e.Username, secret).Wait()
+	if sc != nil {
+		err := c.Authenticate(sc)
+		if x, ok := sc.(*xoauth2); ok {
+			err = x.result(err)
+		}
+		return authError(e, err)
 	}
-	return authError(e, err)
+	if e.Auth == "" && caps.Has(imap.CapLoginDisabled) {
+		return MarkPermanent(fmt.Errorf("%s refuses login without TLS (LOGINDISABLED); use tls: implicit or starttls", e.Address()))
+	}
+	return authError(e, c.Login(e.Username, secret).Wait())
 }
 
-// authError turns a refused login into ErrAuth without echoing the secret.
+// lost closes c after err ended the dialog, and marks err as a lost
+// connection (Temporary) when the server had closed it: go-imap reports a
+// connection cut in the middle of a response as a parse error. A refused
+// login stays what it is.
+func lost(c *imapclient.Client, err error) error {
+	if errors.Is(err, ErrAuth) || Classify(err) != Permanent {
+		c.Close()
+		return err
+	}
+	select {
+	case <-c.Closed(): // the reader saw the end of the stream
+		err = fmt.Errorf("%w: %w", ErrConnLost, err)
+	case <-time.After(lostWait):
+	}
+	c.Close()
+	return err
+}
+
+// lostWait is how long lost waits for the client to notice a closed
+// connection: its reader goroutine ends as soon as the read fails.
+const lostWait = 200 * time.Millisecond
+
+// authError turns a refused login into ErrAuth without echoing the secret,
+// unless the server's code says to try again later (as pop3 does).
 func authError(e Endpoint, err error) error {
 	if err == nil {
 		return nil
 	}
 	var ie *imap.Error
-	if errors.As(err, &ie) && ie.Type == imap.StatusResponseTypeNo {
+	if errors.As(err, &ie) && ie.Type == imap.StatusResponseTypeNo && Classify(ie) == Permanent {
 		return fmt.Errorf("%w for %s at %s: %s", ErrAuth, e.Username, e.Address(), ie.Text)
 	}
 	var oe *sasl.OAuthBearerError
@@ -94,4 +115,27 @@ func authError(e Endpoint, err error) error {
 		return fmt.Errorf("%w for %s at %s: token refused (%s)", ErrAuth, e.Username, e.Address(), oe.Status)
 	}
 	return fmt.Errorf("login to %s: %w", e.Address(), err)
+}
+
+// logoutTimeout bounds the wait for the server's answer to LOGOUT.
+const logoutTimeout = 5 * time.Second
+
+// CloseIMAP logs out, waiting at most 5 s for the server, and closes the
+// connection. A nil client is fine.
+func CloseIMAP(c *imapclient.Client) {
+	if c == nil {
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		c.Logout().Wait()
+		close(done)
+	}()
+	t := time.NewTimer(logoutTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
+	c.Close()
 }

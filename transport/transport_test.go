@@ -10,7 +10,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
-	"fmt"
 	"io"
 	"log"
 	"math/big"
@@ -19,14 +18,16 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 	"github.com/emersion/go-sasl"
+
+	"github.com/mailkeep/mailkeep/config"
 )
 
 const goodToken = "ya29.good-token"
@@ -61,6 +62,9 @@ func (s oauthSession) Authenticate(mech string) (sasl.Server, error) {
 
 func (s oauthSession) Login(user, pass string) error {
 	s.logins.Add(1)
+	if user == "busy" {
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Temporary authentication failure"}
+	}
 	return s.Session.Login(user, pass)
 }
 
@@ -119,8 +123,28 @@ func endpointFor(addr, mode, auth, secret string) Endpoint {
 		Secret: func(context.Context) (string, error) { return secret, nil }}
 }
 
+// TestAuthMechanisms logs in with each auth setting over IMAP and POP3:
+// the same outcome, and a refused login is a permanent ErrAuth that does
+// not show the secret.
 func TestAuthMechanisms(t *testing.T) {
-	srv := startServer(t, nil)
+	imapSrv := startServer(t, nil)
+	pop3Srv := startPOP3Server(t, &pop3Server{caps: []string{"USER", "SASL PLAIN XOAUTH2 OAUTHBEARER"}})
+	dial := map[string]func(ctx context.Context, auth, secret string) (io.Closer, error){
+		"IMAP": func(ctx context.Context, auth, secret string) (io.Closer, error) {
+			c, err := DialIMAP(ctx, endpointFor(imapSrv.addr, config.TLSNone, auth, secret), IMAPOptions{})
+			if err != nil {
+				return nil, err
+			}
+			return c, nil
+		},
+		"POP3": func(ctx context.Context, auth, secret string) (io.Closer, error) {
+			c, err := DialPOP3(ctx, endpointFor(pop3Srv.addr, config.TLSNone, auth, secret), POP3Options{})
+			if err != nil {
+				return nil, err
+			}
+			return c, nil
+		},
+	}
 	tests := []struct {
 		auth, secret string
 		wantErr      error
@@ -133,24 +157,27 @@ func TestAuthMechanisms(t *testing.T) {
 		{"oauthbearer", goodToken, nil},
 		{"oauthbearer", "stolen", ErrAuth},
 		{"", "wrong", ErrAuth},
+		{"login", "wrong", ErrAuth},
 	}
-	for _, tc := range tests {
-		t.Run(tc.auth+"/"+tc.secret, func(t *testing.T) {
-			c, err := DialIMAP(t.Context(), endpointFor(srv.addr, TLSNone, tc.auth, tc.secret), IMAPOptions{})
-			if !errors.Is(err, tc.wantErr) || (err == nil) != (tc.wantErr == nil) {
-				t.Fatalf("got %v, want %v", err, tc.wantErr)
-			}
-			if err != nil {
-				if Temporary(err) {
-					t.Errorf("a refused login must not be temporary: %v", err)
+	for _, protocol := range []string{"IMAP", "POP3"} {
+		for _, tc := range tests {
+			t.Run(protocol+"/"+tc.auth+"/"+tc.secret, func(t *testing.T) {
+				c, err := dial[protocol](t.Context(), tc.auth, tc.secret)
+				if !errors.Is(err, tc.wantErr) || (err == nil) != (tc.wantErr == nil) {
+					t.Fatalf("got %v, want %v", err, tc.wantErr)
+				}
+				if err == nil {
+					c.Close()
+					return
+				}
+				if Classify(err) != Permanent {
+					t.Errorf("a refused login must be permanent: %v", err)
 				}
 				if containsSecret(err, tc.secret) {
 					t.Errorf("the error shows the secret: %v", err)
 				}
-				return
-			}
-			c.Close()
-		})
+			})
+		}
 	}
 }
 
@@ -171,7 +198,7 @@ func contains(s, sub string) bool {
 // password never crosses the wire in plain text.
 func TestStartTLSNotOffered(t *testing.T) {
 	srv := startServer(t, nil)
-	_, err := DialIMAP(t.Context(), endpointFor(srv.addr, TLSStartTLS, "", "pw"), IMAPOptions{})
+	_, err := DialIMAP(t.Context(), endpointFor(srv.addr, config.TLSStartTLS, "", "pw"), IMAPOptions{})
 	if err == nil {
 		t.Fatal("STARTTLS against a server that does not offer it succeeded")
 	}
@@ -183,11 +210,11 @@ func TestStartTLSNotOffered(t *testing.T) {
 func TestImplicitTLSVerified(t *testing.T) {
 	cert, caFile := selfSigned(t)
 	srv := startServer(t, cert)
-	_, err := DialIMAP(t.Context(), endpointFor(srv.addr, TLSImplicit, "", "pw"), IMAPOptions{})
-	if err == nil || Temporary(err) {
+	_, err := DialIMAP(t.Context(), endpointFor(srv.addr, config.TLSImplicit, "", "pw"), IMAPOptions{})
+	if err == nil || Classify(err) != Permanent {
 		t.Fatalf("untrusted certificate: %v, want a permanent error", err)
 	}
-	ep := endpointFor(srv.addr, TLSImplicit, "", "pw")
+	ep := endpointFor(srv.addr, config.TLSImplicit, "", "pw")
 	ep.CAFile = caFile
 	c, err := DialIMAP(t.Context(), ep, IMAPOptions{})
 	if err != nil {
@@ -212,26 +239,41 @@ func selfSigned(t *testing.T) (*tls.Certificate, string) {
 	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, path
 }
 
-func TestTemporary(t *testing.T) {
-	tests := []struct {
-		err  error
-		want bool
-	}{
-		{io.EOF, true},
-		{fmt.Errorf("fetch: %w", io.ErrUnexpectedEOF), true},
-		{syscall.ECONNRESET, true},
-		{syscall.ECONNREFUSED, true},
-		{&net.OpError{Op: "read", Err: os.ErrDeadlineExceeded}, true},
-		{&imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable}, true},
-		{&imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeNonExistent}, false},
-		{fmt.Errorf("login: %w", ErrAuth), false},
-		{Permanent(io.EOF), false},
-		{context.Canceled, false},
-		{errors.New("something else"), false},
+// TestCloseIMAPBounded: a server that never answers LOGOUT holds CloseIMAP
+// for the bound only, and the connection is closed.
+func TestCloseIMAPBounded(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, tc := range tests {
-		if got := Temporary(tc.err); got != tc.want {
-			t.Errorf("Temporary(%v) = %v, want %v", tc.err, got, tc.want)
+	defer ln.Close()
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			return
 		}
+		defer conn.Close()
+		conn.Write([]byte("* OK IMAP4rev1 ready\r\n"))
+		io.Copy(io.Discard, conn) // reads LOGOUT, never answers
+	}()
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
 	}
+	c := imapclient.New(conn, nil)
+	if err := c.WaitGreeting(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	CloseIMAP(c)
+	if d := time.Since(start); d < logoutTimeout || d > logoutTimeout+2*time.Second {
+		t.Errorf("CloseIMAP took %v, want the %v bound", d, logoutTimeout)
+	}
+	select {
+	case <-c.Closed():
+	default:
+		t.Error("the connection is still open")
+	}
+	CloseIMAP(nil)
 }

@@ -22,10 +22,11 @@ import (
 type output struct {
 	json     bool
 	progress bool
+	dryRun   bool
 }
 
 func backupCommand(g *globals) *cobra.Command {
-	var noProgress, asJSON bool
+	var noProgress, asJSON, dryRun bool
 	cmd := &cobra.Command{
 		Use:   "backup [ACCOUNT...]",
 		Short: "Back up every account of the config file, or the named ones, once",
@@ -34,11 +35,16 @@ func backupCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return backupAll(cmd.Context(), g, cfg, accts, log, output{json: asJSON, progress: !noProgress && !asJSON})
+			out := output{json: asJSON, progress: !noProgress && !asJSON, dryRun: dryRun}
+			if dryRun {
+				return dryRunAll(cmd.Context(), g, cfg, accts, log, out)
+			}
+			return backupAll(cmd.Context(), g, cfg, accts, log, out)
 		},
 	}
 	cmd.Flags().BoolVar(&noProgress, "no-progress", false, "no progress bar, even on a terminal")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per account instead of the summary")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "say what a backup would fetch, folder by folder; write nothing")
 	return cmd
 }
 
@@ -61,6 +67,69 @@ func backupAll(ctx context.Context, g *globals, cfg *config.Config, accts []*con
 		}
 	}
 	return worst
+}
+
+// dryRunAll says, account by account, what a backup would fetch.
+func dryRunAll(ctx context.Context, g *globals, cfg *config.Config, accts []*config.Account, log *slog.Logger, out output) error {
+	var worst error
+	for _, a := range accts {
+		list, err := agent.DryRun(ctx, cfg.Archive, a, log)
+		err = accountError(err)
+		if out.json {
+			printJSON(g.stdout, dryRunJSON(a.Name, list, err))
+		} else {
+			printDryRun(g.stdout, a.Name, list, err)
+		}
+		worst = worse(worst, err)
+	}
+	return worst
+}
+
+// dryRunReport is one account's dry run for --json.
+type dryRunReport struct {
+	Account    string         `json:"account"`
+	Fetch      int            `json:"fetch"`
+	FetchBytes int64          `json:"fetch_bytes"`
+	Gone       int            `json:"gone"`
+	Folders    []dryRunFolder `json:"folders"`
+	Error      string         `json:"error,omitempty"`
+}
+
+type dryRunFolder struct {
+	Name       string `json:"name"`
+	Fetch      int    `json:"fetch"`
+	FetchBytes int64  `json:"fetch_bytes"`
+	Gone       int    `json:"gone"`
+	Unchanged  bool   `json:"unchanged"`
+}
+
+func dryRunJSON(name string, list []backup.FolderInfo, err error) dryRunReport {
+	rep := dryRunReport{Account: name, Folders: []dryRunFolder{}}
+	for _, f := range list {
+		rep.Fetch, rep.FetchBytes, rep.Gone = rep.Fetch+f.Fetch, rep.FetchBytes+f.FetchBytes, rep.Gone+f.Gone
+		rep.Folders = append(rep.Folders, dryRunFolder{f.Name, f.Fetch, f.FetchBytes, f.Gone, f.Unchanged})
+	}
+	if err != nil {
+		rep.Error = err.Error()
+	}
+	return rep
+}
+
+func printDryRun(w io.Writer, name string, list []backup.FolderInfo, err error) {
+	rep := dryRunJSON(name, list, err)
+	if err != nil {
+		fmt.Fprintf(w, "%s: dry run failed — %v\n", name, err)
+		return
+	}
+	fmt.Fprintf(w, "%s: dry run — %s (%s) to fetch, %d gone, in %s\n", name, plural(rep.Fetch, "message"),
+		humanBytes(rep.FetchBytes), rep.Gone, plural(len(list), "folder"))
+	for _, f := range list {
+		state := fmt.Sprintf("%d to fetch (%s), %d gone", f.Fetch, humanBytes(f.FetchBytes), f.Gone)
+		if f.Unchanged {
+			state = "unchanged"
+		}
+		fmt.Fprintf(w, "  %s: %s\n", displayName(f.Name), state)
+	}
 }
 
 // worse keeps the error with the higher exit code.

@@ -93,7 +93,7 @@ func rootCommand(g *globals) *cobra.Command {
 	pf.StringVarP(&g.configPath, "config", "c", "", "config file (default $MAILKEEP_CONFIG or /etc/mailkeep/mailkeep.yaml)")
 	pf.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	root.AddCommand(backupCommand(g), demoCommand(g), restoreCommand(g), runCommand(g), statusCommand(g), verifyCommand(g))
+	root.AddCommand(backupCommand(g), configCommand(g), foldersCommand(g), demoCommand(g), restoreCommand(g), runCommand(g), statusCommand(g), verifyCommand(g))
 	root.AddCommand(authCommand(g))
 	root.AddCommand(findCommand(g), showCommand(g), lsCommand(g), runsCommand(g), indexCommand(g))
 	return root

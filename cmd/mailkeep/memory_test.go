@@ -68,7 +68,7 @@ func TestPeakRSS(t *testing.T) {
 			start := time.Now()
 			rss, floor, out := runPeakRSS(t, "backup", "--config", cfg, "--no-progress")
 			wall := time.Since(start)
-			if want := fmt.Sprintf(" %d new messages", c.messages); !strings.Contains(out, want) {
+			if want := " " + plural(c.messages, "new message"); !strings.Contains(out, want) {
 				t.Fatalf("backup did not report%s:\n%s", want, out)
 			}
 			if got := countArchived(t, root); got != c.messages {
@@ -101,7 +101,7 @@ func oneMore(t *testing.T, dir, cfg string, n int) {
 	start := time.Now()
 	rss, floor, out := runPeakRSS(t, "backup", "--config", cfg, "--no-progress")
 	wall := time.Since(start)
-	if !strings.Contains(out, " 1 new messages") {
+	if !strings.Contains(out, " 1 new message ") {
 		t.Fatalf("backup did not report 1 new message:\n%s", out)
 	}
 	t.Logf("memory: case=folder-%d-plus-1 messages=1 bytes=%d wall=%.2fs peak_rss_kib=%d bound_kib=%d floor_kib=%d",

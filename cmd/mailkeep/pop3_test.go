@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,10 +17,11 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/mailkeep/mailkeep/archive"
+	"github.com/mailkeep/mailkeep/config"
 	"github.com/mailkeep/mailkeep/internal/corpus"
 	"github.com/mailkeep/mailkeep/internal/dovecottest"
 	"github.com/mailkeep/mailkeep/internal/pop3fake"
-	"github.com/mailkeep/mailkeep/pop3"
+	"github.com/mailkeep/mailkeep/transport"
 )
 
 // writePOP3Config writes a config with one POP3 account "home" for user
@@ -50,14 +54,15 @@ accounts:
 func popStat(t *testing.T, srv *dovecottest.Server) int {
 	t.Helper()
 	ctx := t.Context()
-	c, err := pop3.Dial(ctx, srv.POP3Addr, &pop3.Options{TLS: pop3.TLSNone})
+	host, port, _ := net.SplitHostPort(srv.POP3Addr)
+	p, _ := strconv.Atoi(port)
+	ep := transport.Endpoint{Host: host, Port: p, TLS: config.TLSNone, Username: "bob",
+		Secret: func(context.Context) (string, error) { return srv.Password("bob"), nil }}
+	c, err := transport.DialPOP3(ctx, ep, transport.POP3Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if err := c.Auth(ctx, "bob", srv.Password("bob")); err != nil {
-		t.Fatal(err)
-	}
 	n, _, err := c.Stat(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -212,7 +217,7 @@ func TestPOP3CLI(t *testing.T) {
 		code                        int
 		want                        string
 	}{
-		{"implicit", srv.POP3SAddr, "    tls: implicit\n", "", exitOK, fmt.Sprintf("home: ok — 1 folders, %d new messages", len(msgs))},
+		{"implicit", srv.POP3SAddr, "    tls: implicit\n", "", exitOK, fmt.Sprintf("home: ok — 1 folder, %d new messages", len(msgs))},
 		{"starttls login", srv.POP3Addr, "    tls: starttls\n    auth: login\n", "", exitOK, "home: ok"},
 		{"starttls plain", srv.POP3Addr, "    tls: starttls\n    auth: plain\n", "", exitOK, "home: ok"},
 		{"no_uidl hash with UIDL", srv.POP3SAddr, "    pop3: {no_uidl: hash}\n", "", exitOK, "home: ok"},

@@ -54,7 +54,7 @@ every folder below the target folder PREFIX ("Restored/INBOX", "Restored/Archive
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.account, "account", "", "account whose archive is restored (required)")
+	fl.StringVar(&f.account, "account", "", "account whose archive is restored (required without --id)")
 	fl.StringVar(&f.toAccount, "to-account", "", "IMAP account of the config to restore into (default: --account)")
 	fl.StringArrayVar(&f.folders, "folder", nil, "archive folder to restore (repeatable; default: all)")
 	fl.StringArrayVar(&f.ids, "id", nil, "restore only this message, ACCOUNT/ID as find prints it (repeatable)")
@@ -88,7 +88,7 @@ func runRestore(ctx context.Context, g *globals, f restoreFlags) error {
 
 // restoreAccount restores src's archive into dst and prints the summary.
 func restoreAccount(ctx context.Context, g *globals, root string, src, dst *config.Account, f restoreFlags, log *slog.Logger) error {
-	opts := restore.Options{Dial: restore.Dialer(agent.IMAPDialer(dst, log)), Connections: dst.Connections,
+	opts := restore.Options{Dial: agent.IMAPDialer(dst, log), Connections: dst.Connections,
 		Folders: f.folders, Messages: f.messages, Into: f.into, DryRun: f.dryRun, Now: time.Now,
 		Log: log.With("account", src.Name, "target", dst.Name)}
 	asOf, err := archive.ParseAsOf(f.asOf, time.Now(), time.Local, config.ParseDuration)

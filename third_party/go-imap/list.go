@@ -1,0 +1,37 @@
+package imap
+
+// ListOptions contains options for the LIST command.
+type ListOptions struct {
+	SelectSubscribed     bool
+	SelectRemote         bool
+	SelectRecursiveMatch bool // requires SelectSubscribed to be set
+	SelectSpecialUse     bool // requires SPECIAL-USE
+
+	ReturnSubscribed bool
+	ReturnChildren   bool
+	ReturnStatus     *StatusOptions // requires IMAP4rev2 or LIST-STATUS
+	ReturnSpecialUse bool           // requires SPECIAL-USE
+}
+
+// ListData is the mailbox data returned by a LIST command.
+type ListData struct {
+	Attrs   []MailboxAttr
+	Delim   rune
+	Mailbox string
+
+	// Extended data
+	ChildInfo *ListDataChildInfo
+	OldName   string
+	Status    *StatusData
+}
+
+type ListDataChildInfo struct {
+	Subscribed bool
+}
+
+// RawMailboxPrefix begins a mailbox name that the client kept as the
+// server's raw bytes because it is not valid modified UTF-7: the rest of
+// the name is those bytes, and the client sends them back unchanged. The
+// prefix is a byte that valid UTF-8 never holds, so no decoded name starts
+// with it. (A mailkeep patch: see third_party/PATCHES.md.)
+const RawMailboxPrefix = "\xff"
