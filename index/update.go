@@ -33,7 +33,8 @@ func (ix *Index) Update(ctx context.Context, src IncrementalSource) (int, error)
 	if err != nil {
 		return 0, fmt.Errorf("index update: %w", err)
 	}
-	c := &catchup{ctx: ctx, ix: ix, src: src, cur: docCursor{ix: ix, eof: true}}
+	c := &catchup{ctx: ctx, ix: ix, src: src, cur: docCursor{ix: ix, eof: true},
+		maxDocs: updateDocs, maxBytes: updateBytes}
 	seen := top.id == 0
 	err = src.MessagesAfter(ctx, max(top.id-1, 0), func(m MessageInfo) error {
 		if !seen {
