@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -156,24 +157,13 @@ func searchAccount(ctx context.Context, g *globals, root string, a *config.Accou
 	if !a.IndexOn() {
 		return nil, &skipped{a.Name, "its index is off (index: false)"}
 	}
-	snap, err := archive.OpenSnapshot(ctx, root, a.Name)
-	if errors.Is(err, archive.ErrNoArchive) {
-		return nil, &skipped{a.Name, "no archive yet"}
-	}
+	run, err := resolveAsOf(ctx, root, a.Name, asOf)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", a.Name, err)
+		return nil, err
 	}
-	defer snap.Close()
-	run, err := snap.Resolve(ctx, asOf)
-	if errors.Is(err, archive.ErrNoRun) {
-		return nil, &skipped{a.Name, err.Error()}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", a.Name, err)
-	}
-	ix, err := index.OpenReadOnly(ctx, snap.Dir())
+	ix, err := index.OpenReadOnly(ctx, filepath.Join(root, a.Name))
 	if errors.Is(err, index.ErrNoIndex) {
-		return nil, &skipped{a.Name, "no search index yet (mailkeep index " + a.Name + " builds it)"}
+		return nil, noIndex(ctx, root, a.Name)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", a.Name, err)
@@ -183,11 +173,47 @@ func searchAccount(ctx context.Context, g *globals, root string, a *config.Accou
 		fmt.Fprintf(g.stderr, "mailkeep: %s: the search index lacks the %s archived last "+
 			"(a running backup adds them; otherwise run mailkeep index %s)\n", a.Name, plural(lag, "message"), a.Name)
 	}
-	hits, err := ix.Search(ctx, q, index.SearchOptions{Limit: limit, Run: run.ID})
+	hits, err := ix.Search(ctx, q, index.SearchOptions{Limit: limit, Run: run})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", a.Name, err)
 	}
 	return hits, nil
+}
+
+// resolveAsOf returns the run that --as-of names in the account's
+// archive; 0, without opening the archive, for the latest state.
+func resolveAsOf(ctx context.Context, root, name string, asOf archive.AsOf) (int64, error) {
+	if asOf.IsZero() {
+		return 0, nil
+	}
+	snap, err := archive.OpenSnapshot(ctx, root, name)
+	if errors.Is(err, archive.ErrNoArchive) {
+		return 0, &skipped{name, "no archive yet"}
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", name, err)
+	}
+	defer snap.Close()
+	run, err := snap.Resolve(ctx, asOf)
+	if errors.Is(err, archive.ErrNoRun) {
+		return 0, &skipped{name, err.Error()}
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", name, err)
+	}
+	return run.ID, nil
+}
+
+// noIndex says why an account without an index file was not searched.
+func noIndex(ctx context.Context, root, name string) error {
+	snap, err := archive.OpenSnapshot(ctx, root, name)
+	if errors.Is(err, archive.ErrNoArchive) {
+		return &skipped{name, "no archive yet"}
+	}
+	if err == nil {
+		snap.Close()
+	}
+	return &skipped{name, "no search index yet (mailkeep index " + name + " builds it)"}
 }
 
 func printHits(w io.Writer, hits []found) {
