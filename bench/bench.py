@@ -217,6 +217,9 @@ class Peer:
     def size(self):
         return int(sh(f"du -sb '{self.target}'").split()[0])
 
+    def index_size(self):
+        return None
+
 
 class RawIMAP(Peer):
     def cmd(self):
@@ -283,12 +286,13 @@ class OfflineIMAP(Peer):
         return f"offlineimap -c '{self.dir}/offlineimaprc' -o -u quiet"
 
 
-def mailkeep_config(bench, path, archive, users):
-    """A mailkeep config for the given (user, protocol) pairs, all with defaults."""
+def mailkeep_config(bench, path, archive, users, extra=""):
+    """A mailkeep config for the given (user, protocol) pairs, all with defaults
+    but for extra, lines added to each account."""
     with open(os.path.join(HERE, "config", "mailkeep-account.yaml")) as fh:
         account = fh.read()
     accounts = "".join(account.format(user=u, protocol=proto, upper=u.upper(),
-                                      port=bench.a.imap_port if proto == "imap" else bench.a.pop3_port)
+                                      port=bench.a.imap_port if proto == "imap" else bench.a.pop3_port) + extra
                        for u, proto in users)
     write_config("mailkeep.yaml", path, bench, archive=archive, accounts=accounts.rstrip("\n"))
 
@@ -301,10 +305,11 @@ class Mailkeep(Peer):
     """mailkeep backup of one account into its archive, checked byte for byte."""
     protocol = "imap"
     probe = True
+    extra = ""
 
     def configure(self):
         mailkeep_config(self.b, os.path.join(self.dir, "mailkeep.yaml"), self.target,
-                        [(self.user, self.protocol)])
+                        [(self.user, self.protocol)], self.extra)
 
     def cmd(self):
         return (f"env {mailkeep_env()} '{self.b.mailkeep}' backup --config '{self.dir}/mailkeep.yaml' "
@@ -312,6 +317,18 @@ class Mailkeep(Peer):
 
     def count_cmd(self):
         return f"find '{self.target}' -path '*/.mk/cur/*' -type f | wc -l"
+
+    def index_files(self):
+        return [os.path.join(self.target, self.user, f) for f in ("index.db", "index.db-wal", "index.db-shm")]
+
+    def size(self):
+        """The archive without its search index (index_size)."""
+        return super().size() - sum(os.path.getsize(f) for f in self.index_files() if os.path.exists(f))
+
+    def index_size(self):
+        """index.db and its WAL, as mailkeep ls reports it."""
+        files = [f for f in self.index_files()[:2] if os.path.exists(f)]
+        return sum(os.path.getsize(f) for f in files) if files else None
 
     def check(self):
         why = super().check()
@@ -322,6 +339,11 @@ class Mailkeep(Peer):
                             os.path.join(self.target, self.user), "-ref", ref, "-zstd", "5"],
                            capture_output=True, text=True)
         return "" if r.returncode == 0 else "content: " + (r.stderr.strip().splitlines() or ["?"])[-1]
+
+
+class MailkeepNoIndex(Mailkeep):
+    """mailkeep without its search index (index: false): the index's cost is the difference."""
+    extra = "    index: false\n"
 
 
 class RawPOP3(Peer):
@@ -434,6 +456,7 @@ class MailkeepRestore(Restore):
 PEERS = {
     "raw-imap": RawIMAP, "raw-imap-write": RawIMAPWrite, "raw-imap-fsync": RawIMAPFsync,
     "disk-zstd": DiskZstd, "mbsync": Mbsync, "offlineimap": OfflineIMAP, "mailkeep": Mailkeep,
+    "mailkeep-noindex": MailkeepNoIndex,
     "raw-pop3": RawPOP3, "mpop": Mpop, "mailkeep-pop3": MailkeepPOP3,
     "raw-append": RawAppend, "mbsync-push": MbsyncPush, "mailkeep-restore": MailkeepRestore,
 }
@@ -490,6 +513,9 @@ def run_one(bench, peer, scenario, rnd, warm, out):
              ok=not why, why=why, anchor=peer.anchor)
     if scenario == "full" and not why:
         r["bytes"] = peer.size()
+        ib = peer.index_size()
+        if ib is not None:
+            r["index_bytes"] = ib
     out.write(json.dumps(r) + "\n")
     out.flush()
     log(f"  {peer.name:16} {scenario:7} round {rnd}{'w' if warm else ' '} wall {r['wall']:7.3f}s "
