@@ -94,39 +94,37 @@ func folderByID(ctx context.Context, snap *archive.Snapshot, id int64) (archive.
 	return archive.FolderState{}, fmt.Errorf("catalog: no folder %d", id)
 }
 
-// scanHandle walks every catalog row.
+// scanHandle computes the handle of every catalog row.
 func scanHandle(ctx context.Context, snap *archive.Snapshot, h string) (archive.Message, archive.FolderState, error) {
 	folders, err := snap.AllFolders(ctx)
 	if err != nil {
 		return archive.Message{}, archive.FolderState{}, err
 	}
-	byID := map[int64]archive.FolderState{}
+	names := map[int64]string{}
 	for _, st := range folders {
-		byID[st.ID] = st
+		names[st.ID] = st.Name
 	}
-	var found []archive.Message
-	for after := int64(0); len(found) < 2; {
-		page, err := snap.MessagesAfter(ctx, after, sourcePage)
-		if err != nil {
-			return archive.Message{}, archive.FolderState{}, err
+	var found []int64
+	err = snap.MessageKeys(ctx, func(id, folder int64, key string) error {
+		if name, ok := names[folder]; ok && strings.HasPrefix(archive.Handle(name, key), h) {
+			found = append(found, id)
 		}
-		if len(page) == 0 {
-			break
-		}
-		for _, m := range page {
-			if st, ok := byID[m.FolderID]; ok && strings.HasPrefix(archive.Handle(st.Name, m.Key), h) {
-				found = append(found, m)
-			}
-		}
-		after = page[len(page)-1].ID
-	}
-	switch len(found) {
-	case 0:
+		return nil
+	})
+	switch {
+	case err != nil:
+		return archive.Message{}, archive.FolderState{}, err
+	case len(found) == 0:
 		return archive.Message{}, archive.FolderState{}, fmt.Errorf("%s: %w", h, ErrNotFound)
-	case 1:
-		return found[0], byID[found[0].FolderID], nil
+	case len(found) > 1:
+		return archive.Message{}, archive.FolderState{}, fmt.Errorf("%s: %w", h, ErrAmbiguous)
 	}
-	return archive.Message{}, archive.FolderState{}, fmt.Errorf("%s: %w", h, ErrAmbiguous)
+	m, err := snap.MessageByID(ctx, found[0])
+	if err != nil {
+		return archive.Message{}, archive.FolderState{}, err
+	}
+	st, err := folderByID(ctx, snap, m.FolderID)
+	return m, st, err
 }
 
 // Summary is what the index holds of a message for a listing.
