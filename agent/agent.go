@@ -32,6 +32,7 @@ type Job func(ctx context.Context, root string, a *config.Account, log *slog.Log
 type Options struct {
 	Version  string                                    // the build's, for mailkeep_build_info
 	Job      Job                                       // default Backup
+	Prune    PruneJob                                  // after a backup that ends ok; default Prune
 	Reload   func(path string) (*config.Config, error) // default config.Load
 	Schedule schedule.Options                          // Retry and Rand; the agent sets the rest
 }
@@ -43,6 +44,7 @@ type Agent struct {
 	cfg     atomic.Pointer[config.Config]
 	sched   *schedule.Scheduler
 	metrics *metrics
+	serve   *Server // nil without a serve section
 }
 
 // New prepares an agent for cfg. An account's schedule that does not parse
@@ -50,6 +52,9 @@ type Agent struct {
 func New(cfg *config.Config, log *slog.Logger, opts Options) (*Agent, error) {
 	if opts.Job == nil {
 		opts.Job = Backup
+	}
+	if opts.Prune == nil {
+		opts.Prune = Prune
 	}
 	if opts.Reload == nil {
 		opts.Reload = config.Load
@@ -61,6 +66,12 @@ func New(cfg *config.Config, log *slog.Logger, opts Options) (*Agent, error) {
 	a := &Agent{log: log, opts: opts, metrics: newMetrics(opts.Version)}
 	a.cfg.Store(cfg)
 	a.metrics.setAccounts(set)
+	if cfg.Serve != nil {
+		a.metrics.serving()
+		if a.serve, err = NewServer(context.Background(), cfg, ServeOptions{Observer: a.metrics}, log); err != nil {
+			return nil, err
+		}
+	}
 	so := opts.Schedule
 	so.Classify, so.RetryAfter, so.Log, so.Observer = classify, transport.RetryAfter, log, a.metrics
 	a.sched = schedule.New(a.backup, set, so)
@@ -93,19 +104,24 @@ func settings(cfg *config.Config, log *slog.Logger) (schedule.Settings, error) {
 }
 
 // Run runs the agent until ctx is done: it serves the metrics when
-// agent.metrics is set, starts the scheduler, tells systemd it is ready and
-// reloads the configuration whenever hup receives. It returns an error
-// when the metrics address cannot be listened on, or when runs were still
-// going at the stop timeout (wrapping schedule.ErrStopTimeout).
+// agent.metrics is set and the archive over IMAP with a serve section,
+// starts the scheduler, tells systemd it is ready and reloads the
+// configuration whenever hup receives. It returns an error when the
+// metrics address cannot be listened on, or when runs were still going at
+// the stop timeout (wrapping schedule.ErrStopTimeout).
 func (a *Agent) Run(ctx context.Context, hup <-chan os.Signal) error {
 	cfg := a.cfg.Load()
 	a.metrics.seed(ctx, cfg.Archive, a.log)
 	if cfg.Agent.Metrics != "" {
 		srv, err := serveMetrics(cfg.Agent.Metrics, a.metrics.handler(a.log, a.cfg.Load), a.log)
 		if err != nil {
+			a.closeServe()
 			return err
 		}
 		defer shutdown(srv)
+	}
+	if a.serve != nil {
+		defer a.runServe(ctx)()
 	}
 	done := make(chan error, 1)
 	go func() { done <- a.sched.Run(ctx) }()
@@ -140,7 +156,8 @@ func shutdown(srv *http.Server) {
 	srv.Shutdown(ctx)
 }
 
-// backup is the scheduler's job: one run of one account.
+// backup is the scheduler's job: one run of one account, and a prune
+// after it when it ended ok.
 func (a *Agent) backup(ctx context.Context, name string) error {
 	cfg := a.cfg.Load()
 	acct, err := cfg.Account(name)
@@ -157,6 +174,12 @@ func (a *Agent) backup(ctx context.Context, name string) error {
 	}
 	a.metrics.observeRun(name, res, err, time.Now())
 	logResult(log, res)
+	if err == nil && res.Outcome == archive.OutcomeOK {
+		a.prune(ctx, cfg.Archive, acct, log)
+	}
+	if len(acct.Replicate) > 0 && replicable(err) && ctx.Err() == nil {
+		a.replicate(ctx, cfg.Archive, acct, log)
+	}
 	return err
 }
 
@@ -198,6 +221,9 @@ func (a *Agent) reload() {
 	}
 	if cfg.Agent.Metrics != old.Agent.Metrics {
 		a.log.Warn("agent.metrics changed: restart the agent to apply it", "serving", old.Agent.Metrics)
+	}
+	if serveChanged(old, cfg) {
+		a.log.Warn("serve changed: restart the agent to apply it (accounts added since are not served either)")
 	}
 	a.cfg.Store(cfg)
 	a.metrics.setAccounts(set)

@@ -18,7 +18,9 @@ import (
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/backup"
 	"github.com/mailkeep/mailkeep/config"
+	"github.com/mailkeep/mailkeep/replicate"
 	"github.com/mailkeep/mailkeep/schedule"
+	"github.com/mailkeep/mailkeep/serve"
 )
 
 // outcomes are the values of the outcome label.
@@ -35,18 +37,30 @@ type metrics struct {
 	messages    *prometheus.CounterVec
 	bytes       *prometheus.CounterVec
 	deleted     *prometheus.CounterVec
+	pruned      *prometheus.CounterVec
+	prunedBytes *prometheus.CounterVec
 	duration    *prometheus.HistogramVec
 	errors      *prometheus.CounterVec
 	skipped     *prometheus.CounterVec
 	running     *prometheus.GaugeVec
 	next        *prometheus.GaugeVec
 	reloads     *prometheus.CounterVec
+	replicas    *prometheus.CounterVec
+	replicaOK   *prometheus.GaugeVec
+
+	// serve, registered when the agent serves the archive
+	sessions      prometheus.Gauge
+	sessionsTotal prometheus.Counter
+	logins        *prometheus.CounterVec
 
 	mu       sync.Mutex
 	accounts map[string]bool // the scheduled accounts, whose series exist
 }
 
-var _ schedule.Observer = (*metrics)(nil)
+var (
+	_ schedule.Observer = (*metrics)(nil)
+	_ serve.Observer    = (*metrics)(nil)
+)
 
 func newMetrics(version string) *metrics {
 	acct := []string{"account"}
@@ -58,6 +72,8 @@ func newMetrics(version string) *metrics {
 		messages:    counter("archived_messages_total", "New messages archived.", acct),
 		bytes:       counter("archived_bytes_total", "Bytes of new messages archived, before compression.", acct),
 		deleted:     counter("server_deleted_messages_total", "Archived messages a POP3 run deleted from the server (delete mode, delete_after_days).", acct),
+		pruned:      counter("pruned_messages_total", "Messages a prune took out of the archive (retention).", acct),
+		prunedBytes: counter("pruned_bytes_total", "Bytes of the messages a prune took out of the archive, before compression.", acct),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "mailkeep_run_duration_seconds",
 			Help: "How long runs took.", Buckets: prometheus.ExponentialBuckets(1, 4, 9)}, acct),
 		errors:  counter("errors_total", "Failures: each failed message or folder of a run, and each run that failed as a whole.", acct),
@@ -65,11 +81,15 @@ func newMetrics(version string) *metrics {
 		running: gauge("run_in_progress", "1 while a run of the account (with its retries) goes on.", acct),
 		next:    gauge("next_run_timestamp_seconds", "When the account's next run is due, before jitter, in Unix seconds.", acct),
 		reloads: counter("config_reloads_total", "Configuration reloads on SIGHUP, by result (ok or failed).", []string{"result"}),
+		replicas: counter("replicate_runs_total", "Replications after a backup, by replica and outcome (ok, partial, failed).",
+			[]string{"account", "replica", "outcome"}),
+		replicaOK: gauge("replicate_last_success_timestamp_seconds", "When the replica last became complete (ok or partial), in Unix seconds.",
+			[]string{"account", "replica"}),
 	}
 	info := gauge("build_info", "Always 1; the version label is the build's.", []string{"version"})
 	info.WithLabelValues(version).Set(1)
-	m.reg.MustRegister(m.lastSuccess, m.lastRun, m.lastOutcome, m.runs, m.messages, m.bytes, m.deleted, m.duration,
-		m.errors, m.skipped, m.running, m.next, m.reloads, info,
+	m.reg.MustRegister(m.lastSuccess, m.lastRun, m.lastOutcome, m.runs, m.messages, m.bytes, m.deleted, m.pruned, m.prunedBytes, m.duration,
+		m.errors, m.skipped, m.running, m.next, m.reloads, m.replicas, m.replicaOK, info,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -116,6 +136,8 @@ func (m *metrics) initSeries(name string) {
 	m.messages.WithLabelValues(name)
 	m.bytes.WithLabelValues(name)
 	m.deleted.WithLabelValues(name)
+	m.pruned.WithLabelValues(name)
+	m.prunedBytes.WithLabelValues(name)
 	m.errors.WithLabelValues(name)
 	m.running.WithLabelValues(name)
 }
@@ -123,7 +145,8 @@ func (m *metrics) initSeries(name string) {
 func (m *metrics) forget(name string) {
 	l := prometheus.Labels{"account": name}
 	for _, v := range []interface{ DeletePartialMatch(prometheus.Labels) int }{m.lastSuccess, m.lastRun,
-		m.lastOutcome, m.runs, m.messages, m.bytes, m.deleted, m.duration, m.errors, m.skipped, m.running, m.next} {
+		m.lastOutcome, m.runs, m.messages, m.bytes, m.deleted, m.pruned, m.prunedBytes, m.duration, m.errors, m.skipped,
+		m.running, m.next, m.replicas, m.replicaOK} {
 		v.DeletePartialMatch(l)
 	}
 }
@@ -149,6 +172,21 @@ func (m *metrics) seed(ctx context.Context, root string, log *slog.Logger) {
 				m.setSuccess(name, last.success.Ended)
 			}
 		}
+	}
+}
+
+// observeReplica records one replication of an account to a replica.
+func (m *metrics) observeReplica(name, replica string, err error, now time.Time) {
+	outcome := archive.OutcomeOK
+	switch {
+	case errors.Is(err, replicate.ErrPartial):
+		outcome = archive.OutcomePartial
+	case err != nil:
+		outcome = archive.OutcomeFailed
+	}
+	m.replicas.WithLabelValues(name, replica, outcome).Inc()
+	if outcome != archive.OutcomeFailed {
+		m.replicaOK.WithLabelValues(name, replica).Set(float64(now.Unix()))
 	}
 }
 
@@ -178,6 +216,16 @@ func (m *metrics) observeRun(name string, res backup.Result, err error, now time
 	m.setLast(name, outcome, now)
 	if outcome == archive.OutcomeOK || outcome == archive.OutcomePartial {
 		m.setSuccess(name, now)
+	}
+}
+
+// observePrune records a prune after a backup: what it took, or its
+// failure (among the account's errors).
+func (m *metrics) observePrune(name string, res archive.PruneResult, err error) {
+	m.pruned.WithLabelValues(name).Add(float64(res.Messages))
+	m.prunedBytes.WithLabelValues(name).Add(float64(res.Bytes))
+	if err != nil && !errors.Is(err, archive.ErrBusy) {
+		m.errors.WithLabelValues(name).Inc()
 	}
 }
 
@@ -256,4 +304,32 @@ func serveMetrics(addr string, h http.Handler, log *slog.Logger) (*http.Server, 
 	}()
 	log.Info("serving /metrics and /healthz", "addr", ln.Addr().String())
 	return srv, nil
+}
+
+// serving registers the metrics of the IMAP server.
+func (m *metrics) serving() {
+	m.sessions = prometheus.NewGauge(prometheus.GaugeOpts{Name: "mailkeep_serve_sessions",
+		Help: "IMAP sessions of serve open now."})
+	m.sessionsTotal = prometheus.NewCounter(prometheus.CounterOpts{Name: "mailkeep_serve_sessions_total",
+		Help: "IMAP sessions of serve opened."})
+	m.logins = counter("serve_logins_total", "IMAP logins to serve, by result (ok or failed).", []string{"result"})
+	m.logins.WithLabelValues("ok")
+	m.logins.WithLabelValues("failed")
+	m.reg.MustRegister(m.sessions, m.sessionsTotal, m.logins)
+}
+
+// SessionOpened, SessionClosed and Login implement serve.Observer.
+func (m *metrics) SessionOpened() {
+	m.sessions.Inc()
+	m.sessionsTotal.Inc()
+}
+
+func (m *metrics) SessionClosed() { m.sessions.Dec() }
+
+func (m *metrics) Login(ok bool) {
+	result := "ok"
+	if !ok {
+		result = "failed"
+	}
+	m.logins.WithLabelValues(result).Inc()
 }

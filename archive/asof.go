@@ -12,6 +12,18 @@ import (
 // ErrNoRun reports an --as-of that names no run of the archive.
 var ErrNoRun = errors.New("no such backup run")
 
+// ErrRunPruned reports an --as-of that names a run, or a time, whose
+// history a prune merged into a later run. Such an error also matches
+// ErrNoRun.
+var ErrRunPruned = errors.New("backup run pruned")
+
+// prunedRunError says which run was pruned and which is the oldest kept.
+type prunedRunError struct{ msg string }
+
+func (e *prunedRunError) Error() string { return e.msg }
+
+func (e *prunedRunError) Is(target error) bool { return target == ErrRunPruned || target == ErrNoRun }
+
 // AsOf is a point in an archive's history as a user writes it: a run id
 // ("42"), an RFC 3339 time, a plain date ("2026-11-01": the end of that
 // day), or an age ("3d", "12h": that long before now). The zero AsOf is
@@ -56,7 +68,9 @@ func (a AsOf) IsZero() bool { return a.Run == 0 && a.Time.IsZero() }
 // Resolve returns the run a names: the run itself, or the newest run that
 // started at or before its time. The zero AsOf resolves to the zero Run
 // (the latest state). A run that does not exist is an error wrapping
-// ErrNoRun that says which runs do.
+// ErrNoRun that says which runs do; one whose history a prune merged away
+// (retention runs: N) also wraps ErrRunPruned and names the oldest run
+// kept.
 func (s *Snapshot) Resolve(ctx context.Context, a AsOf) (Run, error) {
 	if a.IsZero() {
 		return Run{}, nil
@@ -74,6 +88,17 @@ func (s *Snapshot) Resolve(ctx context.Context, a AsOf) (Run, error) {
 		}
 	}
 	first, last := runs[len(runs)-1], runs[0]
+	merged, err := s.cat.mergedRuns(ctx)
+	if err != nil {
+		return Run{}, err
+	}
+	switch {
+	case merged && a.Run != 0 && a.Run < first.ID:
+		return Run{}, &prunedRunError{fmt.Sprintf("run %d was pruned; the oldest kept is %d", a.Run, first.ID)}
+	case merged && a.Run == 0:
+		return Run{}, &prunedRunError{fmt.Sprintf("the state as of %s was pruned; the oldest kept is run %d, started %s",
+			a.Time.Format(time.RFC3339), first.ID, first.Started.Format(time.RFC3339))}
+	}
 	if a.Run != 0 {
 		return Run{}, fmt.Errorf("%w: run %d (runs %d to %d exist)", ErrNoRun, a.Run, first.ID, last.ID)
 	}

@@ -13,7 +13,16 @@ import (
 )
 
 // schemaVersion is the catalog schema this build writes (PRAGMA user_version).
-const schemaVersion = 3
+const schemaVersion = 5
+
+// pruneSchema is the first schema with the prune tables; a read-only
+// catalog of an older schema has none, and nothing was pruned from it.
+const pruneSchema = 4
+
+// listingSchema is the first schema with folders.special_use and
+// account_meta; a read-only catalog of an older schema has no special-use
+// attributes and no namespace.
+const listingSchema = 5
 
 // refetchTable records messages whose archived copy verify --repair set
 // aside while the server still had them: the next backup fetches them
@@ -26,11 +35,57 @@ const refetchTable = `CREATE TABLE refetch (
 	PRIMARY KEY (folder_id, key)
 )`
 
+// accountMetaTable holds facts about the source account, one value per
+// key (see catalog_account.go).
+const accountMetaTable = `CREATE TABLE account_meta (
+	key TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+)`
+
+// pruneTables record what prune removed: one prunes row per prune, and
+// one pruned row per message and per folder it took out of the catalog.
+// An entry is pending (done = 0) from the transaction that deletes its
+// catalog rows until its file or directory is gone from the disk; until
+// then no writer may adopt the file again (see Writer.Prune). Entries stay
+// afterwards, so that a reader holding a row can be told that its message
+// was pruned. folder_id is not a reference: a pruned folder's row is gone.
+const pruneTables = `CREATE TABLE prunes (
+	id INTEGER PRIMARY KEY,
+	started TEXT NOT NULL,
+	ended TEXT,
+	outcome TEXT NOT NULL,
+	messages INTEGER NOT NULL DEFAULT 0,
+	bytes INTEGER NOT NULL DEFAULT 0,
+	disk_bytes INTEGER NOT NULL DEFAULT 0,
+	folders INTEGER NOT NULL DEFAULT 0,
+	runs_merged INTEGER NOT NULL DEFAULT 0,
+	oldest_run INTEGER NOT NULL DEFAULT 0,
+	error TEXT
+);
+CREATE TABLE pruned (
+	prune INTEGER NOT NULL REFERENCES prunes(id),
+	folder_id INTEGER NOT NULL,
+	folder TEXT NOT NULL,
+	dir TEXT NOT NULL,
+	key TEXT NOT NULL,
+	sha256 BLOB,
+	size INTEGER NOT NULL DEFAULT 0,
+	done INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (prune, folder_id, key)
+);
+CREATE INDEX pruned_key ON pruned (folder_id, key);
+CREATE INDEX pruned_pending ON pruned (dir) WHERE done = 0`
+
 // migrations[v] upgrades a catalog of schema v to v+1.
 var migrations = map[int]string{
-	1: `ALTER TABLE folders ADD COLUMN clean_run INTEGER NOT NULL DEFAULT 0`,
-	2: refetchTable,
+	1:                 `ALTER TABLE folders ADD COLUMN clean_run INTEGER NOT NULL DEFAULT 0`,
+	2:                 refetchTable,
+	pruneSchema - 1:   pruneTables,
+	listingSchema - 1: `ALTER TABLE folders ADD COLUMN special_use TEXT NOT NULL DEFAULT '';` + accountMetaTable,
 }
+
+// created are the statements that make a new catalog of schemaVersion.
+var created = []string{schema, refetchTable, pruneTables, accountMetaTable}
 
 const schema = `
 CREATE TABLE runs (
@@ -59,7 +114,8 @@ CREATE TABLE folders (
 	first_run INTEGER NOT NULL,
 	last_run INTEGER NOT NULL,
 	gone_run INTEGER,
-	clean_run INTEGER NOT NULL DEFAULT 0
+	clean_run INTEGER NOT NULL DEFAULT 0,
+	special_use TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE messages (
 	id INTEGER PRIMARY KEY,
@@ -93,7 +149,8 @@ CREATE TABLE flag_history (
 
 // Catalog is an account's index of folders, messages and runs.
 type Catalog struct {
-	db *sql.DB
+	db      *sql.DB
+	version int // the schema: schemaVersion, or older for a read-only catalog
 }
 
 // OpenCatalog opens (creating if needed) the catalog at path. Commits are
@@ -114,7 +171,7 @@ func OpenCatalog(ctx context.Context, path string) (*Catalog, error) {
 	}
 	db := sql.OpenDB(persistWAL{base})
 	db.SetMaxOpenConns(1)
-	c := &Catalog{db: db}
+	c := &Catalog{db: db, version: schemaVersion}
 	if err := c.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("catalog %s: %w", path, err)
@@ -151,7 +208,7 @@ func (c *Catalog) migrate(ctx context.Context) error {
 		return fmt.Errorf("%w: catalog schema %d is newer than this mailkeep (%d)", ErrFormat, v, schemaVersion)
 	}
 	return c.tx(ctx, func(tx *sql.Tx) error {
-		steps := []string{schema, refetchTable}
+		steps := created
 		if v > 0 {
 			steps = nil
 			for ; v < schemaVersion; v++ {

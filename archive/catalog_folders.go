@@ -18,9 +18,23 @@ type FolderState struct {
 	Messages      uint32
 	LastRun       int64
 	Gone          bool
+	// SpecialUse are the folder's RFC 6154 special-use attributes (`\Sent`,
+	// `\Drafts`…), space-separated, as the server last listed them; empty
+	// when it listed none, or the archive predates catalog schema 5.
+	// Snapshot.Folders fills it; SplitFlags splits it.
+	SpecialUse string
 }
 
 const folderCols = `id, name, delim, dir, uidvalidity, uidnext, highestmodseq, messages, last_run, gone_run IS NOT NULL`
+
+// specialUseCol is the special_use column for a catalog of schema v: an
+// older one has none, and its folders read as having no attributes.
+func specialUseCol(v int) string {
+	if v < listingSchema {
+		return "''"
+	}
+	return "special_use"
+}
 
 func scanFolder(s interface{ Scan(...any) error }) (FolderState, error) {
 	var f FolderState
@@ -105,4 +119,20 @@ func (c *Catalog) MarkFolderGone(ctx context.Context, id, run int64) (int, error
 		return err
 	})
 	return int(n), err
+}
+
+// SetSpecialUse records the special-use attributes the server listed for
+// folders, by name (see FolderState.SpecialUse). Folders the catalog does
+// not hold are left out.
+func (c *Catalog) SetSpecialUse(ctx context.Context, attrs map[string][]string) error {
+	return c.tx(ctx, func(tx *sql.Tx) error {
+		for name, use := range attrs {
+			v := joinFlags(use)
+			if _, err := tx.ExecContext(ctx, `UPDATE folders SET special_use = ? WHERE name = ? AND special_use != ?`,
+				v, name, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

@@ -1,9 +1,11 @@
 package archive
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -41,32 +43,26 @@ func (c *Catalog) POP3Messages(ctx context.Context, folderID int64) ([]POP3Messa
 			return nil, fmt.Errorf("catalog: %w", err)
 		}
 		copy(m.SHA256[:], sum)
-		m.Retrieved = starts[m.FirstRun]
+		m.Retrieved = startFrom(starts, m.FirstRun)
 		out = append(out, m)
 	}
 	return out, rows.Err()
 }
 
-// runStarts returns when each run started; a time that does not parse is
-// left out (zero).
-func (c *Catalog) runStarts(ctx context.Context) (map[int64]time.Time, error) {
-	rows, err := c.db.QueryContext(ctx, `SELECT id, started FROM runs`)
-	if err != nil {
-		return nil, fmt.Errorf("catalog: %w", err)
+// runStarts returns when each run started, in id order; a time that does
+// not parse is zero.
+func (c *Catalog) runStarts(ctx context.Context) ([]runInfo, error) { return loadRuns(ctx, c.db) }
+
+// startFrom returns when run id started. A run that a prune merged away
+// (retention runs) counts as starting with the next run kept: the
+// retrieval time of its messages moves later, never earlier, so
+// delete_after_days deletes nothing sooner than it would have.
+func startFrom(runs []runInfo, id int64) time.Time {
+	i, _ := slices.BinarySearchFunc(runs, id, func(r runInfo, id int64) int { return cmp.Compare(r.id, id) })
+	if i == len(runs) {
+		return time.Time{}
 	}
-	defer rows.Close()
-	out := map[int64]time.Time{}
-	for rows.Next() {
-		var id int64
-		var started string
-		if err := rows.Scan(&id, &started); err != nil {
-			return nil, fmt.Errorf("catalog: %w", err)
-		}
-		if t, err := time.Parse(timeLayout, started); err == nil {
-			out[id] = t
-		}
-	}
-	return out, rows.Err()
+	return runs[i].started
 }
 
 // extraScanner scans the columns scanMessage reads, then extra ones.

@@ -110,6 +110,28 @@ func (c *Catalog) MarkGoneUIDs(ctx context.Context, folderID int64, uidValidity 
 	})
 }
 
+// MarkPresentUIDs records that the server lists these messages of a
+// folder's UIDVALIDITY again after they had gone.
+func (c *Catalog) MarkPresentUIDs(ctx context.Context, folderID int64, uidValidity uint32, uids []uint32, run int64) error {
+	if len(uids) == 0 {
+		return nil
+	}
+	return c.tx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, `UPDATE messages SET gone_run = NULL, last_run = ?
+			WHERE folder_id = ? AND uidvalidity = ? AND uid = ? AND gone_run IS NOT NULL`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, uid := range uids {
+			if _, err := st.ExecContext(ctx, run, folderID, uidValidity, uid); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // uidQueryChunk bounds the UIDs of one PresentByUID query.
 const uidQueryChunk = 500
 

@@ -74,7 +74,9 @@ func TestMigrateFromSchema1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{`ALTER TABLE folders DROP COLUMN clean_run`, `DROP TABLE refetch`, `PRAGMA user_version = 1`} {
+	for _, q := range []string{`ALTER TABLE folders DROP COLUMN clean_run`, `DROP TABLE refetch`,
+		`DROP TABLE pruned`, `DROP TABLE prunes`, `ALTER TABLE folders DROP COLUMN special_use`, `DROP TABLE account_meta`,
+		`PRAGMA user_version = 1`} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatal(err)
 		}
@@ -99,6 +101,9 @@ func TestMigrateFromSchema1(t *testing.T) {
 	}
 	if _, err := a.Catalog.Refetches(ctx, folders[0].ID); err != nil {
 		t.Errorf("the refetch table after migration: %v", err)
+	}
+	if _, err := a.Catalog.Prunes(ctx, -1); err != nil {
+		t.Errorf("the prune tables after migration: %v", err)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -33,6 +34,11 @@ type Folder struct {
 	mu   sync.Mutex
 	kw   *Keywords
 	perm perm // of what the folder's writers create
+	// prunedBy, for a reader's folder, says which prune took a message
+	// whose file is gone (see ErrPruned).
+	prunedBy func(Message) (int64, bool)
+	// remote, when set, opens message files from elsewhere (a replica).
+	remote func(Message) (io.ReadCloser, error)
 }
 
 // Folder opens the Maildir for a server folder, creating it if needed.
@@ -191,6 +197,14 @@ func (f *Folder) Rename(from MessageFile, letters string) (MessageFile, error) {
 		return from, fmt.Errorf("rename %s: %w", from.Key, err)
 	}
 	return to, nil
+}
+
+// Remove deletes a published file. It is durable only after SyncCur.
+func (f *Folder) Remove(mf MessageFile) error {
+	if err := os.Remove(f.Path(mf)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove %s: %w", mf.Key, err)
+	}
+	return nil
 }
 
 // SyncCur makes renames in cur/ durable.

@@ -22,10 +22,19 @@ var ErrDamaged = errors.New("archived message is damaged")
 // the latest where it would end, unless it gives exactly m.Size bytes with
 // the SHA-256 m.SHA256 from a file that decodes cleanly. If the file was
 // renamed after the row was read (a backup running meanwhile recorded a
-// flag change), it is found again by its key; a file that is gone is an
-// error wrapping fs.ErrNotExist.
+// flag change), it is found again by its key. A message that a prune took
+// after the row was read is an error wrapping ErrPruned (a reader's
+// folder, from Snapshot.Folder, knows); any other file that is gone is an
+// error wrapping fs.ErrNotExist. A stream already open keeps reading when
+// a prune removes its file.
 func (f *Folder) OpenMessage(m Message) (io.ReadCloser, error) {
-	file, err := f.openRow(m)
+	var file io.ReadCloser
+	var err error
+	if f.remote != nil {
+		file, err = f.remote(m)
+	} else {
+		file, err = f.openRow(m)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -94,9 +103,20 @@ func (f *Folder) openRow(m Message) (*os.File, error) {
 	}
 	name, ferr := f.findKey(m.Key)
 	if ferr != nil {
+		if prune, ok := f.pruned(m); ok && errors.Is(ferr, fs.ErrNotExist) {
+			return nil, prunedError(m.Key, prune)
+		}
 		return nil, ferr
 	}
 	return os.Open(filepath.Join(f.Dir, "cur", name))
+}
+
+// pruned says which prune took message m, if the folder can know.
+func (f *Folder) pruned(m Message) (int64, bool) {
+	if f.prunedBy == nil {
+		return 0, false
+	}
+	return f.prunedBy(m)
 }
 
 // findKey returns the name of the published file of key in cur/.

@@ -39,9 +39,16 @@ func (f *Folder) Adopt(mf MessageFile, folderID int64) (Message, error) { return
 // content, flags from the names, dates from the mtimes). The old catalog is
 // kept beside it as catalog.db.replaced-<time>. Sync state (UIDNEXT,
 // HIGHESTMODSEQ) is not in the tree: the next backup compares every
-// folder in full, and fetches nothing it already has.
+// folder in full, and fetches nothing it already has. What an interrupted
+// prune left on disk is deleted first, while the old catalog still says
+// what it is; a catalog that cannot say leaves it to be rebuilt as mail.
 func (a *Writer) RebuildCatalog(ctx context.Context, now time.Time) (Report, error) {
 	var rep Report
+	if a.Catalog != nil {
+		if _, err := a.ResumePrune(ctx); err != nil {
+			a.log.Warn("the old catalog could not finish an interrupted prune; its files are rebuilt as mail", "err", err)
+		}
+	}
 	if err := a.replaceCatalog(ctx, now); err != nil {
 		return rep, err
 	}

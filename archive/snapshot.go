@@ -30,8 +30,10 @@ var ErrNoArchive = errors.New("no archive yet")
 // it returns has a complete, durable file, found by its key even after a
 // backup renamed it.
 type Snapshot struct {
-	dir string
-	cat *Catalog
+	dir     string
+	cat     *Catalog
+	open    FileOpener   // nil: message files are read from dir
+	onClose func() error // set by OpenCatalogCopy's caller: run after the catalog closes
 }
 
 // OpenSnapshot opens the archive of account name under root for reading.
@@ -54,15 +56,23 @@ func OpenSnapshot(ctx context.Context, root, name string) (*Snapshot, error) {
 		return nil, fmt.Errorf("open catalog: %w", err)
 	}
 	db.SetMaxOpenConns(1)
-	if err := checkSchema(ctx, db); err != nil {
+	v, err := checkSchema(ctx, db)
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("catalog %s: %w", path, err)
 	}
-	return &Snapshot{dir: dir, cat: &Catalog{db: db}}, nil
+	return &Snapshot{dir: dir, cat: &Catalog{db: db, version: v}}, nil
 }
 
-// Close releases the catalog.
-func (s *Snapshot) Close() error { return s.cat.Close() }
+// Close releases the catalog (and, for a catalog copy, what its opener
+// asked to release with it).
+func (s *Snapshot) Close() error {
+	err := s.cat.Close()
+	if s.onClose != nil {
+		err = errors.Join(err, s.onClose())
+	}
+	return err
+}
 
 // Dir is the account's archive directory.
 func (s *Snapshot) Dir() string { return s.dir }
@@ -113,19 +123,20 @@ func readFormat(dir string) error {
 	return nil
 }
 
-// checkSchema refuses a catalog that is newer than this build, or empty.
-func checkSchema(ctx context.Context, db *sql.DB) error {
+// checkSchema returns the catalog's schema version, and refuses a catalog
+// that is newer than this build, or empty.
+func checkSchema(ctx context.Context, db *sql.DB) (int, error) {
 	var v int
 	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
-		return err
+		return 0, err
 	}
 	switch {
 	case v > schemaVersion:
-		return fmt.Errorf("%w: catalog schema %d is newer than this mailkeep (%d)", ErrFormat, v, schemaVersion)
+		return v, fmt.Errorf("%w: catalog schema %d is newer than this mailkeep (%d)", ErrFormat, v, schemaVersion)
 	case v == 0:
-		return ErrNoArchive
+		return v, ErrNoArchive
 	}
-	return nil
+	return v, nil
 }
 
 // Runs returns the account's runs, newest first.
@@ -176,7 +187,7 @@ type ViewFolder struct {
 func (s *Snapshot) Folders(ctx context.Context, v View) ([]ViewFolder, error) {
 	where, args := folderPresence(v)
 	present, pargs := messagePresence(v)
-	rows, err := s.cat.db.QueryContext(ctx, `SELECT `+folderCols+`,
+	rows, err := s.cat.db.QueryContext(ctx, `SELECT `+folderCols+`, `+specialUseCol(s.cat.version)+`,
 		(SELECT COUNT(*) FROM messages m WHERE m.folder_id = f.id AND `+present+`),
 		(SELECT COALESCE(SUM(m.size), 0) FROM messages m WHERE m.folder_id = f.id AND `+present+`)
 		FROM folders f WHERE `+where+` ORDER BY f.name`, slices.Concat(pargs, pargs, args)...)
@@ -187,10 +198,12 @@ func (s *Snapshot) Folders(ctx context.Context, v View) ([]ViewFolder, error) {
 	var out []ViewFolder
 	for rows.Next() {
 		var f ViewFolder
-		f.FolderState, err = scanFolder(extraScanner{rows, []any{&f.Count, &f.Bytes}})
+		var use string
+		f.FolderState, err = scanFolder(extraScanner{rows, []any{&use, &f.Count, &f.Bytes}})
 		if err != nil {
 			return nil, fmt.Errorf("catalog: %w", err)
 		}
+		f.SpecialUse = use
 		out = append(out, f)
 	}
 	return out, rows.Err()
@@ -218,7 +231,24 @@ func (s *Snapshot) Messages(ctx context.Context, folderID int64, v View) ([]Mess
 }
 
 // Folder returns the Maildir of a folder of the view, to open its messages.
-func (s *Snapshot) Folder(st FolderState) (*Folder, error) { return openFolder(s.dir, st) }
+// A folder that a prune took after st was read is an error wrapping
+// ErrPruned, and so is a message of it (see OpenMessage).
+func (s *Snapshot) Folder(st FolderState) (*Folder, error) {
+	if s.open != nil {
+		return remoteFolder(st, s.open), nil
+	}
+	f, err := openFolder(s.dir, st)
+	if err != nil {
+		if prune, ok := s.cat.prunedBy(context.Background(), st.ID, "", nil); ok {
+			return nil, prunedError(fmt.Sprintf("folder %q", st.Name), prune)
+		}
+		return nil, err
+	}
+	f.prunedBy = func(m Message) (int64, bool) {
+		return s.cat.prunedBy(context.Background(), m.FolderID, m.Key, m.SHA256[:])
+	}
+	return f, nil
+}
 
 // Presence over time, as doc/design.md ("Catalog") gives it: a message was
 // on the server at run R when first_run ≤ R and its gone_run is empty or

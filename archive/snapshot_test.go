@@ -3,6 +3,7 @@ package archive
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -498,4 +499,75 @@ func copyTree(t *testing.T, from, to string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestSpecialUseAndNamespace: schema 5 records each folder's special-use
+// attributes and the source's personal namespace; a snapshot of a
+// catalog of schema 4 or 3 reads its folders without attributes and no
+// namespace.
+func TestSpecialUseAndNamespace(t *testing.T) {
+	ctx := context.Background()
+	a := buildArchive(t, 1)
+	root := filepath.Dir(a.Dir)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	snap, err := OpenSnapshot(ctx, root, "acct")
+	must(err)
+	if _, ok, err := snap.Namespace(ctx); ok || err != nil {
+		t.Errorf("namespace before any was recorded: ok %v, %v", ok, err)
+	}
+	snap.Close()
+	must(a.Catalog.SetSpecialUse(ctx, map[string][]string{"Archive/2024": {`\Archive`, `\Flagged`}, "Unknown": {`\Sent`}}))
+	must(a.Catalog.SetNamespace(ctx, Namespace{Prefix: "INBOX.", Delim: "."}))
+	must(a.Catalog.SetNamespace(ctx, Namespace{Prefix: "", Delim: "/"})) // the next run's answer replaces it
+
+	check := func(when string, wantUse string, wantNS Namespace, wantOK bool) {
+		t.Helper()
+		snap, err := OpenSnapshot(ctx, root, "acct")
+		must(err)
+		defer snap.Close()
+		folders, err := snap.Folders(ctx, View{})
+		must(err)
+		for _, f := range folders {
+			want := ""
+			if f.Name == "Archive/2024" {
+				want = wantUse
+			}
+			if f.SpecialUse != want {
+				t.Errorf("%s: %s has special use %q, want %q", when, f.Name, f.SpecialUse, want)
+			}
+		}
+		ns, ok, err := snap.Namespace(ctx)
+		if ns != wantNS || ok != wantOK || err != nil {
+			t.Errorf("%s: namespace %+v, %v, %v; want %+v, %v", when, ns, ok, err, wantNS, wantOK)
+		}
+	}
+	check("schema 5", `\Archive \Flagged`, Namespace{Delim: "/"}, true)
+	must(a.Catalog.SetSpecialUse(ctx, map[string][]string{"Archive/2024": nil}))
+	check("attributes taken away", "", Namespace{Delim: "/"}, true)
+	must(a.Catalog.SetSpecialUse(ctx, map[string][]string{"Archive/2024": {`\Archive`}}))
+	a.Close()
+
+	downgrade := func(qs ...string) {
+		db, err := sql.Open("sqlite", filepath.Join(a.Dir, "catalog.db"))
+		must(err)
+		defer db.Close()
+		for _, q := range qs {
+			_, err := db.Exec(q)
+			must(err)
+		}
+	}
+	downgrade(`ALTER TABLE folders DROP COLUMN special_use`, `DROP TABLE account_meta`, `PRAGMA user_version = 4`)
+	check("schema 4", "", Namespace{}, false)
+	downgrade(`DROP TABLE pruned`, `DROP TABLE prunes`, `PRAGMA user_version = 3`)
+	check("schema 3", "", Namespace{}, false)
+
+	w, err := OpenWriter(ctx, root, "acct", nil) // migrates to 5
+	must(err)
+	defer w.Close()
+	check("migrated from 3", "", Namespace{}, false)
 }

@@ -21,6 +21,7 @@ const (
 	ProblemStrayFile   = "stray-file"   // a file in cur/ or new/ that is not a mailkeep message file
 	ProblemCatalog     = "catalog"      // the catalog disagrees with itself
 	ProblemRefetch     = "refetch"      // a message set aside by a repair that no backup has fetched again yet
+	ProblemPruned      = "pruned"       // a file or folder that an interrupted prune took out of the catalog but left on disk
 )
 
 // Problem is one finding of Verify.
@@ -81,10 +82,16 @@ func (r Report) Unrepaired() int {
 // cleared, so that the next backup opens the folder and fetches them.
 // Until it has, Verify reports each as a refetch problem: the archive is
 // not complete. Missing or corrupt files of messages the server no longer
-// has cannot be repaired.
+// has cannot be repaired. Files and folders that an interrupted prune
+// took out of the catalog but left on disk are reported as pruned, never
+// as orphans, and Repair deletes them (ResumePrune).
 func (a *Writer) Verify(ctx context.Context, opts VerifyOptions) (Report, error) {
 	var rep Report
 	if err := a.Catalog.checkIntegrity(ctx, &rep); err != nil {
+		return rep, err
+	}
+	pruned, err := a.verifyPruned(ctx, opts, &rep)
+	if err != nil {
 		return rep, err
 	}
 	folders, err := a.Catalog.Folders(ctx)
@@ -95,7 +102,7 @@ func (a *Writer) Verify(ctx context.Context, opts VerifyOptions) (Report, error)
 		if err := ctx.Err(); err != nil {
 			return rep, err
 		}
-		v := &verifier{a: a, opts: opts, rep: &rep, state: fs}
+		v := &verifier{a: a, opts: opts, rep: &rep, state: fs, pruned: pruned[fs.ID]}
 		if err := v.folder(ctx); err != nil {
 			return rep, fmt.Errorf("verify folder %q: %w", fs.Name, err)
 		}
@@ -131,6 +138,44 @@ type verifier struct {
 	state    FolderState
 	f        *Folder
 	setAside map[string]bool // keys this pass set aside to be fetched again
+	pruned   map[string]bool // keys of files a pending prune lists: reported already, not orphans
+}
+
+// verifyPruned reports what pending prune entries left on disk, or with
+// Repair removes it; it returns the keys still left, by folder.
+func (a *Writer) verifyPruned(ctx context.Context, opts VerifyOptions, rep *Report) (map[int64]map[string]bool, error) {
+	pending, err := a.Catalog.pendingPruned(ctx)
+	if err != nil || len(pending) == 0 {
+		return nil, err
+	}
+	report := func(l leftover, repaired bool) {
+		p := Problem{Kind: ProblemPruned, Folder: l.folder, Key: l.key, Repaired: repaired,
+			Detail: "left on disk by an interrupted prune; the next prune, backup or verify --repair deletes it"}
+		if l.key == "" {
+			p.Detail = "folder " + p.Detail
+		}
+		rep.Problems = append(rep.Problems, p)
+	}
+	if opts.Repair {
+		if err := a.Catalog.interruptPrunes(ctx); err != nil {
+			return nil, err
+		}
+		_, err := a.removeLeftovers(ctx, pending, func(l leftover) { report(l, true) })
+		return nil, err
+	}
+	lo, err := leftovers(a.Dir, pending)
+	if err != nil {
+		return nil, err
+	}
+	keys := map[int64]map[string]bool{}
+	for _, l := range lo {
+		report(l, false)
+		if keys[l.folderID] == nil {
+			keys[l.folderID] = map[string]bool{}
+		}
+		keys[l.folderID][l.key] = true
+	}
+	return keys, nil
 }
 
 func (v *verifier) report(p Problem) {
@@ -335,7 +380,7 @@ func (v *verifier) orphans(ctx context.Context, rows []Message, files map[string
 		known[m.Key] = true
 	}
 	for key, mf := range files {
-		if known[key] {
+		if known[key] || v.pruned[key] {
 			continue
 		}
 		m, err := v.f.adopt(mf, v.state.ID)

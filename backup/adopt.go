@@ -2,9 +2,25 @@ package backup
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 
 	"github.com/mailkeep/mailkeep/archive"
 )
+
+// resumePrune finishes what an interrupted prune left on disk before the
+// run adopts anything, so that no file the prune took comes back as an
+// orphan (see archive.Writer.ResumePrune).
+func resumePrune(ctx context.Context, a *archive.Writer, log *slog.Logger) error {
+	res, err := a.ResumePrune(ctx)
+	if err != nil {
+		return fatal(fmt.Errorf("finish an interrupted prune: %w", err))
+	}
+	if res.Leftovers > 0 {
+		log.Info("finished an interrupted prune", "removed", res.Leftovers, "bytes", res.LeftoverBytes)
+	}
+	return nil
+}
 
 // adoptOrphans records complete message files that have no catalog row: a
 // crash after a batch's files were published but before its rows were
@@ -12,7 +28,8 @@ import (
 // gives back the IMAP UIDs or the POP3 identity. The folder is scanned
 // only when a run that did not end cleanly came after its last clean sync
 // (archive.Catalog.MayHaveOrphans): scanning a big folder on every run
-// would cost more than the rest of an incremental run.
+// would cost more than the rest of an incremental run. A file that a prune
+// took out of the catalog is not an orphan: it is deleted, never adopted.
 func adoptOrphans(ctx context.Context, a *archive.Writer, f *archive.Folder, run int64, folderID int64) error {
 	may, err := a.Catalog.MayHaveOrphans(ctx, folderID, run)
 	if err != nil || !may {
@@ -26,9 +43,21 @@ func adoptOrphans(ctx context.Context, a *archive.Writer, f *archive.Folder, run
 	if err != nil {
 		return err
 	}
+	pruned, err := a.Catalog.PendingPruned(ctx, folderID)
+	if err != nil {
+		return err
+	}
 	var adopted []archive.Message
+	dropped := 0
 	for key, mf := range files {
-		if known[key] {
+		switch {
+		case known[key]:
+			continue
+		case pruned[key]:
+			if err := f.Remove(mf); err != nil {
+				return err
+			}
+			dropped++
 			continue
 		}
 		m, err := f.Adopt(mf, folderID)
@@ -36,6 +65,11 @@ func adoptOrphans(ctx context.Context, a *archive.Writer, f *archive.Folder, run
 			return err
 		}
 		adopted = append(adopted, m)
+	}
+	if dropped > 0 {
+		if err := f.SyncCur(); err != nil {
+			return err
+		}
 	}
 	if len(adopted) == 0 {
 		return nil

@@ -42,7 +42,9 @@ func (w *worker) folder(ctx context.Context, sf serverFolder) error {
 	if err != nil {
 		return fatal(err)
 	}
-	if unchanged(state, sf.status) {
+	// A folder that was gone is compared in full: its messages are
+	// recorded gone, and those the server lists again become present.
+	if !sf.known.Gone && unchanged(state, sf.status) {
 		w.st.add(func(*archive.RunStats) { w.st.unchanged = append(w.st.unchanged, state.ID) })
 		return nil
 	}
@@ -161,14 +163,27 @@ func expandUIDs(set imap.UIDSet, limit int) ([]imap.UID, error) {
 }
 
 // markGone records messages the server no longer has; they stay archived.
+// A message recorded gone that the server lists again under the same
+// UIDVALIDITY (its folder was missing from a listing, or renamed away and
+// back) is the same message: it is recorded present again, so that no
+// retention takes a message the server still has.
 func (fs *folderSync) markGone(ctx context.Context, server []imap.UID) error {
-	var gone []uint32
-	for _, k := range fs.known {
-		if _, found := slices.BinarySearch(server, imap.UID(k.UID)); !k.Gone && !found {
+	var gone, back []uint32
+	for i, k := range fs.known {
+		_, found := slices.BinarySearch(server, imap.UID(k.UID))
+		switch {
+		case !k.Gone && !found:
 			gone = append(gone, k.UID)
+		case k.Gone && found:
+			back = append(back, k.UID)
+			fs.known[i].Gone = false
 		}
 	}
-	if err := fs.w.a.Catalog.MarkGoneUIDs(ctx, fs.state.ID, fs.sel.UIDValidity, gone, fs.w.run); err != nil {
+	cat, id, uv := fs.w.a.Catalog, fs.state.ID, fs.sel.UIDValidity
+	if err := cat.MarkGoneUIDs(ctx, id, uv, gone, fs.w.run); err != nil {
+		return fatal(err)
+	}
+	if err := cat.MarkPresentUIDs(ctx, id, uv, back, fs.w.run); err != nil {
 		return fatal(err)
 	}
 	fs.w.st.add(func(s *archive.RunStats) { s.Gone += len(gone) })

@@ -45,26 +45,38 @@ type dialResult struct {
 }
 
 func imapRun(ctx context.Context, a *archive.Writer, opts Options, run int64, st *stats, dialed <-chan dialResult) error {
-	known, err := a.Catalog.Folders(ctx)
+	var known []archive.FolderState
+	err := resumePrune(ctx, a, opts.Log)
+	if err == nil {
+		known, err = a.Catalog.Folders(ctx)
+	}
 	d := <-dialed
 	if err != nil || d.err != nil {
 		transport.CloseIMAP(d.c)
 		return cmp.Or(d.err, err)
 	}
 	c := d.c
+	nsCmd := askNamespace(c)
 	folders, err := listFolders(c, opts)
 	if err != nil {
 		transport.CloseIMAP(c)
-		return err
+		return transport.IMAPError(c, err)
 	}
+	ns := personalNamespace(nsCmd, opts.Log)
 	if err := markGoneFolders(ctx, a, known, folders, run, st); err != nil {
 		transport.CloseIMAP(c)
 		return err
 	}
 	st.add(func(s *archive.RunStats) { s.Folders = len(folders) })
 	folders, n := plan(folders, known, opts)
-	err = runWorkers(ctx, a, opts, run, st, c, folders, n)
-	return errors.Join(err, fatal(a.Catalog.TouchFolders(context.WithoutCancel(ctx), st.unchanged, run)))
+	down := &outage{}
+	err = runWorkers(ctx, a, opts, run, st, c, folders, n, down)
+	if err == nil {
+		err = down.result(st)
+	}
+	ctx = context.WithoutCancel(ctx)
+	return errors.Join(err, fatal(a.Catalog.TouchFolders(ctx, st.unchanged, run)),
+		fatal(recordListing(ctx, a, folders, ns)))
 }
 
 // plan orders folders by how many messages a sync may have to fetch, most
@@ -134,6 +146,7 @@ type serverFolder struct {
 	name   string
 	delim  rune
 	status *imap.StatusData    // from LIST-STATUS, when the server has it
+	use    []string            // special-use attributes
 	known  archive.FolderState // the catalog's state of it (ID 0: none), set by plan
 }
 
@@ -159,7 +172,7 @@ func markGoneFolders(ctx context.Context, a *archive.Writer, known []archive.Fol
 
 // runWorkers syncs folders, in the given order, over up to n connections;
 // c is the first, already open, and takes the first folder.
-func runWorkers(ctx context.Context, a *archive.Writer, opts Options, run int64, st *stats, c *imapclient.Client, folders []serverFolder, n int) error {
+func runWorkers(ctx context.Context, a *archive.Writer, opts Options, run int64, st *stats, c *imapclient.Client, folders []serverFolder, n int, down *outage) error {
 	queue := make(chan serverFolder, len(folders))
 	for _, f := range folders {
 		queue <- f
@@ -168,7 +181,7 @@ func runWorkers(ctx context.Context, a *archive.Writer, opts Options, run int64,
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		w := &worker{a: a, opts: opts, run: run, st: st}
+		w := &worker{a: a, opts: opts, run: run, st: st, down: down}
 		var first []serverFolder
 		if i == 0 {
 			// Taken before the others start: the open connection gets
@@ -190,6 +203,7 @@ type worker struct {
 	opts  Options
 	run   int64
 	st    *stats
+	down  *outage
 	c     *imapclient.Client
 	spool *archive.Spool
 }
@@ -197,8 +211,9 @@ type worker struct {
 // drain syncs the folders of first, then takes folders from the queue until
 // it is empty. A folder that fails
 // with a temporary error is retried once on a new connection; a folder that
-// fails otherwise is recorded and the worker goes on. Errors that stop the
-// whole run (cancellation, the archive failing) are returned.
+// fails otherwise is recorded and the worker goes on. Once the server is
+// given up (see outage), the folders that need it are not tried. Errors
+// that stop the whole run (cancellation, the archive failing) are returned.
 func (w *worker) drain(ctx context.Context, first []serverFolder, queue <-chan serverFolder) error {
 	defer func() {
 		if w.c != nil {
@@ -220,6 +235,9 @@ func (w *worker) drain(ctx context.Context, first []serverFolder, queue <-chan s
 
 // one syncs a folder, recording a failure that does not stop the run.
 func (w *worker) one(ctx context.Context, f serverFolder) error {
+	if !f.unchanged() && w.down.skip() {
+		return nil
+	}
 	err := w.folderWithRetry(ctx, f)
 	if err == nil {
 		return nil
@@ -235,16 +253,28 @@ func (w *worker) one(ctx context.Context, f serverFolder) error {
 	return nil
 }
 
+// folderWithRetry syncs a folder, once more on a new connection after a
+// temporary error; when the server stalled on both connections, it is
+// given up for the rest of the run.
 func (w *worker) folderWithRetry(ctx context.Context, f serverFolder) error {
 	var err error
+	stalls := 0
 	for attempt := 0; attempt < 2; attempt++ {
 		err = w.folder(ctx, f)
+		// go-imap reports a stall as text: IMAPError finds it again.
+		err = transport.IMAPError(w.c, err)
+		if transport.Stalled(err) {
+			stalls++
+		}
 		if err == nil || ctx.Err() != nil || isFatal(err) || !w.retryNow(err) {
-			return err
+			break
 		}
 		w.opts.Log.Warn("retrying folder after a temporary error", "folder", f.name, "err", err)
 		transport.CloseIMAP(w.c)
 		w.c = nil
+	}
+	if stalls == 2 {
+		w.down.declare(f.name, err)
 	}
 	return err
 }

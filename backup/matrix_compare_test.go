@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -164,4 +165,53 @@ func archivedFolder(t *testing.T, ctx context.Context, snap *archive.Snapshot, f
 		fm.msgs[m.UID] = servedMessage{[32]byte(h.Sum(nil)), int(n), slices.Sorted(slices.Values(m.Flags)), m.InternalDate}
 	}
 	return fm
+}
+
+// checkRecorded checks what the backup recorded for a restore: the
+// personal namespace where the server has NAMESPACE, and each folder's
+// special-use attributes as LIST gives them.
+func checkRecorded(t *testing.T, c *imapclient.Client, root string, s matrixServer) {
+	t.Helper()
+	ctx := context.Background()
+	snap, err := archive.OpenSnapshot(ctx, root, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Close()
+	ns, ok, err := snap.Namespace(ctx)
+	want := archive.Namespace{Prefix: s.prefix, Delim: string(s.delim)}
+	switch {
+	case err != nil:
+		t.Fatal(err)
+	case !c.Caps().Has(imap.CapNamespace) && ok:
+		t.Errorf("namespace %+v recorded from a server without NAMESPACE", ns)
+	case c.Caps().Has(imap.CapNamespace) && ns != want:
+		t.Errorf("namespace %+v (recorded %v), want %+v", ns, ok, want)
+	}
+	list, err := c.List("", "*", &imap.ListOptions{ReturnSpecialUse: c.Caps().Has(imap.CapSpecialUse)}).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	attrs := map[string][]string{}
+	for _, l := range list {
+		for _, a := range l.Attrs {
+			switch a {
+			case imap.MailboxAttrAll, imap.MailboxAttrArchive, imap.MailboxAttrDrafts, imap.MailboxAttrFlagged,
+				imap.MailboxAttrJunk, imap.MailboxAttrSent, imap.MailboxAttrTrash:
+				attrs[l.Mailbox] = append(attrs[l.Mailbox], string(a))
+			}
+		}
+	}
+	folders, err := snap.Folders(ctx, archive.View{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range folders {
+		if f.SpecialUse != strings.Join(attrs[f.Name], " ") {
+			t.Errorf("folder %q: special use %q recorded, the server lists %q", f.Name, f.SpecialUse, attrs[f.Name])
+		}
+		if f.SpecialUse != "" {
+			t.Logf("folder %q: special use %q", f.Name, f.SpecialUse)
+		}
+	}
 }

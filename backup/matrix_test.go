@@ -58,6 +58,7 @@ func runMatrix(t *testing.T, s matrixServer, want expectation) {
 		t.Errorf("backup changed \\Seen on the server: %d unseen before, %d after", unseen, got)
 	}
 	compareExact(t, src, root)
+	checkRecorded(t, src, root, s)
 
 	res = runBackup(t, ctx, root, dial)
 	if st := res.Stats; res.Outcome != archive.OutcomeOK || st.NewMessages != 0 || st.FlagUpdates != 0 || st.Gone != 0 {

@@ -111,6 +111,9 @@ func (r *pop3Run) do(ctx context.Context) error {
 // adopts complete files that a crash left without catalog rows.
 func (r *pop3Run) prepare(ctx context.Context) error {
 	r.opts.Progress.Folder(pop3Folder)
+	if err := resumePrune(ctx, r.a, r.opts.Log); err != nil {
+		return err
+	}
 	f, err := r.a.Folder(pop3Folder, 0)
 	if err != nil {
 		return err

@@ -16,6 +16,17 @@ machine hits all tools alike and the ratios between them stay fair:
            messages for every tool), then every tool runs once
   restore  the restore target account is emptied (untimed), then one restore
            of the IMAP account into it
+  export   the IMAP account's mailkeep archive (made once, untimed) written out
+           as mbox: mailkeep export, doveadm backup to an mbox: location reading
+           a copy of the archive through its zlib plugin, and zstd -d of the
+           archive's files alone (the limit)
+  serve    every message of a mailkeep archive of the IMAP account fetched
+           by rawimap through a server: mailkeep serve, or Dovecot serving
+           a copy of the same archive with its zlib plugin. Both servers run
+           throughout (started untimed); wall = the client's fetch, CPU and
+           peak RSS = the server's during it (mailkeep serve's process; for
+           Dovecot its imap session process, and the CPU of every process
+           its master reaped meanwhile)
 
 Each run is: bash -c CMD under GNU time, in its own session. wall = monotonic
 clock around fork..reap; cpu = user+sys of the whole process tree (wait4);
@@ -30,6 +41,7 @@ One JSON object per run goes to --results; report.py makes the tables.
 """
 import argparse
 import json
+import mailbox
 import os
 import shlex
 import shutil
@@ -135,6 +147,18 @@ class Bench:
             dst = os.path.join(self.trash, f"{time.monotonic_ns()}")
             os.rename(path, dst)
 
+    def export_archive(self):
+        """Untimed, once: a mailkeep backup of alice, the source of the export peers."""
+        if getattr(self, "_export_archive", None) is None:
+            d = os.path.join(self.work, "export-source")
+            self.discard(d)
+            os.makedirs(d)
+            config = os.path.join(d, "mailkeep.yaml")
+            mailkeep_config(self, config, os.path.join(d, "archive"), [(IMAP_USER, "imap")])
+            sh(f"env {mailkeep_env()} '{self.mailkeep}' backup --config '{config}' --no-progress {IMAP_USER}")
+            self._export_archive = ExportArchive(config, os.path.join(d, "archive", IMAP_USER, "mail"))
+        return self._export_archive
+
     def reference(self, kind, user):
         """A fresh copy of what the server serves for user (IMAP tree or POP3 files)."""
         gen, d = self.refs.get((kind, user), (-1, None))
@@ -148,6 +172,13 @@ class Bench:
             sh(self.rawimap("pop3", f"-addr {self.pop3_addr} -user {user} -pass {password(user)} -out '{d}'"))
         self.refs[(kind, user)] = (self.srv.generation, d)
         return d
+
+
+class ExportArchive:
+    """The archive the export peers read: its mailkeep config and its mail tree."""
+
+    def __init__(self, config, mail):
+        self.config, self.mail = config, mail
 
 
 def write_config(template, path, bench, **values):
@@ -169,7 +200,7 @@ def maildir_count(path):
 
 class Peer:
     """One tool in one role. Subclasses set the commands."""
-    kind = "imap"          # imap | pop3 | restore
+    kind = "imap"          # imap | pop3 | restore | serve
     user = IMAP_USER
     scenarios = ("full", "noop", "add100")
     needs = ()             # commands that must be installed
@@ -219,6 +250,14 @@ class Peer:
 
     def index_size(self):
         return None
+
+    def measure_start(self):
+        """Untimed, right before a run: what measure_end compares with."""
+        return None
+
+    def measure_end(self, start):
+        """Untimed, right after a run: fields that replace the run's own."""
+        return {}
 
 
 class RawIMAP(Peer):
@@ -453,12 +492,271 @@ class MailkeepRestore(Restore):
         return "" if r.returncode == 0 else "content: " + (r.stderr.strip().splitlines() or ["?"])[-1]
 
 
+# export peers: the mbox of every folder of alice, from one mailkeep archive
+
+class Export(Peer):
+    kind = "export"
+    scenarios = ("export",)
+
+    def prepare(self):
+        self.archive = self.b.export_archive()
+
+    def expected(self):
+        return self.b.srv.count(IMAP_USER)
+
+
+class MailkeepExport(Export):
+    """mailkeep export --format mbox, checked byte for byte (bench/mkcheck mbox)."""
+    probe = True
+
+    def cmd(self):
+        return (f"'{self.b.mailkeep}' export --config '{self.archive.config}' --no-progress "
+                f"{IMAP_USER} --format mbox --to '{self.target}'")
+
+    def check(self):
+        got, want = mbox_count(self.target, ".mbox"), self.expected()
+        if got != want:
+            return f"count {got} != server {want}"
+        r = subprocess.run([f"{self.b.tools}/mkcheck", "mbox", "-dir", self.target,
+                            "-ref", self.b.reference("imap", IMAP_USER)], capture_output=True, text=True)
+        return "" if r.returncode == 0 else "content: " + (r.stderr.strip().splitlines() or ["?"])[-1]
+
+
+class DoveadmExport(Export):
+    """doveadm backup from a copy of the archive (Maildir, LAYOUT=fs:DIRNAME=.mk, read
+    through the zlib plugin) to an mbox: location. Dovecot's mbox cannot give a folder
+    both messages and subfolders, so the target uses LAYOUT=maildir++ (one mbox file
+    per folder, named .Archive.2024). Dovecot adds its own headers (Status, X-UID, ...)
+    and a first pseudo message per file, so the check counts the messages."""
+    needs = ("doveadm",)
+
+    def fresh(self):
+        """Untimed: a fresh copy of the archive (Dovecot writes its uidlists into it)
+        and an empty target, both the mail user's."""
+        super().fresh()
+        self.copy = os.path.join(self.dir, "archive")
+        self.b.discard(self.copy)
+        sh(f"cp -a '{self.archive.mail}' '{self.copy}' && chown -R mail:mail '{self.copy}' '{self.target}'")
+
+    def cmd(self):
+        src = (f"maildir:{self.copy}:LAYOUT=fs:DIRNAME=.mk:INBOX={self.copy}/INBOX/.mk:INDEX=MEMORY")
+        dst = f"mbox:{self.target}:LAYOUT=maildir++:INBOX={self.target}/INBOX"
+        return f"doveadm -c '{self.b.srv.conf}' -o 'mail_location={src}' backup -u {IMAP_USER} '{dst}'"
+
+    def check(self):
+        got, want = mbox_count(self.target, ""), self.expected()
+        return "" if got == want else f"count {got} != server {want}"
+
+
+def mbox_count(d, suffix):
+    """Messages in the mbox files under d whose names end in suffix, read with Python's
+    mailbox module, without Dovecot's pseudo message that keeps its folder data."""
+    n = 0
+    for top, dirs, files in os.walk(d):
+        dirs[:] = [x for x in dirs if x != ".imap"]
+        for f in files:
+            if f.endswith(suffix):
+                box = mailbox.mbox(os.path.join(top, f), create=False)
+                n += sum(1 for m in box if not (m["Subject"] or "").startswith("DON'T DELETE THIS MESSAGE"))
+    return n
+
+
+class ZstdDecompress(Export):
+    """zstd -d of every archive file into one output file: the limit of reading the archive."""
+    anchor = True
+    needs = ("zstd",)
+
+    def cmd(self):
+        return (f"find '{self.archive.mail}' -path '*/.mk/cur/*' -type f -print0 | "
+                f"xargs -0 zstd -dcq > '{self.target}/all'")
+
+    def check(self):
+        want = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(self.b.reference("imap", IMAP_USER))
+                   for f in fs if f.endswith(".msg"))
+        got = os.path.getsize(os.path.join(self.target, "all"))
+        return "" if got == want else f"{got} bytes decompressed, the messages have {want}"
+
+
+# serve peers: fetch alice's archive through a server
+
+SERVE_PASS = "secret-serve"
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=30):
+    import socket
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+def serve_archive(bench):
+    """Untimed, once: a mailkeep backup of alice, the archive both servers serve."""
+    d = os.path.join(bench.work, "serve-source")
+    if getattr(bench, "serve_source", None) != bench.srv.generation:
+        bench.discard(d)
+        os.makedirs(d)
+        mailkeep_config(bench, os.path.join(d, "mailkeep.yaml"), os.path.join(d, "archive"), [(IMAP_USER, "imap")])
+        sh(f"env {mailkeep_env()} '{bench.mailkeep}' backup --config '{d}/mailkeep.yaml' --no-progress {IMAP_USER}")
+        bench.serve_source = bench.srv.generation
+    return d
+
+
+def proc_cpu(pid, children=False):
+    """(user, sys) seconds of a process, or of the children it reaped."""
+    with open(f"/proc/{pid}/stat") as fh:
+        f = fh.read().rsplit(")", 1)[1].split()
+    i = 13 if children else 11
+    return int(f[i]) / TICK, int(f[i + 1]) / TICK
+
+
+def cpu_fields(start, end):
+    user, sys_ = end[0] - start[0], end[1] - start[1]
+    return dict(cpu=user + sys_, user=user, sys=sys_)
+
+
+def vm_hwm_kib(pid):
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+class Serve(Peer):
+    """rawimap fetches every message of alice's archive through a server."""
+    kind, user = "serve", IMAP_USER
+    scenarios = ("serve",)
+
+    def cmd(self):
+        return self.b.rawimap("fetch", f"-addr 127.0.0.1:{self.port} -user {IMAP_USER} -pass {self.password} "
+                              f"-state '{self.state}/state.json'")
+
+    def count_cmd(self):
+        return RawIMAP.count_cmd(self)
+
+    def size(self):
+        return None
+
+    def check_content(self):
+        """Untimed, once: what the server serves is the account, byte for byte."""
+        got = os.path.join(self.dir, "served")
+        self.b.discard(got)
+        sh(self.b.rawimap("fetch", f"-addr 127.0.0.1:{self.port} -user {IMAP_USER} -pass {self.password} -out '{got}'"))
+        r = subprocess.run([f"{self.b.tools}/mkcheck", "trees", "-want", self.b.reference("imap", IMAP_USER),
+                            "-got", got], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError("served content: " + (r.stderr.strip().splitlines() or ["?"])[-1])
+
+
+class ServeMailkeep(Serve):
+    """mailkeep serve on the archive."""
+    password = SERVE_PASS
+
+    def prepare(self):
+        src = serve_archive(self.b)
+        self.port = free_port()
+        cfg = os.path.join(self.dir, "mailkeep.yaml")
+        with open(os.path.join(src, "mailkeep.yaml")) as fh:
+            text = fh.read()
+        with open(cfg, "w") as fh:
+            fh.write(text + f"serve:\n  listen: 127.0.0.1:{self.port}\n  password_env: BENCH_SERVE_PASS\n")
+        os.chmod(cfg, 0o600)
+        env = dict(os.environ, BENCH_SERVE_PASS=SERVE_PASS)
+        self.log = open(os.path.join(self.b.log_dir, f"{self.name}-server.log"), "ab")
+        self.proc = subprocess.Popen([self.b.mailkeep, "serve", "--config", cfg, IMAP_USER], env=env,
+                                     stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        try:
+            wait_port(self.port)
+        except RuntimeError:
+            self.stop()
+            raise RuntimeError("mailkeep serve did not start: see " + self.log.name)
+        self.check_content()
+
+    def measure_start(self):
+        with open(f"/proc/{self.proc.pid}/clear_refs", "w") as fh:
+            fh.write("5")  # resets VmHWM, the peak RSS
+        return proc_cpu(self.proc.pid)
+
+    def measure_end(self, start):
+        return dict(cpu_fields(start, proc_cpu(self.proc.pid)), rss_kib=vm_hwm_kib(self.proc.pid), srv_cpu=None)
+
+    def stop(self):
+        if getattr(self, "proc", None) and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+
+
+class ServeDovecot(Serve):
+    """Dovecot serving a copy of the archive (LAYOUT=fs:DIRNAME=.mk, zlib)."""
+    password = "secret-alice"
+    needs = ("doveadm",)
+
+    def prepare(self):
+        src = serve_archive(self.b)
+        self.ddir = os.path.join(self.dir, "dovecot")
+        sh(f"'{HERE}/dovecot.sh' stop '{self.ddir}'", check=False)
+        self.b.discard(self.ddir)
+        home = os.path.join(self.ddir, "mail", IMAP_USER)
+        os.makedirs(home)
+        sh(f"cp -a '{src}/archive/{IMAP_USER}/mail' '{home}/mail' && chown -R mail:mail '{self.ddir}/mail'")
+        self.port = free_port()
+        env = (f"USERS={IMAP_USER} IMAP_PORT={self.port} POP3_PORT={free_port()} "
+               f"MAIL_LOCATION='maildir:~/mail:LAYOUT=fs:DIRNAME=.mk:INBOX=~/mail/INBOX/.mk:INDEX=~/index'")
+        self.pid = int(sh(f"env {env} '{HERE}/dovecot.sh' start '{self.ddir}'").strip())
+        self.check_content()
+
+    def measure_start(self):
+        self.peak, self.stop_sampling = 0, threading.Event()
+        self.sampler = threading.Thread(target=self.sample, daemon=True)
+        self.sampler.start()
+        return proc_cpu(self.pid, children=True)
+
+    def sample(self):
+        """The peak RSS of the master's imap processes, every 10 ms."""
+        while not self.stop_sampling.is_set():
+            for name in os.listdir("/proc"):
+                if not name.isdigit():
+                    continue
+                try:
+                    with open(f"/proc/{name}/stat") as fh:
+                        head, _, rest = fh.read().partition(" (")
+                        comm, _, rest = rest.rpartition(") ")
+                    if comm == "imap" and int(rest.split()[1]) == self.pid:
+                        self.peak = max(self.peak, vm_hwm_kib(name))
+                except (OSError, ValueError, IndexError):
+                    pass
+            time.sleep(0.01)
+
+    def measure_end(self, start):
+        time.sleep(0.3)  # the master reaps the session process
+        self.stop_sampling.set()
+        self.sampler.join()
+        return dict(cpu_fields(start, proc_cpu(self.pid, children=True)), rss_kib=self.peak, srv_cpu=None)
+
+    def stop(self):
+        if getattr(self, "ddir", None):
+            sh(f"'{HERE}/dovecot.sh' stop '{self.ddir}'", check=False)
+
+
 PEERS = {
     "raw-imap": RawIMAP, "raw-imap-write": RawIMAPWrite, "raw-imap-fsync": RawIMAPFsync,
     "disk-zstd": DiskZstd, "mbsync": Mbsync, "offlineimap": OfflineIMAP, "mailkeep": Mailkeep,
     "mailkeep-noindex": MailkeepNoIndex,
     "raw-pop3": RawPOP3, "mpop": Mpop, "mailkeep-pop3": MailkeepPOP3,
     "raw-append": RawAppend, "mbsync-push": MbsyncPush, "mailkeep-restore": MailkeepRestore,
+    "mailkeep-export": MailkeepExport, "doveadm-export": DoveadmExport, "zstd-decompress": ZstdDecompress,
+    "mailkeep-serve": ServeMailkeep, "dovecot-serve": ServeDovecot,
 }
 
 
@@ -505,21 +803,24 @@ def run_one(bench, peer, scenario, rnd, warm, out):
         logf.write(f"\n### {peer.name} {scenario} round {rnd}{' (warm-up)' if warm else ''}\n".encode())
         logf.flush()
         s0 = bench.srv.cpu()
+        m0 = peer.measure_start()
         r = timed(peer.cmd(), logf, bench.a.timeout)
         time.sleep(0.3)  # let the master reap the session process
         r["srv_cpu"] = bench.srv.cpu() - s0
+        r.update(peer.measure_end(m0))
     why = f"exit {r['rc']} (see {logpath})" if r["rc"] != "0" else peer.check()
     r.update(peer=peer.name, kind=peer.kind, scenario=scenario, round=rnd, warmup=warm,
              ok=not why, why=why, anchor=peer.anchor)
-    if scenario == "full" and not why:
+    if scenario in ("full", "export") and not why:
         r["bytes"] = peer.size()
         ib = peer.index_size()
         if ib is not None:
             r["index_bytes"] = ib
     out.write(json.dumps(r) + "\n")
     out.flush()
+    srv = "" if r["srv_cpu"] is None else f" srv {r['srv_cpu']:5.2f}s"
     log(f"  {peer.name:16} {scenario:7} round {rnd}{'w' if warm else ' '} wall {r['wall']:7.3f}s "
-        f"cpu {r['cpu']:6.2f}s rss {r['rss_kib'] / 1024:6.1f}MiB srv {r['srv_cpu']:5.2f}s "
+        f"cpu {r['cpu']:6.2f}s rss {r['rss_kib'] / 1024:6.1f}MiB{srv} "
         f"{'ok' if not why else 'BROKEN: ' + why}")
     return not why
 
@@ -535,7 +836,7 @@ def rounds(bench, peers, scenario, out, before_round=None):
         for p in peers[k:] + peers[:k]:
             if p.unavailable or (p.slow and not warm and counted[p.name] >= a.slow_runs) or (p.slow and warm):
                 continue
-            if scenario in ("full", "restore"):
+            if scenario in ("full", "restore", "export", "serve"):
                 p.fresh()
             ok = run_one(bench, p, scenario, rnd, warm, out)
             if not warm:
@@ -564,7 +865,7 @@ def main():
     ap.add_argument("--imap-port", type=int, default=11143)
     ap.add_argument("--pop3-port", type=int, default=11110)
     ap.add_argument("--peers", default=" ".join(PEERS))
-    ap.add_argument("--scenarios", default="full noop add100 restore")
+    ap.add_argument("--scenarios", default="full noop add100 restore export serve")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--slow-runs", type=int, default=3, help="counted runs of slow tools (offlineimap)")
@@ -583,7 +884,7 @@ def main():
     peers = [PEERS[n](bench, n) for n in a.peers.split()]
     scen = a.scenarios.split()
     with open(a.results, "a") as out:
-        backup = usable([p for p in peers if p.kind != "restore"], out)
+        backup = usable([p for p in peers if p.kind not in ("restore", "export", "serve")], out)
         for sc in ("full", "noop", "add100"):
             group = [p for p in backup if sc in p.scenarios and not p.unavailable]
             if sc not in scen or not group:
@@ -601,6 +902,19 @@ def main():
             log(f"== restore: {' '.join(p.name for p in group)}")
             rounds(bench, group, "restore", out)
             srv.wipe(RESTORE_USER)
+        if "export" in scen:
+            group = usable([p for p in peers if p.kind == "export"], out)
+            log(f"== export: {' '.join(p.name for p in group)}")
+            rounds(bench, group, "export", out)
+        if "serve" in scen:
+            group = usable([p for p in peers if p.kind == "serve"], out)
+            log(f"== serve: {' '.join(p.name for p in group)}")
+            try:
+                rounds(bench, group, "serve", out)
+            finally:
+                for p in peers:
+                    if p.kind == "serve":
+                        p.stop()
 
 
 def usable(peers, out):
@@ -610,7 +924,7 @@ def usable(peers, out):
     for p in peers:
         p.unavailable = p.available()
         try:
-            if not p.unavailable and p.kind == "restore":
+            if not p.unavailable and p.kind in ("restore", "export", "serve"):
                 p.prepare()
         except RuntimeError as e:
             p.unavailable = f"preparing its source failed: {str(e).splitlines()[0]}"

@@ -12,6 +12,7 @@
 #        ZLIB_SAVE=gz|zstd   make dovecot store new mail compressed (reading compressed mail always works)
 #        USERS="alice bob carol dave many"  accounts, password = "secret-<user>" unless PASS is set
 #        PASS=...    one password for every account
+#        MAIL_LOCATION=...  instead of maildir:~/Maildir (the serve scenario: a mailkeep archive)
 # Must run as root: dovecot drops to the 'mail' user for mailbox access
 # (mail_uid/mail_gid=mail) and to dovecot/dovenull for internal/login processes.
 # start is idempotent: prints the master pid whether it started it or found it running.
@@ -109,7 +110,7 @@ userdb {
   args = $DIR/passwd
 }
 
-mail_location = maildir:~/Maildir
+mail_location = ${MAIL_LOCATION:-maildir:~/Maildir}
 mail_plugins = \$mail_plugins zlib
 plugin {
   $zlib_save

@@ -9,19 +9,23 @@ RESULTS.jsonl is what bench.py wrote (one object per run); broken runs
 the "memory:" lines of the peak-RSS test; SEARCH.jsonl the query times of
 search.py. Ratios compare medians of the same
 run: wall × ref is the tool's median wall time divided by the reference
-peer's (mbsync for IMAP, mpop for POP3, mbsync push for restore), wall × raw
-by the lower-bound client's (rawimap).
+peer's (mbsync for IMAP, mpop for POP3, mbsync push for restore, doveadm for
+export, Dovecot for serve), wall × raw by the lower-bound's (rawimap; zstd -d for
+export). In the serve rows, wall is the client's fetch of the whole archive, CPU
+and peak RSS are the server's.
 """
 import argparse
 import json
 import re
 import statistics
 
-REF = {"imap": "mbsync", "pop3": "mpop", "restore": "mbsync-push"}
-RAW = {"imap": "raw-imap", "pop3": "raw-pop3", "restore": "raw-append"}
-SCEN_ORDER = ["full", "noop", "add100", "restore"]
-SCEN_NAME = {"full": "full", "noop": "no change", "add100": "+N new", "restore": "restore"}
-KIND_NAME = {"imap": "IMAP", "pop3": "POP3", "restore": "restore"}
+REF = {"imap": "mbsync", "pop3": "mpop", "restore": "mbsync-push", "export": "doveadm-export",
+       "serve": "dovecot-serve"}
+RAW = {"imap": "raw-imap", "pop3": "raw-pop3", "restore": "raw-append", "export": "zstd-decompress"}
+SCEN_ORDER = ["full", "noop", "add100", "restore", "export", "serve"]
+SCEN_NAME = {"full": "full", "noop": "no change", "add100": "+N new", "restore": "restore", "export": "mbox",
+             "serve": "fetch all"}
+KIND_NAME = {"imap": "IMAP", "pop3": "POP3", "restore": "restore", "export": "export", "serve": "serve"}
 RSS_BOUND_MIB = 64
 
 
@@ -78,11 +82,11 @@ def main_table(rows, meta):
     out = ["| kind | scenario | tool | runs ok | wall s, median [min–max] | CPU s (user+sys) | peak RSS MiB "
            "| server CPU s | result bytes (× server Maildir) | wall × ref | wall × raw | check |",
            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    kinds = ["imap", "pop3", "restore"]
+    kinds = ["imap", "pop3", "restore", "export", "serve"]
     for kind in kinds:
         for scen in SCEN_ORDER:
             ref = rows.get((kind, scen, REF[kind]))
-            raw = rows.get((kind, scen, RAW[kind]))
+            raw = rows.get((kind, scen, RAW.get(kind)))
             peers = sorted((r for (k, s, _), r in rows.items() if k == kind and s == scen),
                            key=lambda r: (r.anchor, not r.peer.startswith("mailkeep"), r.peer))
             for r in peers:
@@ -93,8 +97,8 @@ def main_table(rows, meta):
                 rss = fmt(r.med("rss_kib") / 1024, ".1f") if r.good else ""
                 size = ""
                 b = r.med("bytes")
-                base = server_bytes if kind == "imap" else pop3_bytes
-                if b is not None and scen == "full":
+                base = pop3_bytes if kind == "pop3" else server_bytes
+                if b is not None and scen in ("full", "export"):
                     size = f"{int(b):,}" + (f" ({b / base:.3f}×)" if base else "")
                 wr = ratio(r.med("wall"), ref.med("wall") if ref else None)
                 rr = ratio(r.med("wall"), raw.med("wall") if raw else None)
@@ -152,8 +156,13 @@ def targets(rows, meta, memory):
     cmp_row("POP3 +N ≤ mpop", "pop3", "add100", "mailkeep-pop3", "mpop", 1)
     cmp_row("restore ≤ mbsync push", "restore", "restore", "mailkeep-restore", "mbsync-push", 1)
     w, c = med("restore", "restore", "mailkeep-restore"), med("restore", "restore", "mailkeep-restore", "cpu")
+    cmp_row("export mbox ≤ doveadm backup to mbox", "export", "export", "mailkeep-export", "doveadm-export", 1)
     row("restore: mailkeep CPU ≤ 10% of wall", "not measured" if w is None else f"{c:.2f} s of {w:.2f} s = {c / w:.0%}",
         None if w is None else c / w <= 0.10)
+    cmp_row("serve: fetching the archive ≤ Dovecot serving it", "serve", "serve", "mailkeep-serve", "dovecot-serve", 1)
+    rss = med("serve", "serve", "mailkeep-serve", "rss_kib")
+    row("serve: peak RSS ≤ 64 MiB", "not measured" if rss is None else f"{rss / 1024:.1f} MiB",
+        None if rss is None else rss / 1024 <= RSS_BOUND_MIB)
     b, base = med("imap", "full", "mailkeep", "bytes"), meta.get("alice_maildir_bytes")
     row("archive ≤ 0.65 × server Maildir bytes",
         "not measured" if b is None or not base else f"{int(b):,} / {base:,} = {b / base:.3f}×",

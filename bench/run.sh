@@ -10,7 +10,7 @@
 # Runs as root (Dovecot drops privileges itself). Knobs, all optional:
 #   PROFILE (small) tiny | small | medium       BENCH_ROOT (/tmp/mailkeep-bench)
 #   RUNS (5) WARMUP (1) SLOW_RUNS (3: offlineimap) ADD_N (100) TIMEOUT (900 s per run)
-#   PEERS, SCENARIOS (full noop add100 restore): see bench.py --help
+#   PEERS, SCENARIOS (full noop add100 restore export serve): see bench.py --help
 #   MAILKEEP (bin/mailkeep, built if missing)   MEMORY (1) MEMORY_MESSAGES (100000)
 #   SEARCH (1: mailkeep find beside notmuch search, see search.py) SEARCH_RUNS (10)
 #   SEARCH_REUSE (unset: 1 keeps search.py's archive and notmuch database of a run before)

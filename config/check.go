@@ -23,8 +23,10 @@ func check(cfg *Config, top *section, accounts []*section) {
 	dir := configDir(cfg.Path)
 	checkTop(cfg, top, dir)
 	checkAgent(&cfg.Agent, top)
+	checkServe(cfg, top, dir)
 	for i := range cfg.Accounts {
 		checkAccount(&cfg.Accounts[i], accounts[i], dir)
+		checkReplicas(&cfg.Accounts[i], accounts[i], dir, cfg.Archive)
 	}
 	checkUniqueNames(cfg.Accounts, accounts)
 	checkStateDir(cfg, top, dir)

@@ -3,6 +3,7 @@ package config
 import (
 	"net"
 	"strings"
+	"time"
 )
 
 func checkAccount(a *Account, s *section, dir string) {
@@ -15,6 +16,7 @@ func checkAccount(a *Account, s *section, dir string) {
 	case ProtocolPOP3:
 		checkPOP3(a, s)
 	}
+	checkRetention(a, s)
 	a.Compression = orDefault(a.Compression, CompressionFastest)
 	oneOf(s, "compression", a.Compression, CompressionFastest, CompressionDefault, CompressionBetter)
 	a.CAFile = resolvePath(s, "ca_file", dir, a.CAFile)
@@ -204,5 +206,31 @@ func checkPOP3Options(o *POP3, s *section) {
 	}
 	if o.NoUIDL != "" {
 		oneOf(s, "pop3.no_uidl", o.NoUIDL, NoUIDLHash)
+	}
+}
+
+// minRetention is the shortest age a retention key accepts: a backup
+// keeps what the server lost for a day at least.
+const minRetention = Duration(24 * time.Hour)
+
+func checkRetention(a *Account, s *section) {
+	r := a.Retention
+	for _, d := range []struct {
+		key string
+		v   Duration
+	}{{"gone_after", r.GoneAfter}, {"folders_gone_after", r.FoldersGoneAfter}, {"pop3_deleted_after", r.POP3DeletedAfter}} {
+		key := "retention." + d.key
+		if s.given(key) && d.v < minRetention {
+			s.errorf(key, "%s: %s is below the minimum of 1d (leave the key out to keep those messages)", key, d.v)
+		}
+	}
+	if s.given("retention.runs") {
+		checkMin(s, "retention.runs", r.Runs, 1)
+	}
+	if a.Protocol == ProtocolPOP3 && s.given("retention.folders_gone_after") {
+		s.errorf("retention.folders_gone_after", "retention.folders_gone_after: only for protocol imap (a POP3 mailbox is one folder)")
+	}
+	if a.Protocol == ProtocolIMAP && s.given("retention.pop3_deleted_after") {
+		s.errorf("retention.pop3_deleted_after", "retention.pop3_deleted_after: only for protocol pop3 (messages that POP3 mode delete removed from the server)")
 	}
 }

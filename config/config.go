@@ -66,6 +66,7 @@ type Config struct {
 	StateDir string    `yaml:"state_dir"` // OAuth2 tokens; outside Archive; see DefaultStateDir
 	Accounts []Account `yaml:"accounts"`  // at least one
 	Agent    Agent     `yaml:"agent"`
+	Serve    *Serve    `yaml:"serve"` // nil: no serve section
 }
 
 // Account is one mailbox to back up. Exactly one of the four password
@@ -73,28 +74,30 @@ type Config struct {
 // TokenCommand or OAuth2 instead. Account.Secret reads a password or runs
 // TokenCommand; the tokens of OAuth2 come from mailkeep's token store.
 type Account struct {
-	Name            string  `yaml:"name"`             // unique; [a-z0-9._-]+
-	Protocol        string  `yaml:"protocol"`         // ProtocolIMAP or ProtocolPOP3
-	Host            string  `yaml:"host"`             // server name or address, no port
-	Port            int     `yaml:"port"`             // default from Protocol and TLS
-	TLS             string  `yaml:"tls"`              // TLSImplicit (default), TLSStartTLS, TLSNone
-	CAFile          string  `yaml:"ca_file"`          // PEM bundle of a private CA
-	TLSServerName   string  `yaml:"tls_server_name"`  // SNI and verify name, if not Host
-	Username        string  `yaml:"username"`         // login name
-	Password        string  `yaml:"password"`         // the password itself
-	PasswordFile    string  `yaml:"password_file"`    // file holding the password
-	PasswordEnv     string  `yaml:"password_env"`     // environment variable holding it
-	PasswordCommand string  `yaml:"password_command"` // sh -c command printing it
-	Auth            string  `yaml:"auth"`             // "" = let the client choose
-	TokenCommand    string  `yaml:"token_command"`    // prints an OAuth token
-	OAuth2          OAuth2  `yaml:"oauth2"`           // built-in OAuth2; see Account.UsesOAuth2
-	Folders         Folders `yaml:"folders"`          // IMAP only
-	Connections     int     `yaml:"connections"`      // IMAP 1..16 (default 4); POP3 1
-	Schedule        string  `yaml:"schedule"`         // cron text, parsed elsewhere
-	Compression     string  `yaml:"compression"`      // CompressionFastest (default), …
-	POP3            POP3    `yaml:"pop3"`             // POP3 only
-	Index           *bool   `yaml:"index"`            // search index; nil = true (see IndexOn)
-	Line            int     `yaml:"-"`                // line of the account in the file
+	Name            string    `yaml:"name"`             // unique; [a-z0-9._-]+
+	Protocol        string    `yaml:"protocol"`         // ProtocolIMAP or ProtocolPOP3
+	Host            string    `yaml:"host"`             // server name or address, no port
+	Port            int       `yaml:"port"`             // default from Protocol and TLS
+	TLS             string    `yaml:"tls"`              // TLSImplicit (default), TLSStartTLS, TLSNone
+	CAFile          string    `yaml:"ca_file"`          // PEM bundle of a private CA
+	TLSServerName   string    `yaml:"tls_server_name"`  // SNI and verify name, if not Host
+	Username        string    `yaml:"username"`         // login name
+	Password        string    `yaml:"password"`         // the password itself
+	PasswordFile    string    `yaml:"password_file"`    // file holding the password
+	PasswordEnv     string    `yaml:"password_env"`     // environment variable holding it
+	PasswordCommand string    `yaml:"password_command"` // sh -c command printing it
+	Auth            string    `yaml:"auth"`             // "" = let the client choose
+	TokenCommand    string    `yaml:"token_command"`    // prints an OAuth token
+	OAuth2          OAuth2    `yaml:"oauth2"`           // built-in OAuth2; see Account.UsesOAuth2
+	Folders         Folders   `yaml:"folders"`          // IMAP only
+	Connections     int       `yaml:"connections"`      // IMAP 1..16 (default 4); POP3 1
+	Schedule        string    `yaml:"schedule"`         // cron text, parsed elsewhere
+	Compression     string    `yaml:"compression"`      // CompressionFastest (default), …
+	POP3            POP3      `yaml:"pop3"`             // POP3 only
+	Retention       Retention `yaml:"retention"`        // what prune takes; zero: keep everything
+	Replicate       []Replica `yaml:"replicate"`        // copies of the archive elsewhere
+	Index           *bool     `yaml:"index"`            // search index; nil = true (see IndexOn)
+	Line            int       `yaml:"-"`                // line of the account in the file
 }
 
 // OAuth2 is an account's built-in OAuth2 client. After Parse, the
@@ -126,6 +129,19 @@ type POP3 struct {
 	DeleteAfterDays int    `yaml:"delete_after_days"` // with keep: delete once archived and this old
 	NoUIDL          string `yaml:"no_uidl"`           // "" = fail without UIDL; NoUIDLHash
 }
+
+// Retention says what "mailkeep prune", and the agent after each backup
+// that ends ok, take out of an account's archive. The zero Retention (the
+// key left out) keeps everything.
+type Retention struct {
+	GoneAfter        Duration `yaml:"gone_after"`         // messages deleted on the server this long ago
+	FoldersGoneAfter Duration `yaml:"folders_gone_after"` // IMAP: folders deleted on the server this long ago, with their messages
+	Runs             int      `yaml:"runs"`               // keep the as-of history of this many runs
+	POP3DeletedAfter Duration `yaml:"pop3_deleted_after"` // POP3: messages mailkeep deleted from the server this long ago
+}
+
+// IsZero reports whether r keeps everything.
+func (r Retention) IsZero() bool { return r == Retention{} }
 
 // Agent holds the settings of the long-running agent.
 type Agent struct {

@@ -38,6 +38,7 @@ type fileLayout struct {
 	StateDir string    `yaml:"state_dir"`
 	Accounts yaml.Node `yaml:"accounts"`
 	Agent    Agent     `yaml:"agent"`
+	Serve    *Serve    `yaml:"serve"`
 }
 
 // Parse parses and checks a configuration file's contents. path is where
@@ -147,7 +148,7 @@ func (p *parser) decode(root *yaml.Node, cfg *Config) (*section, []*section) {
 	p.walk(root, layoutType, top, "")
 	var l fileLayout
 	p.decodeError(root.Decode(&l), top)
-	cfg.Archive, cfg.StateDir, cfg.Agent = l.Archive, l.StateDir, l.Agent
+	cfg.Archive, cfg.StateDir, cfg.Agent, cfg.Serve = l.Archive, l.StateDir, l.Agent, l.Serve
 	items := accountNodes(&l.Accounts, top)
 	cfg.Accounts = make([]Account, len(items))
 	sections := make([]*section, len(items))

@@ -156,6 +156,20 @@ func TestParseErrors(t *testing.T) {
 			[]string{`t.yaml:10: account "work": pop3.delete_after_days: only with mode keep (mode delete removes each message once it is archived)`}},
 		{"pop3 no_uidl unknown", pop3("    pop3:\n      no_uidl: md5\n"),
 			[]string{`t.yaml:9: account "work": pop3.no_uidl: "md5" is not one of hash`}},
+		{"retention unknown key", withAccount("    retention:\n      gone_afer: 30d\n"),
+			[]string{`t.yaml:9: unknown key "retention.gone_afer" in account "work" (did you mean "gone_after"?)`}},
+		{"retention not a duration", withAccount("    retention:\n      gone_after: 365\n"),
+			[]string{`t.yaml:9: account "work": retention.gone_after: want a duration such as "90s", "2m" or "7d", got "365"`}},
+		{"retention too short", withAccount("    retention:\n      gone_after: 12h\n"),
+			[]string{`t.yaml:9: account "work": retention.gone_after: 12h0m0s is below the minimum of 1d (leave the key out to keep those messages)`}},
+		{"retention zero", withAccount("    retention:\n      folders_gone_after: 0s\n"),
+			[]string{`t.yaml:9: account "work": retention.folders_gone_after: 0s is below the minimum of 1d (leave the key out to keep those messages)`}},
+		{"retention runs zero", withAccount("    retention: {runs: 0}\n"),
+			[]string{`t.yaml:8: account "work": retention.runs: 0 is below the minimum of 1`}},
+		{"retention folders with pop3", pop3("    retention:\n      folders_gone_after: 90d\n"),
+			[]string{`t.yaml:9: account "work": retention.folders_gone_after: only for protocol imap (a POP3 mailbox is one folder)`}},
+		{"retention pop3_deleted_after with imap", withAccount("    retention:\n      pop3_deleted_after: 90d\n"),
+			[]string{`t.yaml:9: account "work": retention.pop3_deleted_after: only for protocol pop3 (messages that POP3 mode delete removed from the server)`}},
 		{"timezone unknown", base + "agent:\n  timezone: Mars/Olympus\n",
 			[]string{`t.yaml:9: agent.timezone: unknown time zone "Mars/Olympus" (want an IANA name such as "Europe/Berlin")`}},
 		{"max_concurrent negative", base + "agent:\n  max_concurrent: -2\n",
@@ -415,16 +429,18 @@ func fullConfig(path, dir string) *Config {
 			Username: "me@example.com", PasswordFile: filepath.Join(dir, "secrets/work.password"), Auth: "plain",
 			Folders:     Folders{Include: []string{"*"}, Exclude: []string{"Trash", "Junk", "Drafts", "INBOX/tmp*"}},
 			Connections: 4, Schedule: "0 */6 * * *", Compression: "fastest", Index: &yes, Line: 31,
+			Retention: Retention{GoneAfter: Duration(365 * 24 * time.Hour), FoldersGoneAfter: Duration(90 * 24 * time.Hour), Runs: 30},
 		}, {
 			Name: "home", Protocol: "pop3", Host: "pop.example.net", Port: 110, TLS: "starttls",
 			Username: "me", PasswordEnv: "MAILKEEP_HOME_PASSWORD", Connections: 1,
 			Schedule: "30 2 * * *", Compression: "better",
-			POP3: POP3{Mode: "keep", DeleteAfterDays: 30, NoUIDL: "hash"}, Line: 113,
+			POP3: POP3{Mode: "keep", DeleteAfterDays: 30, NoUIDL: "hash"}, Line: 131,
+			Retention: Retention{GoneAfter: Duration(365 * 24 * time.Hour), POP3DeletedAfter: Duration(730 * 24 * time.Hour)},
 		}, {
 			Name: "gmail", Protocol: "imap", Host: "imap.gmail.com", Port: 993, TLS: "implicit",
 			Username: "me@gmail.com", Auth: "xoauth2", TokenCommand: "oauth2-token --account me@gmail.com",
 			Folders:     Folders{Include: []string{"INBOX", "[Gmail]/Sent Mail"}},
-			Connections: 4, Schedule: "0 * * * *", Compression: "fastest", Line: 137,
+			Connections: 4, Schedule: "0 * * * *", Compression: "fastest", Line: 163,
 		}, {
 			Name: "google", Protocol: "imap", Host: "imap.gmail.com", Port: 993, TLS: "implicit",
 			Username: "me@gmail.com", Auth: "xoauth2",
@@ -438,7 +454,7 @@ func fullConfig(path, dir string) *Config {
 				Scopes:                 []string{"https://mail.google.com/"},
 				StateDir:               "/var/lib/mailkeep/state",
 			},
-			Folders: Folders{Include: []string{"*"}}, Connections: 4, Compression: "fastest", Line: 154,
+			Folders: Folders{Include: []string{"*"}}, Connections: 4, Compression: "fastest", Line: 180,
 		}, {
 			Name: "office", Protocol: "pop3", Host: "outlook.office365.com", Port: 995, TLS: "implicit",
 			Username: "me@example.com", Auth: "xoauth2",
@@ -450,12 +466,19 @@ func fullConfig(path, dir string) *Config {
 				Scopes:                 []string{"https://outlook.office.com/POP.AccessAsUser.All", "offline_access"},
 				StateDir:               "/var/lib/mailkeep/state",
 			},
-			Connections: 1, Compression: "fastest", POP3: POP3{Mode: "keep"}, Line: 182,
+			Connections: 1, Compression: "fastest", POP3: POP3{Mode: "keep"}, Line: 208,
+			Replicate: []Replica{{S3: S3Replica{Endpoint: "https://s3.example.com", Bucket: "mail-archive",
+				Prefix: "office/", Region: "eu-central-1", AccessKeyFile: filepath.Join(dir, "secrets/s3.access"),
+				SecretKeyFile: filepath.Join(dir, "secrets/s3.secret")}},
+				{Dir: "/mnt/offsite/mailkeep", KeepPruned: true}},
 		}},
 		Agent: Agent{
 			Timezone: "Europe/Berlin", MaxConcurrent: 4, Jitter: Duration(2 * time.Minute),
 			Metrics: "127.0.0.1:9464", HealthMaxAge: Duration(36 * time.Hour), StopTimeout: Duration(30 * time.Second),
 		},
+		Serve: &Serve{Listen: "127.0.0.1:1143", TLSCert: filepath.Join(dir, "certs/serve.crt"),
+			TLSKey: filepath.Join(dir, "certs/serve.key"), PasswordFile: filepath.Join(dir, "secrets/serve.password"),
+			Line: 296},
 	}
 }
 
@@ -484,7 +507,7 @@ func allKeys(t reflect.Type) []string {
 		}
 		keys = append(keys, name)
 		ft := f.Type
-		if ft.Kind() == reflect.Slice {
+		if ft.Kind() == reflect.Slice || ft.Kind() == reflect.Pointer {
 			ft = ft.Elem()
 		}
 		if ft.Kind() == reflect.Struct {

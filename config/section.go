@@ -41,6 +41,12 @@ func (s *section) errorf(key, format string, args ...any) {
 	s.p.addf(line, "%s%s", s.prefix(), fmt.Sprintf(format, args...))
 }
 
+// given reports whether key is written in the section.
+func (s *section) given(key string) bool {
+	_, ok := s.lines[key]
+	return ok
+}
+
 // lineOf returns the line of key or of its nearest enclosing key, or the
 // section's line.
 func (s *section) lineOf(key string) int {

@@ -1,7 +1,9 @@
 // Package restore puts archived mail back on an IMAP server: every folder
 // of an account's archive, or some of them, as the account held them at
 // the last backup or at an earlier run (--as-of), into the same account
-// or another one, optionally below a prefix folder.
+// or another one, optionally below a prefix folder. Folder names are
+// mapped to the target (mapping.go): its namespace prefix and delimiter,
+// its special-use folders by role, and the user's --map rules.
 //
 // It only reads the archive (archive.OpenSnapshot; no lock, so a backup
 // may run meanwhile) and only adds to the server: it creates missing

@@ -27,14 +27,17 @@ import (
 //   - Everything else is compared by content: archive messages without a
 //     Message-ID (their candidates are the target messages of the same
 //     size, whatever Message-ID the target parses: a header that did not
-//     parse in the archive may parse as a single field), and groups where
-//     several archive or target messages share (Message-ID, size). Those
+//     parse in the archive may parse as a single field), groups where
+//     several archive or target messages share (Message-ID, size), and a
+//     target message whose size is the CRLF size plus 2 (a server that
+//     added a CRLF at the end: Courier, go-imap's server). Those
 //     candidates are fetched and hashed, and each target message counts
 //     for at most one archive message, so two identical archive messages
 //     need two identical target messages.
 //
 // The content hash is SHA-256 over the message with line ends made CRLF
-// and NUL bytes made 0x80, which is how Dovecot stores what it is given.
+// and NUL bytes made 0x80, which is how Dovecot stores what it is given,
+// and without the line ends at its very end, which some servers add.
 
 // held is one message a target folder holds.
 type held struct {
@@ -55,6 +58,8 @@ type matcher struct {
 
 	byKey   map[idKey][]int // archive messages with a Message-ID, by (ID, CRLF size)
 	alias   map[idKey]idKey // (ID, raw size) → (ID, CRLF size) where they differ
+	padded  map[idKey]idKey // (ID, CRLF size + 2) → (ID, CRLF size): a CRLF added at the end
+	suspect map[idKey]bool  // keys a target message matched only as padded
 	present []bool          // msgs[i] is on the target
 	verify  []int           // archive messages to compare by content
 	hashes  map[imap.UID]bool
@@ -87,7 +92,7 @@ func match(msgs []archive.Message, h []held,
 }
 
 func (m *matcher) index() {
-	m.byKey, m.alias = map[idKey][]int{}, map[idKey]idKey{}
+	m.byKey, m.alias, m.padded, m.suspect = map[idKey][]int{}, map[idKey]idKey{}, map[idKey]idKey{}, map[idKey]bool{}
 	for i, msg := range m.msgs {
 		if msg.MessageID == "" {
 			continue
@@ -97,6 +102,7 @@ func (m *matcher) index() {
 		if msg.Size != msg.VSize {
 			m.alias[idKey{msg.MessageID, msg.Size}] = k
 		}
+		m.padded[idKey{msg.MessageID, msg.VSize + 2}] = k
 	}
 }
 
@@ -109,6 +115,9 @@ func (m *matcher) groupHeld() (map[idKey][]imap.UID, map[int64][]imap.UID) {
 		if _, ok := m.byKey[k]; !ok {
 			if a, ok := m.alias[k]; ok {
 				k = a
+			} else if p, ok := m.padded[k]; ok {
+				k = p
+				m.suspect[k] = true
 			}
 		}
 		byKey[k] = append(byKey[k], h.uid)
@@ -124,9 +133,9 @@ func (m *matcher) noIDCandidates(bySize map[int64][]imap.UID) {
 		if msg.MessageID != "" {
 			continue
 		}
-		cands := bySize[msg.VSize]
+		cands := append(slices.Clone(bySize[msg.VSize]), bySize[msg.VSize+2]...)
 		if msg.Size != msg.VSize {
-			cands = append(slices.Clone(cands), bySize[msg.Size]...)
+			cands = append(cands, bySize[msg.Size]...)
 		}
 		if len(cands) == 0 {
 			continue // nothing of its size: missing
@@ -146,7 +155,7 @@ func (m *matcher) idGroups(byKey map[idKey][]imap.UID) {
 		cands := byKey[k]
 		switch {
 		case len(cands) == 0:
-		case len(idx) == 1 && len(cands) == 1 && !m.hashes[cands[0]]:
+		case len(idx) == 1 && len(cands) == 1 && !m.hashes[cands[0]] && !m.suspect[k]:
 			m.present[idx[0]] = true
 		default:
 			m.verify = append(m.verify, idx...)
@@ -189,11 +198,14 @@ func (m *matcher) byContent(hashTarget func([]imap.UID) (map[imap.UID][32]byte, 
 }
 
 // contentHash hashes a message as a server stores it: bare LF as CRLF,
-// NUL as 0x80.
+// NUL as 0x80, and without the line ends at its very end (Courier adds a
+// CRLF to a message that does not end with one; go-imap's server ends a
+// header without a body with an empty line).
 type contentHash struct {
-	h      hash.Hash
-	prevCR bool
-	buf    []byte
+	h       hash.Hash
+	prevCR  bool
+	buf     []byte
+	pending []byte // line ends held back: written only if more follows
 }
 
 func newContentHash() *contentHash {
@@ -204,24 +216,33 @@ func (c *contentHash) Write(p []byte) (int, error) {
 	for _, b := range p {
 		switch {
 		case b == '\n' && !c.prevCR:
-			c.buf = append(c.buf, '\r', '\n')
+			c.pending = append(c.pending, '\r', '\n')
+		case b == '\r', b == '\n':
+			c.pending = append(c.pending, b)
 		case b == 0:
-			c.buf = append(c.buf, 0x80)
+			c.write(0x80)
 		default:
-			c.buf = append(c.buf, b)
+			c.write(b)
 		}
 		c.prevCR = b == '\r'
-		if len(c.buf) >= cap(c.buf)-2 {
-			c.h.Write(c.buf)
-			c.buf = c.buf[:0]
-		}
 	}
 	return len(p), nil
 }
 
+// write adds a byte that is not a line end, after the line ends held back.
+func (c *contentHash) write(b byte) {
+	c.buf = append(c.buf, c.pending...)
+	c.pending = c.pending[:0]
+	c.buf = append(c.buf, b)
+	if len(c.buf) >= cap(c.buf)/2 {
+		c.h.Write(c.buf)
+		c.buf = c.buf[:0]
+	}
+}
+
 func (c *contentHash) Sum() [32]byte {
 	c.h.Write(c.buf)
-	c.buf = c.buf[:0]
+	c.buf, c.pending = c.buf[:0], c.pending[:0]
 	var s [32]byte
 	copy(s[:], c.h.Sum(nil))
 	return s

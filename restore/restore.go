@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,12 +31,18 @@ type Options struct {
 	Messages []int64
 	// Into is a folder on the target below which the folders are
 	// restored; "/" or the target's delimiter separates its levels.
-	Into   string
+	Into string
+	// Map names where folders go on the target, before any other rule
+	// (see Mapping); each From must be a folder or a level of the archive.
+	Map    []MapRule
 	DryRun bool // find what is missing, change nothing
 	Log    *slog.Logger
 	// Progress is told what happens; nil means nothing is shown.
 	Progress progress.Sink
 	Now      func() time.Time
+	// Snapshot, if set, is read instead of the archive under root (a
+	// replica's, for restore --from); the caller closes it.
+	Snapshot *archive.Snapshot
 }
 
 func (o *Options) setDefaults() {
@@ -64,6 +71,8 @@ type Result struct {
 	Bytes    int64       // size of the appended messages
 	Duration time.Duration
 	Failures []error // the first maxFailures failures, per message or folder
+	// Mapping is where each folder went (with DryRun: would go), and why.
+	Mapping Mapping
 }
 
 // maxFailures bounds Result.Failures; Result.Failed counts them all.
@@ -86,11 +95,14 @@ var (
 func Run(ctx context.Context, root, account string, opts Options) (Result, error) {
 	opts.setDefaults()
 	start := opts.Now()
-	snap, err := archive.OpenSnapshot(ctx, root, account)
-	if err != nil {
-		return Result{}, err
+	snap := opts.Snapshot
+	var err error
+	if snap == nil {
+		if snap, err = archive.OpenSnapshot(ctx, root, account); err != nil {
+			return Result{}, err
+		}
+		defer snap.Close()
 	}
-	defer snap.Close()
 	r := &runner{opts: opts, snap: snap, tally: &tally{}}
 	err = r.run(ctx)
 	if ctx.Err() != nil {
@@ -98,6 +110,7 @@ func Run(ctx context.Context, root, account string, opts Options) (Result, error
 	}
 	res := r.tally.result()
 	res.Run, res.Folders, res.Created, res.Duration = r.asOf, len(r.jobs), r.created, opts.Now().Sub(start)
+	res.Mapping = r.mapping
 	if err == nil && len(res.Failures) > 0 {
 		err = fmt.Errorf("%w: %d messages not restored, first: %w", ErrPartial, res.Failed, res.Failures[0])
 	}
@@ -113,10 +126,12 @@ type runner struct {
 	jobs    []*job
 	created int
 	tally   *tally
+	mapper  *mapper
+	mapping Mapping
 }
 
 func (r *runner) run(ctx context.Context) error {
-	folders, err := r.load(ctx)
+	src, err := r.load(ctx)
 	if err != nil {
 		return err
 	}
@@ -124,7 +139,7 @@ func (r *runner) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := r.prepare(c, folders); err != nil {
+	if err := r.prepare(c, src); err != nil {
 		transport.CloseIMAP(c)
 		return err
 	}
@@ -136,66 +151,89 @@ func (r *runner) run(ctx context.Context) error {
 	return r.runWorkers(ctx, c)
 }
 
-// load reads the state to restore from the catalog and selects folders.
-func (r *runner) load(ctx context.Context) ([]archive.ViewFolder, error) {
-	run, err := r.snap.Resolve(ctx, r.opts.AsOf)
-	if err != nil {
-		return nil, err
-	}
-	r.asOf = run
-	if r.opts.Messages != nil {
-		return r.loadMessages(ctx)
-	}
-	all, err := r.snap.Folders(ctx, archive.View{Run: r.asOf.ID})
-	if err != nil {
-		return nil, err
-	}
-	if r.opts.Folders == nil {
-		return all, nil
-	}
-	var out []archive.ViewFolder
-	for _, name := range r.opts.Folders {
-		i := slices.IndexFunc(all, func(f archive.ViewFolder) bool { return f.Name == name })
-		if i < 0 {
-			return nil, fmt.Errorf("%w: %q", ErrNoFolder, name)
-		}
-		if !slices.ContainsFunc(out, func(f archive.ViewFolder) bool { return f.Name == name }) {
-			out = append(out, all[i])
-		}
-	}
-	return out, nil
+// source is the archive side of a restore: every folder of the chosen
+// state, which of them to restore, and the source's personal prefix.
+type source struct {
+	folders            []archive.ViewFolder
+	selected           func(name string) bool // nil: every folder
+	prefix, prefixFrom string
 }
 
-// loadMessages selects the folders of Options.Messages, each counting
-// only the messages asked for.
-func (r *runner) loadMessages(ctx context.Context) ([]archive.ViewFolder, error) {
+// load reads the state to restore from the catalog and selects folders.
+func (r *runner) load(ctx context.Context) (source, error) {
+	run, err := r.snap.Resolve(ctx, r.opts.AsOf)
+	if err != nil {
+		return source{}, err
+	}
+	r.asOf = run
 	all, err := r.snap.Folders(ctx, r.view())
 	if err != nil {
-		return nil, err
+		return source{}, err
 	}
+	ns, known, err := r.snap.Namespace(ctx)
+	if err != nil {
+		return source{}, err
+	}
+	src := source{folders: all}
+	src.prefix, src.prefixFrom = sourceNamespace(ns, known, all)
+	for _, rule := range r.opts.Map {
+		if !slices.ContainsFunc(all, func(f archive.ViewFolder) bool { return isAtOrBelow(f, rule.From) }) {
+			return source{}, fmt.Errorf("%w: --map %q", ErrNoFolder, rule.From)
+		}
+	}
+	if r.opts.Messages != nil {
+		return r.selectMessages(ctx, src)
+	}
+	if r.opts.Folders == nil {
+		return src, nil
+	}
+	want := map[string]bool{}
+	for _, name := range r.opts.Folders {
+		if !slices.ContainsFunc(all, func(f archive.ViewFolder) bool { return f.Name == name }) {
+			return source{}, fmt.Errorf("%w: %q", ErrNoFolder, name)
+		}
+		want[name] = true
+	}
+	src.selected = func(name string) bool { return want[name] }
+	return src, nil
+}
+
+// isAtOrBelow reports whether folder f is the folder or level name, or
+// below it.
+func isAtOrBelow(f archive.ViewFolder, name string) bool {
+	n, fn := normInbox(name), normInbox(f.Name)
+	return fn == n || f.Delim != "" && strings.HasPrefix(fn, n+f.Delim)
+}
+
+// selectMessages selects the folders of Options.Messages, each counting
+// only the messages asked for.
+func (r *runner) selectMessages(ctx context.Context, src source) (source, error) {
 	r.only = map[int64]bool{}
-	var out []archive.ViewFolder
+	want := map[string]bool{}
+	src.folders = slices.Clone(src.folders) // counts of the messages asked for
+	counted := map[int64]bool{}
 	for _, id := range r.opts.Messages {
 		m, err := r.snap.MessageByID(ctx, id)
 		if err != nil {
-			return nil, err
+			return source{}, err
 		}
-		i := slices.IndexFunc(all, func(f archive.ViewFolder) bool { return f.ID == m.FolderID })
+		i := slices.IndexFunc(src.folders, func(f archive.ViewFolder) bool { return f.ID == m.FolderID })
 		if r.asOf.ID != 0 && m.FirstRun > r.asOf.ID || i < 0 {
-			return nil, fmt.Errorf("%w: message %s was archived after run %d", ErrNoMessage, m.Key, r.asOf.ID)
+			return source{}, fmt.Errorf("%w: message %s was archived after run %d", ErrNoMessage, m.Key, r.asOf.ID)
 		}
 		if r.only[id] {
 			continue
 		}
 		r.only[id] = true
-		j := slices.IndexFunc(out, func(f archive.ViewFolder) bool { return f.ID == m.FolderID })
-		if j < 0 {
-			out, j = append(out, all[i]), len(out)
-			out[j].Count, out[j].Bytes = 0, 0
+		f := &src.folders[i]
+		if !counted[f.ID] {
+			f.Count, f.Bytes, counted[f.ID] = 0, 0, true
 		}
-		out[j].Count, out[j].Bytes = out[j].Count+1, out[j].Bytes+m.Size
+		f.Count, f.Bytes = f.Count+1, f.Bytes+m.Size
+		want[f.Name] = true
 	}
-	return out, nil
+	src.selected = func(name string) bool { return want[name] }
+	return src, nil
 }
 
 // view is the state restored: with Options.Messages, gone messages too.

@@ -15,56 +15,6 @@ import (
 	"github.com/mailkeep/mailkeep/archive"
 )
 
-func TestRestoreTargetNames(t *testing.T) {
-	tests := []struct {
-		name        string
-		srcDelim    rune
-		dstDelim    rune
-		into        string
-		want        string
-		wantChanged bool
-	}{
-		{"INBOX", '/', '/', "", "INBOX", false},
-		{"inbox", '/', '.', "", "INBOX", false},
-		{"Archive/2024", '/', '/', "", "Archive/2024", false},
-		{"Archive/2024", '/', '.', "", "Archive.2024", false},
-		{"Archive.2024", '.', '/', "", "Archive/2024", false},
-		{"a/b", '.', '/', "", "a_b", true},     // one folder "a/b" on a '.' server
-		{"x.y/z", '/', '.', "", "x_y.z", true}, // component "x.y" on a '.' target
-		{"a_b", '/', '_', "", "a-b", true},     // a '_' target gets '-' instead
-		{"Entwürfe", '/', '/', "Restored/", "Restored/Entwürfe", false},
-		{"INBOX", '/', '/', "Restored/", "Restored/INBOX", false},
-		{"INBOX", 0, '/', "Old POP", "Old POP/INBOX", false},
-		{"INBOX/sub", '/', '.', "Restored/2026", "Restored.2026.INBOX.sub", false},
-		{"Archive/2024", '/', 0, "", "Archive/2024", false}, // flat target: kept whole
-		{"Archive/2024", '/', 0, "R-", "R-Archive/2024", false},
-	}
-	for _, tc := range tests {
-		got, changed := newTargetNamer(tc.dstDelim, tc.into).name(tc.name, tc.srcDelim)
-		if got != tc.want || changed != tc.wantChanged {
-			t.Errorf("%q (%q → %q, into %q) = %q, %v; want %q, %v", tc.name, tc.srcDelim, tc.dstDelim, tc.into,
-				got, changed, tc.want, tc.wantChanged)
-		}
-	}
-}
-
-func TestRestoreNameCollision(t *testing.T) {
-	r := &runner{opts: Options{}}
-	r.opts.setDefaults()
-	folders := []archive.ViewFolder{
-		{FolderState: archive.FolderState{Name: "a/b", Delim: "."}},
-		{FolderState: archive.FolderState{Name: "a_b", Delim: "."}},
-		{FolderState: archive.FolderState{Name: "c", Delim: "."}},
-	}
-	r.nameJobs(folders, newTargetNamer('/', ""))
-	if r.jobs[0].skip != nil || r.jobs[1].skip == nil || r.jobs[2].skip != nil {
-		t.Fatalf("skips: %v, %v, %v; want only the second folder refused", r.jobs[0].skip, r.jobs[1].skip, r.jobs[2].skip)
-	}
-	if !strings.Contains(r.jobs[1].skip.Error(), `"a/b"`) {
-		t.Errorf("collision error does not name the other folder: %v", r.jobs[1].skip)
-	}
-}
-
 func TestRestoreAppendFlags(t *testing.T) {
 	send, dropped := appendFlags([]string{`\Seen`, `\recent`, `\Recent`, `\ANSWERED`, "$Forwarded", "Projekt-X",
 		`\Foo`, "bad(kw", "", "ümlaut", `\Deleted`, `\Draft`, `\Flagged`})
@@ -123,6 +73,12 @@ func TestRestoreMatch(t *testing.T) {
 			[]tgt{{"", "a\r\nb\r\n"}}, nil, 1},
 		{"bare LF kept by the target (raw size)", []archive.Message{fakeMsg("<l>", "a\nb\n")},
 			[]tgt{{"<l>", "a\nb\n"}}, nil, 0},
+		{"a CRLF added at the end by the target", []archive.Message{fakeMsg("<p>", "H: v\r\nX")},
+			[]tgt{{"<p>", "H: v\r\nX\r\n"}}, nil, 1},
+		{"a CRLF added, no Message-ID", []archive.Message{fakeMsg("", "H: v\r\n")},
+			[]tgt{{"", "H: v\r\n\r\n"}}, nil, 1},
+		{"same ID, 2 bytes more, other content", []archive.Message{fakeMsg("<q>", "AB")},
+			[]tgt{{"<q>", "ABCD"}}, []int{0}, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -159,13 +115,19 @@ func TestRestoreMatch(t *testing.T) {
 
 func TestRestoreContentHashNormalizes(t *testing.T) {
 	want := sha256.Sum256([]byte("a\r\nb\x80\r\n\r\nc"))
-	for _, in := range []string{"a\r\nb\x80\r\n\r\nc", "a\nb\x00\n\nc", "a\r\nb\x00\n\r\nc"} {
+	for _, in := range []string{"a\r\nb\x80\r\n\r\nc", "a\nb\x00\n\nc", "a\r\nb\x00\n\r\nc",
+		"a\r\nb\x80\r\n\r\nc\r\n", "a\nb\x00\n\nc\n\n", "a\r\nb\x80\r\n\r\nc\r\n\r\n\r\n"} {
 		h := newContentHash()
 		for _, b := range []byte(in) { // byte by byte: CR and LF split across writes
 			h.Write([]byte{b})
 		}
 		if h.Sum() != want {
 			t.Errorf("%q hashes differently from its CRLF form", in)
+		}
+	}
+	for _, in := range []string{"a\r\nb\x80\r\nc", "a\r\nb\x80\r\n\r\nc d", "\r\na\r\nb\x80\r\n\r\nc"} {
+		if hashOf(in) == want {
+			t.Errorf("%q hashes as %q", in, "a\r\nb\x80\r\n\r\nc")
 		}
 	}
 }

@@ -27,8 +27,9 @@ const maxIdleAttempts = 3
 type job struct {
 	src    archive.ViewFolder
 	target string
-	exists bool  // the target folder exists (false before creation, and in a dry run)
-	skip   error // why the folder cannot be restored at all, if it cannot
+	exists bool           // the target folder exists (false before creation, and in a dry run)
+	skip   error          // why the folder cannot be restored at all, if it cannot
+	fm     *FolderMapping // where the mapping put it, and why
 }
 
 // runWorkers restores the folders over up to opts.Connections
@@ -221,9 +222,9 @@ func (fr *folderRun) attempt() error {
 	if err != nil {
 		return err
 	}
-	if fr.job.exists && fr.c.Caps().Has(imap.CapUnselect) {
-		if err := fr.c.Unselect().Wait(); err != nil {
-			return fmt.Errorf("unselect: %w", err)
+	if fr.job.exists {
+		if err := deselect(fr.c); err != nil {
+			return err
 		}
 	}
 	todo = fr.settlePresent(todo)
@@ -234,6 +235,23 @@ func (fr *folderRun) attempt() error {
 		return nil
 	}
 	return fr.appendAll(todo)
+}
+
+// deselect leaves the folder the scan opened read-only: with UNSELECT, or
+// with CLOSE where the server lacks it (after EXAMINE, CLOSE expunges
+// nothing). Courier refuses an APPEND into the folder that is selected
+// read-only ("NO Current box is selected READ-ONLY").
+func deselect(c *imapclient.Client) error {
+	if c.Caps().Has(imap.CapUnselect) {
+		if err := c.Unselect().Wait(); err != nil {
+			return fmt.Errorf("unselect: %w", err)
+		}
+		return nil
+	}
+	if err := c.UnselectAndExpunge().Wait(); err != nil {
+		return fmt.Errorf("close: %w", err)
+	}
+	return nil
 }
 
 // scan lists what the target folder holds, through EXAMINE (read-only).

@@ -3,8 +3,10 @@ package transport
 import (
 	"errors"
 	"net"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/mailkeep/mailkeep/config"
 	"github.com/mailkeep/mailkeep/internal/dovecottest"
@@ -74,5 +76,48 @@ func TestDialRefused(t *testing.T) {
 		if Classify(err) != Temporary || !errors.Is(err, syscall.ECONNREFUSED) {
 			t.Errorf("dial to a closed port: %v; want a temporary ECONNREFUSED", err)
 		}
+	}
+}
+
+// TestDovecotTLSMistakes: the TLS settings a user gets wrong, against
+// Dovecot, fail fast with a hint for both protocols: no TLS to an
+// implicit-TLS port within the greeting's bound (Dovecot waits for the
+// handshake as the client waits for the greeting), TLS to a plain port,
+// and a certificate without its CA.
+func TestDovecotTLSMistakes(t *testing.T) {
+	s := dovecottest.Start(t, dovecottest.Options{TLS: true})
+	tests := []struct {
+		name, addr, mode string
+		pop, stall       bool
+		want             string
+	}{
+		{"imap/no TLS to 993", s.IMAPSAddr, config.TLSNone, false, true, "`tls: implicit`"},
+		{"pop3/no TLS to 995", s.POP3SAddr, config.TLSNone, true, true, "`tls: implicit`"},
+		{"imap/STARTTLS to 993", s.IMAPSAddr, config.TLSStartTLS, false, true, "`tls: implicit`"},
+		{"imap/TLS to 143", s.IMAPAddr, config.TLSImplicit, false, false, "`tls: starttls`, or port 993"},
+		{"pop3/TLS to 110", s.POP3Addr, config.TLSImplicit, true, false, "`tls: starttls`, or port 995"},
+		{"imap/no CA", s.IMAPSAddr, config.TLSImplicit, false, false, "`ca_file`"},
+		{"pop3/no CA", s.POP3SAddr, config.TLSImplicit, true, false, "`ca_file`"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ep := endpointFor(tc.addr, tc.mode, "", s.Password("bob"))
+			ep.Username = "bob"
+			if tc.stall {
+				ep.Timeout = testBound
+			}
+			start := time.Now()
+			err := dial(t.Context(), ep, tc.pop)
+			t.Log(err)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("%v; want the hint %s", err, tc.want)
+			}
+			if tc.stall {
+				checkStall(t, err, "greeting from", time.Since(start), testBound)
+			} else if Classify(err) != Permanent || time.Since(start) > fast {
+				t.Errorf("%v after %v; want a permanent error at once", err, time.Since(start))
+			}
+		})
 	}
 }

@@ -1,10 +1,12 @@
 package transport
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strconv"
@@ -23,11 +25,23 @@ type Endpoint struct {
 	Username   string
 	Auth       string                                    // "" (auto) or one of config's Auth values
 	Secret     func(ctx context.Context) (string, error) // password or OAuth token
-	Timeout    time.Duration                             // connect timeout; 0 = 30s
+	// Timeout bounds each step of opening a session on its own: the
+	// connect, the TLS handshake, the greeting, STARTTLS or STLS; 0 =
+	// DefaultTimeout.
+	Timeout time.Duration
+	// LoginTimeout bounds the login (capabilities, then authentication);
+	// 0 = DefaultLoginTimeout.
+	LoginTimeout time.Duration
 	// IdleTimeout: how long a server may stay silent while an answer is
-	// awaited; 0 = DefaultIdleTimeout for IMAP, pop3's default (60 s) for
-	// POP3.
+	// awaited, once the session is open (a command's response, each read
+	// of a literal, however large); 0 = DefaultIdleTimeout for IMAP,
+	// pop3's default (60 s) for POP3.
 	IdleTimeout time.Duration
+}
+
+func (e Endpoint) timeout() time.Duration { return cmp.Or(max(e.Timeout, 0), DefaultTimeout) }
+func (e Endpoint) loginTimeout() time.Duration {
+	return cmp.Or(max(e.LoginTimeout, 0), DefaultLoginTimeout)
 }
 
 // Address is host:port.
@@ -67,11 +81,7 @@ func (e Endpoint) connect(ctx context.Context) (net.Conn, error) {
 	default:
 		return nil, MarkPermanent(fmt.Errorf("unknown tls mode %q", e.TLS))
 	}
-	timeout := e.Timeout
-	if timeout == 0 {
-		timeout = 30 * time.Second
-	}
-	d := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
+	d := &net.Dialer{Timeout: e.timeout(), KeepAlive: 30 * time.Second}
 	conn, err := d.DialContext(ctx, "tcp", e.Address())
 	if err != nil {
 		return nil, fmt.Errorf("connect %s: %w", e.Address(), err)
@@ -82,31 +92,39 @@ func (e Endpoint) connect(ctx context.Context) (net.Conn, error) {
 // implicitTLS reports whether TLS starts before the greeting.
 func (e Endpoint) implicitTLS() bool { return e.TLS == "" || e.TLS == config.TLSImplicit }
 
-// handshake runs TLS over conn; on error conn is closed.
-func (e Endpoint) handshake(ctx context.Context, conn net.Conn) (net.Conn, error) {
+// handshake runs implicit TLS over conn, within e.timeout(); on error conn
+// is closed. port is the protocol's implicit-TLS port, for the hint.
+func (e Endpoint) handshake(ctx context.Context, conn net.Conn, port int) (net.Conn, error) {
 	cfg, err := e.TLSConfig()
 	if err != nil {
 		conn.Close()
 		return nil, err
 	}
 	tc := tls.Client(conn, cfg)
-	if err := tc.HandshakeContext(ctx); err != nil {
+	err = step(ctx, "TLS handshake with "+e.Address(), e.timeout(), func() { conn.Close() }, tc.HandshakeContext)
+	if err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("TLS handshake with %s: %w", e.Address(), err)
+		return nil, e.tlsHint(err, port)
 	}
 	return tc, nil
 }
 
-// dialIMAP opens the connection for IMAP: idle deadlines, then implicit
-// TLS when asked.
-func (e Endpoint) dialIMAP(ctx context.Context) (net.Conn, error) {
-	conn, err := e.connect(ctx)
+// openIMAP connects and secures the connection as e.TLS says; the session
+// then runs over the idleConn it returns.
+func (e Endpoint) openIMAP(ctx context.Context, trace io.Writer) (*idleConn, error) {
+	raw, err := e.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
-	conn = newIdleConn(conn, e.IdleTimeout)
-	if !e.implicitTLS() {
-		return conn, nil
+	conn := raw
+	switch {
+	case e.implicitTLS():
+		conn, err = e.handshake(ctx, raw, 993)
+	case e.TLS == config.TLSStartTLS:
+		conn, err = e.imapStartTLS(ctx, raw, trace)
 	}
-	return e.handshake(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	return newIdleConn(conn, raw, e.Address(), e.IdleTimeout), nil
 }

@@ -11,8 +11,6 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-sasl"
-
-	"github.com/mailkeep/mailkeep/config"
 )
 
 // IMAPOptions tunes DialIMAP. The zero value is fine.
@@ -21,45 +19,41 @@ type IMAPOptions struct {
 	Trace io.Writer // raw protocol trace; may contain credentials, so only on request
 }
 
-// DialIMAP connects, secures and logs in. The connection closes when ctx
-// ends; the caller logs out and closes it when done.
+// DialIMAP connects, secures and logs in; each step has its bound (see
+// Endpoint), and a server that stalls in one fails with a *StallError
+// (Temporary). The connection closes when ctx ends; the caller logs out
+// and closes it when done.
 func DialIMAP(ctx context.Context, e Endpoint, opts IMAPOptions) (*imapclient.Client, error) {
-	conn, err := e.dialIMAP(ctx)
+	conn, err := e.openIMAP(ctx, opts.Trace)
 	if err != nil {
 		return nil, err
 	}
-	copts := &imapclient.Options{DebugWriter: opts.Trace}
-	var c *imapclient.Client
-	if e.TLS == config.TLSStartTLS {
-		cfg, err := e.TLSConfig()
-		if err != nil {
-			conn.Close()
-			return nil, err
-		}
-		copts.TLSConfig = cfg
-		if c, err = imapclient.NewStartTLS(conn, copts); err != nil {
-			conn.Close()
-			return nil, fmt.Errorf("STARTTLS with %s: %w", e.Address(), err)
-		}
-	} else {
-		c = imapclient.New(conn, copts)
-	}
+	c := imapclient.New(conn, &imapclient.Options{DebugWriter: opts.Trace})
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	go func() { <-c.Closed(); stop() }()
-	if err := c.WaitGreeting(); err != nil {
-		return nil, lost(c, fmt.Errorf("greeting from %s: %w", e.Address(), err))
+	err = step(ctx, "greeting from "+e.Address(), e.timeout(), conn.abort, func(context.Context) error {
+		return c.WaitGreeting()
+	})
+	if err != nil {
+		return nil, e.greetingHint(lost(c, conn, err))
 	}
-	if err := login(ctx, c, e); err != nil {
-		return nil, lost(c, err)
+	secret, err := e.secret(ctx)
+	if err != nil {
+		c.Close()
+		return nil, err
 	}
+	err = step(ctx, "login to "+e.Address(), e.loginTimeout(), conn.abort, func(context.Context) error {
+		return login(c, e, secret)
+	})
+	if err != nil {
+		return nil, lost(c, conn, err)
+	}
+	conn.start()
+	track(c, conn)
 	return c, nil
 }
 
-func login(ctx context.Context, c *imapclient.Client, e Endpoint) error {
-	secret, err := e.secret(ctx)
-	if err != nil {
-		return err
-	}
+func login(c *imapclient.Client, e Endpoint, secret string) error {
 	caps := c.Caps()
 	sc, err := chooseSASL(e, secret, caps.AuthMechanisms())
 	if err != nil {
@@ -73,16 +67,20 @@ func login(ctx context.Context, c *imapclient.Client, e Endpoint) error {
 		return authError(e, err)
 	}
 	if e.Auth == "" && caps.Has(imap.CapLoginDisabled) {
-		return MarkPermanent(fmt.Errorf("%s refuses login without TLS (LOGINDISABLED); use tls: implicit or starttls", e.Address()))
+		return MarkPermanent(errors.New("the server refuses login without TLS (LOGINDISABLED); use tls: implicit or starttls"))
 	}
 	return authError(e, c.Login(e.Username, secret).Wait())
 }
 
-// lost closes c after err ended the dialog, and marks err as a lost
-// connection (Temporary) when the server had closed it: go-imap reports a
-// connection cut in the middle of a response as a parse error. A refused
-// login stays what it is.
-func lost(c *imapclient.Client, err error) error {
+// lost closes c after err ended the dialog, and marks err as a stall when
+// conn timed out, or as a lost connection (Temporary) when the server had
+// closed it: go-imap reports both in the middle of a response as a parse
+// error. A refused login stays what it is.
+func lost(c *imapclient.Client, conn *idleConn, err error) error {
+	if s := conn.stalled(); s != nil && !Stalled(err) {
+		c.Close()
+		return stallCause{err, s}
+	}
 	if errors.Is(err, ErrAuth) || Classify(err) != Permanent {
 		c.Close()
 		return err
@@ -101,20 +99,21 @@ func lost(c *imapclient.Client, err error) error {
 const lostWait = 200 * time.Millisecond
 
 // authError turns a refused login into ErrAuth without echoing the secret,
-// unless the server's code says to try again later (as pop3 does).
+// unless the server's code says to try again later (as pop3 does). The
+// login step adds the server's address.
 func authError(e Endpoint, err error) error {
 	if err == nil {
 		return nil
 	}
 	var ie *imap.Error
 	if errors.As(err, &ie) && ie.Type == imap.StatusResponseTypeNo && Classify(ie) == Permanent {
-		return fmt.Errorf("%w for %s at %s: %s", ErrAuth, e.Username, e.Address(), ie.Text)
+		return fmt.Errorf("%w for %s: %s", ErrAuth, e.Username, ie.Text)
 	}
 	var oe *sasl.OAuthBearerError
 	if errors.As(err, &oe) {
-		return fmt.Errorf("%w for %s at %s: token refused (%s)", ErrAuth, e.Username, e.Address(), oe.Status)
+		return fmt.Errorf("%w for %s: token refused (%s)", ErrAuth, e.Username, oe.Status)
 	}
-	return fmt.Errorf("login to %s: %w", e.Address(), err)
+	return err
 }
 
 // logoutTimeout bounds the wait for the server's answer to LOGOUT.

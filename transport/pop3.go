@@ -18,8 +18,10 @@ type POP3Options struct {
 	Trace io.Writer // protocol trace; pop3 masks PASS and AUTH arguments
 }
 
-// DialPOP3 connects, secures and logs in. The caller ends the session with
-// Quit (which commits deletions) or Close (which keeps every message).
+// DialPOP3 connects, secures and logs in; each step has its bound (see
+// Endpoint), and a server that stalls in one fails with a *StallError
+// (Temporary). The caller ends the session with Quit (which commits
+// deletions) or Close (which keeps every message).
 func DialPOP3(ctx context.Context, e Endpoint, opts POP3Options) (*pop3.Client, error) {
 	c, err := startPOP3(ctx, e, opts)
 	if err != nil {
@@ -40,13 +42,17 @@ func startPOP3(ctx context.Context, e Endpoint, opts POP3Options) (*pop3.Client,
 		return nil, err
 	}
 	if e.implicitTLS() {
-		if conn, err = e.handshake(ctx, conn); err != nil {
+		if conn, err = e.handshake(ctx, conn, 995); err != nil {
 			return nil, err
 		}
 	}
-	c, err := pop3.NewClient(ctx, conn, &pop3.Options{Timeout: e.IdleTimeout, Trace: opts.Trace})
+	var c *pop3.Client
+	err = step(ctx, "greeting from "+e.Address(), e.timeout(), nil, func(ctx context.Context) error {
+		c, err = pop3.NewClient(ctx, conn, &pop3.Options{Timeout: e.IdleTimeout, Trace: opts.Trace})
+		return err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("greeting from %s: %w", e.Address(), err)
+		return nil, e.greetingHint(err)
 	}
 	if e.TLS != config.TLSStartTLS {
 		return c, nil
@@ -63,14 +69,15 @@ func startTLS(ctx context.Context, c *pop3.Client, e Endpoint) error {
 	if err != nil {
 		return err
 	}
-	if err := c.StartTLS(ctx, cfg); err != nil {
-		return fmt.Errorf("STLS with %s: %w", e.Address(), err)
-	}
-	return nil
+	err = step(ctx, "STLS with "+e.Address(), e.timeout(), nil, func(ctx context.Context) error {
+		return c.StartTLS(ctx, cfg)
+	})
+	return e.tlsHint(err, 995)
 }
 
 // loginPOP3 authenticates with SASL AUTH or USER and PASS, as chooseSASL
-// says. A refused login wraps ErrAuth (and pop3.ErrAuth).
+// says, within e.loginTimeout(). A refused login wraps ErrAuth (and
+// pop3.ErrAuth).
 func loginPOP3(ctx context.Context, c *pop3.Client, e Endpoint) error {
 	secret, err := e.secret(ctx)
 	if err != nil {
@@ -80,14 +87,17 @@ func loginPOP3(ctx context.Context, c *pop3.Client, e Endpoint) error {
 	if err != nil {
 		return err
 	}
-	if sc == nil {
-		return pop3AuthError(c, e, c.Login(ctx, e.Username, secret))
-	}
-	mech, ir, err := sc.Start()
-	if err != nil {
-		return MarkPermanent(fmt.Errorf("auth %s: %w", mech, err))
-	}
-	return pop3AuthError(c, e, c.AuthSASL(ctx, mech, ir))
+	err = step(ctx, "login to "+e.Address(), e.loginTimeout(), nil, func(ctx context.Context) error {
+		if sc == nil {
+			return c.Login(ctx, e.Username, secret)
+		}
+		mech, ir, err := sc.Start()
+		if err != nil {
+			return MarkPermanent(fmt.Errorf("auth %s: %w", mech, err))
+		}
+		return c.AuthSASL(ctx, mech, ir)
+	})
+	return pop3AuthError(c, e, err)
 }
 
 // pop3AuthError gives a refused POP3 login the ErrAuth of IMAP's, and a
@@ -97,9 +107,8 @@ func pop3AuthError(c *pop3.Client, e Endpoint, err error) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, pop3.ErrAuth) && Classify(err) == Permanent:
-		return fmt.Errorf("%w for %s at %s: %w", ErrAuth, e.Username, e.Address(), err)
+		return fmt.Errorf("%w for %s: %w", ErrAuth, e.Username, err)
 	}
-	err = fmt.Errorf("login to %s: %w", e.Address(), err)
 	if d := loginDelay(c, err); d > 0 {
 		return delayError{err, d}
 	}

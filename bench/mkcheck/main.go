@@ -14,6 +14,12 @@
 //	    Two 'rawimap fetch -out' trees (a source account and the account a
 //	    restore filled): per folder the same messages, byte-identical, with
 //	    the same flags and INTERNALDATE.
+//	mkcheck mbox  -dir DIR -ref DIR
+//	    An mbox export ('mailkeep export --format mbox') against the reference
+//	    tree: one DIR/<folder>.mbox per reference folder, holding its messages
+//	    in mboxrd, byte-identical once un-quoted (a message that does not end
+//	    in a newline gets one), each after a "From " line with its
+//	    INTERNALDATE.
 //
 // Decompression uses klauspost/compress; -zstd N also decompresses N of the
 // files with the reference zstd command line tool. mkcheck reads the
@@ -45,13 +51,14 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fail("usage: mkcheck imap|pop3|trees [flags]")
+		fail("usage: mkcheck imap|pop3|trees|mbox [flags]")
 	}
 	fl := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
 	arch := fl.String("archive", "", "archive directory of one account (<archive>/<account>)")
 	ref := fl.String("ref", "", "reference tree written by rawimap")
 	want := fl.String("want", "", "trees: the source tree")
 	got := fl.String("got", "", "trees: the tree to check")
+	dir := fl.String("dir", "", "mbox: the export directory")
 	sample := fl.Int("zstd", 0, "also decompress this many files with the zstd command")
 	fl.Parse(os.Args[2:])
 	c := &checker{sample: *sample}
@@ -63,6 +70,8 @@ func main() {
 		err = c.pop3(*arch, *ref)
 	case "trees":
 		err = c.trees(*want, *got)
+	case "mbox":
+		err = c.mbox(*dir, *ref)
 	default:
 		fail("unknown mode " + os.Args[1])
 	}
@@ -537,7 +546,17 @@ func messageKey(m refMessage) (string, int64, error) {
 	if err != nil {
 		return "", 0, err
 	}
-	return fmt.Sprintf("sha256=%x size=%d flags=%v date=%s", sha256.Sum256(b), len(b), m.flags, m.date), int64(len(b)), nil
+	return fmt.Sprintf("sha256=%x size=%d flags=%v date=%s", sha256.Sum256(b), len(b), m.flags, sameDate(m.date)), int64(len(b)), nil
+}
+
+// sameDate spells an INTERNALDATE with a two-digit day: servers may write
+// the day with a leading space instead (" 2-Jan-2023"), which means the same.
+func sameDate(date string) string {
+	t, err := time.Parse(`"_2-Jan-2006 15:04:05 -0700"`, date)
+	if err != nil {
+		return date
+	}
+	return t.Format(`"02-Jan-2006 15:04:05 -0700"`)
 }
 
 // decodeMUTF7 decodes IMAP's modified UTF-7 (RFC 3501 5.1.3).
@@ -571,4 +590,116 @@ func decodeMUTF7(s string) (string, error) {
 		s = s[j+1:]
 	}
 	return b.String(), nil
+}
+
+// mbox checks an mbox export against a reference tree.
+func (c *checker) mbox(dir, refDir string) error {
+	files := 0
+	err := filepath.WalkDir(refDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.Name() != "index.tsv" {
+			return err
+		}
+		rel, _ := filepath.Rel(refDir, filepath.Dir(p))
+		want, err := readIndex(filepath.Dir(p))
+		if err != nil {
+			return err
+		}
+		files++
+		return c.mboxFolder(filepath.Join(dir, rel+".mbox"), want)
+	})
+	if err != nil {
+		return err
+	}
+	var mboxes int
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".mbox") {
+			mboxes++
+		}
+		return err
+	})
+	if mboxes != files {
+		c.problem("%d mbox files, want %d", mboxes, files)
+	}
+	return nil
+}
+
+// mboxFolder compares one mbox with a reference folder, as multisets of
+// (content, INTERNALDATE).
+func (c *checker) mboxFolder(path string, want map[uint32]refMessage) error {
+	c.folders++
+	count := map[string]int{}
+	for _, m := range want {
+		b, err := os.ReadFile(m.path)
+		if err != nil {
+			return err
+		}
+		date, err := time.Parse(`"_2-Jan-2006 15:04:05 -0700"`, m.date)
+		if err != nil {
+			return fmt.Errorf("%s: INTERNALDATE %s: %w", m.path, m.date, err)
+		}
+		if !bytes.HasSuffix(b, []byte("\n")) {
+			b = append(b, '\n')
+		}
+		count[fmt.Sprintf("sha256=%x size=%d date=%s", sha256.Sum256(b), len(b), date.UTC().Format(time.ANSIC))]++
+		c.messages++
+		c.raw += int64(len(b))
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		c.problem("%v", err)
+		return nil
+	}
+	for _, m := range splitMbox(data) {
+		count[fmt.Sprintf("sha256=%x size=%d date=%s", sha256.Sum256(m.raw), len(m.raw), m.date)]--
+	}
+	for k, n := range count {
+		if n > 0 {
+			c.problem("%s: %d message(s) missing or altered: %s", path, n, k)
+		} else if n < 0 {
+			c.problem("%s: %d message(s) the server does not have: %s", path, -n, k)
+		}
+	}
+	return nil
+}
+
+type mboxMessage struct {
+	date string // from the "From " line
+	raw  []byte // un-quoted
+}
+
+// splitMbox reads an mboxrd file: a message begins after a line "From
+// <sender> <asctime>", and the empty line before the next one (or the end)
+// is not part of it; one '>' is removed from lines matching ^>+From .
+func splitMbox(data []byte) []mboxMessage {
+	var out []mboxMessage
+	var cur *mboxMessage
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	end := func() {
+		if cur == nil {
+			return
+		}
+		cur.raw = bytes.TrimSuffix(cur.raw, []byte("\n"))
+		out = append(out, *cur)
+	}
+	for _, l := range lines {
+		if bytes.HasPrefix(l, []byte("From ")) {
+			end()
+			f := strings.SplitN(strings.TrimSpace(string(l)), " ", 3)
+			cur = &mboxMessage{}
+			if len(f) == 3 {
+				cur.date = f[2]
+			}
+			continue
+		}
+		if cur == nil {
+			continue
+		}
+		t := bytes.TrimLeft(l, ">")
+		if len(t) < len(l) && bytes.HasPrefix(t, []byte("From ")) {
+			l = l[1:]
+		}
+		cur.raw = append(cur.raw, l...)
+	}
+	end()
+	return out
 }

@@ -557,6 +557,31 @@ func parseUnit(t *testing.T, path string) unitFile {
 }
 
 // get returns the last value of section.key: the one systemd uses.
+// timeSpan parses a systemd time span such as "12h", "30m" or "90"
+// (seconds); "" and "infinity" are none.
+func timeSpan(t *testing.T, s string) time.Duration {
+	t.Helper()
+	units := map[string]time.Duration{"": time.Second, "s": time.Second, "sec": time.Second,
+		"m": time.Minute, "min": time.Minute, "h": time.Hour, "hr": time.Hour, "d": 24 * time.Hour}
+	var total time.Duration
+	for _, f := range strings.Fields(s) {
+		i := strings.IndexFunc(f, func(r rune) bool { return r < '0' || r > '9' })
+		if i < 0 {
+			i = len(f)
+		}
+		n, err := strconv.Atoi(f[:i])
+		unit, ok := units[f[i:]]
+		if err != nil || !ok {
+			t.Fatalf("time span %q", s)
+		}
+		total += time.Duration(n) * unit
+	}
+	if total == 0 {
+		t.Fatalf("time span %q: none", s)
+	}
+	return total
+}
+
 func (u unitFile) get(section, key string) string {
 	v := u[section][key]
 	if len(v) == 0 {
@@ -597,6 +622,12 @@ func TestSystemdUnits(t *testing.T) {
 	}
 	if oneShot.get("Service", "Type") != "oneshot" {
 		t.Error("mailkeep-backup.service is not Type=oneshot")
+	}
+	// The one-shot run has a bound that a first backup fits in and that
+	// ends well before the timer's next daily start.
+	start := timeSpan(t, oneShot.get("Service", "TimeoutStartSec"))
+	if next := 24*time.Hour - timeSpan(t, timer.get("Timer", "RandomizedDelaySec")); start < 4*time.Hour || start > next-time.Hour {
+		t.Errorf("mailkeep-backup.service: TimeoutStartSec=%v; want 4h or more and an hour before the next start at the latest (%v)", start, next)
 	}
 	for name, u := range map[string]unitFile{"mailkeep.service": agent, "mailkeep-backup.service": oneShot} {
 		for k, v := range hardening {

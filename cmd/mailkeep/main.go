@@ -93,9 +93,10 @@ func rootCommand(g *globals) *cobra.Command {
 	pf.StringVarP(&g.configPath, "config", "c", "", "config file (default $MAILKEEP_CONFIG or /etc/mailkeep/mailkeep.yaml)")
 	pf.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	root.AddCommand(backupCommand(g), configCommand(g), foldersCommand(g), demoCommand(g), restoreCommand(g), runCommand(g), statusCommand(g), verifyCommand(g))
-	root.AddCommand(authCommand(g))
-	root.AddCommand(findCommand(g), showCommand(g), lsCommand(g), runsCommand(g), indexCommand(g))
+	root.AddCommand(authCommand(g), backupCommand(g), configCommand(g), demoCommand(g), exportCommand(g),
+		findCommand(g), foldersCommand(g), indexCommand(g), lsCommand(g), pruneCommand(g), replicateCommand(g),
+		restoreCommand(g), runCommand(g), runsCommand(g), serveCommand(g), showCommand(g), statusCommand(g),
+		verifyCommand(g))
 	return root
 }
 

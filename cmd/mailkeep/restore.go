@@ -15,21 +15,23 @@ import (
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/config"
 	"github.com/mailkeep/mailkeep/progress"
+	"github.com/mailkeep/mailkeep/replicate"
 	"github.com/mailkeep/mailkeep/restore"
 )
 
 // restoreFlags are the command line of restore.
 type restoreFlags struct {
-	account, toAccount, into, asOf string
-	folders, ids                   []string
-	dryRun, noProgress, json       bool
-	messages                       []int64 // the catalog rows of ids
+	account, toAccount, into, asOf, from string
+	fromRun                              int64
+	folders, maps, ids                   []string
+	dryRun, noProgress, json             bool
+	messages                             []int64 // the catalog rows of ids
 }
 
 func restoreCommand(g *globals) *cobra.Command {
 	var f restoreFlags
 	cmd := &cobra.Command{
-		Use:   "restore --account NAME|--id ACCOUNT/ID... [--to-account NAME] [--folder F]... [--as-of TIME] [--into PREFIX] [--dry-run]",
+		Use:   "restore --account NAME|--id ACCOUNT/ID... [--to-account NAME] [--folder F]... [--as-of TIME] [--into PREFIX] [--map OLD=NEW]... [--dry-run]",
 		Short: "Put an account's archived mail back on an IMAP server",
 		Long: `restore APPENDs the archived messages of an account to its IMAP server, or with
 --to-account to another IMAP account of the config, byte for byte with their flags, keywords
@@ -47,7 +49,20 @@ their own: name them too). --id ACCOUNT/ID (repeatable; ids as find, show and ls
 them) restores exactly those messages, also ones deleted on the server, each into its own
 folder; --account may then be left out. --into PREFIX restores
 every folder below the target folder PREFIX ("Restored/INBOX", "Restored/Archive", ...).
---dry-run reports what would be created and appended, and changes nothing.`,
+
+Folders are mapped to the target: below its personal namespace prefix (NAMESPACE; "INBOX."
+on Courier), without the source's, with its delimiter; special-use folders (Sent, Drafts,
+Trash, Junk, Archive, All, Flagged) go to the target's folder of the same role whatever it
+is called. --map 'OLD=NEW' (repeatable) sends the archive folder OLD, and the folders below
+it, to NEW instead (levels separated by "/"; "\=" for a "=" in a name). A folder whose name
+the target cannot hold is reported with a --map that would restore it; the others go on.
+--dry-run reports what would be created and appended, and the mapping folder by folder, and
+changes nothing.
+--from reads a replica instead of the archive: s3://BUCKET/PREFIX (one of the account's s3
+replicas in the configuration, whose endpoint and keys it uses) or a replica directory (the
+dir of a replicate entry; the account's replica is DIR/ACCOUNT). A replica with keep_pruned
+keeps the state it held before each prune; --from-run RUN reads the one that ends with run
+RUN (verify --from lists them).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runRestore(cmd.Context(), g, f)
@@ -60,6 +75,9 @@ every folder below the target folder PREFIX ("Restored/INBOX", "Restored/Archive
 	fl.StringArrayVar(&f.ids, "id", nil, "restore only this message, ACCOUNT/ID as find prints it (repeatable)")
 	fl.StringVar(&f.asOf, "as-of", "", "restore the state of this run: a run id, a date, an RFC 3339 time or an age (3d)")
 	fl.StringVar(&f.into, "into", "", "target folder below which the folders are restored")
+	fl.StringArrayVar(&f.maps, "map", nil, "restore archive folder OLD (and below) as NEW: 'OLD=NEW' (repeatable)")
+	fl.StringVar(&f.from, "from", "", "read a replica instead of the archive: s3://BUCKET/PREFIX or a directory")
+	fl.Int64Var(&f.fromRun, "from-run", 0, "with --from: read the kept state of the replica that ends with this run")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "say what would be created and appended; change nothing")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "no progress bar, even on a terminal")
 	fl.BoolVar(&f.json, "json", false, "print one JSON object instead of the summary")
@@ -96,6 +114,20 @@ func restoreAccount(ctx context.Context, g *globals, root string, src, dst *conf
 		return withCode(exitUsage, err)
 	}
 	opts.AsOf = asOf
+	if opts.Map, err = parseMaps(f.maps); err != nil {
+		return withCode(exitUsage, err)
+	}
+	if f.fromRun != 0 && f.from == "" {
+		return withCode(exitUsage, errors.New("--from-run needs --from"))
+	}
+	if f.from != "" {
+		rp, err := openReplica(ctx, src, f.from, f.fromRun)
+		if err != nil {
+			return accountError(err)
+		}
+		defer rp.Close()
+		opts.Snapshot = rp.Snapshot
+	}
 	p := progress.New(g.stderr, src.Name+" → "+dst.Name, !f.noProgress && !f.json, log, "restoring folder")
 	opts.Progress = p
 	res, err := restore.Run(ctx, root, src.Name, opts)
@@ -105,6 +137,9 @@ func restoreAccount(ctx context.Context, g *globals, root string, src, dst *conf
 		printJSON(g.stdout, restoreJSON(src.Name, dst.Name, f.dryRun, res, err))
 	case res.Folders > 0: // the restore began: say what it did
 		printRestoreSummary(g.stdout, src.Name, dst.Name, f.dryRun, res, err)
+		if f.dryRun {
+			printMapping(g.stdout, res.Mapping)
+		}
 	}
 	return restoreError(err)
 }
@@ -119,6 +154,8 @@ func resolveIDs(ctx context.Context, cfg *config.Config, f *restoreFlags) error 
 		return nil
 	case len(f.folders) > 0:
 		return withCode(exitUsage, errors.New("--id and --folder: choose one"))
+	case f.from != "":
+		return withCode(exitUsage, errors.New("--id and --from: choose one (ids name messages of the archive)"))
 	}
 	for _, id := range f.ids {
 		name, _, _ := strings.Cut(id, "/")
@@ -172,20 +209,21 @@ func restoreError(err error) error {
 
 // restoreReport is a restore for --json.
 type restoreReport struct {
-	Account        string   `json:"account"`
-	Target         string   `json:"target"`
-	Outcome        string   `json:"outcome"`
-	DryRun         bool     `json:"dry_run"`
-	Run            int64    `json:"run,omitempty"` // the run whose state was restored; absent for the latest
-	Folders        int      `json:"folders"`
-	Created        int      `json:"created"`
-	Appended       int      `json:"appended"`
-	Bytes          int64    `json:"bytes"`
-	AlreadyPresent int      `json:"already_present"`
-	Failed         int      `json:"failed"`
-	Duration       float64  `json:"duration_seconds"`
-	Error          string   `json:"error,omitempty"`
-	Failures       []string `json:"failures,omitempty"`
+	Account        string         `json:"account"`
+	Target         string         `json:"target"`
+	Outcome        string         `json:"outcome"`
+	DryRun         bool           `json:"dry_run"`
+	Run            int64          `json:"run,omitempty"` // the run whose state was restored; absent for the latest
+	Folders        int            `json:"folders"`
+	Created        int            `json:"created"`
+	Appended       int            `json:"appended"`
+	Bytes          int64          `json:"bytes"`
+	AlreadyPresent int            `json:"already_present"`
+	Failed         int            `json:"failed"`
+	Duration       float64        `json:"duration_seconds"`
+	Error          string         `json:"error,omitempty"`
+	Failures       []string       `json:"failures,omitempty"`
+	Mapping        *mappingReport `json:"mapping,omitempty"`
 }
 
 func restoreJSON(src, dst string, dryRun bool, r restore.Result, err error) restoreReport {
@@ -198,6 +236,7 @@ func restoreJSON(src, dst string, dryRun bool, r restore.Result, err error) rest
 	for _, f := range r.Failures {
 		rep.Failures = append(rep.Failures, f.Error())
 	}
+	rep.Mapping = mappingJSON(r.Mapping)
 	return rep
 }
 
@@ -227,4 +266,15 @@ func printRestoreSummary(w io.Writer, src, dst string, dryRun bool, r restore.Re
 		src, dst, outcome, state, r.Folders, r.Created, created, r.Appended, appended, humanBytes(r.Bytes),
 		r.Skipped, r.Failed, r.Duration.Round(time.Millisecond))
 	printFailures(w, r.Failures)
+}
+
+// openReplica opens the replica of account a that from names (see
+// agent.ReplicaFrom) for reading: the state it holds, or the kept state
+// that ends with run.
+func openReplica(ctx context.Context, a *config.Account, from string, run int64) (*replicate.Replica, error) {
+	st, err := agent.ReplicaFrom(ctx, a, from)
+	if err != nil {
+		return nil, err
+	}
+	return replicate.OpenKept(ctx, st, "", run)
 }

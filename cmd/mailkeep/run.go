@@ -41,6 +41,9 @@ the agent reports READY, STOPPING and watchdog pings.`,
 			if errors.Is(err, agent.ErrConfig) {
 				return withCode(exitUsage, err)
 			}
+			if err != nil { // serve: its password or its port
+				return withCode(exitFailure, err)
+			}
 			return withCode(exitFailure, a.Run(cmd.Context(), hup))
 		},
 	}

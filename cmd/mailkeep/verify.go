@@ -4,18 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/mailkeep/mailkeep/agent"
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/config"
 	"github.com/mailkeep/mailkeep/index"
+	"github.com/mailkeep/mailkeep/replicate"
 )
 
 func verifyCommand(g *globals) *cobra.Command {
-	var repair, asJSON bool
-	var rebuild string
+	var repair, asJSON, replica, quick bool
+	var rebuild, from string
 	cmd := &cobra.Command{
 		Use:   "verify [ACCOUNT...]",
 		Short: "Check every archived message against the catalog; --repair fixes what can be fixed",
@@ -23,7 +26,11 @@ func verifyCommand(g *globals) *cobra.Command {
 catalog, and finds catalog rows without files, files without rows, file names Dovecot would
 reject (wrong S= or W=), undecodable files, stale temp files and catalog inconsistencies.
 It reports by default; --repair fixes what can be fixed and says what cannot.
---rebuild-catalog ACCOUNT replaces an account's catalog with one rebuilt from its Maildir tree.`,
+--rebuild-catalog ACCOUNT replaces an account's catalog with one rebuilt from its Maildir tree.
+--replica checks the accounts' replicas (replicate in the configuration) instead of the
+archive: the catalog copy each holds, and for every message its object, read and checked
+against the size and SHA-256 of its row (--quick: only that the object is there).
+--from s3://BUCKET/PREFIX or --from DIR checks that one replica.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if rebuild != "" {
 				args = []string{rebuild}
@@ -35,12 +42,18 @@ It reports by default; --repair fixes what can be fixed and says what cannot.
 			if rebuild != "" {
 				return rebuildCatalog(cmd.Context(), g, cfg, rebuild)
 			}
+			if replica || from != "" {
+				return verifyReplicas(cmd.Context(), g, accts, from, replicate.CheckOptions{Quick: quick}, asJSON)
+			}
 			return verifyAll(cmd.Context(), g, cfg, accts, repair, asJSON)
 		},
 	}
 	cmd.Flags().BoolVar(&repair, "repair", false, "fix what can be fixed")
 	cmd.Flags().StringVar(&rebuild, "rebuild-catalog", "", "rebuild this account's catalog from its Maildir tree")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per account instead of the report")
+	cmd.Flags().BoolVar(&replica, "replica", false, "check the accounts' replicas instead of the archive")
+	cmd.Flags().StringVar(&from, "from", "", "check this replica: s3://BUCKET/PREFIX or a directory")
+	cmd.Flags().BoolVar(&quick, "quick", false, "with --replica or --from: check that each object is there, without reading it")
 	return cmd
 }
 
@@ -171,4 +184,57 @@ func reindex(ctx context.Context, g *globals, cfg *config.Config, name string) {
 		return
 	}
 	fmt.Fprintf(g.stdout, "  search index updated: %s indexed again\n", plural(n, "message"))
+}
+
+// verifyReplicas checks the replicas of accts: the one from names, or
+// every one the configuration lists.
+func verifyReplicas(ctx context.Context, g *globals, accts []*config.Account, from string, opts replicate.CheckOptions, asJSON bool) error {
+	var worst error
+	checked := 0
+	for _, a := range accts {
+		names := []string{from}
+		if from == "" {
+			names = nil
+			for _, r := range a.Replicate {
+				names = append(names, r.String())
+			}
+		}
+		for _, name := range names {
+			checked++
+			rep, err := verifyReplica(ctx, a, name, opts)
+			label := a.Name + " → " + name
+			if asJSON {
+				printJSON(g.stdout, verifyJSON(label, rep.Report, err))
+				continue
+			}
+			printReport(g, label, rep.Report, err)
+			if len(rep.Kept) > 0 {
+				fmt.Fprintf(g.stdout, "  kept states (restore --from-run): runs %s\n", strings.Trim(fmt.Sprint(rep.Kept), "[]"))
+			}
+			if rep.Unnamed > 0 {
+				fmt.Fprintf(g.stdout, "  %s that no row names (keep_pruned keeps them; else the next replicate removes them)\n",
+					plural(rep.Unnamed, "message object"))
+			}
+			worst = worse(worst, err)
+		}
+	}
+	if checked == 0 {
+		return withCode(exitUsage, errors.New("no account has a replicate list in the configuration"))
+	}
+	return worst
+}
+
+func verifyReplica(ctx context.Context, a *config.Account, from string, opts replicate.CheckOptions) (replicate.Report, error) {
+	st, err := agent.ReplicaFrom(ctx, a, from)
+	if err != nil {
+		return replicate.Report{}, accountError(err)
+	}
+	rep, err := replicate.Check(ctx, st, opts)
+	if err != nil {
+		return rep, accountError(err)
+	}
+	if n := rep.Unrepaired(); n > 0 {
+		return rep, withCode(exitProblems, fmt.Errorf("%s: %s: %d problems found", a.Name, st, n))
+	}
+	return rep, nil
 }

@@ -22,8 +22,9 @@
 // no authentication failure delay, mail_plugins with zlib (compressed
 // Maildir files are read transparently), mail_max_userip_connections = 100,
 // pop3_uidl_format = %08Xu%08Xv, one namespace with separator "/" in which
-// Drafts, Sent and Trash carry their special-use attributes, and no
-// statistics service. Dovecot 2.3 advertises CONDSTORE and QRESYNC (and
+// Drafts, Sent and Trash carry their special-use attributes (Options.Prefix,
+// Separator and SpecialUse change the namespace), and no statistics
+// service. Dovecot 2.3 advertises CONDSTORE and QRESYNC (and
 // UIDPLUS, LITERAL+, MOVE, SPECIAL-USE, ...) after login, not in its
 // greeting.
 //

@@ -3,9 +3,11 @@ package dovecottest
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -36,6 +38,14 @@ type Options struct {
 	// MailLocation overrides mail_location ("maildir:~/Maildir" when
 	// empty); %h, %u and ~ are expanded by Dovecot and by Server.MailDir.
 	MailLocation string
+	// Prefix and Separator are the personal namespace's: "INBOX." and "."
+	// give the layout of Courier and of Cyrus's standard namespace, every
+	// folder below INBOX. Empty: no prefix, separator "/".
+	Prefix, Separator string
+	// SpecialUse gives folders, by name below Prefix, a special-use
+	// attribute (`\Sent`); Dovecot creates them at a user's first login.
+	// Nil: Drafts, Sent and Trash carry theirs, and are not created.
+	SpecialUse map[string]string
 	// OAuth2IntrospectionURL, if set, adds the SASL mechanisms XOAUTH2 and
 	// OAUTHBEARER, checked by an oauth2 passdb that POSTs each token to
 	// this URL (RFC 7662; see internal/oauthtest). Passwords keep working
@@ -50,6 +60,11 @@ type Server struct {
 	IMAPAddr, POP3Addr   string // plain-TCP listeners, 127.0.0.1:port
 	IMAPSAddr, POP3SAddr string // implicit-TLS listeners when Options.TLS
 	CACert               string // PEM certificate to trust when Options.TLS
+	Prefix               string // personal namespace prefix: "" or Options.Prefix
+	Delim                rune   // hierarchy separator: '/' or Options.Separator
+
+	separator  string
+	specialUse []specialFolder
 
 	sys          sysUsers
 	mailLocation string
@@ -70,6 +85,16 @@ func Start(t testing.TB, opts Options) *Server {
 	s.mailLocation, s.tls, s.oauth2 = opts.MailLocation, opts.TLS, opts.OAuth2IntrospectionURL
 	if s.mailLocation == "" {
 		s.mailLocation = defaultMailLocation
+	}
+	if opts.Separator != "" {
+		s.separator, s.Delim = opts.Separator, []rune(opts.Separator)[0]
+	}
+	s.Prefix = opts.Prefix
+	if opts.SpecialUse != nil {
+		s.specialUse = nil
+		for _, name := range slices.Sorted(maps.Keys(opts.SpecialUse)) {
+			s.specialUse = append(s.specialUse, specialFolder{name, opts.SpecialUse[name], true})
+		}
 	}
 	if err := s.prepare(users); err != nil {
 		t.Fatalf("dovecottest: %v", err)
@@ -94,7 +119,7 @@ func newServer(t testing.TB) *Server {
 		t.Fatalf("dovecottest: %v", err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	return &Server{Dir: dir, sys: sys}
+	return &Server{Dir: dir, sys: sys, Delim: '/', separator: "/", specialUse: defaultSpecialUse}
 }
 
 // makeDir creates the server directory. Unix socket paths are limited to
@@ -187,7 +212,7 @@ func (s *Server) config() (config, error) {
 		Instance: filepath.Base(s.Dir), Dir: s.Dir, RunDir: filepath.Join(s.Dir, "run"),
 		Sys: s.sys, MailLocation: s.mailLocation, TLS: s.tls,
 		IMAPPort: ports[0], POP3Port: ports[1], IMAPSPort: ports[2], POP3SPort: ports[3],
-		OAuth2: s.oauth2 != "",
+		OAuth2: s.oauth2 != "", Prefix: s.Prefix, Separator: s.separator, SpecialUse: s.specialUse,
 	}, nil
 }
 

@@ -212,3 +212,49 @@ func TestAnyNameLocation(t *testing.T) {
 		}
 	}
 }
+
+// TestNamespaceOptions: a Dovecot with the INBOX. prefix and "." as its
+// separator, whose special-use folders have other names and exist from
+// the first login.
+func TestNamespaceOptions(t *testing.T) {
+	t.Parallel()
+	s := dovecottest.Start(t, dovecottest.Options{Prefix: "INBOX.", Separator: ".",
+		SpecialUse: map[string]string{"Sent Items": `\Sent`, "Deleted Items": `\Trash`}})
+	if s.Prefix != "INBOX." || s.Delim != '.' {
+		t.Errorf("server says prefix %q, delimiter %q", s.Prefix, s.Delim)
+	}
+	c := s.Dial(t, "alice")
+	ns, err := c.Namespace().Wait()
+	if err != nil || len(ns.Personal) != 1 || ns.Personal[0].Prefix != "INBOX." || ns.Personal[0].Delim != '.' {
+		t.Fatalf("NAMESPACE: %+v, %v", ns, err)
+	}
+	if err := c.Create("Outside", nil).Wait(); err == nil {
+		t.Error("a folder outside the prefix was created")
+	}
+	if err := c.Create("INBOX.Archive.2024", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	list, err := c.List("", "*", &imap.ListOptions{ReturnSpecialUse: true}).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, l := range list {
+		got[l.Mailbox] = ""
+		for _, a := range l.Attrs {
+			if a == imap.MailboxAttrSent || a == imap.MailboxAttrTrash {
+				got[l.Mailbox] = string(a)
+			}
+		}
+	}
+	want := map[string]string{"INBOX": "", "INBOX.Sent Items": `\Sent`, "INBOX.Deleted Items": `\Trash`,
+		"INBOX.Archive": "", "INBOX.Archive.2024": ""}
+	if len(got) != len(want) {
+		t.Errorf("LIST: %v, want %v", got, want)
+	}
+	for name, use := range want {
+		if u, ok := got[name]; !ok || u != use {
+			t.Errorf("LIST: %q has %q (listed %v), want %q", name, u, ok, use)
+		}
+	}
+}

@@ -37,6 +37,8 @@ func (c *Conn) handleSelect(tag string, dec *imapwire.Decoder, readOnly bool) er
 	if err != nil {
 		return err
 	}
+	readOnly = options.ReadOnly // a session may make a SELECT read-only
+	c.readOnly = readOnly
 
 	if err := c.writeExists(data.NumMessages); err != nil {
 		return err
@@ -99,7 +101,7 @@ func (c *Conn) handleUnselect(dec *imapwire.Decoder, expunge bool) error {
 		return err
 	}
 
-	if expunge {
+	if expunge && !c.readOnly { // CLOSE removes nothing from a read-only mailbox
 		w := &ExpungeWriter{}
 		if err := c.session.Expunge(w, nil); err != nil {
 			return err
