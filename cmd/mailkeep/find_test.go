@@ -337,6 +337,28 @@ func TestIndexLagAndRestoreByID(t *testing.T) {
 	if len(got["INBOX"]) != 1 || len(got["Archive/2024"]) != 1 || total != 2 {
 		t.Errorf("carol after restore --id: %v", got)
 	}
+	// export --id writes exactly the messages named, gone ones too.
+	out := t.TempDir()
+	r = mailkeep(t, nil, "export", "--config", cfg, "--format", "eml", "--to", out, "--no-progress",
+		"--id", dots["id"].(string), "--id", other["id"].(string))
+	if r.code != exitOK || !strings.Contains(r.stdout, "2 folders, 2 messages") {
+		t.Fatalf("export --id: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	emls, _ := filepath.Glob(filepath.Join(out, "*", "*.eml"))
+	deeper, _ := filepath.Glob(filepath.Join(out, "*", "*", "*.eml"))
+	if emls = append(emls, deeper...); len(emls) != 2 {
+		t.Fatalf("export --id wrote %v", emls)
+	}
+	for _, id := range []string{dots["id"].(string), other["id"].(string)} {
+		shown := mailkeep(t, nil, "show", "--config", cfg, id).stdout
+		if !slices.ContainsFunc(emls, func(p string) bool { data, _ := os.ReadFile(p); return string(data) == shown }) {
+			t.Errorf("export --id: no file holds %s as show prints it", id)
+		}
+	}
+	if r := mailkeep(t, nil, "export", "--config", cfg, "--format", "eml", "--to", out, "bob", "--id", dots["id"].(string)); r.code != exitUsage ||
+		!strings.Contains(r.stderr, "is not a message of account bob") {
+		t.Errorf("export --id of another account: exit %d\n%s", r.code, r.stderr)
+	}
 	for _, tc := range []struct {
 		args []string
 		want string
