@@ -80,6 +80,7 @@ func (b *pending) flush(ctx context.Context) error {
 	if err != nil {
 		return fatal(err)
 	}
+	b.fs.w.opts.committed()
 	b.fs.w.st.add(func(s *archive.RunStats) { s.NewMessages += n; s.NewBytes += bytes })
 	b.fs.dog.touch()
 	return nil

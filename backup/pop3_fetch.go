@@ -159,6 +159,7 @@ func (s *pop3Session) flush(ctx context.Context) error {
 	if err := s.a.Publish(ctx, &s.batch, s.rows, s.run); err != nil {
 		return fatal(err)
 	}
+	s.opts.committed()
 	n, size := len(s.rows), s.batch.Bytes()
 	s.st.add(func(st *archive.RunStats) { st.NewMessages += n; st.NewBytes += size })
 	s.batch.Reset()

@@ -248,6 +248,9 @@ class Peer:
     def size(self):
         return int(sh(f"du -sb '{self.target}'").split()[0])
 
+    def index_size(self):
+        return None
+
     def measure_start(self):
         """Untimed, right before a run: what measure_end compares with."""
         return None
@@ -323,8 +326,8 @@ class OfflineIMAP(Peer):
 
 
 def mailkeep_config(bench, path, archive, users, extra=""):
-    """A mailkeep config for the given (user, protocol) pairs, all with defaults;
-    extra is added to each account."""
+    """A mailkeep config for the given (user, protocol) pairs, all with defaults
+    but for extra, lines added to each account."""
     with open(os.path.join(HERE, "config", "mailkeep-account.yaml")) as fh:
         account = fh.read()
     accounts = "".join(account.format(user=u, protocol=proto, upper=u.upper(),
@@ -341,10 +344,11 @@ class Mailkeep(Peer):
     """mailkeep backup of one account into its archive, checked byte for byte."""
     protocol = "imap"
     probe = True
+    extra = ""
 
     def configure(self):
         mailkeep_config(self.b, os.path.join(self.dir, "mailkeep.yaml"), self.target,
-                        [(self.user, self.protocol)])
+                        [(self.user, self.protocol)], self.extra)
 
     def cmd(self):
         return (f"env {mailkeep_env()} '{self.b.mailkeep}' backup --config '{self.dir}/mailkeep.yaml' "
@@ -352,6 +356,18 @@ class Mailkeep(Peer):
 
     def count_cmd(self):
         return f"find '{self.target}' -path '*/.mk/cur/*' -type f | wc -l"
+
+    def index_files(self):
+        return [os.path.join(self.target, self.user, f) for f in ("index.db", "index.db-wal", "index.db-shm")]
+
+    def size(self):
+        """The archive without its search index (index_size)."""
+        return super().size() - sum(os.path.getsize(f) for f in self.index_files() if os.path.exists(f))
+
+    def index_size(self):
+        """index.db and its WAL, as mailkeep ls reports it."""
+        files = [f for f in self.index_files()[:2] if os.path.exists(f)]
+        return sum(os.path.getsize(f) for f in files) if files else None
 
     def check(self):
         why = super().check()
@@ -365,6 +381,11 @@ class Mailkeep(Peer):
 
     def check_args(self):
         return []
+
+
+class MailkeepNoIndex(Mailkeep):
+    """mailkeep without its search index (index: false): the index's cost is the difference."""
+    extra = "    index: false\n"
 
 
 class RawPOP3(Peer):
@@ -756,6 +777,7 @@ class ServeDovecot(Serve):
 PEERS = {
     "raw-imap": RawIMAP, "raw-imap-write": RawIMAPWrite, "raw-imap-fsync": RawIMAPFsync,
     "disk-zstd": DiskZstd, "mbsync": Mbsync, "offlineimap": OfflineIMAP, "mailkeep": Mailkeep,
+    "mailkeep-noindex": MailkeepNoIndex,
     "raw-pop3": RawPOP3, "mpop": Mpop, "mailkeep-pop3": MailkeepPOP3,
     "mailkeep-age": MailkeepAge, "mailkeep-pop3-age": MailkeepPOP3Age,
     "raw-append": RawAppend, "mbsync-push": MbsyncPush, "mailkeep-restore": MailkeepRestore,
@@ -817,6 +839,9 @@ def run_one(bench, peer, scenario, rnd, warm, out):
              ok=not why, why=why, anchor=peer.anchor)
     if scenario in ("full", "export") and not why:
         r["bytes"] = peer.size()
+        ib = peer.index_size()
+        if ib is not None:
+            r["index_bytes"] = ib
     out.write(json.dumps(r) + "\n")
     out.flush()
     srv = "" if r["srv_cpu"] is None else f" srv {r['srv_cpu']:5.2f}s"

@@ -96,6 +96,7 @@ type Account struct {
 	POP3            POP3       `yaml:"pop3"`             // POP3 only
 	Retention       Retention  `yaml:"retention"`        // what prune takes; zero: keep everything
 	Replicate       []Replica  `yaml:"replicate"`        // copies of the archive elsewhere
+	Index           *bool      `yaml:"index"`            // search index; nil = true unless encrypted (see IndexOn)
 	Encryption      Encryption `yaml:"encryption"`       // age encryption at rest; see Account.Encrypted
 	Line            int        `yaml:"-"`                // line of the account in the file
 }
@@ -175,6 +176,12 @@ func (c *Config) Account(name string) (*Account, error) {
 	slices.Sort(names)
 	return nil, fmt.Errorf("no account %q in %s (accounts: %s)", name, c.Path, strings.Join(names, ", "))
 }
+
+// IndexOn reports whether backups of the account fill its search index:
+// the "index" key, true unless set to false. An encrypted account has no
+// index: it would hold the words of every message in clear text (and
+// index: true with encryption is a configuration error).
+func (a *Account) IndexOn() bool { return !a.Encrypted() && (a.Index == nil || *a.Index) }
 
 // Address returns host:port, ready for net.Dial.
 func (a *Account) Address() string {

@@ -188,6 +188,10 @@ func checkEncryption(a *Account, s *section, dir string) {
 	if err := checkMix(rs); err != nil {
 		s.errorf("encryption.recipients", "encryption.recipients: %v", err)
 	}
+	if a.Encrypted() && a.Index != nil && *a.Index {
+		s.errorf("index", "index: an encrypted account has no search index: it would hold the words of every message "+
+			"in clear text; remove index: true")
+	}
 	e.RecipientsFile = resolvePath(s, "encryption.recipients_file", dir, e.RecipientsFile)
 	e.IdentityFile = resolvePath(s, "encryption.identity_file", dir, e.IdentityFile)
 }

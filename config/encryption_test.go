@@ -27,6 +27,8 @@ func TestParseEncryptionErrors(t *testing.T) {
 			`t.yaml:9: account "work": encryption.recipients[1]: "ssh-ed25519 AAAA" is not an age recipient (age1…)`},
 		{"a private key", withAccount("    encryption:\n      recipients: [" + testAgeSecret + "]\n"),
 			`t.yaml:9: account "work": encryption.recipients[0]: a private key (AGE-SECRET-KEY-…) where a recipient (age1…) belongs: give its public key (age-keygen -y) and keep the private key off the backup host`},
+		{"index with encryption", withAccount("    index: true\n    encryption:\n      recipients: [" + testRecipient + "]\n"),
+			`t.yaml:8: account "work": index: an encrypted account has no search index: it would hold the words of every message in clear text; remove index: true`},
 		{"unknown key", withAccount("    encryption:\n      recipient: [x]\n"),
 			`t.yaml:8: account "work": encryption: empty; give recipients or recipients_file (and identity_file where the archive is read)` +
 				"\n" + `t.yaml:9: unknown key "encryption.recipient" in account "work" (did you mean "recipients"?)`},
@@ -59,6 +61,9 @@ func TestParseEncryption(t *testing.T) {
 	}
 	a := cfg.Accounts[0]
 	home, _ := os.UserHomeDir()
+	if a.IndexOn() {
+		t.Error("an encrypted account fills a search index")
+	}
 	if !a.Encrypted() || a.Encryption.RecipientsFile != filepath.Join(dir, "keys/r.txt") ||
 		a.Encryption.IdentityFile != filepath.Join(home, "k.txt") {
 		t.Errorf("encryption %+v", a.Encryption)

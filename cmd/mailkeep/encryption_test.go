@@ -109,6 +109,25 @@ func TestEncryptedCLI(t *testing.T) {
 		t.Errorf("export of the encrypted archive: %d messages, of the plain one %d, or they differ", len(got), len(want))
 	}
 
+	// No search index: find and index skip the account; ls and show read
+	// the messages with the identity.
+	if _, err := os.Stat(filepath.Join(root, "alice", "index.db")); err == nil {
+		t.Error("an encrypted account has a search index")
+	}
+	check(mailkeep(t, nil, "index", "--config", readCfg, "alice"), exitOK, "alice: skipped — it is encrypted", "")
+	r = mailkeep(t, nil, "find", "--config", readCfg, "alice", "subject:x")
+	if !strings.Contains(r.stdout+r.stderr, "alice: not searched: it is encrypted") {
+		t.Errorf("find: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = mailkeep(t, nil, "ls", "--config", readCfg, "alice", "INBOX")
+	if r.code != exitOK || strings.Contains(r.stdout, "unreadable") {
+		t.Fatalf("ls with the identity: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	fields := strings.Fields(strings.Split(strings.TrimSpace(r.stdout), "\n")[1])
+	handle := fields[len(fields)-1]
+	check(mailkeep(t, nil, "show", "--config", readCfg, "--headers", handle), exitOK, "Message-ID", "")
+	check(mailkeep(t, nil, "show", "--config", backupCfg, handle), exitFailure, "", "no identity was given")
+
 	// prune needs no key.
 	pruneCfg := withEncryption(t, plain, "alice", "prune.yaml", "      recipients_file: r.txt\n    retention:\n      gone_after: 1d\n")
 	check(mailkeep(t, nil, "prune", "--config", pruneCfg, "alice"), exitOK, "", "")

@@ -12,6 +12,7 @@ import (
 	"github.com/mailkeep/mailkeep/agent"
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/config"
+	"github.com/mailkeep/mailkeep/index"
 	"github.com/mailkeep/mailkeep/replicate"
 )
 
@@ -189,7 +190,26 @@ func rebuildCatalog(ctx context.Context, g *globals, cfg *config.Config, name st
 	for _, p := range rep.Problems {
 		fmt.Fprintf(g.stdout, "  %s\n", p)
 	}
+	if err == nil {
+		reindex(ctx, g, cfg, name)
+	}
 	return accountError(err)
+}
+
+// reindex brings the search index in line with a rebuilt catalog, whose
+// rows are numbered anew (the caller holds the account's lock). A failure
+// is reported, not fatal: the next backup or "mailkeep index" catches up.
+func reindex(ctx context.Context, g *globals, cfg *config.Config, name string) {
+	a, err := cfg.Account(name)
+	if err != nil || !a.IndexOn() {
+		return
+	}
+	n, err := index.CatchupAccount(ctx, cfg.Archive, name, false, nil)
+	if err != nil {
+		fmt.Fprintf(g.stdout, "  search index not updated: %v (mailkeep index %s retries)\n", err, name)
+		return
+	}
+	fmt.Fprintf(g.stdout, "  search index updated: %s indexed again\n", plural(n, "message"))
 }
 
 // verifyReplicas checks the replicas of accts: the one from names, or
