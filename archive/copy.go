@@ -57,7 +57,7 @@ func OpenCatalogCopy(ctx context.Context, path string, open FileOpener, onClose 
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("catalog copy: %w", err)
 	}
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&immutable=1&_pragma=query_only(1)")
+	db, err := sql.Open("sqlite", sqlitefile.URI(path)+"?mode=ro&immutable=1&_pragma=query_only(1)")
 	if err != nil {
 		return nil, fmt.Errorf("open catalog copy: %w", err)
 	}
