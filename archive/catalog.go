@@ -3,13 +3,11 @@ package archive
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
+	"github.com/mailkeep/mailkeep/internal/sqlitefile"
 	"strings"
 	"time"
-
-	"modernc.org/sqlite" // the catalog's database driver
 )
 
 // schemaVersion is the catalog schema this build writes (PRAGMA user_version).
@@ -193,37 +191,17 @@ func OpenCatalog(ctx context.Context, path string) (*Catalog, error) {
 	if err := createFile(path, private.file); err != nil {
 		return nil, fmt.Errorf("create catalog: %w", err)
 	}
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)" +
-		"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_pragma=journal_size_limit(67108864)&_txlock=immediate"
-	base, err := sqlite.NewConnector(dsn)
+	db, err := sqlitefile.OpenWriter(path, "_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"+
+		"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_pragma=journal_size_limit(67108864)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open catalog: %w", err)
 	}
-	db := sql.OpenDB(persistWAL{base})
-	db.SetMaxOpenConns(1)
 	c := &Catalog{db: db, version: schemaVersion}
 	if err := c.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("catalog %s: %w", path, err)
 	}
 	return c, nil
-}
-
-// persistWAL opens connections that keep the WAL file when they close.
-type persistWAL struct{ driver.Connector }
-
-func (p persistWAL) Connect(ctx context.Context) (driver.Conn, error) {
-	conn, err := p.Connector.Connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if fc, ok := conn.(sqlite.FileControl); ok {
-		if _, err := fc.FileControlPersistWAL("main", 1); err != nil {
-			conn.Close()
-			return nil, err
-		}
-	}
-	return conn, nil
 }
 
 func (c *Catalog) migrate(ctx context.Context) error {

@@ -5,13 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/mailkeep/mailkeep/internal/sqlitefile"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
-
-	"modernc.org/sqlite"
 )
 
 // This file holds what a copy of an archive elsewhere (package replicate)
@@ -39,11 +38,10 @@ func (s *Snapshot) CopyCatalog(ctx context.Context, path string) error {
 	if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("copy catalog: %s exists", path)
 	}
-	conn, err := sqlite.NewConnector("file:" + filepath.Join(s.dir, catalogFile) + "?mode=rw&_pragma=busy_timeout(10000)")
+	db, err := sqlitefile.OpenWriter(filepath.Join(s.dir, catalogFile), "mode=rw&_pragma=busy_timeout(10000)")
 	if err != nil {
 		return fmt.Errorf("copy catalog: %w", err)
 	}
-	db := sql.OpenDB(persistWAL{conn})
 	defer db.Close()
 	if _, err := db.ExecContext(ctx, `VACUUM INTO ?`, path); err != nil {
 		os.Remove(path)
@@ -66,7 +64,7 @@ func OpenCatalogCopy(ctx context.Context, path, marker string, open FileOpener, 
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("catalog copy: %w", err)
 	}
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&immutable=1&_pragma=query_only(1)")
+	db, err := sql.Open("sqlite", sqlitefile.URI(path)+"?mode=ro&immutable=1&_pragma=query_only(1)")
 	if err != nil {
 		return nil, fmt.Errorf("open catalog copy: %w", err)
 	}

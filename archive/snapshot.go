@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/mailkeep/mailkeep/internal/sqlitefile"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -12,8 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // ErrNoArchive reports that an account has no archive yet: no backup of it
@@ -88,20 +87,7 @@ func (s *Snapshot) Dir() string { return s.dir }
 // neither opens the catalog immutable: safe for short reads while no
 // backup runs.
 func readOnlyDSN(path string) string {
-	dsn := "file:" + path + "?mode=ro&_pragma=busy_timeout(10000)&_pragma=query_only(1)"
-	if !walUsable(path) {
-		dsn += "&immutable=1"
-	}
-	return dsn
-}
-
-func walUsable(path string) bool {
-	_, werr := os.Lstat(path + "-wal")
-	_, serr := os.Lstat(path + "-shm")
-	if werr == nil && serr == nil {
-		return true
-	}
-	return unix.Access(filepath.Dir(path), unix.W_OK) == nil
+	return sqlitefile.ReadOnlyURI(path) + "&_pragma=busy_timeout(10000)&_pragma=query_only(1)"
 }
 
 // readFormat checks the format marker without writing one, and says

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/mailkeep/mailkeep/internal/sqlitefile"
 	"os"
 	"path/filepath"
 	"strings"
@@ -110,7 +111,7 @@ func scanHit(rows *sql.Rows) (Hit, error) {
 }
 
 // withCatalog runs fn on a connection that has the account's catalog
-// attached as "cat", read-only (see readOnlyURI), and detaches it
+// attached as "cat", read-only (see sqlitefile.ReadOnlyURI), and detaches it
 // afterwards.
 func (ix *Index) withCatalog(ctx context.Context, fn func(*sql.Conn) error) error {
 	path := filepath.Join(ix.dir, "catalog.db")
@@ -122,7 +123,7 @@ func (ix *Index) withCatalog(ctx context.Context, fn func(*sql.Conn) error) erro
 		return err
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `ATTACH DATABASE ? AS cat`, readOnlyURI(path)); err != nil {
+	if _, err := conn.ExecContext(ctx, `ATTACH DATABASE ? AS cat`, sqlitefile.ReadOnlyURI(path)); err != nil {
 		return fmt.Errorf("attach catalog: %w", err)
 	}
 	err = fn(conn)
