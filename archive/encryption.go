@@ -34,7 +34,7 @@ func writerCodec(dir string, encrypted bool, keys *Keys) (*codec, error) {
 	case !encrypted:
 		return plainCodec, nil
 	}
-	return &codec{encrypted: true, recipients: fastRecipients(keys.Recipients), identities: keys.Identities}, nil
+	return &codec{encrypted: true, recipients: keys.Recipients, identities: keys.Identities}, nil
 }
 
 // Publish makes a batch's files durable under their final names
