@@ -166,7 +166,7 @@ func (s *session) sendSection(rw *imapserver.FetchResponseWriter, m *message, it
 			if fs.src.whole && fs.win.n == m.size {
 				err = copyVerified(wc, rc, m.size)
 			} else {
-				err = copySource(wc, rc, fs.src, fs.win)
+				err = copyPartVerified(wc, rc, fs.src, fs.win)
 			}
 			rc.Close()
 		}
@@ -204,8 +204,8 @@ func (s *session) structure(m *message, full bool) (*part, error) {
 		var err error
 		if full {
 			root, err = parseStructure(r)
-		} else {
-			root, err = parseHeader(r, m.size)
+		} else if root, err = parseHeader(r, m.size); err == nil {
+			err = drain(r) // an envelope only from a message that checks out
 		}
 		return 0, err
 	})
