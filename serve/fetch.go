@@ -10,6 +10,8 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
+
+	"github.com/mailkeep/mailkeep/archive"
 )
 
 // FETCH. Every item of a message is found before its response begins:
@@ -164,7 +166,7 @@ func (s *session) sendSection(rw *imapserver.FetchResponseWriter, m *message, it
 		}
 		if err == nil {
 			if fs.src.whole && fs.win.n == m.size {
-				err = copyVerified(wc, rc, m.size)
+				err = archive.CopyVerified(wc, rc, m.size)
 			} else {
 				err = copyPartVerified(wc, rc, fs.src, fs.win)
 			}

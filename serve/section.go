@@ -301,28 +301,3 @@ func (h *holdLast) flush() error {
 	_, err := h.w.Write(h.last[:])
 	return err
 }
-
-// copyVerified writes the whole message of r, size bytes, to w, holding
-// back its last byte until the stream has checked the message against its
-// catalog row: a damaged message never arrives complete.
-func copyVerified(w io.Writer, r io.Reader, size int64) error {
-	if size > 0 {
-		if err := copyN(w, r, size-1); err != nil {
-			return err
-		}
-	}
-	var last, extra [1]byte
-	n, err := io.ReadFull(r, last[:min(size, 1)])
-	if err != nil {
-		return err
-	}
-	switch _, err := io.ReadFull(r, extra[:]); err {
-	case io.EOF: // the stream checked the message
-	case nil:
-		return errors.New("longer than its recorded size")
-	default:
-		return err
-	}
-	_, err = w.Write(last[:n])
-	return err
-}
