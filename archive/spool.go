@@ -61,8 +61,12 @@ type Staged struct {
 	VSize     int64  // size with every line ending as CRLF
 	SHA256    [32]byte
 	MessageID string
-	tmp       string
-	file      *os.File
+	// Linked: the file is a hard link to content the archive holds
+	// (StageLink); DiskSize is then the size of that content's file.
+	Linked   bool
+	DiskSize int64
+	tmp      string
+	file     *os.File
 }
 
 // Write streams r into a new temp file of folder f. The caller publishes
