@@ -239,14 +239,31 @@ func (c *Catalog) SetThrottle(ctx context.Context, t Throttle) error {
 	})
 }
 
+// UpdateThrottle records t as SetThrottle does, unless the catalog holds
+// it already: a run that was not throttled then writes nothing.
+func (c *Catalog) UpdateThrottle(ctx context.Context, t Throttle) error {
+	cur, err := c.throttle(ctx)
+	if err != nil {
+		return err
+	}
+	if cur.Until.Equal(t.Until) && cur.Reason == t.Reason {
+		return nil
+	}
+	return c.SetThrottle(ctx, t)
+}
+
 // Throttle returns the throttling the last run recorded; the zero
 // Throttle when there is none.
 func (s *Snapshot) Throttle(ctx context.Context) (Throttle, error) {
-	var t Throttle
 	if s.cat.version < listingSchema {
-		return t, nil
+		return Throttle{}, nil
 	}
-	rows, err := s.cat.db.QueryContext(ctx, `SELECT key, value FROM account_meta WHERE key IN (?, ?)`,
+	return s.cat.throttle(ctx)
+}
+
+func (c *Catalog) throttle(ctx context.Context) (Throttle, error) {
+	var t Throttle
+	rows, err := c.db.QueryContext(ctx, `SELECT key, value FROM account_meta WHERE key IN (?, ?)`,
 		metaThrottleUntil, metaThrottleReason)
 	if err != nil {
 		return t, fmt.Errorf("catalog: %w", err)
