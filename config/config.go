@@ -95,7 +95,11 @@ type Account struct {
 	Compression     string    `yaml:"compression"`      // CompressionFastest (default), …
 	POP3            POP3      `yaml:"pop3"`             // POP3 only
 	Retention       Retention `yaml:"retention"`        // what prune takes; zero: keep everything
-	Line            int       `yaml:"-"`                // line of the account in the file
+	// Provider limits (see doc/design.md, "Provider limits").
+	MaxConnections  int      `yaml:"max_connections"`  // connections to the server at once, all uses; 0 = no cap
+	Bandwidth       Rate     `yaml:"bandwidth"`        // bytes a second read from the server, all connections; 0 = no cap
+	ThrottleBackoff Duration `yaml:"throttle_backoff"` // wait after a throttled run whose server suggests none; default 1h
+	Line            int      `yaml:"-"`                // line of the account in the file
 }
 
 // OAuth2 is an account's built-in OAuth2 client. After Parse, the

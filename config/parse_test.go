@@ -440,6 +440,7 @@ func fullConfig(path, dir string) *Config {
 				StateDir:               "/var/lib/mailkeep/state",
 			},
 			Folders: Folders{Include: []string{"*"}}, Connections: 4, Compression: "fastest", Line: 173,
+			MaxConnections: 4, Bandwidth: 10 << 20, ThrottleBackoff: Duration(2 * time.Hour),
 		}, {
 			Name: "office", Protocol: "pop3", Host: "outlook.office365.com", Port: 995, TLS: "implicit",
 			Username: "me@example.com", Auth: "xoauth2",
@@ -451,7 +452,7 @@ func fullConfig(path, dir string) *Config {
 				Scopes:                 []string{"https://outlook.office.com/POP.AccessAsUser.All", "offline_access"},
 				StateDir:               "/var/lib/mailkeep/state",
 			},
-			Connections: 1, Compression: "fastest", POP3: POP3{Mode: "keep"}, Line: 201,
+			Connections: 1, Compression: "fastest", POP3: POP3{Mode: "keep"}, Line: 221,
 		}},
 		Agent: Agent{
 			Timezone: "Europe/Berlin", MaxConcurrent: 4, Jitter: Duration(2 * time.Minute),
@@ -459,7 +460,7 @@ func fullConfig(path, dir string) *Config {
 		},
 		Serve: &Serve{Listen: "127.0.0.1:1143", TLSCert: filepath.Join(dir, "certs/serve.crt"),
 			TLSKey: filepath.Join(dir, "certs/serve.key"), PasswordFile: filepath.Join(dir, "secrets/serve.password"),
-			Line: 228},
+			Line: 274},
 	}
 }
 
