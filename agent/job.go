@@ -26,7 +26,8 @@ func Backup(ctx context.Context, root string, a *config.Account, log *slog.Logge
 		return backup.Result{}, err
 	}
 	defer arch.Close()
-	set := backup.Settings{Compression: a.Compression, Log: log.With("account", a.Name), Progress: p, Now: time.Now}
+	set := backup.Settings{Compression: a.Compression, Log: log.With("account", a.Name), Progress: p, Now: time.Now,
+		ThrottleBackoff: time.Duration(a.ThrottleBackoff)}
 	if a.Protocol == config.ProtocolPOP3 {
 		return backup.POP3(ctx, arch, backup.POP3Options{Settings: set, Dial: pop3Dialer(a, log),
 			Delete: a.POP3.Mode == config.POP3Delete, DeleteAfterDays: a.POP3.DeleteAfterDays,
@@ -57,6 +58,9 @@ func pop3Dialer(a *config.Account, log *slog.Logger) transport.POP3Dialer {
 // trouble refreshing a token oauth's, the rest is transport.Classify's, for
 // IMAP and POP3 alike.
 func classify(err error) schedule.Class {
+	if _, ok := backup.RetryAt(err); ok {
+		return schedule.Throttled // partial or failed: the server asked to wait
+	}
 	switch {
 	case errors.Is(err, archive.ErrBusy):
 		return schedule.Busy
@@ -74,4 +78,15 @@ func classify(err error) schedule.Class {
 		return schedule.Throttled
 	}
 	return schedule.Permanent
+}
+
+// retryAfter is how long the scheduler holds an account after a throttled
+// run: until the time the run recorded (the server's suggestion, or the
+// account's throttle_backoff), or as transport.RetryAfter says for a
+// throttled error that no backup run made.
+func retryAfter(err error) time.Duration {
+	if until, ok := backup.RetryAt(err); ok {
+		return max(time.Until(until), backup.MinThrottleBackoff)
+	}
+	return transport.RetryAfter(err)
 }

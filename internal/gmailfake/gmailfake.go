@@ -53,11 +53,21 @@ type Command struct {
 	N      int    // how many commands of this Name (and Body) the server has been sent, this one included
 }
 
+// Options change what the server announces. The zero value is Gmail.
+type Options struct {
+	// Generic leaves out X-GM-EXT-1: the server is then any IMAP server
+	// that shows one message in several folders.
+	Generic bool
+	// ListStatus announces LIST-STATUS (RFC 5819).
+	ListStatus bool
+}
+
 // Server is a running fake.
 type Server struct {
 	Addr     string
 	User     string
 	Password string
+	opts     Options
 
 	mu     sync.Mutex
 	msgs   []*Message
@@ -70,11 +80,17 @@ type Server struct {
 	reply  func(Command) string
 }
 
-// Start serves msgs on a free loopback port until the test ends. The
-// user is "alice", the password "secret".
+// Start serves msgs as Gmail on a free loopback port until the test
+// ends. The user is "alice", the password "secret".
 func Start(t testing.TB, msgs []*Message) *Server {
 	t.Helper()
-	s := &Server{User: "alice", Password: "secret", uids: map[string]map[uint64]uint32{},
+	return StartWith(t, msgs, Options{})
+}
+
+// StartWith is Start with options.
+func StartWith(t testing.TB, msgs []*Message, opts Options) *Server {
+	t.Helper()
+	s := &Server{User: "alice", Password: "secret", opts: opts, uids: map[string]map[uint64]uint32{},
 		next: map[string]uint32{}, counts: map[string]int{}, bodies: map[uint64]int{}, nextID: 1 << 60}
 	for _, m := range msgs {
 		s.add(m)
@@ -252,11 +268,21 @@ func newSession(s *Server, c net.Conn) *session {
 	return &session{s: s, conn: c, w: w, r: &reader{br: bufio.NewReader(c), w: w}}
 }
 
-const caps = "IMAP4rev1 UIDPLUS UNSELECT SPECIAL-USE X-GM-EXT-1"
+// caps are the capabilities the server announces.
+func (s *Server) caps() string {
+	c := "IMAP4rev1 UIDPLUS UNSELECT SPECIAL-USE"
+	if !s.opts.Generic {
+		c += " X-GM-EXT-1"
+	}
+	if s.opts.ListStatus {
+		c += " LIST-EXTENDED LIST-STATUS"
+	}
+	return c
+}
 
 func (ss *session) serve() {
 	defer ss.conn.Close()
-	fmt.Fprintf(ss.w, "* OK [CAPABILITY %s] Gimap ready\r\n", caps)
+	fmt.Fprintf(ss.w, "* OK [CAPABILITY %s] Gimap ready\r\n", ss.s.caps())
 	ss.w.Flush()
 	for {
 		tag, args, err := ss.r.command()
@@ -294,7 +320,7 @@ func (ss *session) run(tag string, args []any) bool {
 	}
 	switch name {
 	case "CAPABILITY":
-		fmt.Fprintf(ss.w, "* CAPABILITY %s\r\n%s OK done\r\n", caps, tag)
+		fmt.Fprintf(ss.w, "* CAPABILITY %s\r\n%s OK done\r\n", ss.s.caps(), tag)
 	case "NOOP", "CHECK":
 		fmt.Fprintf(ss.w, "%s OK done\r\n", tag)
 	case "LOGOUT":
@@ -339,7 +365,7 @@ func (ss *session) login(tag string, args []any) {
 		return
 	}
 	ss.authed = true
-	fmt.Fprintf(ss.w, "%s OK [CAPABILITY %s] alice authenticated (Success)\r\n", tag, caps)
+	fmt.Fprintf(ss.w, "%s OK [CAPABILITY %s] alice authenticated (Success)\r\n", tag, ss.s.caps())
 }
 
 func (ss *session) authedCommand(tag, name string, args []any) {
@@ -391,24 +417,31 @@ func (ss *session) list(args []any) error {
 		fmt.Fprint(ss.w, "* LIST (\\Noselect) \"/\" \"\"\r\n")
 		return nil
 	}
+	status := ss.s.opts.ListStatus && slices.ContainsFunc(args, func(a any) bool { return strings.EqualFold(text(a), "RETURN") })
 	for _, f := range ss.s.folders() {
 		attrs := `\HasNoChildren`
 		if f[1] != "" {
 			attrs += " " + f[1]
 		}
 		fmt.Fprintf(ss.w, "* LIST (%s) \"/\" %s\r\n", attrs, quote(f[0]))
+		if status && f[1] != `\Noselect` {
+			ss.writeStatus(f[0])
+		}
 	}
 	return nil
+}
+
+func (ss *session) writeStatus(folder string) {
+	v := ss.s.view(folder)
+	fmt.Fprintf(ss.w, "* STATUS %s (MESSAGES %d UIDNEXT %d UIDVALIDITY %d)\r\n", quote(folder), len(v.msgs),
+		ss.s.next[folder], uidValidity(folder))
 }
 
 func (ss *session) status(args []any) error {
 	if len(args) < 2 || !ss.s.exists(text(args[0])) {
 		return fmt.Errorf("NO [NONEXISTENT] Unknown Mailbox")
 	}
-	folder := text(args[0])
-	v := ss.s.view(folder)
-	fmt.Fprintf(ss.w, "* STATUS %s (MESSAGES %d UIDNEXT %d UIDVALIDITY %d)\r\n", quote(folder), len(v.msgs),
-		ss.s.next[folder], uidValidity(folder))
+	ss.writeStatus(text(args[0]))
 	return nil
 }
 
@@ -544,6 +577,7 @@ func (ss *session) fetchOne(seq int, uid uint32, m *Message, items list) {
 			parts = append(parts, `INTERNALDATE "`+m.Date.Format("02-Jan-2006 15:04:05 -0700")+`"`)
 		case item == "RFC822.SIZE":
 			parts = append(parts, fmt.Sprintf("RFC822.SIZE %d", len(m.Raw)))
+		case ss.s.opts.Generic && strings.HasPrefix(item, "X-GM-"):
 		case item == "X-GM-MSGID":
 			parts = append(parts, fmt.Sprintf("X-GM-MSGID %d", m.MsgID))
 		case item == "X-GM-LABELS":
