@@ -39,6 +39,7 @@ type content struct {
 	ready chan struct{} // closed once stored (ok) or given up
 	ok    bool
 	path  string          // the file: staged in tmp/, or published
+	next  string          // where a batch is publishing it now, if one is
 	row   archive.Message // what a link's row takes from it
 }
 
@@ -57,9 +58,7 @@ func stored(path string, row archive.Message) *content {
 func (cs *contents) stored(st *archive.Staged, row archive.Message) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	if _, ok := cs.bySHA[row.SHA256]; !ok || !st.Linked {
-		cs.bySHA[row.SHA256] = stored(st.Path(), row)
-	}
+	cs.bySHA[row.SHA256] = stored(st.Path(), row)
 	if row.GmailMsgID == 0 {
 		return
 	}
@@ -73,20 +72,33 @@ func (cs *contents) stored(st *archive.Staged, row archive.Message) {
 	}
 }
 
-// published notes that a batch renamed files: from is the path staged,
-// to the published one.
-func (cs *contents) published(moves map[string]string) {
+// publishing notes, before a batch renames its files, where they go:
+// from is the path staged, to the published one. A link to such a file
+// tries both. published then makes the new paths the files'.
+func (cs *contents) publishing(moves map[string]string) { cs.move(moves, false) }
+func (cs *contents) published(moves map[string]string)  { cs.move(moves, true) }
+
+func (cs *contents) move(moves map[string]string, done bool) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	for _, c := range cs.bySHA {
-		if to, ok := moves[c.path]; ok {
-			c.path = to
-		}
+		c.moved(moves, done)
 	}
 	for _, c := range cs.byMsgID {
-		if to, ok := moves[c.path]; ok && c.isReady() {
-			c.path = to
+		if c.isReady() {
+			c.moved(moves, done)
 		}
+	}
+}
+
+func (c *content) moved(moves map[string]string, done bool) {
+	to, ok := moves[c.path]
+	switch {
+	case !ok:
+	case done:
+		c.path, c.next = to, ""
+	default:
+		c.next = to
 	}
 }
 
@@ -126,11 +138,33 @@ func (cs *contents) release(msgID uint64) {
 	close(c.ready)
 }
 
-// path returns where a content is now (a batch may have published it).
-func (cs *contents) path(c *content) string {
+// candidates returns where a content is now, and where a batch is
+// publishing it.
+func (cs *contents) candidates(c *content) []candidate {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	return c.path
+	out := []candidate{{c.path, c.row}}
+	if c.next != "" {
+		out = append(out, candidate{c.next, c.row})
+	}
+	return out
+}
+
+// sharing returns the run's file of st's content with the INTERNALDATE
+// date, when a worker stored one; otherwise it records st as that file,
+// in the same step, so that of two workers storing one content at once
+// the second links to the first's.
+func (cs *contents) sharing(st *archive.Staged, date time.Time) []candidate {
+	cs.mu.Lock()
+	c, ok := cs.bySHA[st.SHA256]
+	if !ok || !archive.SameDate(c.row.InternalDate, date) {
+		cs.bySHA[st.SHA256] = stored(st.Path(), archive.Message{SHA256: st.SHA256, Size: st.Size, VSize: st.VSize,
+			MessageID: st.MessageID, InternalDate: date})
+		cs.mu.Unlock()
+		return nil
+	}
+	cs.mu.Unlock()
+	return cs.candidates(c)
 }
 
 // candidate is a file that holds a content, and its row.
@@ -139,17 +173,11 @@ type candidate struct {
 	row  archive.Message
 }
 
-// bySHA lists the files of the run and of the catalog that hold the
-// content sum with the INTERNALDATE date.
-func (cs *contents) bySHA256(ctx context.Context, sum [32]byte, date time.Time) ([]candidate, error) {
-	cs.mu.Lock()
-	c, ok := cs.bySHA[sum]
-	cs.mu.Unlock()
-	var out []candidate
-	if ok && archive.SameDate(c.row.InternalDate, date) {
-		out = append(out, candidate{cs.path(c), c.row})
-	}
-	found, err := cs.a.Catalog.ContentBySHA256(ctx, sum)
+// bySHA256 lists the files of the run (see sharing) and of the catalog
+// that hold st's content with the INTERNALDATE date.
+func (cs *contents) bySHA256(ctx context.Context, st *archive.Staged, date time.Time) ([]candidate, error) {
+	out := cs.sharing(st, date)
+	found, err := cs.a.Catalog.ContentBySHA256(ctx, st.SHA256)
 	return append(out, cs.catalogCandidates(found, date)...), err
 }
 

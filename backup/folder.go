@@ -107,8 +107,10 @@ func (fs *folderSync) sync(ctx context.Context) error {
 // of an old UIDVALIDITY gone, and reads the UIDs the catalog holds.
 func (fs *folderSync) loadCatalog(ctx context.Context) error {
 	cat, id, uv := fs.w.a.Catalog, fs.state.ID, fs.sel.UIDValidity
-	if err := adoptOrphans(ctx, fs.w.a, fs.f, fs.w.run, id); err != nil {
-		return fatal(err)
+	if !fs.w.adopted[id] {
+		if err := adoptOrphans(ctx, fs.w.a, fs.f, fs.w.run, id); err != nil {
+			return fatal(err)
+		}
 	}
 	retired, other, err := cat.RetireValidity(ctx, id, uv, fs.w.run)
 	if err != nil {

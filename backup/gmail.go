@@ -181,7 +181,7 @@ func (cs *contents) runCandidates(c *content, date time.Time) []candidate {
 	if !c.ok || !archive.SameDate(c.row.InternalDate, date) {
 		return nil
 	}
-	return []candidate{{cs.path(c), c.row}}
+	return cs.candidates(c)
 }
 
 // sortedLabels returns labels sorted, so that two answers of the same

@@ -73,6 +73,11 @@ func imapRun(ctx context.Context, a *archive.Writer, opts Options, run int64, st
 		opts.Progress.Start(total, -1)
 	}
 	sh := &shared{down: &outage{}, throttle: &throttle{}, contents: newContents(a)}
+	sh.adopted, err = adoptFirst(ctx, a, folders, run)
+	if err != nil {
+		transport.CloseIMAP(c)
+		return err
+	}
 	err = runWorkers(ctx, a, opts, run, st, c, folders, n, sh)
 	if err == nil {
 		sh.throttle.result(st)
@@ -199,6 +204,7 @@ type shared struct {
 	down     *outage
 	throttle *throttle
 	contents *contents
+	adopted  map[int64]bool // folders whose orphans were adopted before the workers started
 }
 
 // runWorkers syncs folders, in the given order, over up to n connections;
@@ -212,7 +218,8 @@ func runWorkers(ctx context.Context, a *archive.Writer, opts Options, run int64,
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		w := &worker{a: a, opts: opts, run: run, st: st, down: sh.down, throttle: sh.throttle, contents: sh.contents}
+		w := &worker{a: a, opts: opts, run: run, st: st, down: sh.down, throttle: sh.throttle, contents: sh.contents,
+			adopted: sh.adopted}
 		var first []serverFolder
 		if i == 0 {
 			// Taken before the others start: the open connection gets
@@ -237,6 +244,7 @@ type worker struct {
 	down     *outage
 	throttle *throttle
 	contents *contents
+	adopted  map[int64]bool
 	c        *imapclient.Client
 	spool    *archive.Spool
 }

@@ -86,7 +86,7 @@ func (b *pending) share(ctx context.Context, m *fetched) error {
 	if m.staged.Linked {
 		return nil
 	}
-	cands, err := b.fs.w.contents.bySHA256(ctx, m.staged.SHA256, m.date)
+	cands, err := b.fs.w.contents.bySHA256(ctx, m.staged, m.date)
 	if err != nil {
 		return fatal(err)
 	}
@@ -106,6 +106,7 @@ func (b *pending) flush(ctx context.Context) error {
 	}
 	n, bytes, saved := b.batch.Len(), b.batch.Bytes(), b.saved
 	moves := b.moves()
+	b.fs.w.contents.publishing(moves)
 	err := b.batch.Commit()
 	b.batch.Reset()
 	rows := b.rows
