@@ -105,4 +105,3 @@ func storedTwice(t *testing.T, root string) int {
 	}
 	return n
 }
-
