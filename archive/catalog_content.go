@@ -175,6 +175,10 @@ func marks(n int) string {
 	return string(b)
 }
 
+// EncodeLabel spells a folder name as a label in X-GM-LABELS: in modified
+// UTF-7, as mailbox names are, and as Gmail gives labels.
+func EncodeLabel(name string) string { return encodeMUTF7(name) }
+
 // Gmail is what a backup of a server with X-GM-EXT-1 recorded of one
 // message.
 type Gmail struct {
