@@ -177,6 +177,9 @@ func (a *Agent) backup(ctx context.Context, name string) error {
 	if err == nil && res.Outcome == archive.OutcomeOK {
 		a.prune(ctx, cfg.Archive, acct, log)
 	}
+	if len(acct.Replicate) > 0 && replicable(err) && ctx.Err() == nil {
+		a.replicate(ctx, cfg.Archive, acct, log)
+	}
 	return err
 }
 

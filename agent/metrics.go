@@ -18,6 +18,7 @@ import (
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/backup"
 	"github.com/mailkeep/mailkeep/config"
+	"github.com/mailkeep/mailkeep/replicate"
 	"github.com/mailkeep/mailkeep/schedule"
 	"github.com/mailkeep/mailkeep/serve"
 )
@@ -45,6 +46,8 @@ type metrics struct {
 	next        *prometheus.GaugeVec
 	throttled   *prometheus.GaugeVec
 	reloads     *prometheus.CounterVec
+	replicas    *prometheus.CounterVec
+	replicaOK   *prometheus.GaugeVec
 
 	// serve, registered when the agent serves the archive
 	sessions      prometheus.Gauge
@@ -80,11 +83,15 @@ func newMetrics(version string) *metrics {
 		next:      gauge("next_run_timestamp_seconds", "When the account's next run is due, before jitter, in Unix seconds.", acct),
 		throttled: gauge("throttled_until_timestamp_seconds", "Until when the server asked to be left alone after throttling the account's last run, in Unix seconds; no attempt comes before it. 0 when it did not.", acct),
 		reloads:   counter("config_reloads_total", "Configuration reloads on SIGHUP, by result (ok or failed).", []string{"result"}),
+		replicas: counter("replicate_runs_total", "Replications after a backup, by replica and outcome (ok, partial, failed).",
+			[]string{"account", "replica", "outcome"}),
+		replicaOK: gauge("replicate_last_success_timestamp_seconds", "When the replica last became complete (ok or partial), in Unix seconds.",
+			[]string{"account", "replica"}),
 	}
 	info := gauge("build_info", "Always 1; the version label is the build's.", []string{"version"})
 	info.WithLabelValues(version).Set(1)
 	m.reg.MustRegister(m.lastSuccess, m.lastRun, m.lastOutcome, m.runs, m.messages, m.bytes, m.deleted, m.pruned, m.prunedBytes, m.duration,
-		m.errors, m.skipped, m.running, m.next, m.throttled, m.reloads, info,
+		m.errors, m.skipped, m.running, m.next, m.throttled, m.reloads, m.replicas, m.replicaOK, info,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -142,7 +149,7 @@ func (m *metrics) forget(name string) {
 	l := prometheus.Labels{"account": name}
 	for _, v := range []interface{ DeletePartialMatch(prometheus.Labels) int }{m.lastSuccess, m.lastRun,
 		m.lastOutcome, m.runs, m.messages, m.bytes, m.deleted, m.pruned, m.prunedBytes, m.duration, m.errors, m.skipped,
-		m.running, m.next, m.throttled} {
+		m.running, m.next, m.throttled, m.replicas, m.replicaOK} {
 		v.DeletePartialMatch(l)
 	}
 }
@@ -169,6 +176,21 @@ func (m *metrics) seed(ctx context.Context, root string, log *slog.Logger) {
 			}
 			m.setThrottled(name, last.throttle.Until)
 		}
+	}
+}
+
+// observeReplica records one replication of an account to a replica.
+func (m *metrics) observeReplica(name, replica string, err error, now time.Time) {
+	outcome := archive.OutcomeOK
+	switch {
+	case errors.Is(err, replicate.ErrPartial):
+		outcome = archive.OutcomePartial
+	case err != nil:
+		outcome = archive.OutcomeFailed
+	}
+	m.replicas.WithLabelValues(name, replica, outcome).Inc()
+	if outcome != archive.OutcomeFailed {
+		m.replicaOK.WithLabelValues(name, replica).Set(float64(now.Unix()))
 	}
 }
 

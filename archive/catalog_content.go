@@ -13,7 +13,7 @@ import (
 // a JSON array of strings). The migration is migrations[gmailSchema-1]
 // and new catalogs run the same statements, so renumbering it (when
 // another migration lands first) means changing this constant alone.
-const gmailSchema = 6
+const gmailSchema = 7
 
 // contentColumns are schema gmailSchema's statements. messages_content
 // finds the rows of a content across folders (messages_sha starts with the

@@ -87,7 +87,7 @@ func TestLinkedContent(t *testing.T) {
 	must(t, err)
 	msgs, _ := snap.Messages(ctx, sb.ID, View{})
 	for _, m := range msgs {
-		if _, _, err := bf.measure(m); err != nil {
+		if _, _, err := bf.measure(m, false); err != nil {
 			t.Errorf("read %s through its link: %v", m.Key, err)
 		}
 	}

@@ -41,7 +41,8 @@ func (b *pending) add(ctx context.Context, m *fetched) error {
 	}
 	row := archive.Message{FolderID: fs.state.ID, UIDValidity: fs.sel.UIDValidity,
 		UID: uint32(m.uid), Key: key, File: mf.Name(), SHA256: st.SHA256, Size: st.Size, VSize: st.VSize,
-		InternalDate: m.date, Flags: m.flags, MessageID: st.MessageID, GmailMsgID: m.msgID, Labels: m.labels}
+		InternalDate: m.date, Flags: m.flags, MessageID: st.MessageID, FileSHA256: st.FileSHA256,
+		GmailMsgID: m.msgID, Labels: m.labels}
 	b.rows = append(b.rows, row)
 	fs.w.contents.stored(st, row)
 	if st.Linked {
@@ -97,9 +98,10 @@ func (b *pending) share(ctx context.Context, m *fetched) error {
 	return nil
 }
 
-// flush makes the batch's files durable, then records them. Once Commit
-// returns, the files belong to the archive, not the batch: if recording
-// them fails, the next run adopts them.
+// flush makes the batch's files durable, then records them
+// (archive.Writer.Publish). Once they are published, the files belong to
+// the archive, not the batch: if recording them fails, the next run
+// adopts them.
 func (b *pending) flush(ctx context.Context) error {
 	if b.batch.Len() == 0 {
 		return nil
@@ -107,17 +109,14 @@ func (b *pending) flush(ctx context.Context) error {
 	n, bytes, saved := b.batch.Len(), b.batch.Bytes(), b.saved
 	moves := b.moves()
 	b.fs.w.contents.publishing(moves)
-	err := b.batch.Commit()
+	err := b.fs.w.a.Publish(ctx, &b.batch, b.rows, b.fs.w.run)
 	b.batch.Reset()
-	rows := b.rows
 	b.rows, b.saved = nil, archive.RunStats{}
 	if err != nil {
 		return fatal(err)
 	}
 	b.fs.w.contents.published(moves)
-	if err := b.fs.w.a.Catalog.AddMessages(context.WithoutCancel(ctx), rows, b.fs.w.run); err != nil {
-		return fatal(err)
-	}
+	b.fs.w.opts.committed()
 	b.fs.w.st.add(func(s *archive.RunStats) {
 		s.NewMessages += n
 		s.NewBytes += bytes

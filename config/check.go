@@ -26,6 +26,7 @@ func check(cfg *Config, top *section, accounts []*section) {
 	checkServe(cfg, top, dir)
 	for i := range cfg.Accounts {
 		checkAccount(&cfg.Accounts[i], accounts[i], dir)
+		checkReplicas(&cfg.Accounts[i], accounts[i], dir, cfg.Archive)
 	}
 	checkUniqueNames(cfg.Accounts, accounts)
 	checkStateDir(cfg, top, dir)

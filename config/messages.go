@@ -101,10 +101,14 @@ func goTypeWords(t string) string {
 		return "a whole number"
 	case "string":
 		return "a string"
+	case "bool":
+		return "true or false"
 	case "[]string":
 		return "a list of strings"
 	case "[]yaml.Node":
 		return "a list of accounts"
+	case "[]config.Replica":
+		return "a list of replicas (each an s3 or a dir mapping)"
 	}
 	if strings.HasPrefix(t, "config.") {
 		return "a mapping of keys"

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 
@@ -72,7 +73,22 @@ func (p *parser) walkPair(k, v *yaml.Node, t reflect.Type, s *section, prefix st
 		p.walk(v, ft, s, key+".")
 		return
 	}
+	if ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct && resolve(v).Kind == yaml.SequenceNode {
+		p.walkItems(resolve(v), ft.Elem(), s, key)
+		return
+	}
 	p.markValue(v, key, ft.Kind() == reflect.Slice)
+}
+
+// walkItems walks the mappings of a list of structs, each under the
+// prefix key[i].
+func (p *parser) walkItems(v *yaml.Node, t reflect.Type, s *section, key string) {
+	p.markValue(v, key, true)
+	for i, item := range v.Content {
+		at := fmt.Sprintf("%s[%d]", key, i)
+		s.lines[at] = resolve(item).Line
+		p.walk(item, t, s, at+".")
+	}
 }
 
 // walkMerge walks the mappings merged in by "<<: *anchor" or

@@ -31,6 +31,9 @@ func (c *Config) Warnings(names ...string) []Warning {
 		if a.TLS == TLSNone && !loopback(a.Host) {
 			w = append(w, Warning{a.Name, fmt.Sprintf("%s: tls none sends the login unencrypted; use implicit or starttls outside a trusted network", at)})
 		}
+		for _, e := range insecureReplicas(a) {
+			w = append(w, Warning{a.Name, fmt.Sprintf("%s: replicate endpoint %s sends the archive unencrypted; use https outside a trusted network", at, e)})
+		}
 	}
 	return append(w, c.serveWarnings(uint32(mode), exposed)...)
 }

@@ -127,9 +127,12 @@ func (fr *folderRun) loadLabelJob(ctx context.Context) error {
 			return fmt.Errorf("folder %q: %w", j.src.Name, err)
 		}
 		fr.folders[j.src.ID] = f
-		msgs, err := fr.r.snap.Messages(ctx, j.src.ID, archive.View{Run: fr.r.asOf.ID})
+		msgs, err := fr.r.snap.Messages(ctx, j.src.ID, fr.r.view())
 		if err != nil {
 			return err
+		}
+		if fr.r.only != nil {
+			msgs = slices.DeleteFunc(msgs, func(m archive.Message) bool { return !fr.r.only[m.ID] })
 		}
 		gm, err := fr.r.snap.Gmail(ctx, j.src.ID)
 		if err != nil {

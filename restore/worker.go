@@ -202,9 +202,12 @@ func (r *runner) newFolderRun(ctx context.Context, j *job) (*folderRun, error) {
 	if j.labels != nil {
 		return fr, fr.loadLabelJob(ctx)
 	}
-	msgs, err := r.snap.Messages(ctx, j.src.ID, archive.View{Run: r.asOf.ID})
+	msgs, err := r.snap.Messages(ctx, j.src.ID, r.view())
 	if err != nil {
 		return fr, err
+	}
+	if r.only != nil {
+		msgs = slices.DeleteFunc(msgs, func(m archive.Message) bool { return !r.only[m.ID] })
 	}
 	fr.msgs, fr.settled = msgs, make([]bool, len(msgs))
 	if j.skip != nil {

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Installs the IMAP servers the tests start: Dovecot with apt-get install,
+# Installs the servers the tests start: Dovecot with apt-get install,
 # Cyrus IMAP and Courier IMAP unpacked from their Debian packages into
 # directories of their own (Debian's packages conflict with dovecot-imapd:
-# "Conflicts: imap-server", so apt-get cannot put them beside it).
+# "Conflicts: imap-server", so apt-get cannot put them beside it), and the
+# S3 server versitygw, built once with go install.
 #
 #   scripts/test-servers.sh            # safe to run again; installing takes root
 #
-# Where the unpacked servers go (the tests look in the same places):
+# Where they go (the tests look in the same places):
 #   MAILKEEP_CYRUS_ROOT   (/opt/mailkeep-test/cyrus)
 #   MAILKEEP_COURIER_ROOT (/opt/mailkeep-test/courier)
+#   MAILKEEP_VERSITYGW    (/opt/mailkeep-test/bin/versitygw)
 #
 # A root that holds a complete unpacking of the same package versions is left
 # alone. Any failure ends the script with a non-zero status.
@@ -16,6 +18,8 @@ set -euo pipefail
 
 CYRUS_ROOT=${MAILKEEP_CYRUS_ROOT:-/opt/mailkeep-test/cyrus}
 COURIER_ROOT=${MAILKEEP_COURIER_ROOT:-/opt/mailkeep-test/courier}
+VERSITYGW=${MAILKEEP_VERSITYGW:-/opt/mailkeep-test/bin/versitygw}
+VERSITYGW_VERSION=v1.8.0
 
 CYRUS_PKGS=(cyrus-imapd cyrus-common cyrus-clients sasl2-bin libical3 libpcre3 libxapian30)
 COURIER_PKGS=(courier-imap courier-base courier-authlib courier-authdaemon courier-authlib-userdb
@@ -151,12 +155,31 @@ check_libs() {
   return $ok
 }
 
+# install_versitygw: the S3 server of the replicate tests, built from its Go
+# module (one binary; about a minute to build); kept while it is the same
+# version.
+install_versitygw() {
+  if [ -x "$VERSITYGW" ] && go version -m "$VERSITYGW" 2>/dev/null |
+    grep -q "mod[[:space:]]*github.com/versity/versitygw[[:space:]]*$VERSITYGW_VERSION"; then
+    return 0
+  fi
+  command -v go >/dev/null 2>&1 || die "go is needed to build versitygw"
+  mkdir -p "$(dirname "$VERSITYGW")"
+  local bin
+  bin=$(mktemp -d)
+  GOBIN=$bin go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION" ||
+    die "go install versitygw@$VERSITYGW_VERSION failed"
+  mv "$bin/versitygw" "$VERSITYGW"
+  rmdir "$bin"
+}
+
 WORK=$(mktemp -d)
 chmod 0755 "$WORK"
 trap 'rm -rf "$WORK"' EXIT
 install_dovecot
 unpack "$CYRUS_ROOT" "${CYRUS_BINS[@]}" -- "${CYRUS_PKGS[@]}"
 unpack "$COURIER_ROOT" "${COURIER_BINS[@]}" -- "${COURIER_PKGS[@]}"
+install_versitygw
 # Courier's namespace mounts its overlays with mount(8); its makeuserdb is Perl.
 for tool in mount perl; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool is missing (Debian: mount, perl-base)"
@@ -164,3 +187,4 @@ done
 dovecot --version | sed 's/^/dovecot /'
 echo "cyrus $(grep '^cyrus-imapd=' "$CYRUS_ROOT/.packages" | cut -d= -f2) in $CYRUS_ROOT"
 echo "courier $(grep '^courier-imap=' "$COURIER_ROOT/.packages" | cut -d= -f2) in $COURIER_ROOT"
+echo "versitygw $VERSITYGW_VERSION in $VERSITYGW"

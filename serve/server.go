@@ -44,6 +44,9 @@ type Options struct {
 	LoginDelay time.Duration
 	// MaxSessions bounds the connections served at once; default 100.
 	MaxSessions int
+	// Open opens an account's Snapshot, once per session; default
+	// archive.OpenSnapshot under Root. serve --from opens a replica's.
+	Open func(ctx context.Context, account string) (*archive.Snapshot, error)
 }
 
 // Server serves the archive of some accounts over IMAP, read-only.
@@ -74,6 +77,11 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.MaxSessions == 0 {
 		opts.MaxSessions = 100
 	}
+	if opts.Open == nil {
+		opts.Open = func(ctx context.Context, name string) (*archive.Snapshot, error) {
+			return archive.OpenSnapshot(ctx, opts.Root, name)
+		}
+	}
 	s := &Server{opts: opts, log: opts.Log, runs: map[string]int64{}, sessions: make(chan struct{}, opts.MaxSessions)}
 	for _, name := range opts.Accounts {
 		run, err := s.resolve(ctx, name)
@@ -90,7 +98,7 @@ func (s *Server) resolve(ctx context.Context, name string) (int64, error) {
 	if s.opts.AsOf.IsZero() {
 		return 0, nil
 	}
-	snap, err := archive.OpenSnapshot(ctx, s.opts.Root, name)
+	snap, err := s.opts.Open(ctx, name)
 	if errors.Is(err, archive.ErrNoArchive) {
 		s.log.Warn("the account has no archive yet: it cannot be served as of a run", "account", name)
 		return -1, nil

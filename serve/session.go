@@ -116,7 +116,7 @@ func unavailable(err error) string {
 
 // open opens an account's Snapshot and finds the run it is served as of.
 func (srv *Server) open(ctx context.Context, name string) (*archive.Snapshot, int64, error) {
-	snap, err := archive.OpenSnapshot(ctx, srv.opts.Root, name)
+	snap, err := srv.opts.Open(ctx, name)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -14,7 +14,7 @@ import (
 )
 
 func serveCommand(g *globals) *cobra.Command {
-	var listen, asOf string
+	var listen, asOf, from string
 	cmd := &cobra.Command{
 		Use:   "serve [--listen ADDR] [--as-of RUN|DATE] [ACCOUNT...]",
 		Short: "Serve the archive as a read-only IMAP server, for any mail client",
@@ -31,17 +31,22 @@ id, or the last run that started at or before an RFC 3339 time (2026-11-01T08:00
 date (2026-11-01: the end of that day, local time) or an age (3d, 12h).
 
 --listen overrides serve.listen. An address that is not loopback needs serve.tls_cert and
-serve.tls_key. SIGINT or SIGTERM stop it.`,
+serve.tls_key. SIGINT or SIGTERM stop it.
+
+--from s3://BUCKET/PREFIX or --from DIR serves the accounts' replicas instead of the archive
+(as restore --from reads them): each session reads the state the replica holds when it logs
+in.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runServe(cmd.Context(), g, args, listen, asOf)
+			return runServe(cmd.Context(), g, args, listen, asOf, from)
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "", "host:port to serve on (default serve.listen, 127.0.0.1:1143)")
 	cmd.Flags().StringVar(&asOf, "as-of", "", "serve the state of this run: a run id, a date, an RFC 3339 time or an age (3d)")
+	cmd.Flags().StringVar(&from, "from", "", "serve the accounts' replicas: s3://BUCKET/PREFIX or a directory")
 	return cmd
 }
 
-func runServe(ctx context.Context, g *globals, names []string, listen, asOf string) error {
+func runServe(ctx context.Context, g *globals, names []string, listen, asOf, from string) error {
 	log, cfg, accts, err := g.setup(names)
 	if err != nil {
 		return err
@@ -51,6 +56,19 @@ func runServe(ctx context.Context, g *globals, names []string, listen, asOf stri
 		return withCode(exitUsage, err)
 	}
 	opts := agent.ServeOptions{Listen: listen, AsOf: at}
+	if from != "" {
+		opts.Open = func(ctx context.Context, name string) (*archive.Snapshot, error) {
+			a, err := cfg.Account(name)
+			if err != nil {
+				return nil, err
+			}
+			rp, err := openReplica(ctx, a, from, 0)
+			if err != nil {
+				return nil, err
+			}
+			return rp.Snapshot, nil
+		}
+	}
 	for _, a := range accts {
 		opts.Accounts = append(opts.Accounts, a.Name)
 	}
