@@ -17,9 +17,13 @@ const gmailSchema = 7
 
 // contentColumns are schema gmailSchema's statements. messages_content
 // finds the rows of a content across folders (messages_sha starts with the
-// folder), messages_gm_msgid the rows of a Gmail message.
+// folder), messages_gm_msgid the rows of a Gmail message. A staged row
+// (encrypted archives, see catalog_staged.go) carries the Gmail columns
+// too, so that a message adopted from it keeps them.
 const contentColumns = `ALTER TABLE messages ADD COLUMN gm_msgid INTEGER;
 ALTER TABLE messages ADD COLUMN gm_labels TEXT;
+ALTER TABLE staged ADD COLUMN gm_msgid INTEGER;
+ALTER TABLE staged ADD COLUMN gm_labels TEXT;
 CREATE INDEX messages_content ON messages (sha256);
 CREATE INDEX messages_gm_msgid ON messages (gm_msgid) WHERE gm_msgid IS NOT NULL`
 
@@ -63,7 +67,7 @@ type Content struct {
 
 const contentCols = `m.id, m.folder_id, m.uidvalidity, m.uid, COALESCE(m.uidl, ''), m.key, m.file, m.sha256,
 	m.size, m.vsize, m.internaldate, m.flags, m.message_id, m.first_run, m.last_run, COALESCE(m.gone_run, 0),
-	COALESCE(m.gm_msgid, 0), f.dir`
+	COALESCE(m.gm_msgid, 0), f.dir, m.file_sha256`
 
 // contentLimit bounds the rows a content lookup returns: they are
 // candidates for one link, and any one whose file is there will do.
@@ -92,10 +96,12 @@ func (c *Catalog) queryContent(ctx context.Context, where string, arg any) ([]Co
 	for rows.Next() {
 		var ct Content
 		var msgID int64
-		m, err := scanMessage(extraScanner{rows, []any{&msgID, &ct.Dir}})
+		var fileSum []byte
+		m, err := scanMessage(extraScanner{rows, []any{&msgID, &ct.Dir, &fileSum}})
 		if err != nil {
 			return nil, fmt.Errorf("catalog: %w", err)
 		}
+		copy(m.FileSHA256[:], fileSum)
 		ct.Message, ct.GmailMsgID = m, uint64(msgID)
 		out = append(out, ct)
 	}

@@ -46,7 +46,7 @@ func (f *Folder) StageLink(src string, c Message) (*Staged, error) {
 		return nil, fmt.Errorf("link %s: %w", c.Key, err)
 	}
 	st := &Staged{Folder: f, tmp: tmp, file: file, Size: c.Size, VSize: c.VSize, SHA256: c.SHA256,
-		MessageID: c.MessageID, Linked: true}
+		MessageID: c.MessageID, FileSHA256: c.FileSHA256, Linked: true}
 	if fi, err := file.Stat(); err == nil {
 		st.DiskSize = fi.Size()
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // linkFolder stores, in a new folder named name, a hard link to every
@@ -158,5 +159,77 @@ func TestFreedBytes(t *testing.T) {
 	}
 	if got := freedBytes([]fs.FileInfo{nil}); got[0] != 0 {
 		t.Errorf("a file gone: %v", got)
+	}
+}
+
+// TestEncryptedLinkedContent: in an encrypted archive a link is of the
+// stored age file, so its row takes the SHA-256 as stored from the
+// content's row. A crash after a batch of links was published and before
+// its rows were recorded leaves them to adoption from their staged rows,
+// without the identity, with their Gmail columns; verify then checks each
+// content once, with the identity and without.
+func TestEncryptedLinkedContent(t *testing.T) {
+	ctx := context.Background()
+	keys := newKeys(t)
+	a, err := OpenWriterKeys(ctx, t.TempDir(), "acct", nil, backupKeys(keys))
+	must(t, err)
+	t.Cleanup(func() { a.Close() })
+	run, _ := a.Catalog.BeginRun(ctx, "imap", time.Now())
+	fa, _ := a.Folder("A", '/')
+	sa, _ := a.Catalog.EnsureFolder(ctx, fa, run)
+	sp, _ := NewSpool("")
+	storeRange(t, a, fa, sp, sa.ID, run, 1, 3)
+	fb, _ := a.Folder("B", '/')
+	sb, _ := a.Catalog.EnsureFolder(ctx, fb, run)
+
+	msgs, _ := a.Catalog.FolderMessages(ctx, sa.ID)
+	var b Batch
+	var rows []Message
+	for i, m := range msgs {
+		found, err := a.Catalog.ContentBySHA256(ctx, m.SHA256)
+		if err != nil || len(found) != 1 || found[0].FileSHA256 != m.FileSHA256 || m.FileSHA256 == ([32]byte{}) {
+			t.Fatalf("content of %s: %+v, %v", m.Key, found, err)
+		}
+		src, err := a.ContentPath(found[0])
+		must(t, err)
+		st, err := fb.StageLink(src, found[0].Message)
+		must(t, err)
+		mf, err := b.Add(st, m.Key, "S", m.InternalDate)
+		must(t, err)
+		rows = append(rows, Message{FolderID: sb.ID, UIDValidity: 7, UID: m.UID, Key: m.Key, File: mf.Name(),
+			SHA256: st.SHA256, Size: st.Size, VSize: st.VSize, InternalDate: m.InternalDate, Flags: []string{`\Seen`},
+			MessageID: st.MessageID, FileSHA256: st.FileSHA256, GmailMsgID: uint64(100 + i), Labels: []string{"x"}})
+	}
+	// The crash: Publish's first two steps, and no rows.
+	must(t, a.Catalog.stage(ctx, rows))
+	must(t, b.Commit())
+	if n, err := a.AdoptOrphans(ctx, fb, sb.ID, run); err != nil || n != 3 {
+		t.Fatalf("adopted %d, %v", n, err)
+	}
+	adopted, _ := a.Catalog.FolderMessages(ctx, sb.ID)
+	for i, m := range adopted {
+		if m.FileSHA256 != msgs[i].FileSHA256 {
+			t.Errorf("%s: SHA-256 as stored %x, want the content's %x", m.Key, m.FileSHA256, msgs[i].FileSHA256)
+		}
+		if found, _ := a.Catalog.ContentByGmailMsgID(ctx, uint64(100+i)); len(found) != 1 || found[0].Key != m.Key {
+			t.Errorf("X-GM-MSGID %d after adoption: %+v", 100+i, found)
+		}
+	}
+	as, bs := curFiles(t, a, "A"), curFiles(t, a, "B")
+	for i := range as {
+		fia, _ := os.Stat(as[i])
+		fib, _ := os.Stat(bs[i])
+		if !os.SameFile(fia, fib) {
+			t.Fatalf("%s and %s: not one file", as[i], bs[i])
+		}
+	}
+	for _, k := range []*Keys{nil, keys} {
+		if k != nil {
+			a = openAs(t, a, k)
+		}
+		rep, err := a.Verify(ctx, VerifyOptions{})
+		if err != nil || len(rep.Problems) > 0 || rep.Messages != 6 || rep.Shared != 3 || rep.HashesOnly != (k == nil) {
+			t.Fatalf("verify (hashes only %v): %+v, %v", rep.HashesOnly, rep, err)
+		}
 	}
 }

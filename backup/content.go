@@ -159,7 +159,7 @@ func (cs *contents) sharing(st *archive.Staged, date time.Time) []candidate {
 	c, ok := cs.bySHA[st.SHA256]
 	if !ok || !archive.SameDate(c.row.InternalDate, date) {
 		cs.bySHA[st.SHA256] = stored(st.Path(), archive.Message{SHA256: st.SHA256, Size: st.Size, VSize: st.VSize,
-			MessageID: st.MessageID, InternalDate: date})
+			MessageID: st.MessageID, InternalDate: date, FileSHA256: st.FileSHA256})
 		cs.mu.Unlock()
 		return nil
 	}
