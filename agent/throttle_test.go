@@ -77,6 +77,9 @@ func throttleMailbox() []*gmailfake.Message {
 	return out
 }
 
+// throttleConfig is the account of the test, without the search index:
+// its follower reads messages through zstd decoders shared with the rest
+// of the process, whose goroutines live outside the test's bubble.
 func throttleConfig(t *testing.T, srv *gmailfake.Server) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -93,6 +96,7 @@ accounts:
     connections: 1
     schedule: "@every 10m"
     throttle_backoff: 45m
+    index: false
 agent:
   stop_timeout: 5s
 `, filepath.Join(dir, "archive"), host, port, srv.User, srv.Password)

@@ -14,9 +14,10 @@ import (
 // archive already holds (the same SHA-256, or the same X-GM-MSGID on a
 // server with X-GM-EXT-1) and whose INTERNALDATE is the same is stored as
 // a hard link to the file that holds it (archive.Folder.StageLink). The
-// archive's catalog finds content stored by earlier runs; contents finds
-// what the run's own workers stored, staged or published, so that two
-// folders synced at once store it once as well.
+// archive's catalog finds content whose rows are recorded; contents finds
+// what the run's own workers stored and have not recorded yet (staged, or
+// published by a batch that is recording its rows), so that two folders
+// synced at once store it once as well.
 //
 // On a server with X-GM-EXT-1 a folder asks for the X-GM-MSGID of its new
 // messages before their bodies (see gmail.go). A body is then downloaded
@@ -87,6 +88,29 @@ func (cs *contents) move(moves map[string]string, done bool) {
 	for _, c := range cs.byMsgID {
 		if c.isReady() {
 			c.moved(moves, done)
+		}
+	}
+}
+
+// recorded forgets the contents a batch published once its rows are
+// recorded: the catalog finds them from then on, so what the run keeps is
+// bounded by its batches in flight, not by what it stored. A worker that
+// waits for one keeps it.
+func (cs *contents) recorded(moves map[string]string) {
+	done := make(map[string]bool, len(moves))
+	for _, to := range moves {
+		done[to] = true
+	}
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	for k, c := range cs.bySHA {
+		if done[c.path] {
+			delete(cs.bySHA, k)
+		}
+	}
+	for k, c := range cs.byMsgID {
+		if c.isReady() && done[c.path] {
+			delete(cs.byMsgID, k)
 		}
 	}
 }

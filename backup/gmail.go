@@ -100,22 +100,20 @@ func (fs *folderSync) gmailChunk(ctx context.Context, b *pending, chunk []imap.U
 			download = append(download, m.uid)
 			continue
 		}
-		cands, err := fs.w.contents.byGmailMsgID(ctx, m.msgID, m.date)
-		if err != nil {
-			return nil, fatal(err)
-		}
-		done, err := fs.linkFrom(ctx, b, m, cands)
-		if err != nil || done {
-			if err != nil {
-				return nil, err
-			}
-			continue
-		}
 		c, mine := fs.w.contents.claim(m.msgID)
 		switch {
 		case mine:
+			// Claimed before the catalog is asked: the run forgets a
+			// content once its row is recorded (contents.recorded), so
+			// the catalog has whatever the claim did not find.
 			claims = append(claims, m.msgID)
-			download = append(download, m.uid)
+			done, err := fs.linkFromCatalog(ctx, b, m)
+			if err != nil {
+				return nil, err
+			}
+			if !done {
+				download = append(download, m.uid)
+			}
 		case c.isReady():
 			// Stored by another worker of the run already.
 			done, err := fs.linkFrom(ctx, b, m, fs.w.contents.runCandidates(c, m.date))
@@ -159,6 +157,17 @@ func (fs *folderSync) fetchMeta(set imap.UIDSet) ([]gmailMeta, error) {
 		return nil, fmt.Errorf("fetch X-GM-MSGID: %w", err)
 	}
 	return out, nil
+}
+
+// linkFromCatalog archives message m as a link to a content of the
+// catalog with its X-GM-MSGID and INTERNALDATE; done is false when there
+// is none.
+func (fs *folderSync) linkFromCatalog(ctx context.Context, b *pending, m gmailMeta) (bool, error) {
+	cands, err := fs.w.contents.byGmailMsgID(ctx, m.msgID, m.date)
+	if err != nil {
+		return false, fatal(err)
+	}
+	return fs.linkFrom(ctx, b, m, cands)
 }
 
 // linkFrom archives message m as a link to the first candidate whose file

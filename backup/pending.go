@@ -116,6 +116,7 @@ func (b *pending) flush(ctx context.Context) error {
 		return fatal(err)
 	}
 	b.fs.w.contents.published(moves)
+	b.fs.w.contents.recorded(moves)
 	b.fs.w.opts.committed()
 	b.fs.w.st.add(func(s *archive.RunStats) {
 		s.NewMessages += n
