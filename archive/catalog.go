@@ -11,7 +11,7 @@ import (
 )
 
 // schemaVersion is the catalog schema this build writes (PRAGMA user_version).
-const schemaVersion = 6
+const schemaVersion = gmailSchema
 
 // pruneSchema is the first schema with the prune tables; a read-only
 // catalog of an older schema has none, and nothing was pruned from it.
@@ -110,10 +110,11 @@ var migrations = map[int]string{
 	pruneSchema - 1:      pruneTables,
 	listingSchema - 1:    `ALTER TABLE folders ADD COLUMN special_use TEXT NOT NULL DEFAULT '';` + accountMetaTable,
 	encryptionSchema - 1: encryptionTables,
+	gmailSchema - 1:      contentColumns,
 }
 
 // created are the statements that make a new catalog of schemaVersion.
-var created = []string{schema, refetchTable, pruneTables, accountMetaTable, encryptionTables}
+var created = []string{schema, refetchTable, pruneTables, accountMetaTable, encryptionTables, contentColumns}
 
 const schema = `
 CREATE TABLE runs (
@@ -268,6 +269,13 @@ type RunStats struct {
 	// (after QUIT was answered +OK). It is not a column of runs: the
 	// messages' server_deleted_run records it.
 	ServerDeleted int
+	// Of the new messages, Linked were stored as a hard link to content
+	// the account's archive already held (see Folder.StageLink), which
+	// saved SavedBytes of disk (the size of their files); NotDownloaded
+	// were not even downloaded, because Gmail's X-GM-MSGID named content
+	// the archive held. None of the three is a column of runs.
+	Linked, NotDownloaded int
+	SavedBytes            int64
 }
 
 // Run is one row of the runs table.

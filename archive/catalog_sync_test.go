@@ -74,7 +74,7 @@ func TestMigrateFromSchema1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{`ALTER TABLE folders DROP COLUMN clean_run`, `DROP TABLE refetch`,
+	for _, q := range []string{undoContentColumns, `ALTER TABLE folders DROP COLUMN clean_run`, `DROP TABLE refetch`,
 		`DROP TABLE pruned`, `DROP TABLE prunes`, `ALTER TABLE folders DROP COLUMN special_use`, `DROP TABLE account_meta`,
 		`ALTER TABLE messages DROP COLUMN file_sha256`, `DROP TABLE staged`, `PRAGMA user_version = 1`} {
 		if _, err := db.Exec(q); err != nil {

@@ -66,8 +66,12 @@ type Staged struct {
 	// archive (zero in a plain one): what checks the file without the
 	// identity.
 	FileSHA256 [32]byte
-	tmp        string
-	file       *os.File
+	// Linked: the file is a hard link to content the archive holds
+	// (StageLink); DiskSize is then the size of that content's file.
+	Linked   bool
+	DiskSize int64
+	tmp      string
+	file     *os.File
 }
 
 // Write streams r into a new temp file of folder f. The caller publishes

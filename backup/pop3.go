@@ -49,7 +49,7 @@ func POP3(ctx context.Context, a *archive.Writer, opts POP3Options) (Result, err
 	st.add(func(s *archive.RunStats) { s.Folders = 1 })
 	r := &pop3Run{a: a, opts: opts, run: run, start: start, st: st}
 	err = r.do(ctx)
-	return finish(ctx, a, run, start, st, err, opts.Now())
+	return finish(ctx, a, run, start, st, err, opts.Settings)
 }
 
 // pop3Run is the state of one POP3 run that outlives a session.
