@@ -207,7 +207,12 @@ func TestEncryptedLinkedContent(t *testing.T) {
 		t.Fatalf("adopted %d, %v", n, err)
 	}
 	adopted, _ := a.Catalog.FolderMessages(ctx, sb.ID)
-	for i, m := range adopted {
+	index := map[string]int{} // adoption order is not the order of msgs
+	for i, m := range msgs {
+		index[m.Key] = i
+	}
+	for _, m := range adopted {
+		i := index[m.Key]
 		if m.FileSHA256 != msgs[i].FileSHA256 {
 			t.Errorf("%s: SHA-256 as stored %x, want the content's %x", m.Key, m.FileSHA256, msgs[i].FileSHA256)
 		}
