@@ -47,10 +47,30 @@ func (c *Client) UIDL(ctx context.Context) ([]Entry, error) {
 	return entries, nil
 }
 
+// uidl sends UIDL and LIST, both at once when the server allows
+// pipelining, and joins their answers.
 func (c *Client) uidl() ([]Entry, error) {
-	if _, err := c.command("UIDL"); err != nil {
+	pipelined := c.Pipelining()
+	if err := c.queue("UIDL"); err != nil {
+		return nil, err
+	}
+	if pipelined {
+		if err := c.queue("LIST"); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.flush(); err != nil {
+		return nil, err
+	}
+	if _, err := c.readStatus("UIDL"); err != nil {
 		var se *ServerError
 		if errors.As(err, &se) {
+			if pipelined { // the LIST answer follows; the session stays usable
+				var lse *ServerError
+				if lerr := c.readList(func(int, int64) error { return nil }); lerr != nil && !errors.As(lerr, &lse) {
+					return nil, lerr
+				}
+			}
 			return nil, fmt.Errorf("%w: %w", ErrNoUIDL, err)
 		}
 		return nil, err
@@ -62,8 +82,13 @@ func (c *Client) uidl() ([]Entry, error) {
 	}); err != nil {
 		return nil, err
 	}
+	if !pipelined {
+		if err := c.send("LIST"); err != nil {
+			return nil, err
+		}
+	}
 	entries := make([]Entry, 0, len(uids))
-	err := c.list(func(num int, size int64) error {
+	err := c.readList(func(num int, size int64) error {
 		uid, ok := uids[num]
 		if !ok {
 			return fmt.Errorf("%w: message %d is in LIST but not in UIDL", errProtocol, num)
@@ -100,7 +125,16 @@ func (c *Client) List(ctx context.Context) ([]Entry, error) {
 
 // list sends LIST and hands each message's number and size to fn.
 func (c *Client) list(fn func(num int, size int64) error) error {
-	if _, err := c.command("LIST"); err != nil {
+	if err := c.send("LIST"); err != nil {
+		return err
+	}
+	return c.readList(fn)
+}
+
+// readList reads the answer to LIST, sent already, and hands each
+// message's number and size to fn.
+func (c *Client) readList(fn func(num int, size int64) error) error {
+	if _, err := c.readStatus("LIST"); err != nil {
 		return err
 	}
 	return c.readListing("LIST", func(num int, value string) error {
