@@ -41,15 +41,31 @@ const pop3Folder = "INBOX"
 func POP3(ctx context.Context, a *archive.Writer, opts POP3Options) (Result, error) {
 	opts.Settings.setDefaults()
 	start := opts.Now()
+	r := &pop3Run{a: a, opts: opts, start: start, st: &stats{}}
+	if opts.Dial != nil {
+		// The server takes longer to greet and log in than the catalog
+		// takes to record the run and prepare the folder: do both at once.
+		r.dialed = make(chan pop3Dialed, 1)
+		go func() {
+			c, err := opts.Dial(ctx)
+			r.dialed <- pop3Dialed{c, err}
+		}()
+		defer r.dropDialed()
+	}
 	run, err := a.Catalog.BeginRun(ctx, "pop3", start)
 	if err != nil {
 		return Result{}, err
 	}
-	st := &stats{}
-	st.add(func(s *archive.RunStats) { s.Folders = 1 })
-	r := &pop3Run{a: a, opts: opts, run: run, start: start, st: st}
+	r.run = run
+	r.st.add(func(s *archive.RunStats) { s.Folders = 1 })
 	err = r.do(ctx)
-	return finish(ctx, a, run, start, st, err, opts.Now())
+	return finish(ctx, a, run, start, r.st, err, opts.Now())
+}
+
+// pop3Dialed is the outcome of the first dial, begun with the run.
+type pop3Dialed struct {
+	c   *pop3.Client
+	err error
 }
 
 // pop3Run is the state of one POP3 run that outlives a session.
@@ -61,8 +77,45 @@ type pop3Run struct {
 	st     *stats
 	folder *archive.Folder
 	state  archive.FolderState
-	spool  *archive.Spool
+	spool  *archive.Spool   // made on first use
 	bg     []*archive.Spool // the stager's, made on first use
+	// dialed delivers the first session's client, dialed while the run
+	// prepares; nil once taken.
+	dialed chan pop3Dialed
+}
+
+// dial returns the client dialed at the start of the run, the first time,
+// and a new one after that.
+func (r *pop3Run) dial(ctx context.Context) (*pop3.Client, error) {
+	if r.dialed == nil {
+		return r.opts.Dial(ctx)
+	}
+	d := <-r.dialed
+	r.dialed = nil
+	return d.c, d.err
+}
+
+// dropDialed closes the client dialed at the start of the run if no
+// session took it (preparing the archive failed).
+func (r *pop3Run) dropDialed() {
+	if r.dialed == nil {
+		return
+	}
+	if d := <-r.dialed; d.c != nil {
+		d.c.Close()
+	}
+	r.dialed = nil
+}
+
+// sessionSpool returns the spool that writes messages on the session's
+// goroutine, made on first use: a run with nothing new needs none.
+func (r *pop3Run) sessionSpool() (*archive.Spool, error) {
+	if r.spool != nil {
+		return r.spool, nil
+	}
+	sp, err := archive.NewSpool(r.opts.Compression)
+	r.spool = sp
+	return sp, err
 }
 
 // stageSpools returns the spools of the stager's background goroutines.
@@ -87,6 +140,7 @@ func (r *pop3Run) do(ctx context.Context) error {
 		return errors.New("pop3 backup: no dialer")
 	}
 	if err := r.prepare(ctx); err != nil {
+		r.dropDialed()
 		return err
 	}
 	var err error
@@ -125,15 +179,12 @@ func (r *pop3Run) prepare(ctx context.Context) error {
 	if r.state, err = r.a.Catalog.EnsureFolder(ctx, f, r.run); err != nil {
 		return err
 	}
-	if r.spool, err = archive.NewSpool(r.opts.Compression); err != nil {
-		return err
-	}
 	return adoptOrphans(ctx, r.a, f, r.run, r.state.ID)
 }
 
 // session runs one POP3 session from login to QUIT.
 func (r *pop3Run) session(ctx context.Context) error {
-	c, err := r.opts.Dial(ctx)
+	c, err := r.dial(ctx)
 	if err != nil {
 		return err
 	}

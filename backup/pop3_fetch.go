@@ -64,8 +64,12 @@ func (s *pop3Session) receive(ctx context.Context, l listed, body io.Reader, rer
 	if err := s.placeStaged(ctx, true); err != nil {
 		return err
 	}
+	sp, err := s.sessionSpool()
+	if err != nil {
+		return fatal(err)
+	}
 	head := &headReader{r: body}
-	st, err := pop3Write(s.spool, s.folder, head)
+	st, err := pop3Write(sp, s.folder, head)
 	if err != nil {
 		return classifyWrite(err)
 	}
