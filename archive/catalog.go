@@ -13,7 +13,7 @@ import (
 )
 
 // schemaVersion is the catalog schema this build writes (PRAGMA user_version).
-const schemaVersion = 5
+const schemaVersion = 6
 
 // pruneSchema is the first schema with the prune tables; a read-only
 // catalog of an older schema has none, and nothing was pruned from it.
@@ -76,16 +76,25 @@ CREATE TABLE pruned (
 CREATE INDEX pruned_key ON pruned (folder_id, key);
 CREATE INDEX pruned_pending ON pruned (dir) WHERE done = 0`
 
+// pop3Indexes let a POP3 run look up the rows of the identities it lists
+// and the messages its last QUIT deleted, without reading every row of the
+// folder (see Catalog.POP3ByIdentity). IMAP rows have no UIDL and are in
+// neither index.
+const pop3Indexes = `CREATE INDEX messages_uidl ON messages (folder_id, uidl) WHERE uidl IS NOT NULL;
+CREATE INDEX messages_deleted ON messages (folder_id, server_deleted_run)
+	WHERE server_deleted_run IS NOT NULL AND gone_run IS NULL`
+
 // migrations[v] upgrades a catalog of schema v to v+1.
 var migrations = map[int]string{
 	1:                 `ALTER TABLE folders ADD COLUMN clean_run INTEGER NOT NULL DEFAULT 0`,
 	2:                 refetchTable,
 	pruneSchema - 1:   pruneTables,
 	listingSchema - 1: `ALTER TABLE folders ADD COLUMN special_use TEXT NOT NULL DEFAULT '';` + accountMetaTable,
+	5:                 pop3Indexes,
 }
 
 // created are the statements that make a new catalog of schemaVersion.
-var created = []string{schema, refetchTable, pruneTables, accountMetaTable}
+var created = []string{schema, refetchTable, pruneTables, accountMetaTable, pop3Indexes}
 
 const schema = `
 CREATE TABLE runs (

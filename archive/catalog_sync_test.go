@@ -74,7 +74,7 @@ func TestMigrateFromSchema1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{`ALTER TABLE folders DROP COLUMN clean_run`, `DROP TABLE refetch`,
+	for _, q := range []string{`DROP INDEX messages_uidl`, `DROP INDEX messages_deleted`, `ALTER TABLE folders DROP COLUMN clean_run`, `DROP TABLE refetch`,
 		`DROP TABLE pruned`, `DROP TABLE prunes`, `ALTER TABLE folders DROP COLUMN special_use`, `DROP TABLE account_meta`,
 		`PRAGMA user_version = 1`} {
 		if _, err := db.Exec(q); err != nil {
@@ -104,6 +104,12 @@ func TestMigrateFromSchema1(t *testing.T) {
 	}
 	if _, err := a.Catalog.Prunes(ctx, -1); err != nil {
 		t.Errorf("the prune tables after migration: %v", err)
+	}
+	var n int
+	a.Catalog.db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'index'
+		AND name IN ('messages_uidl', 'messages_deleted')`).Scan(&n)
+	if n != 2 {
+		t.Errorf("%d of the POP3 indexes after migration, want 2", n)
 	}
 }
 

@@ -561,12 +561,12 @@ func TestSpecialUseAndNamespace(t *testing.T) {
 			must(err)
 		}
 	}
-	downgrade(`ALTER TABLE folders DROP COLUMN special_use`, `DROP TABLE account_meta`, `PRAGMA user_version = 4`)
+	downgrade(`DROP INDEX messages_uidl`, `DROP INDEX messages_deleted`, `ALTER TABLE folders DROP COLUMN special_use`, `DROP TABLE account_meta`, `PRAGMA user_version = 4`)
 	check("schema 4", "", Namespace{}, false)
 	downgrade(`DROP TABLE pruned`, `DROP TABLE prunes`, `PRAGMA user_version = 3`)
 	check("schema 3", "", Namespace{}, false)
 
-	w, err := OpenWriter(ctx, root, "acct", nil) // migrates to 5
+	w, err := OpenWriter(ctx, root, "acct", nil) // migrates to the current schema
 	must(err)
 	defer w.Close()
 	check("migrated from 3", "", Namespace{}, false)
