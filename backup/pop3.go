@@ -190,9 +190,6 @@ func (r *pop3Run) session(ctx context.Context) error {
 	}
 	s := &pop3Session{pop3Run: r, c: c}
 	defer s.close()
-	if err := s.load(ctx); err != nil {
-		return err
-	}
 	if err := s.sync(ctx); err != nil {
 		return err
 	}
@@ -211,17 +208,24 @@ type pop3Session struct {
 	// some listed messages could not be identified.
 	listedIDs   map[string]bool
 	partialList bool
-	stage       *stager
-	batch       archive.Batch
-	rows        []archive.Message
+	// known is how many listed messages, from the first, the last run's
+	// listing shows to be archived and present (see pop3_known.go);
+	// their rows are not read. prev is that listing.
+	known int
+	prev  archive.POP3Listing
+	stage *stager
+	batch archive.Batch
+	rows  []archive.Message
 	// fresh maps the number of a listed message that this run stored (or
 	// found stored under another listed number) to its key; old maps one
 	// that an earlier run stored to its row.
 	fresh map[int]string
 	old   map[int]*archive.POP3Message
-	// marked are the keys of the messages marked for deletion (DELE +OK).
-	marked  []string
-	resized int // messages whose size differs from what LIST announced
+	// marked are the keys of the messages marked for deletion (DELE +OK),
+	// markedNums their numbers.
+	marked     []string
+	markedNums map[int]bool
+	resized    int // messages whose size differs from what LIST announced
 }
 
 // close ends the session without QUIT unless QUIT was sent, and discards
@@ -233,14 +237,27 @@ func (s *pop3Session) close() {
 	s.batch.Abort()
 }
 
-// load reads the folder's catalog rows.
+// load reads the catalog rows the session needs: those of the listed
+// messages after the ones the last run's listing vouches for, or, when
+// it vouches for none, every row of the folder.
 func (s *pop3Session) load(ctx context.Context) error {
-	rows, err := s.a.Catalog.POP3Messages(ctx, s.state.ID)
+	s.fresh, s.old = map[int]string{}, map[int]*archive.POP3Message{}
+	trusted, err := s.trustListing(ctx)
 	if err != nil {
 		return fatal(err)
 	}
-	s.idx = newPOP3Index(rows)
-	s.fresh, s.old = map[int]string{}, map[int]*archive.POP3Message{}
+	if trusted {
+		err = s.loadAfterKnown(ctx)
+	} else {
+		var rows []archive.POP3Message
+		rows, err = s.a.Catalog.POP3Messages(ctx, s.state.ID)
+		s.idx = newPOP3Index(rows)
+	}
+	if err != nil {
+		return fatal(err)
+	}
+	s.opts.Log.Debug("catalog rows read", "listed", len(s.list), "known from the last listing", s.known,
+		"rows", len(s.idx.byRow))
 	return nil
 }
 
@@ -252,6 +269,9 @@ func (s *pop3Session) sync(ctx context.Context) error {
 		return err
 	}
 	s.list = list
+	if err := s.load(ctx); err != nil {
+		return err
+	}
 	p := s.plan()
 	if err := s.markPresent(ctx, p); err != nil {
 		return err
@@ -273,7 +293,11 @@ func (s *pop3Session) sync(ctx context.Context) error {
 	if err := s.a.Catalog.ClearRefetched(ctx, st.ID); err != nil {
 		return fatal(err)
 	}
-	return fatal(s.a.Catalog.SetFolderState(ctx, st, s.run))
+	var leave *archive.POP3Listing
+	if len(s.marked) == 0 {
+		leave = s.leftListing()
+	}
+	return fatal(s.a.Catalog.SetPOP3State(ctx, st, leave, s.run))
 }
 
 // errQuit wraps a failed QUIT after deletions were marked.

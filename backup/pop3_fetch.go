@@ -100,7 +100,12 @@ func (s *pop3Session) place(ctx context.Context, l listed, st *archive.Staged, d
 			return s.claim(ctx, l.num, m, m.UIDL)
 		}
 	}
-	for _, m := range s.idx.bySHA[st.SHA256] {
+	same, err := s.idx.withContent(ctx, st.SHA256)
+	if err != nil {
+		st.Discard()
+		return fatal(err)
+	}
+	for _, m := range same {
 		if m.ID != 0 && s.unclaimed(m) {
 			st.Discard()
 			s.opts.Log.Info("the server lists an archived message under a new UIDL; not stored again",
