@@ -77,8 +77,7 @@ type pop3Run struct {
 	st     *stats
 	folder *archive.Folder
 	state  archive.FolderState
-	spool  *archive.Spool   // made on first use
-	bg     []*archive.Spool // the stager's, made on first use
+	bg     []*archive.Spool // the stager's writers', made on first use
 	// dialed delivers the first session's client, dialed while the run
 	// prepares; nil once taken.
 	dialed chan pop3Dialed
@@ -105,17 +104,6 @@ func (r *pop3Run) dropDialed() {
 		d.c.Close()
 	}
 	r.dialed = nil
-}
-
-// sessionSpool returns the spool that writes messages on the session's
-// goroutine, made on first use: a run with nothing new needs none.
-func (r *pop3Run) sessionSpool() (*archive.Spool, error) {
-	if r.spool != nil {
-		return r.spool, nil
-	}
-	sp, err := archive.NewSpool(r.opts.Compression)
-	r.spool = sp
-	return sp, err
 }
 
 // stageSpools returns the spools of the stager's background goroutines.
@@ -193,7 +181,19 @@ func (r *pop3Run) session(ctx context.Context) error {
 	if err := s.sync(ctx); err != nil {
 		return err
 	}
-	return s.quit(ctx)
+	if len(s.marked) > 0 {
+		// The state is recorded before QUIT deletes anything.
+		if err := s.saveState(ctx, nil); err != nil {
+			return err
+		}
+		return s.quit(ctx)
+	}
+	// Nothing is marked for deletion, so QUIT changes nothing on the
+	// server: it ends the session while the catalog records the state.
+	quit := make(chan error, 1)
+	go func() { quit <- s.quit(ctx) }()
+	err = s.saveState(ctx, s.leftListing())
+	return errors.Join(err, <-quit)
 }
 
 // pop3Session is one connection's work: what the server lists, what the
@@ -262,7 +262,8 @@ func (s *pop3Session) load(ctx context.Context) error {
 }
 
 // sync lists the maildrop, records what has gone, retrieves what is new
-// and marks for deletion what may be deleted.
+// and marks for deletion what may be deleted; then the session saves the
+// folder's state and ends.
 func (s *pop3Session) sync(ctx context.Context) error {
 	list, err := s.listing(ctx)
 	if err != nil {
@@ -285,19 +286,18 @@ func (s *pop3Session) sync(ctx context.Context) error {
 	if s.resized > 0 {
 		s.opts.Log.Warn("messages differ in size from what LIST announced; archived as sent", "messages", s.resized)
 	}
-	if err := s.markDeletions(ctx); err != nil {
-		return err
-	}
+	return s.markDeletions(ctx)
+}
+
+// saveState records the folder's state after the sync, with the listing
+// left on the server for the next run (or none, l nil).
+func (s *pop3Session) saveState(ctx context.Context, l *archive.POP3Listing) error {
 	st := s.state
 	st.Messages = uint32(len(s.list))
 	if err := s.a.Catalog.ClearRefetched(ctx, st.ID); err != nil {
 		return fatal(err)
 	}
-	var leave *archive.POP3Listing
-	if len(s.marked) == 0 {
-		leave = s.leftListing()
-	}
-	return fatal(s.a.Catalog.SetPOP3State(ctx, st, leave, s.run))
+	return fatal(s.a.Catalog.SetPOP3State(ctx, st, l, s.run))
 }
 
 // errQuit wraps a failed QUIT after deletions were marked.
