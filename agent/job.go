@@ -11,6 +11,7 @@ import (
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/backup"
 	"github.com/mailkeep/mailkeep/config"
+	"github.com/mailkeep/mailkeep/index"
 	"github.com/mailkeep/mailkeep/oauth"
 	"github.com/mailkeep/mailkeep/pop3"
 	"github.com/mailkeep/mailkeep/progress"
@@ -19,14 +20,41 @@ import (
 )
 
 // Backup runs one backup of account a into the archive under root: the
-// job the agent schedules and "mailkeep backup" runs once.
+// job the agent schedules and "mailkeep backup" runs once. Unless the
+// account's index is off, it fills the search index as it goes (see
+// index.Follower); a failure of the index is logged, never the backup's.
 func Backup(ctx context.Context, root string, a *config.Account, log *slog.Logger, p progress.Sink) (backup.Result, error) {
-	arch, err := archive.OpenWriter(ctx, root, a.Name, log)
+	keys, err := BackupKeys(a)
+	if err != nil {
+		return backup.Result{}, err
+	}
+	arch, err := archive.OpenWriterKeys(ctx, root, a.Name, log, keys)
 	if err != nil {
 		return backup.Result{}, err
 	}
 	defer arch.Close()
 	set := backup.Settings{Compression: a.Compression, Log: log.With("account", a.Name), Progress: p, Now: time.Now}
+	if !a.IndexOn() {
+		return runBackup(ctx, arch, a, set, log)
+	}
+	// The index is filled as batches commit, and caught up before the
+	// account's lock is released: its writer is covered by the lock.
+	follow := index.Follow(ctx, root, a.Name, set.Log)
+	set.Index = follow
+	res, err := runBackup(ctx, arch, a, set, log)
+	st, ierr := follow.Close(ctx)
+	if ierr != nil {
+		set.Log.Warn("the search index lags the archive; the next backup or \"mailkeep index\" catches up",
+			"indexed", st.Added, "err", ierr)
+	} else {
+		set.Log.Debug("search index updated", "indexed", st.Added, "time", st.Spent)
+	}
+	return res, err
+}
+
+var _ backup.Indexer = (*index.Follower)(nil)
+
+func runBackup(ctx context.Context, arch *archive.Writer, a *config.Account, set backup.Settings, log *slog.Logger) (backup.Result, error) {
 	if a.Protocol == config.ProtocolPOP3 {
 		return backup.POP3(ctx, arch, backup.POP3Options{Settings: set, Dial: pop3Dialer(a, log),
 			Delete: a.POP3.Mode == config.POP3Delete, DeleteAfterDays: a.POP3.DeleteAfterDays,

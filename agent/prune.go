@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/config"
+	"github.com/mailkeep/mailkeep/index"
 )
 
 // PruneJob prunes one account: Prune, or a test's stand-in.
@@ -27,12 +30,29 @@ func Prune(ctx context.Context, root string, a *config.Account, log *slog.Logger
 		return archive.PruneResult{}, err
 	}
 	snap.Close()
-	arch, err := archive.OpenWriter(ctx, root, a.Name, log)
+	arch, err := archive.OpenWriterKeys(ctx, root, a.Name, log, ArchiveKeys(a))
 	if err != nil {
 		return archive.PruneResult{}, err
 	}
 	defer arch.Close()
-	return arch.Prune(ctx, archive.PruneOptions{Retention: Retention(a)})
+	res, err := arch.Prune(ctx, archive.PruneOptions{Retention: Retention(a)})
+	if err == nil && a.IndexOn() && (res.Messages > 0 || res.FoldersRemoved > 0) {
+		dropPruned(ctx, root, a, log)
+	}
+	return res, err
+}
+
+// dropPruned removes from the account's search index the docs of the
+// messages prune took (Catchup drops docs whose row is gone), under the
+// lock prune holds: what retention takes must not stay searchable. Its
+// failure is logged; the next "mailkeep index" finishes it.
+func dropPruned(ctx context.Context, root string, a *config.Account, log *slog.Logger) {
+	if _, err := os.Stat(filepath.Join(root, a.Name, index.File)); err != nil {
+		return // no index: nothing to drop
+	}
+	if _, err := index.CatchupAccount(ctx, root, a.Name, false, log); err != nil {
+		log.Warn("the search index still holds pruned messages; \"mailkeep index\" drops them", "err", err)
+	}
 }
 
 // PlanPrune says what Prune would take from account a's archive, without

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 
+	"filippo.io/age"
+
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/config"
 	"github.com/mailkeep/mailkeep/serve"
@@ -58,8 +60,12 @@ func NewServer(ctx context.Context, cfg *config.Config, opts ServeOptions, log *
 			accounts = append(accounts, a.Name)
 		}
 	}
+	accounts, ids, err := servedAccounts(cfg, accounts, log)
+	if err != nil {
+		return nil, err
+	}
 	srv, err := serve.New(ctx, serve.Options{Root: cfg.Archive, Accounts: accounts, Password: password,
-		AsOf: opts.AsOf, Log: log.With("serve", true), Observer: opts.Observer, Open: opts.Open})
+		AsOf: opts.AsOf, Log: log.With("serve", true), Observer: opts.Observer, Open: withIdentities(cfg, opts.Open, ids)})
 	if err != nil {
 		return nil, err
 	}
@@ -75,6 +81,54 @@ func NewServer(ctx context.Context, cfg *config.Config, opts ServeOptions, log *
 		return nil, err
 	}
 	return &Server{srv: srv, ln: ln}, nil
+}
+
+// servedAccounts returns the accounts that can be served, with the
+// identities of the encrypted ones. An encrypted account without an
+// identity_file is left out (its messages could not be read), with a
+// warning; serving nothing at all is an error wrapping ErrConfig.
+func servedAccounts(cfg *config.Config, names []string, log *slog.Logger) ([]string, map[string][]age.Identity, error) {
+	var out []string
+	ids := map[string][]age.Identity{}
+	for _, name := range names {
+		a, err := cfg.Account(name)
+		if err != nil {
+			return nil, nil, err
+		}
+		keys, err := ReadKeys(a)
+		switch {
+		case err != nil:
+			return nil, nil, err
+		case keys != nil && len(keys.Identities) == 0:
+			log.Warn("not served: the account's archive is encrypted and it has no encryption.identity_file", "account", name)
+			continue
+		case keys != nil:
+			ids[name] = keys.Identities
+		}
+		out = append(out, name)
+	}
+	if len(out) == 0 && len(names) > 0 {
+		return nil, nil, fmt.Errorf("%w: no account to serve: each is encrypted and has no encryption.identity_file", ErrConfig)
+	}
+	return out, ids, nil
+}
+
+// withIdentities opens snapshots as open does (default: the archive's)
+// and gives each the identities of its account.
+func withIdentities(cfg *config.Config, open func(context.Context, string) (*archive.Snapshot, error),
+	ids map[string][]age.Identity) func(context.Context, string) (*archive.Snapshot, error) {
+	if open == nil {
+		open = func(ctx context.Context, name string) (*archive.Snapshot, error) {
+			return archive.OpenSnapshot(ctx, cfg.Archive, name)
+		}
+	}
+	return func(ctx context.Context, name string) (*archive.Snapshot, error) {
+		snap, err := open(ctx, name)
+		if err == nil {
+			snap.SetIdentities(ids[name])
+		}
+		return snap, err
+	}
 }
 
 func serveTLS(sc *config.Serve) (*tls.Config, error) {

@@ -3,17 +3,15 @@ package archive
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
+	"github.com/mailkeep/mailkeep/internal/sqlitefile"
 	"strings"
 	"time"
-
-	"modernc.org/sqlite" // the catalog's database driver
 )
 
 // schemaVersion is the catalog schema this build writes (PRAGMA user_version).
-const schemaVersion = 6
+const schemaVersion = pop3Schema
 
 // pruneSchema is the first schema with the prune tables; a read-only
 // catalog of an older schema has none, and nothing was pruned from it.
@@ -23,6 +21,19 @@ const pruneSchema = 4
 // account_meta; a read-only catalog of an older schema has no special-use
 // attributes and no namespace.
 const listingSchema = 5
+
+// encryptionSchema is the first schema with messages.file_sha256
+// and the staged table (see encryptionTables).
+const encryptionSchema = 6
+
+// reservedSchema is taken by a change made beside this one, which brings
+// its own step; until it does, the step to it changes nothing.
+const reservedSchema = 7
+
+// pop3Schema is the first schema with the POP3 indexes (see pop3Indexes).
+// They only make lookups faster: a read-only catalog of an older schema
+// answers the same queries by scanning.
+const pop3Schema = 8
 
 // refetchTable records messages whose archived copy verify --repair set
 // aside while the server still had them: the next backup fetches them
@@ -76,25 +87,53 @@ CREATE TABLE pruned (
 CREATE INDEX pruned_key ON pruned (folder_id, key);
 CREATE INDEX pruned_pending ON pruned (dir) WHERE done = 0`
 
+// encryptionTables adds what an encrypted archive records (doc/design.md,
+// "Encryption at rest"): the SHA-256 of each message file as stored, which
+// checks the file without the identity, and the staged table. A batch's
+// rows are staged before its files are published in an encrypted archive,
+// so that a file a crash leaves without a row can be adopted without
+// decrypting it. The step is self-contained: it renumbers by changing
+// encryptionSchema.
+const encryptionTables = `ALTER TABLE messages ADD COLUMN file_sha256 BLOB;
+CREATE TABLE staged (
+	folder_id INTEGER NOT NULL REFERENCES folders(id),
+	key TEXT NOT NULL,
+	uidvalidity INTEGER NOT NULL,
+	uid INTEGER NOT NULL,
+	uidl TEXT,
+	file TEXT NOT NULL,
+	sha256 BLOB NOT NULL,
+	size INTEGER NOT NULL,
+	vsize INTEGER NOT NULL,
+	internaldate TEXT NOT NULL,
+	flags TEXT NOT NULL,
+	message_id TEXT NOT NULL,
+	file_sha256 BLOB NOT NULL,
+	PRIMARY KEY (folder_id, key)
+)`
+
 // pop3Indexes let a POP3 run look up the rows of the identities it lists
 // and the messages its last QUIT deleted, without reading every row of the
 // folder (see Catalog.POP3ByIdentity). IMAP rows have no UIDL and are in
-// neither index.
+// neither index. The step is self-contained: it renumbers by changing
+// pop3Schema.
 const pop3Indexes = `CREATE INDEX messages_uidl ON messages (folder_id, uidl) WHERE uidl IS NOT NULL;
 CREATE INDEX messages_deleted ON messages (folder_id, server_deleted_run)
 	WHERE server_deleted_run IS NOT NULL AND gone_run IS NULL`
 
 // migrations[v] upgrades a catalog of schema v to v+1.
 var migrations = map[int]string{
-	1:                 `ALTER TABLE folders ADD COLUMN clean_run INTEGER NOT NULL DEFAULT 0`,
-	2:                 refetchTable,
-	pruneSchema - 1:   pruneTables,
-	listingSchema - 1: `ALTER TABLE folders ADD COLUMN special_use TEXT NOT NULL DEFAULT '';` + accountMetaTable,
-	5:                 pop3Indexes,
+	1:                    `ALTER TABLE folders ADD COLUMN clean_run INTEGER NOT NULL DEFAULT 0`,
+	2:                    refetchTable,
+	pruneSchema - 1:      pruneTables,
+	listingSchema - 1:    `ALTER TABLE folders ADD COLUMN special_use TEXT NOT NULL DEFAULT '';` + accountMetaTable,
+	encryptionSchema - 1: encryptionTables,
+	reservedSchema - 1:   "", // the step comes with the change that takes reservedSchema
+	pop3Schema - 1:       pop3Indexes,
 }
 
 // created are the statements that make a new catalog of schemaVersion.
-var created = []string{schema, refetchTable, pruneTables, accountMetaTable, pop3Indexes}
+var created = []string{schema, refetchTable, pruneTables, accountMetaTable, encryptionTables, pop3Indexes}
 
 const schema = `
 CREATE TABLE runs (
@@ -172,37 +211,17 @@ func OpenCatalog(ctx context.Context, path string) (*Catalog, error) {
 	if err := createFile(path, private.file); err != nil {
 		return nil, fmt.Errorf("create catalog: %w", err)
 	}
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)" +
-		"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_pragma=journal_size_limit(67108864)&_txlock=immediate"
-	base, err := sqlite.NewConnector(dsn)
+	db, err := sqlitefile.OpenWriter(path, "_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"+
+		"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_pragma=journal_size_limit(67108864)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open catalog: %w", err)
 	}
-	db := sql.OpenDB(persistWAL{base})
-	db.SetMaxOpenConns(1)
 	c := &Catalog{db: db, version: schemaVersion}
 	if err := c.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("catalog %s: %w", path, err)
 	}
 	return c, nil
-}
-
-// persistWAL opens connections that keep the WAL file when they close.
-type persistWAL struct{ driver.Connector }
-
-func (p persistWAL) Connect(ctx context.Context) (driver.Conn, error) {
-	conn, err := p.Connector.Connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if fc, ok := conn.(sqlite.FileControl); ok {
-		if _, err := fc.FileControlPersistWAL("main", 1); err != nil {
-			conn.Close()
-			return nil, err
-		}
-	}
-	return conn, nil
 }
 
 func (c *Catalog) migrate(ctx context.Context) error {
@@ -225,6 +244,9 @@ func (c *Catalog) migrate(ctx context.Context) error {
 			}
 		}
 		for _, q := range steps {
+			if q == "" {
+				continue // reservedSchema's step, not here yet
+			}
 			if _, err := tx.ExecContext(ctx, q); err != nil {
 				return err
 			}

@@ -24,6 +24,11 @@ type Message struct {
 	FirstRun     int64
 	LastRun      int64
 	GoneRun      int64 // 0 while the server still has it
+	// FileSHA256 is the SHA-256 of the message's file as stored, recorded
+	// in an encrypted archive (zero in a plain one). It checks the file
+	// without the identity. FolderMessages, POP3Messages and the read
+	// view's Messages read it.
+	FileSHA256 [32]byte
 }
 
 const msgCols = `id, folder_id, uidvalidity, uid, COALESCE(uidl, ''), key, file, sha256, size, vsize,
@@ -70,9 +75,40 @@ func (c *Catalog) Present(ctx context.Context, folderID int64) ([]Message, error
 	return c.queryMessages(ctx, `folder_id = ? AND gone_run IS NULL ORDER BY uidvalidity, uid`, folderID)
 }
 
-// FolderMessages returns all of a folder's messages, gone ones included.
+// FolderMessages returns all of a folder's messages, gone ones included,
+// with the SHA-256 of their files as stored.
 func (c *Catalog) FolderMessages(ctx context.Context, folderID int64) ([]Message, error) {
-	return c.queryMessages(ctx, `folder_id = ? ORDER BY id`, folderID)
+	return collectSummed(c.db.QueryContext(ctx, `SELECT `+msgCols+`, `+fileSumCol(c.version)+` FROM messages
+		WHERE folder_id = ? ORDER BY id`, folderID))
+}
+
+// fileSumCol is the column of the SHA-256 of a message file as stored in
+// a catalog of schema v: NULL before there was one.
+func fileSumCol(v int) string {
+	if v < encryptionSchema {
+		return "NULL"
+	}
+	return "file_sha256"
+}
+
+// collectSummed scans the rows of a query that selects msgCols (or
+// viewCols), then fileSumCol.
+func collectSummed(rows *sql.Rows, err error) ([]Message, error) {
+	if err != nil {
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
+	defer rows.Close()
+	var out []Message
+	for rows.Next() {
+		var sum []byte
+		m, err := scanMessage(extraScanner{rows, []any{&sum}})
+		if err != nil {
+			return nil, fmt.Errorf("catalog: %w", err)
+		}
+		copy(m.FileSHA256[:], sum)
+		out = append(out, m)
+	}
+	return out, rows.Err()
 }
 
 // indexCols are the columns a sync works from: ID, FolderID, UIDValidity,
@@ -108,29 +144,53 @@ func (c *Catalog) FindGoneByHash(ctx context.Context, folderID int64, sum [32]by
 	return ms[0], true, nil
 }
 
-// AddMessages records newly published messages in one transaction.
+// AddMessages records newly published messages in one transaction. A
+// message with a FileSHA256 (an encrypted archive's) leaves the staged
+// table in the same transaction.
 func (c *Catalog) AddMessages(ctx context.Context, msgs []Message, run int64) error {
 	return c.tx(ctx, func(tx *sql.Tx) error {
 		ins, err := tx.PrepareContext(ctx, `INSERT INTO messages (folder_id, uidvalidity, uid, uidl, key, file,
-			sha256, size, vsize, internaldate, flags, message_id, first_run, last_run)
-			VALUES (?, ?, ?, NULLIF(?, ''), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			sha256, size, vsize, internaldate, flags, message_id, first_run, last_run, file_sha256)
+			VALUES (?, ?, ?, NULLIF(?, ''), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (folder_id, key) DO UPDATE SET gone_run = NULL, last_run = excluded.last_run`)
 		if err != nil {
 			return err
 		}
 		defer ins.Close()
+		var unstage *sql.Stmt
 		for _, m := range msgs {
 			res, err := ins.ExecContext(ctx, m.FolderID, m.UIDValidity, m.UID, m.UIDL, m.Key, m.File, m.SHA256[:],
-				m.Size, m.VSize, m.InternalDate.Format(time.RFC3339), joinFlags(m.Flags), m.MessageID, run, run)
+				m.Size, m.VSize, m.InternalDate.Format(time.RFC3339), joinFlags(m.Flags), m.MessageID, run, run,
+				fileSum(m.FileSHA256))
 			if err != nil {
 				return fmt.Errorf("add %s: %w", m.Key, err)
 			}
 			if err := addHistory(ctx, tx, res, m, run); err != nil {
 				return err
 			}
+			if m.FileSHA256 == ([32]byte{}) {
+				continue // a plain archive stages nothing
+			}
+			if unstage == nil {
+				if unstage, err = tx.PrepareContext(ctx, unstageQuery); err != nil {
+					return err
+				}
+				defer unstage.Close()
+			}
+			if _, err := unstage.ExecContext(ctx, m.FolderID, m.Key); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
+}
+
+// fileSum is a FileSHA256 as a column value: NULL when it is zero.
+func fileSum(sum [32]byte) any {
+	if sum == ([32]byte{}) {
+		return nil
+	}
+	return sum[:]
 }
 
 func addHistory(ctx context.Context, tx *sql.Tx, res sql.Result, m Message, run int64) error {

@@ -23,7 +23,7 @@ type POP3Message struct {
 
 // POP3Messages returns all of a folder's messages, gone ones included,
 // with what POP3 backup works from: ID, FolderID, UIDL, Key, File, SHA256,
-// Size, FirstRun and GoneRun of the Message (the others are zero), the
+// Size, FirstRun, GoneRun and FileSHA256 of the Message (the others are zero), the
 // start of the run that stored each, and its deletion from the server.
 func (c *Catalog) POP3Messages(ctx context.Context, folderID int64) ([]POP3Message, error) {
 	starts, err := c.runStarts(ctx)
@@ -31,7 +31,7 @@ func (c *Catalog) POP3Messages(ctx context.Context, folderID int64) ([]POP3Messa
 		return nil, err
 	}
 	rows, err := c.db.QueryContext(ctx, `SELECT id, COALESCE(uidl, ''), key, file, sha256, size, first_run,
-		COALESCE(gone_run, 0), COALESCE(server_deleted_run, 0) FROM messages WHERE folder_id = ? ORDER BY id`, folderID)
+		COALESCE(gone_run, 0), COALESCE(server_deleted_run, 0), file_sha256 FROM messages WHERE folder_id = ? ORDER BY id`, folderID)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
@@ -39,12 +39,13 @@ func (c *Catalog) POP3Messages(ctx context.Context, folderID int64) ([]POP3Messa
 	var out []POP3Message
 	for rows.Next() {
 		m := POP3Message{Message: Message{FolderID: folderID}}
-		var sum []byte
+		var sum, fsum []byte
 		if err := rows.Scan(&m.ID, &m.UIDL, &m.Key, &m.File, &sum, &m.Size, &m.FirstRun, &m.GoneRun,
-			&m.ServerDeleted); err != nil {
+			&m.ServerDeleted, &fsum); err != nil {
 			return nil, fmt.Errorf("catalog: %w", err)
 		}
 		copy(m.SHA256[:], sum)
+		copy(m.FileSHA256[:], fsum)
 		m.Retrieved = startFrom(starts, m.FirstRun)
 		out = append(out, m)
 	}

@@ -1,17 +1,54 @@
 package archive
 
 import (
+	"crypto/sha256"
+	"errors"
 	"fmt"
+	"hash"
 	"io"
+	"strings"
 	"sync"
 
+	"filippo.io/age"
 	"github.com/klauspost/compress/zstd"
 )
 
 // The codec is the one place that knows what a message file holds around
-// the message's bytes: today one zstd frame (see doc/design.md, "Message
-// files"). Everything that writes a message file goes through an encoder,
-// everything that reads one through decode.
+// the message's bytes (see doc/design.md, "Message files"): one zstd
+// frame; in an encrypted archive, that frame encrypted with age to the
+// account's recipients. Everything that writes a message file goes through
+// an encoder, everything that reads one through decode.
+
+// codec is how one archive frames its message files: plain or encrypted,
+// with the keys this process has for it.
+type codec struct {
+	encrypted  bool
+	recipients []age.Recipient // new files are encrypted to every one
+	identities []age.Identity  // to decrypt; none where only backups run
+}
+
+var plainCodec = &codec{}
+
+// ageMagic begins every age file (the first line of its header).
+const ageMagic = "age-encryption.org/v1\n"
+
+var (
+	// ErrNoIdentity reports a message file of an encrypted archive that
+	// was to be decrypted without an identity.
+	ErrNoIdentity = errors.New("the archive is encrypted and no identity was given to read it (encryption.identity_file)")
+	// ErrWrongIdentity reports a message file of an encrypted archive that
+	// none of the given identities can decrypt.
+	ErrWrongIdentity = errors.New("none of the given identities can decrypt it (encryption.identity_file)")
+	// ErrNoRecipients reports a message to be written to an encrypted
+	// archive without a recipient to encrypt it to.
+	ErrNoRecipients = errors.New("the archive is encrypted and no recipient was given to write it (encryption.recipients)")
+)
+
+// identityError reports whether err is about the identities given rather
+// than about the file.
+func identityError(err error) bool {
+	return errors.Is(err, ErrNoIdentity) || errors.Is(err, ErrWrongIdentity)
+}
 
 // Compression levels accepted by newEncoder.
 var compressionLevels = map[string]zstd.EncoderLevel{
@@ -23,7 +60,11 @@ var compressionLevels = map[string]zstd.EncoderLevel{
 
 // encoder writes message files, one after another. One encoder serves one
 // goroutine.
-type encoder struct{ zw *zstd.Encoder }
+type encoder struct {
+	zw     *zstd.Encoder
+	aw     io.WriteCloser // the age layer of the file begun last; nil in a plain archive
+	stored hash.Hash      // SHA-256 of the file begun last as stored (encrypted only)
+}
 
 // newEncoder returns an encoder compressing at the named level ("fastest",
 // "default" or "better"; "" means fastest).
@@ -37,19 +78,53 @@ func newEncoder(level string) (*encoder, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &encoder{zw: zw}, nil
+	return &encoder{zw: zw, stored: sha256.New()}, nil
 }
 
-// begin starts a new file written to w.
-func (e *encoder) begin(w io.Writer) { e.zw.Reset(w) }
+// begin starts a new file of an archive framed as c, written to w.
+func (e *encoder) begin(w io.Writer, c *codec) error {
+	e.aw = nil
+	if !c.encrypted {
+		e.zw.Reset(w)
+		return nil
+	}
+	if len(c.recipients) == 0 {
+		return ErrNoRecipients
+	}
+	e.stored.Reset()
+	aw, err := age.Encrypt(io.MultiWriter(w, e.stored), c.recipients...)
+	if err != nil {
+		return fmt.Errorf("encrypt: %w", err)
+	}
+	e.aw = aw
+	e.zw.Reset(aw)
+	return nil
+}
 
 func (e *encoder) Write(p []byte) (int, error) { return e.zw.Write(p) }
 
-// end completes the file begun last.
-func (e *encoder) end() error { return e.zw.Close() }
+// end completes the file begun last. It returns the SHA-256 of the file as
+// stored in an encrypted archive, and zero in a plain one.
+func (e *encoder) end() (stored [32]byte, err error) {
+	if err := e.zw.Close(); err != nil {
+		return stored, fmt.Errorf("compress: %w", err)
+	}
+	if e.aw == nil {
+		return stored, nil
+	}
+	if err := e.aw.Close(); err != nil {
+		return stored, fmt.Errorf("encrypt: %w", err)
+	}
+	e.aw = nil
+	e.stored.Sum(stored[:0])
+	return stored, nil
+}
 
 // abandon drops the file begun last.
-func (e *encoder) abandon() { e.zw.Reset(nil) }
+func (e *encoder) abandon() {
+	e.zw.Reset(nil)
+	e.aw = nil
+}
 
 // decoderOpts bound a decoder's memory to what mailkeep's encoder uses.
 var decoderOpts = []zstd.DOption{zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(8 << 20),
@@ -65,9 +140,18 @@ var decoders = sync.Pool{New: func() any {
 	return d
 }}
 
-// decode returns the message held by the file content r. Closing the
-// result releases the decoder and closes r when it is an io.Closer.
-func decode(r io.Reader) (io.ReadCloser, error) {
+// decode returns the message held by the file content r of an archive
+// framed as c. Closing the result releases the decoder and closes r when
+// it is an io.Closer. An error about the identities given wraps
+// ErrNoIdentity or ErrWrongIdentity; any other is about the file.
+func decode(r io.Reader, c *codec) (io.ReadCloser, error) {
+	src := r
+	if c.encrypted {
+		var err error
+		if src, err = decrypt(r, c.identities); err != nil {
+			return nil, err
+		}
+	}
 	var d *zstd.Decoder
 	switch v := decoders.Get().(type) {
 	case *zstd.Decoder:
@@ -75,11 +159,31 @@ func decode(r io.Reader) (io.ReadCloser, error) {
 	case error:
 		return nil, v
 	}
-	if err := d.Reset(r); err != nil {
+	if err := d.Reset(src); err != nil {
 		decoders.Put(d)
 		return nil, err
 	}
 	return &decoded{d: d, src: r}, nil
+}
+
+// decrypt returns the plaintext of the age file r: a zstd frame.
+func decrypt(r io.Reader, ids []age.Identity) (io.Reader, error) {
+	if len(ids) == 0 {
+		return nil, ErrNoIdentity
+	}
+	head := make([]byte, len(ageMagic))
+	if _, err := io.ReadFull(r, head); err != nil || string(head) != ageMagic {
+		return nil, errors.New("not an age file, in an encrypted archive")
+	}
+	pr, err := age.Decrypt(io.MultiReader(strings.NewReader(ageMagic), r), ids...)
+	var nomatch *age.NoIdentityMatchError
+	switch {
+	case errors.As(err, &nomatch):
+		return nil, ErrWrongIdentity
+	case err != nil:
+		return nil, fmt.Errorf("decrypt: %w", err)
+	}
+	return pr, nil
 }
 
 type decoded struct {

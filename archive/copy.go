@@ -5,13 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/mailkeep/mailkeep/internal/sqlitefile"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
-
-	"modernc.org/sqlite"
 )
 
 // This file holds what a copy of an archive elsewhere (package replicate)
@@ -20,8 +19,9 @@ import (
 // message files are read from somewhere else.
 
 // FileOpener opens the stored bytes of the file of message m of a folder
-// (what the codec wrote: one zstd frame), wherever they are kept. A file
-// that is not there is an error wrapping fs.ErrNotExist.
+// (what the codec wrote: one zstd frame, or in an encrypted archive an age
+// file holding it), wherever they are kept. A file that is not there is an
+// error wrapping fs.ErrNotExist.
 type FileOpener func(folder FolderState, m Message) (io.ReadCloser, error)
 
 // CopyCatalog writes a consistent copy of the catalog to path, which must
@@ -38,11 +38,10 @@ func (s *Snapshot) CopyCatalog(ctx context.Context, path string) error {
 	if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("copy catalog: %s exists", path)
 	}
-	conn, err := sqlite.NewConnector("file:" + filepath.Join(s.dir, catalogFile) + "?mode=rw&_pragma=busy_timeout(10000)")
+	db, err := sqlitefile.OpenWriter(filepath.Join(s.dir, catalogFile), "mode=rw&_pragma=busy_timeout(10000)")
 	if err != nil {
 		return fmt.Errorf("copy catalog: %w", err)
 	}
-	db := sql.OpenDB(persistWAL{conn})
 	defer db.Close()
 	if _, err := db.ExecContext(ctx, `VACUUM INTO ?`, path); err != nil {
 		os.Remove(path)
@@ -51,15 +50,21 @@ func (s *Snapshot) CopyCatalog(ctx context.Context, path string) error {
 	return nil
 }
 
-// OpenCatalogCopy opens a catalog copy at path (see CopyCatalog) as a
-// Snapshot whose message files open is asked for. The copy must not
-// change while it is open. Dir of the Snapshot is "". onClose, if not nil,
-// runs when the Snapshot is closed (to remove the copy).
-func OpenCatalogCopy(ctx context.Context, path string, open FileOpener, onClose func() error) (*Snapshot, error) {
+// OpenCatalogCopy opens a catalog copy at path (see CopyCatalog) of an
+// archive whose format marker is marker (see FormatMarker) as a Snapshot
+// whose message files open is asked for. The copy must not change while it
+// is open. Dir of the Snapshot is "". onClose, if not nil, runs when the
+// Snapshot is closed (to remove the copy). The messages of an encrypted
+// archive's copy need the identities (SetIdentities).
+func OpenCatalogCopy(ctx context.Context, path, marker string, open FileOpener, onClose func() error) (*Snapshot, error) {
+	encrypted, err := parseMarker(marker)
+	if err != nil {
+		return nil, err
+	}
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("catalog copy: %w", err)
 	}
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&immutable=1&_pragma=query_only(1)")
+	db, err := sql.Open("sqlite", sqlitefile.URI(path)+"?mode=ro&immutable=1&_pragma=query_only(1)")
 	if err != nil {
 		return nil, fmt.Errorf("open catalog copy: %w", err)
 	}
@@ -69,7 +74,8 @@ func OpenCatalogCopy(ctx context.Context, path string, open FileOpener, onClose 
 		db.Close()
 		return nil, fmt.Errorf("catalog copy %s: %w", path, err)
 	}
-	return &Snapshot{cat: &Catalog{db: db, version: v}, open: open, onClose: onClose}, nil
+	return &Snapshot{cat: &Catalog{db: db, version: v}, codec: &codec{encrypted: encrypted}, open: open,
+		onClose: onClose}, nil
 }
 
 // FormatMarker returns the archive's format marker, the text of its
@@ -89,10 +95,8 @@ func (s *Snapshot) FormatMarker() (string, error) {
 // CheckFormatMarker refuses a format marker (see FormatMarker) of a format
 // this build does not read, with an error wrapping ErrFormat.
 func CheckFormatMarker(marker string) error {
-	if want := fmt.Sprintf("%s %d", formatMagic, FormatVersion); strings.TrimSpace(marker) != want {
-		return fmt.Errorf("%w: %q (this mailkeep reads %q)", ErrFormat, marker, want)
-	}
-	return nil
+	_, err := parseMarker(marker)
+	return err
 }
 
 // IntegrityCheck runs SQLite's integrity check on the catalog: "" when
@@ -108,9 +112,10 @@ func (s *Snapshot) IntegrityCheck(ctx context.Context) (string, error) {
 	return res, nil
 }
 
-// remoteFolder is a folder of a Snapshot whose files open reads.
-func remoteFolder(st FolderState, open FileOpener) *Folder {
-	f := &Folder{Name: st.Name, Rel: st.Dir, remote: func(m Message) (io.ReadCloser, error) { return open(st, m) }}
+// remoteFolder is a folder of a Snapshot whose files open reads, framed
+// as c says.
+func remoteFolder(st FolderState, open FileOpener, c *codec) *Folder {
+	f := &Folder{Name: st.Name, Rel: st.Dir, codec: c, remote: func(m Message) (io.ReadCloser, error) { return open(st, m) }}
 	if d := []rune(st.Delim); len(d) > 0 {
 		f.Delim = d[0]
 	}
@@ -127,11 +132,16 @@ func (f *Folder) OpenFile(m Message) (*os.File, error) {
 	return f.openRow(m)
 }
 
-// CheckStored reads the stored bytes of the message of row m from r to
-// the end and checks that they decode to its recorded size and SHA-256.
-// A mismatch is an error wrapping ErrDamaged.
-func CheckStored(r io.Reader, m Message) error {
-	rc, err := decode(io.NopCloser(r))
+// CheckStored reads the stored bytes of the message of row m of folder f
+// from r to the end and checks them without the identity: in a plain
+// archive, that they decode to the row's size and SHA-256; in an
+// encrypted one, that they are the file stored then (the row's
+// FileSHA256). A mismatch is an error wrapping ErrDamaged.
+func (f *Folder) CheckStored(r io.Reader, m Message) error {
+	if f.codec.encrypted {
+		return checkStoredSum(r, m)
+	}
+	rc, err := decode(io.NopCloser(r), f.codec)
 	if err != nil {
 		return fmt.Errorf("%s: %w: %w", m.Key, ErrDamaged, err)
 	}

@@ -49,7 +49,11 @@ func TestCopyCatalog(t *testing.T) {
 	}
 
 	opened := 0
-	cp, err := OpenCatalogCopy(ctx, path, func(fs FolderState, m Message) (io.ReadCloser, error) {
+	marker, err := snap.FormatMarker()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := OpenCatalogCopy(ctx, path, marker, func(fs FolderState, m Message) (io.ReadCloser, error) {
 		opened++
 		return os.Open(filepath.Join(root, "acct", "mail", fs.Dir, MaildirLevel, "cur", m.File))
 	}, func() error { return os.Remove(path) })
@@ -72,13 +76,13 @@ func TestCopyCatalog(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := CheckStored(file, m); err != nil {
+		if err := local.CheckStored(file, m); err != nil {
 			t.Errorf("CheckStored %s: %v", m.Key, err)
 		}
 		file.Close()
 		m.SHA256[0] ^= 1
 		file, _ = local.OpenFile(m)
-		if err := CheckStored(file, m); !errors.Is(err, ErrDamaged) {
+		if err := local.CheckStored(file, m); !errors.Is(err, ErrDamaged) {
 			t.Errorf("CheckStored with a wrong hash: %v", err)
 		}
 		file.Close()
@@ -95,5 +99,63 @@ func TestCopyCatalog(t *testing.T) {
 	cp.Close()
 	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the copy after Close: %v", err)
+	}
+}
+
+// TestCatalogCopyEncrypted: a copy of an encrypted archive reads with the
+// identity only, and its stored files check against their hashes as
+// stored without it.
+func TestCatalogCopyEncrypted(t *testing.T) {
+	ctx := context.Background()
+	keys := newKeys(t)
+	root := t.TempDir()
+	buildArchiveKeys(t, root, 3, backupKeys(keys)).Close()
+	snap, err := OpenSnapshot(ctx, root, "acct")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Close()
+	path := filepath.Join(t.TempDir(), "copy.db")
+	if err := snap.CopyCatalog(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	marker, _ := snap.FormatMarker()
+	if err := CheckFormatMarker(marker); err != nil || marker != "mailkeep-archive 2 age" {
+		t.Fatalf("marker %q: %v", marker, err)
+	}
+	cp, err := OpenCatalogCopy(ctx, path, marker, func(fs FolderState, m Message) (io.ReadCloser, error) {
+		return os.Open(filepath.Join(root, "acct", "mail", fs.Dir, MaildirLevel, "cur", m.File))
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Close()
+	if !cp.Encrypted() {
+		t.Fatal("the copy of an encrypted archive is not encrypted")
+	}
+	folders, _ := cp.Folders(ctx, View{})
+	msgs, _ := cp.Messages(ctx, folders[0].ID, View{})
+	remote, _ := cp.Folder(folders[0].FolderState)
+	local, _ := snap.Folder(folders[0].FolderState)
+	if _, err := remote.OpenMessage(msgs[0]); !errors.Is(err, ErrNoIdentity) {
+		t.Errorf("reading the copy without the identity: %v", err)
+	}
+	cp.SetIdentities(keys.Identities)
+	for _, m := range msgs {
+		readAll(t, remote, m)
+		file, _ := local.OpenFile(m)
+		if err := local.CheckStored(file, m); err != nil {
+			t.Errorf("CheckStored %s: %v", m.Key, err)
+		}
+		file.Close()
+		m.FileSHA256[0] ^= 1
+		file, _ = local.OpenFile(m)
+		if err := local.CheckStored(file, m); !errors.Is(err, ErrDamaged) {
+			t.Errorf("CheckStored with a wrong hash: %v", err)
+		}
+		file.Close()
+	}
+	if _, err := OpenCatalogCopy(ctx, path, "mailkeep-archive 3", nil, nil); !errors.Is(err, ErrFormat) {
+		t.Errorf("an unknown marker: %v", err)
 	}
 }

@@ -31,9 +31,10 @@ type Folder struct {
 	Rel   string // relative directory under mail/, slash-separated
 	Dir   string // absolute path of the Maildir (the .mk level)
 
-	mu   sync.Mutex
-	kw   *Keywords
-	perm perm // of what the folder's writers create
+	mu    sync.Mutex
+	kw    *Keywords
+	perm  perm   // of what the folder's writers create
+	codec *codec // how its archive frames message files
 	// prunedBy, for a reader's folder, says which prune took a message
 	// whose file is gone (see ErrPruned).
 	prunedBy func(Message) (int64, bool)
@@ -48,7 +49,7 @@ func (a *Writer) Folder(name string, delim rune) (*Folder, error) {
 	if !strings.HasPrefix(dir, a.MailDir()+string(filepath.Separator)) {
 		return nil, fmt.Errorf("folder %q maps outside the archive", name)
 	}
-	f := &Folder{Name: name, Delim: delim, Rel: rel, Dir: dir, perm: a.perm}
+	f := &Folder{Name: name, Delim: delim, Rel: rel, Dir: dir, perm: a.perm, codec: a.codec}
 	if err := f.create(); err != nil {
 		return nil, fmt.Errorf("folder %q: %w", name, err)
 	}
@@ -61,13 +62,15 @@ func (a *Writer) Folder(name string, delim rune) (*Folder, error) {
 }
 
 // openFolder opens the Maildir of a catalog folder in the account
-// directory dir (<archive>/<account>) without creating anything.
-func openFolder(dir string, st FolderState) (*Folder, error) {
+// directory dir (<archive>/<account>), whose files c frames, without
+// creating anything.
+func openFolder(dir string, st FolderState, c *codec) (*Folder, error) {
 	rel := filepath.FromSlash(st.Dir)
 	if !filepath.IsLocal(rel) {
 		return nil, fmt.Errorf("folder %q: catalog dir %q lies outside the archive", st.Name, st.Dir)
 	}
-	f := &Folder{Name: st.Name, Rel: st.Dir, Dir: filepath.Join(dir, mailDir, rel, MaildirLevel), perm: permOf(dir)}
+	f := &Folder{Name: st.Name, Rel: st.Dir, Dir: filepath.Join(dir, mailDir, rel, MaildirLevel), perm: permOf(dir),
+		codec: c}
 	if d := []rune(st.Delim); len(d) > 0 {
 		f.Delim = d[0]
 	}

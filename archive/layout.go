@@ -12,8 +12,18 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// FormatVersion is the archive format this build writes and reads.
+// FormatVersion is the format of a plain archive, which this build writes
+// and reads: each message file one zstd frame, which Dovecot reads.
 const FormatVersion = 1
+
+// FormatVersionEncrypted is the format of an encrypted archive: version 1
+// with each message file's zstd frame encrypted with age. Its marker names
+// the encryption ("mailkeep-archive 2 age"), and a build that reads only
+// version 1 refuses it.
+const FormatVersionEncrypted = 2
+
+// formatEncryption is the word after FormatVersionEncrypted in the marker.
+const formatEncryption = "age"
 
 const (
 	formatFile  = "FORMAT"
@@ -31,6 +41,11 @@ var ErrBusy = errors.New("account is busy: another mailkeep process holds its lo
 // ErrFormat reports an archive written by an unknown format version.
 var ErrFormat = errors.New("unsupported archive format")
 
+// ErrEncryption reports an archive whose encryption differs from the
+// account's configuration: an archive is never half encrypted, so a writer
+// refuses it.
+var ErrEncryption = errors.New("the archive's encryption differs from the account's")
+
 // Writer is one account's archive, open and locked for writing: the
 // backup, verify and rebuild side. Readers use a Snapshot.
 type Writer struct {
@@ -39,11 +54,22 @@ type Writer struct {
 	log     *slog.Logger
 	lock    *os.File
 	perm    perm
+	codec   *codec
 }
 
-// OpenWriter creates (if needed), locks and opens the archive of one account.
-// It returns ErrBusy when another process holds the lock.
+// OpenWriter creates (if needed), locks and opens the archive of an account
+// without encryption. It returns ErrBusy when another process holds the
+// lock, and refuses an encrypted archive (ErrEncryption).
 func OpenWriter(ctx context.Context, root, name string, log *slog.Logger) (*Writer, error) {
+	return OpenWriterKeys(ctx, root, name, log, nil)
+}
+
+// OpenWriterKeys is OpenWriter for an account with the encryption keys
+// keys (nil: none). A new archive is created encrypted when keys is set;
+// an existing archive whose encryption differs is refused (ErrEncryption).
+// Recipients are needed to write message files, identities only to decode
+// them (see Keys).
+func OpenWriterKeys(ctx context.Context, root, name string, log *slog.Logger, keys *Keys) (*Writer, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -60,15 +86,19 @@ func OpenWriter(ctx context.Context, root, name string, log *slog.Logger) (*Writ
 		return nil, err
 	}
 	a := &Writer{Dir: dir, log: log, lock: lock, perm: p}
-	if err := a.open(ctx); err != nil {
+	if err := a.open(ctx, keys); err != nil {
 		lock.Close()
 		return nil, err
 	}
 	return a, nil
 }
 
-func (a *Writer) open(ctx context.Context) error {
-	if err := checkFormat(a.Dir, a.perm); err != nil {
+func (a *Writer) open(ctx context.Context, keys *Keys) error {
+	encrypted, err := checkFormat(a.Dir, a.perm, keys != nil)
+	if err != nil {
+		return err
+	}
+	if a.codec, err = writerCodec(a.Dir, encrypted, keys); err != nil {
 		return err
 	}
 	path := filepath.Join(a.Dir, catalogFile)
@@ -124,13 +154,24 @@ func lockDir(dir string) (*os.File, error) {
 // lockGrace is how long lockDir waits for a lock that is held.
 const lockGrace = 200 * time.Millisecond
 
-// checkFormat writes the format marker into a new archive and refuses an
-// archive of another version.
-func checkFormat(dir string, p perm) error {
-	err := readFormat(dir)
-	if errors.Is(err, ErrNoArchive) {
-		path := filepath.Join(dir, formatFile)
-		return WriteFileAtomic(path, fmt.Appendf(nil, "%s %d\n", formatMagic, FormatVersion), p.file)
+// checkFormat writes the format marker into a new archive, encrypted or
+// not, refuses an archive of another version, and says whether the
+// archive is encrypted.
+func checkFormat(dir string, p perm, encrypted bool) (bool, error) {
+	is, err := readFormat(dir)
+	if !errors.Is(err, ErrNoArchive) {
+		return is, err
 	}
-	return err
+	return encrypted, WriteFileAtomic(filepath.Join(dir, formatFile), formatMarker(encrypted), p.file)
 }
+
+// formatMarker is the content of the FORMAT file of a new archive.
+func formatMarker(encrypted bool) []byte {
+	if encrypted {
+		return fmt.Appendf(nil, "%s %d %s\n", formatMagic, FormatVersionEncrypted, formatEncryption)
+	}
+	return fmt.Appendf(nil, "%s %d\n", formatMagic, FormatVersion)
+}
+
+// Encrypted reports whether the archive's message files are encrypted.
+func (a *Writer) Encrypted() bool { return a.codec.encrypted }

@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"github.com/mailkeep/mailkeep/internal/sqlitefile"
 	"io/fs"
 	"os"
 )
@@ -28,13 +29,4 @@ func permOf(dir string) perm {
 }
 
 // createFile creates an empty file with mode m unless it exists.
-func createFile(path string, m fs.FileMode) error {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, m)
-	if os.IsExist(err) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	return f.Close()
-}
+func createFile(path string, m fs.FileMode) error { return sqlitefile.Create(path, m) }

@@ -453,6 +453,9 @@ func dropFolders(ctx context.Context, tx *sql.Tx, prune int64, fs []FolderState)
 		if _, err := tx.ExecContext(ctx, `DELETE FROM refetch WHERE folder_id = ?`, f.ID); err != nil {
 			return err
 		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM staged WHERE folder_id = ?`, f.ID); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM folders WHERE id = ? AND NOT EXISTS
 			(SELECT 1 FROM messages WHERE folder_id = ?)`, f.ID, f.ID)
 		if err != nil {

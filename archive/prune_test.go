@@ -487,3 +487,21 @@ func TestPruneOldSchemaReader(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPruneDropsStaged: a folder that a prune takes goes with the staged
+// rows a crash left for it (an encrypted archive's; see Writer.Publish).
+func TestPruneDropsStaged(t *testing.T) {
+	ctx := context.Background()
+	fx := newPruneFixture(t)
+	rows, _ := fx.a.Catalog.FolderMessages(ctx, fx.old.ID)
+	m := rows[0]
+	m.Key, m.FileSHA256 = IMAPKey(7, 99), [32]byte{1}
+	must(t, fx.a.Catalog.stage(ctx, []Message{m}))
+	res, err := fx.a.Prune(ctx, PruneOptions{Retention: Retention{FoldersGoneAfter: days(90)}, Now: pruneNow})
+	if err != nil || res.FoldersRemoved != 1 {
+		t.Fatalf("prune: %+v, %v", res, err)
+	}
+	if staged, err := fx.a.Catalog.staged(ctx, fx.old.ID); err != nil || len(staged) != 0 {
+		t.Errorf("staged rows of the pruned folder: %v, %v", staged, err)
+	}
+}

@@ -26,24 +26,104 @@ var ErrDamaged = errors.New("archived message is damaged")
 // after the row was read is an error wrapping ErrPruned (a reader's
 // folder, from Snapshot.Folder, knows); any other file that is gone is an
 // error wrapping fs.ErrNotExist. A stream already open keeps reading when
-// a prune removes its file.
+// a prune removes its file. In an encrypted archive, a reader without an
+// identity, or with none that decrypts the file, gets an error that names
+// the file and wraps ErrNoIdentity or ErrWrongIdentity.
 func (f *Folder) OpenMessage(m Message) (io.ReadCloser, error) {
-	var file io.ReadCloser
-	var err error
-	if f.remote != nil {
-		file, err = f.remote(m)
-	} else {
-		file, err = f.openRow(m)
-	}
+	file, err := f.openStored(m)
 	if err != nil {
 		return nil, err
 	}
-	rc, err := decode(file)
+	rc, err := decode(file, f.codec)
 	if err != nil {
+		err = undecodable(file, m, err)
 		file.Close()
-		return nil, fmt.Errorf("%s: %w: %w", m.Key, ErrDamaged, err)
+		return nil, err
 	}
 	return Verified(rc, m), nil
+}
+
+// openStored opens the stored bytes of the file of row m, where the
+// folder keeps them.
+func (f *Folder) openStored(m Message) (io.ReadCloser, error) {
+	if f.remote != nil {
+		return f.remote(m)
+	}
+	return f.openRow(m)
+}
+
+// undecodable describes a file that would not decode. To age, a damaged
+// header looks like a wrong identity: when the row records the SHA-256 of
+// the file as stored, a local file that differs from it is damaged.
+func undecodable(file io.Reader, m Message, err error) error {
+	where := m.Key
+	if osf, ok := file.(*os.File); ok {
+		where = osf.Name()
+		if errors.Is(err, ErrWrongIdentity) && m.FileSHA256 != ([32]byte{}) {
+			if sum, herr := hashOpen(osf); herr == nil && sum != m.FileSHA256 {
+				return fmt.Errorf("%s: %w: %w", m.Key, ErrDamaged, errStoredSum)
+			}
+		}
+	}
+	if identityError(err) {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	return fmt.Errorf("%s: %w: %w", m.Key, ErrDamaged, err)
+}
+
+var errStoredSum = errors.New("the file does not match its recorded SHA-256 as stored")
+
+// Check checks the file of the message of row m without decrypting it,
+// so that it needs no identity: in an encrypted archive against the
+// SHA-256 of the file as stored, which the row must hold (m.FileSHA256);
+// in a plain archive by reading it through the verified stream, as
+// OpenMessage does. It is how a backup checks a copy before the POP3
+// server deletes the message, and how a replica's objects are checked.
+// An error about the content wraps ErrDamaged.
+func (f *Folder) Check(m Message) error {
+	if !f.codec.encrypted {
+		rc, err := f.OpenMessage(m)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		_, err = io.Copy(io.Discard, rc)
+		return err
+	}
+	file, err := f.openStored(m)
+	if err != nil {
+		return err
+	}
+	defer file.Close()
+	return checkStoredSum(file, m)
+}
+
+// checkStoredSum reads a message file of an encrypted archive from r to
+// the end and checks it against the SHA-256 its row recorded when it was
+// stored.
+func checkStoredSum(r io.Reader, m Message) error {
+	if m.FileSHA256 == ([32]byte{}) {
+		return fmt.Errorf("%s: %w: the catalog records no SHA-256 of the file as stored", m.Key, ErrDamaged)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, r); err != nil {
+		return fmt.Errorf("%s: %w", m.Key, err)
+	}
+	if [32]byte(h.Sum(nil)) != m.FileSHA256 {
+		return fmt.Errorf("%s: %w: %w", m.Key, ErrDamaged, errStoredSum)
+	}
+	return nil
+}
+
+// hashOpen returns the SHA-256 of an open file's bytes, from the start.
+func hashOpen(file *os.File) ([32]byte, error) {
+	var sum [32]byte
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(file, 0, 1<<62)); err != nil {
+		return sum, err
+	}
+	h.Sum(sum[:0])
+	return sum, nil
 }
 
 // Verified returns rc, the content of the message of row m, checked as it
@@ -135,17 +215,28 @@ func (f *Folder) findKey(key string) (string, error) {
 
 // ReadMessage decodes a published file and returns its catalog row as far
 // as the file alone tells it: size, hash, flags, date (the mtime) and
-// Message-ID. IMAP UIDs come from the key (ParseIMAPKey). It is how a file
-// without a row is adopted.
+// Message-ID, and in an encrypted archive the SHA-256 of the file as
+// stored. IMAP UIDs come from the key (ParseIMAPKey). It is how a file
+// without a row is adopted when it has no staged row (see AdoptOrphans);
+// in an encrypted archive it needs the identity.
 func (f *Folder) ReadMessage(mf MessageFile) (Message, error) {
 	m := Message{Key: mf.Key, File: mf.Name()}
 	file, err := os.Open(f.Path(mf))
 	if err != nil {
 		return m, err
 	}
-	rc, err := decode(file)
+	if f.codec.encrypted {
+		if m.FileSHA256, err = hashOpen(file); err != nil {
+			file.Close()
+			return m, fmt.Errorf("read %s: %w", mf.Key, err)
+		}
+	}
+	rc, err := decode(file, f.codec)
 	if err != nil {
 		file.Close()
+		if identityError(err) {
+			return m, fmt.Errorf("%s: %w", f.Path(mf), err)
+		}
 		return m, fmt.Errorf("decode %s: %w", mf.Key, err)
 	}
 	defer rc.Close()

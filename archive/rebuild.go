@@ -29,10 +29,6 @@ func (f *Folder) adopt(mf MessageFile, folderID int64) (Message, error) {
 	return m, nil
 }
 
-// Adopt reads a published file that has no catalog row into a row of the
-// folder folderID.
-func (f *Folder) Adopt(mf MessageFile, folderID int64) (Message, error) { return f.adopt(mf, folderID) }
-
 // RebuildCatalog replaces the account's catalog with one made from the
 // Maildir tree alone: folders from their mailkeep-folder files, messages
 // from their files (UIDs from the names, hashes and sizes from the
@@ -42,8 +38,14 @@ func (f *Folder) Adopt(mf MessageFile, folderID int64) (Message, error) { return
 // folder in full, and fetches nothing it already has. What an interrupted
 // prune left on disk is deleted first, while the old catalog still says
 // what it is; a catalog that cannot say leaves it to be rebuilt as mail.
+// An encrypted archive's files are decrypted, so it needs the identity:
+// without one, or with one that does not decrypt the first file, the
+// catalog is left as it is.
 func (a *Writer) RebuildCatalog(ctx context.Context, now time.Time) (Report, error) {
 	var rep Report
+	if err := a.canDecode(); err != nil {
+		return rep, err
+	}
 	if a.Catalog != nil {
 		if _, err := a.ResumePrune(ctx); err != nil {
 			a.log.Warn("the old catalog could not finish an interrupted prune; its files are rebuilt as mail", "err", err)
@@ -71,6 +73,40 @@ func (a *Writer) RebuildCatalog(ctx context.Context, now time.Time) (Report, err
 		return rep, fmt.Errorf("rebuild catalog: %w", err)
 	}
 	return rep, nil
+}
+
+// canDecode checks, in an encrypted archive, that the identities decrypt
+// the first message file found.
+func (a *Writer) canDecode() error {
+	if !a.codec.encrypted {
+		return nil
+	}
+	if len(a.codec.identities) == 0 {
+		return fmt.Errorf("%s: %w", a.Dir, ErrNoIdentity)
+	}
+	errFound := errors.New("found")
+	var err error
+	werr := filepath.WalkDir(a.MailDir(), func(path string, d fs.DirEntry, werr error) error {
+		if werr != nil || d.IsDir() || filepath.Base(filepath.Dir(path)) != "cur" {
+			return werr
+		}
+		if _, perr := ParseMessageFile(d.Name()); perr != nil {
+			return nil
+		}
+		file, oerr := os.Open(path)
+		if oerr != nil {
+			return oerr
+		}
+		defer file.Close()
+		if _, derr := decrypt(file, a.codec.identities); identityError(derr) {
+			err = fmt.Errorf("%s: %w", path, derr)
+		}
+		return errFound
+	})
+	if werr != nil && werr != errFound {
+		return werr
+	}
+	return err
 }
 
 func (a *Writer) replaceCatalog(ctx context.Context, now time.Time) error {
@@ -137,6 +173,9 @@ func (a *Writer) rebuildMessages(ctx context.Context, f *Folder, run int64, rep 
 	var msgs []Message
 	for _, mf := range files {
 		m, err := f.adopt(mf, st.ID)
+		if identityError(err) {
+			return err
+		}
 		if err != nil {
 			rep.Problems = append(rep.Problems, Problem{Kind: ProblemCorrupt, Folder: f.Name, Key: mf.Key, Detail: err.Error()})
 			continue

@@ -1,19 +1,18 @@
 package archive
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/mailkeep/mailkeep/internal/sqlitefile"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // ErrNoArchive reports that an account has no archive yet: no backup of it
@@ -32,6 +31,7 @@ var ErrNoArchive = errors.New("no archive yet")
 type Snapshot struct {
 	dir     string
 	cat     *Catalog
+	codec   *codec       // how the archive frames its message files, and the identities given
 	open    FileOpener   // nil: message files are read from dir
 	onClose func() error // set by OpenCatalogCopy's caller: run after the catalog closes
 }
@@ -41,7 +41,8 @@ type Snapshot struct {
 // archive of an unknown format or a newer catalog one wrapping ErrFormat.
 func OpenSnapshot(ctx context.Context, root, name string) (*Snapshot, error) {
 	dir := filepath.Join(root, name)
-	if err := readFormat(dir); err != nil {
+	encrypted, err := readFormat(dir)
+	if err != nil {
 		return nil, err
 	}
 	path := filepath.Join(dir, catalogFile)
@@ -61,7 +62,7 @@ func OpenSnapshot(ctx context.Context, root, name string) (*Snapshot, error) {
 		db.Close()
 		return nil, fmt.Errorf("catalog %s: %w", path, err)
 	}
-	return &Snapshot{dir: dir, cat: &Catalog{db: db, version: v}}, nil
+	return &Snapshot{dir: dir, cat: &Catalog{db: db, version: v}, codec: &codec{encrypted: encrypted}}, nil
 }
 
 // Close releases the catalog (and, for a catalog copy, what its opener
@@ -86,41 +87,49 @@ func (s *Snapshot) Dir() string { return s.dir }
 // neither opens the catalog immutable: safe for short reads while no
 // backup runs.
 func readOnlyDSN(path string) string {
-	dsn := "file:" + path + "?mode=ro&_pragma=busy_timeout(10000)&_pragma=query_only(1)"
-	if !walUsable(path) {
-		dsn += "&immutable=1"
-	}
-	return dsn
+	return sqlitefile.ReadOnlyURI(path) + "&_pragma=busy_timeout(10000)&_pragma=query_only(1)"
 }
 
-func walUsable(path string) bool {
-	_, werr := os.Lstat(path + "-wal")
-	_, serr := os.Lstat(path + "-shm")
-	if werr == nil && serr == nil {
-		return true
-	}
-	return unix.Access(filepath.Dir(path), unix.W_OK) == nil
-}
-
-// readFormat checks the format marker without writing one.
-func readFormat(dir string) error {
+// readFormat checks the format marker without writing one, and says
+// whether the archive is encrypted (see parseMarker).
+func readFormat(dir string) (encrypted bool, err error) {
 	path := filepath.Join(dir, formatFile)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("%s: %w", dir, ErrNoArchive)
+		return false, fmt.Errorf("%s: %w", dir, ErrNoArchive)
 	}
 	if err != nil {
-		return fmt.Errorf("read format marker: %w", err)
+		return false, fmt.Errorf("read format marker: %w", err)
 	}
-	var magic string
-	var v int
-	if _, err := fmt.Sscanf(string(bytes.TrimSpace(data)), "%s %d", &magic, &v); err != nil || magic != formatMagic {
-		return fmt.Errorf("%s: %w: not a mailkeep archive marker: %q", path, ErrFormat, strings.TrimSpace(string(data)))
+	encrypted, err = parseMarker(string(data))
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", path, err)
 	}
-	if v != FormatVersion {
-		return fmt.Errorf("%s: %w: version %d (this mailkeep reads version %d)", path, ErrFormat, v, FormatVersion)
+	return encrypted, nil
+}
+
+// parseMarker reads a format marker: "mailkeep-archive 1" is a plain
+// archive, "mailkeep-archive 2 age" an encrypted one; anything else is an
+// error wrapping ErrFormat.
+func parseMarker(data string) (encrypted bool, err error) {
+	marker := strings.TrimSpace(data)
+	f := strings.Fields(marker)
+	if len(f) < 2 || f[0] != formatMagic {
+		return false, fmt.Errorf("%w: not a mailkeep archive marker: %q", ErrFormat, marker)
 	}
-	return nil
+	v, err := strconv.Atoi(f[1])
+	switch {
+	case err != nil:
+		return false, fmt.Errorf("%w: not a mailkeep archive marker: %q", ErrFormat, marker)
+	case v == FormatVersion && len(f) == 2:
+		return false, nil
+	case v == FormatVersionEncrypted && len(f) == 3 && f[2] == formatEncryption:
+		return true, nil
+	case v == FormatVersion || v == FormatVersionEncrypted:
+		return false, fmt.Errorf("%w: unknown marker %q", ErrFormat, marker)
+	}
+	return false, fmt.Errorf("%w: version %d (this mailkeep reads versions %d and %d)", ErrFormat, v,
+		FormatVersion, FormatVersionEncrypted)
 }
 
 // checkSchema returns the catalog's schema version, and refuses a catalog
@@ -225,7 +234,7 @@ func (s *Snapshot) Messages(ctx context.Context, folderID int64, v View) ([]Mess
 		flagRun = 1<<63 - 1
 	}
 	present, pargs := messagePresence(v)
-	return collectMessages(s.cat.db.QueryContext(ctx, `SELECT `+viewCols+` FROM messages m
+	return collectSummed(s.cat.db.QueryContext(ctx, `SELECT `+viewCols+`, `+fileSumCol(s.cat.version)+` FROM messages m
 		WHERE m.folder_id = ? AND `+present+` ORDER BY m.uidvalidity, m.uid, m.id`,
 		slices.Concat([]any{flagRun, folderID}, pargs)...))
 }
@@ -235,9 +244,9 @@ func (s *Snapshot) Messages(ctx context.Context, folderID int64, v View) ([]Mess
 // ErrPruned, and so is a message of it (see OpenMessage).
 func (s *Snapshot) Folder(st FolderState) (*Folder, error) {
 	if s.open != nil {
-		return remoteFolder(st, s.open), nil
+		return remoteFolder(st, s.open, s.codec), nil
 	}
-	f, err := openFolder(s.dir, st)
+	f, err := openFolder(s.dir, st, s.codec)
 	if err != nil {
 		if prune, ok := s.cat.prunedBy(context.Background(), st.ID, "", nil); ok {
 			return nil, prunedError(fmt.Sprintf("folder %q", st.Name), prune)

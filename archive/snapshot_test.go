@@ -307,7 +307,7 @@ func TestOpenMessage(t *testing.T) {
 	ctx := context.Background()
 	a := buildArchive(t, 3)
 	st, _ := a.Catalog.Folders(ctx)
-	f, _ := openFolder(a.Dir, st[1]) // INBOX
+	f, _ := openFolder(a.Dir, st[1], a.codec) // INBOX
 	rows, _ := a.Catalog.FolderMessages(ctx, st[1].ID)
 	want := readAll(t, f, rows[0])
 
@@ -561,7 +561,9 @@ func TestSpecialUseAndNamespace(t *testing.T) {
 			must(err)
 		}
 	}
-	downgrade(`DROP INDEX messages_uidl`, `DROP INDEX messages_deleted`, `ALTER TABLE folders DROP COLUMN special_use`, `DROP TABLE account_meta`, `PRAGMA user_version = 4`)
+	downgrade(`DROP INDEX messages_uidl`, `DROP INDEX messages_deleted`,
+		`ALTER TABLE messages DROP COLUMN file_sha256`, `DROP TABLE staged`,
+		`ALTER TABLE folders DROP COLUMN special_use`, `DROP TABLE account_meta`, `PRAGMA user_version = 4`)
 	check("schema 4", "", Namespace{}, false)
 	downgrade(`DROP TABLE pruned`, `DROP TABLE prunes`, `PRAGMA user_version = 3`)
 	check("schema 3", "", Namespace{}, false)

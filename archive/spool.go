@@ -33,9 +33,10 @@ func (s sourceReader) Read(p []byte) (int, error) {
 // headLimit bounds how much of a message's header is kept for metadata.
 const headLimit = 64 << 10
 
-// Spool streams messages into a folder's tmp/ directory: it hashes, counts
-// and compresses on the way, with memory bounded by the encoder's window,
-// whatever the message size. One Spool serves one goroutine.
+// Spool streams messages into a folder's tmp/ directory: it hashes, counts,
+// compresses and, in an encrypted archive, encrypts on the way, with memory
+// bounded by the encoder's window, whatever the message size. One Spool
+// serves one goroutine, and may write to folders of any archive.
 type Spool struct {
 	enc  *encoder
 	bw   *bufio.Writer
@@ -67,9 +68,13 @@ type Staged struct {
 	VSize     int64  // size with every line ending as CRLF
 	SHA256    [32]byte
 	MessageID string
-	tmp       string
-	file      *os.File
-	header    mail.Header // parsed from the start of the message; nil if it does not parse
+	// FileSHA256 is the SHA-256 of the file as stored, in an encrypted
+	// archive (zero in a plain one): what checks the file without the
+	// identity.
+	FileSHA256 [32]byte
+	tmp        string
+	file       *os.File
+	header     mail.Header // parsed from the start of the message; nil if it does not parse
 }
 
 // Write streams r into a new temp file of folder f. The caller publishes
@@ -81,11 +86,12 @@ func (s *Spool) Write(f *Folder, r io.Reader) (*Staged, error) {
 		return nil, fmt.Errorf("create temp file: %w", err)
 	}
 	st := &Staged{Folder: f, tmp: tmp, file: file}
-	head, err := s.copy(file, r)
+	head, stored, err := s.copy(file, r, f.codec)
 	if err != nil {
 		st.Discard()
 		return nil, err
 	}
+	st.FileSHA256 = stored
 	st.Size, st.VSize = s.cnt.n, s.cnt.n+s.cnt.bareLF
 	s.sum.Sum(st.SHA256[:0])
 	st.header = s.parseHeader(head)
@@ -115,25 +121,30 @@ func (st *Staged) HeaderDate() (time.Time, bool) {
 	return d, err == nil
 }
 
-func (s *Spool) copy(file *os.File, r io.Reader) ([]byte, error) {
+// copy writes one file of an archive framed as c. It returns the start of
+// the message (for metadata), in a buffer the next copy reuses, and the
+// SHA-256 of the file as stored (zero in a plain archive).
+func (s *Spool) copy(file *os.File, r io.Reader, c *codec) (head []byte, stored [32]byte, err error) {
 	s.bw.Reset(file)
-	s.enc.begin(s.bw)
+	if err := s.enc.begin(s.bw, c); err != nil {
+		return nil, stored, err
+	}
 	s.sum.Reset()
 	s.cnt = counter{}
-	head := &s.head
-	head.buf, head.done = head.buf[:0], false
-	w := io.MultiWriter(s.enc, s.sum, &s.cnt, head)
+	hc := &s.head
+	hc.buf, hc.done = hc.buf[:0], false
+	w := io.MultiWriter(s.enc, s.sum, &s.cnt, hc)
 	if _, err := io.CopyBuffer(w, sourceReader{r}, s.buf); err != nil {
 		s.enc.abandon()
-		return nil, fmt.Errorf("read message: %w", err)
+		return nil, stored, fmt.Errorf("read message: %w", err)
 	}
-	if err := s.enc.end(); err != nil {
-		return nil, fmt.Errorf("compress: %w", err)
+	if stored, err = s.enc.end(); err != nil {
+		return nil, stored, err
 	}
 	if err := s.bw.Flush(); err != nil {
-		return nil, fmt.Errorf("write temp file: %w", err)
+		return nil, stored, fmt.Errorf("write temp file: %w", err)
 	}
-	return head.buf, nil
+	return hc.buf, stored, nil
 }
 
 // Discard closes and removes the temp file.

@@ -59,6 +59,10 @@ type Report struct {
 	Folders, Messages int
 	Bytes             int64
 	Problems          []Problem
+	// HashesOnly: the archive is encrypted and no identity was given, so
+	// each file was checked against the SHA-256 it was stored with and its
+	// name against its row, without decrypting it.
+	HashesOnly bool
 }
 
 // Unrepaired counts problems that are still there.
@@ -73,7 +77,12 @@ func (r Report) Unrepaired() int {
 }
 
 // Verify decodes every message file and checks it against the catalog and
-// its own name, and checks the catalog and the tree for leftovers.
+// its own name, and checks the catalog and the tree for leftovers. In an
+// encrypted archive each file is first checked against the SHA-256 it was
+// stored with; it is decoded only when the writer has identities (else
+// Report.HashesOnly), and an identity that cannot decrypt a file that is
+// as stored stops Verify with an error wrapping ErrWrongIdentity (nothing
+// is repaired on its account).
 // Repairs: stale temp files are removed; orphan files are adopted into the
 // catalog; files with wrong S=/W= are renamed; corrupt files of messages
 // the server still has are moved to <account>/damaged/, and they and
@@ -86,7 +95,7 @@ func (r Report) Unrepaired() int {
 // took out of the catalog but left on disk are reported as pruned, never
 // as orphans, and Repair deletes them (ResumePrune).
 func (a *Writer) Verify(ctx context.Context, opts VerifyOptions) (Report, error) {
-	var rep Report
+	rep := Report{HashesOnly: a.codec.encrypted && len(a.codec.identities) == 0}
 	if err := a.Catalog.checkIntegrity(ctx, &rep); err != nil {
 		return rep, err
 	}
@@ -184,7 +193,7 @@ func (v *verifier) report(p Problem) {
 }
 
 func (v *verifier) folder(ctx context.Context) error {
-	f, err := openFolder(v.a.Dir, v.state)
+	f, err := openFolder(v.a.Dir, v.state, v.a.codec)
 	if err != nil {
 		v.report(Problem{Kind: ProblemCatalog, Detail: err.Error()})
 		return nil
@@ -262,7 +271,7 @@ func (v *verifier) rows(ctx context.Context, rows []Message, files map[string]Me
 // its row and its own name.
 func (v *verifier) check(ctx context.Context, m Message, mf MessageFile) error {
 	m.File = mf.Name() // the file the scan found
-	size, vsize, err := v.f.measure(m)
+	size, vsize, err := v.f.measure(m, v.rep.HashesOnly)
 	v.rep.Messages++
 	v.rep.Bytes += size
 	if v.opts.Checked != nil {
@@ -271,6 +280,8 @@ func (v *verifier) check(ctx context.Context, m Message, mf MessageFile) error {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return v.missing(ctx, m, err.Error())
+	case identityError(err):
+		return err
 	case err != nil:
 		return v.corrupt(ctx, m, mf, err.Error())
 	case size != mf.Size || vsize != mf.VSize:
@@ -280,8 +291,16 @@ func (v *verifier) check(ctx context.Context, m Message, mf MessageFile) error {
 }
 
 // measure reads a message through the verified stream and returns its
-// size and its size with CRLF line ends (Dovecot's S= and W=).
-func (f *Folder) measure(m Message) (size, vsize int64, err error) {
+// size and its size with CRLF line ends (Dovecot's S= and W=). In an
+// encrypted archive the file is first checked against the SHA-256 it was
+// stored with; with hashesOnly it is not decoded, and the sizes are the
+// row's.
+func (f *Folder) measure(m Message, hashesOnly bool) (size, vsize int64, err error) {
+	if f.codec.encrypted {
+		if err := f.Check(m); err != nil || hashesOnly {
+			return m.Size, m.VSize, err
+		}
+	}
 	rc, err := f.OpenMessage(m)
 	if err != nil {
 		return 0, 0, err
@@ -372,19 +391,31 @@ func (a *Writer) quarantine(f *Folder, mf MessageFile) error {
 	return errors.Join(SyncDir(dir), f.SyncCur())
 }
 
-// orphans reports files without rows. Each is decoded: a complete one can
-// be adopted, a damaged one is reported as corrupt.
+// orphans reports files without rows. Each is checked against its staged
+// row or decoded (see AdoptOrphans): a complete one can be adopted, a
+// damaged one is reported as corrupt. In an encrypted archive without the
+// identity, a file without a staged row can only be reported.
 func (v *verifier) orphans(ctx context.Context, rows []Message, files map[string]MessageFile) error {
 	known := make(map[string]bool, len(rows))
 	for _, m := range rows {
 		known[m.Key] = true
 	}
+	staged, err := v.a.Catalog.staged(ctx, v.state.ID)
+	if err != nil {
+		return err
+	}
 	for key, mf := range files {
 		if known[key] || v.pruned[key] {
 			continue
 		}
-		m, err := v.f.adopt(mf, v.state.ID)
-		if err != nil {
+		m, err := v.f.adoptRow(mf, v.state.ID, staged)
+		switch {
+		case errors.Is(err, ErrNoIdentity):
+			v.report(Problem{Kind: ProblemOrphanFile, Key: key, Detail: mf.Name() + ": no catalog row, and adopting it needs the identity"})
+			continue
+		case identityError(err):
+			return err
+		case err != nil:
 			v.report(Problem{Kind: ProblemCorrupt, Key: key, Detail: "file without a catalog row: " + err.Error()})
 			continue
 		}

@@ -3,10 +3,12 @@ package archive
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -20,8 +22,15 @@ func buildArchive(t *testing.T, n int) *Writer {
 
 func buildArchiveIn(t *testing.T, root string, n int) *Writer {
 	t.Helper()
+	return buildArchiveKeys(t, root, n, nil)
+}
+
+// buildArchiveKeys is buildArchiveIn for an account with encryption keys
+// (nil: none).
+func buildArchiveKeys(t *testing.T, root string, n int, keys *Keys) *Writer {
+	t.Helper()
 	ctx := context.Background()
-	a, err := OpenWriter(ctx, root, "acct", nil)
+	a, err := OpenWriterKeys(ctx, root, "acct", nil, keys)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,12 +73,10 @@ func storeRange(t testing.TB, a *Writer, f *Folder, sp *Spool, folderID, run int
 			t.Fatal(err)
 		}
 		rows = append(rows, Message{FolderID: folderID, UIDValidity: 7, UID: uint32(i), Key: key, File: mf.Name(),
-			SHA256: st.SHA256, Size: st.Size, VSize: st.VSize, InternalDate: date, Flags: flags, MessageID: st.MessageID})
+			SHA256: st.SHA256, Size: st.Size, VSize: st.VSize, InternalDate: date, Flags: flags, MessageID: st.MessageID,
+			FileSHA256: st.FileSHA256})
 	}
-	if err := b.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Catalog.AddMessages(context.Background(), rows, run); err != nil {
+	if err := a.Publish(context.Background(), &b, rows, run); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -206,12 +213,23 @@ func allMessages(t *testing.T, a *Writer) []string {
 }
 
 func TestFormatVersionRefused(t *testing.T) {
-	root := t.TempDir()
-	os.MkdirAll(filepath.Join(root, "acct"), 0o750)
-	os.WriteFile(filepath.Join(root, "acct", "FORMAT"), []byte("mailkeep-archive 2\n"), 0o640)
-	_, err := OpenWriter(context.Background(), root, "acct", nil)
-	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("version 2")) {
-		t.Fatalf("want a clear version error, got %v", err)
+	for marker, want := range map[string]string{
+		"mailkeep-archive 3\n":         "version 3",
+		"mailkeep-archive 2\n":         `unknown marker "mailkeep-archive 2"`,
+		"mailkeep-archive 2 xchacha\n": `unknown marker "mailkeep-archive 2 xchacha"`,
+		"mailkeep-archive 1 age\n":     `unknown marker "mailkeep-archive 1 age"`,
+		"maildir 1\n":                  "not a mailkeep archive marker",
+	} {
+		root := t.TempDir()
+		os.MkdirAll(filepath.Join(root, "acct"), 0o750)
+		os.WriteFile(filepath.Join(root, "acct", "FORMAT"), []byte(marker), 0o640)
+		_, err := OpenWriter(context.Background(), root, "acct", nil)
+		if !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: want an error with %q, got %v", marker, want, err)
+		}
+		if _, err := OpenSnapshot(context.Background(), root, "acct"); !errors.Is(err, ErrFormat) {
+			t.Errorf("%q: snapshot: %v, want ErrFormat", marker, err)
+		}
 	}
 }
 

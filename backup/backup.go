@@ -24,6 +24,25 @@ type Settings struct {
 	// messages or bytes; defaults 500 and 64 MiB.
 	BatchMessages int
 	BatchBytes    int64
+	// Index, when set, is told each time a batch's catalog rows have
+	// committed, so that it can index them; nil: no index.
+	Index Indexer
+}
+
+// Indexer keeps a search index up with the archive during a run (the
+// index package's Follower). Committed is called right after each batch's
+// catalog rows commit, never before, so the index cannot get ahead of the
+// archive; it must not block, and whatever the indexer does cannot fail
+// or slow the run. Whoever sets it waits for it after the run.
+type Indexer interface {
+	Committed()
+}
+
+// committed tells the indexer, if any, that rows were committed.
+func (s *Settings) committed() {
+	if s.Index != nil {
+		s.Index.Committed()
+	}
 }
 
 func (s *Settings) setDefaults() {

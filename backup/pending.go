@@ -36,7 +36,7 @@ func (b *pending) add(ctx context.Context, m *fetched) error {
 	}
 	b.rows = append(b.rows, archive.Message{FolderID: fs.state.ID, UIDValidity: fs.sel.UIDValidity,
 		UID: uint32(m.uid), Key: key, File: mf.Name(), SHA256: st.SHA256, Size: st.Size, VSize: st.VSize,
-		InternalDate: m.date, Flags: m.flags, MessageID: st.MessageID})
+		InternalDate: m.date, Flags: m.flags, MessageID: st.MessageID, FileSHA256: st.FileSHA256})
 	fs.w.opts.Progress.Message(st.Size)
 	if b.batch.Len() >= fs.w.opts.BatchMessages || b.batch.Bytes() >= fs.w.opts.BatchBytes {
 		return b.flush(ctx)
@@ -65,24 +65,22 @@ func (b *pending) rekey(ctx context.Context, m *fetched) (bool, error) {
 	return true, nil
 }
 
-// flush makes the batch's files durable, then records them. Once Commit
-// returns, the files belong to the archive, not the batch: if recording
-// them fails, the next run adopts them.
+// flush makes the batch's files durable, then records them
+// (archive.Writer.Publish). Once they are published, the files belong to
+// the archive, not the batch: if recording them fails, the next run
+// adopts them.
 func (b *pending) flush(ctx context.Context) error {
 	if b.batch.Len() == 0 {
 		return nil
 	}
 	n, bytes := b.batch.Len(), b.batch.Bytes()
-	err := b.batch.Commit()
+	err := b.fs.w.a.Publish(ctx, &b.batch, b.rows, b.fs.w.run)
 	b.batch.Reset()
-	rows := b.rows
 	b.rows = nil
 	if err != nil {
 		return fatal(err)
 	}
-	if err := b.fs.w.a.Catalog.AddMessages(context.WithoutCancel(ctx), rows, b.fs.w.run); err != nil {
-		return fatal(err)
-	}
+	b.fs.w.opts.committed()
 	b.fs.w.st.add(func(s *archive.RunStats) { s.NewMessages += n; s.NewBytes += bytes })
 	b.fs.dog.touch()
 	return nil

@@ -3,7 +3,6 @@ package backup
 import (
 	"context"
 	"fmt"
-	"io"
 	"slices"
 	"time"
 
@@ -14,8 +13,8 @@ import (
 // in delete mode every archived one, in keep mode with DeleteAfterDays
 // those archived longer ago than that. Messages stored in this session
 // are durable by now: the last batch has been committed. Messages stored
-// by earlier runs are marked only if their file decodes to the size and
-// SHA-256 the catalog records. The marks take effect at QUIT.
+// by earlier runs are marked only if their file checks out (see verify).
+// The marks take effect at QUIT.
 func (s *pop3Session) markDeletions(ctx context.Context) error {
 	keys := s.deletable()
 	if len(keys) == 0 {
@@ -63,15 +62,12 @@ func (s *pop3Session) deletable() map[int]string {
 	return keys
 }
 
-// verify checks that a message's archived file gives back the size and
-// SHA-256 that the catalog records.
+// verify checks a message's archived file without the identity
+// (archive.Folder.Check): in a plain archive, that it decodes to the size
+// and SHA-256 the catalog records; in an encrypted one, that it is the
+// file stored then (its SHA-256 as stored).
 func (s *pop3Session) verify(m *archive.POP3Message) error {
-	rc, err := s.folder.OpenMessage(m.Message)
-	if err != nil {
-		return fmt.Errorf("archived copy: %w", err)
-	}
-	defer rc.Close()
-	if _, err := io.Copy(io.Discard, rc); err != nil {
+	if err := s.folder.Check(m.Message); err != nil {
 		return fmt.Errorf("archived copy: %w", err)
 	}
 	return nil

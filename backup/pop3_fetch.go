@@ -122,7 +122,7 @@ func (s *pop3Session) add(ctx context.Context, num int, id string, st *archive.S
 		return fatal(err)
 	}
 	row := archive.Message{FolderID: s.state.ID, UIDL: id, Key: key, File: mf.Name(), SHA256: st.SHA256,
-		Size: st.Size, VSize: st.VSize, InternalDate: date, MessageID: st.MessageID}
+		Size: st.Size, VSize: st.VSize, InternalDate: date, MessageID: st.MessageID, FileSHA256: st.FileSHA256}
 	s.rows = append(s.rows, row)
 	s.idx.add(&archive.POP3Message{Message: row, Retrieved: s.start})
 	s.fresh[num] = key
@@ -133,17 +133,16 @@ func (s *pop3Session) add(ctx context.Context, num int, id string, st *archive.S
 	return nil
 }
 
-// flush makes the batch's files durable, then records them.
+// flush makes the batch's files durable, then records them
+// (archive.Writer.Publish).
 func (s *pop3Session) flush(ctx context.Context) error {
 	if s.batch.Len() == 0 {
 		return nil
 	}
-	if err := s.batch.Commit(); err != nil {
+	if err := s.a.Publish(ctx, &s.batch, s.rows, s.run); err != nil {
 		return fatal(err)
 	}
-	if err := s.a.Catalog.AddMessages(context.WithoutCancel(ctx), s.rows, s.run); err != nil {
-		return fatal(err)
-	}
+	s.opts.committed()
 	n, size := len(s.rows), s.batch.Bytes()
 	s.st.add(func(st *archive.RunStats) { st.NewMessages += n; st.NewBytes += size })
 	s.batch.Reset()

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/mailkeep/mailkeep/archive"
@@ -29,6 +30,7 @@ import (
 // starts its own Dovecot and APPENDs a small generated corpus.
 // MAILKEEP_PEAK_HEAP_PROFILE=FILE writes a heap profile taken when the live
 // heap was largest, which shows what a backup holds at its peak.
+// BENCH_AGE=1 backs up into an encrypted archive (one age recipient).
 
 // benchSource returns a dialer for the account to back up.
 func benchSource(b *testing.B) transport.IMAPDialer {
@@ -53,7 +55,7 @@ func benchSource(b *testing.B) transport.IMAPDialer {
 func benchBackup(b *testing.B, root string, dial transport.IMAPDialer) backup.Result {
 	b.Helper()
 	ctx := context.Background()
-	a, err := archive.OpenWriter(ctx, root, "bench", nil)
+	a, err := archive.OpenWriterKeys(ctx, root, "bench", nil, benchKeys(b))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -64,6 +66,19 @@ func benchBackup(b *testing.B, root string, dial transport.IMAPDialer) backup.Re
 		b.Fatalf("backup: %v", err)
 	}
 	return res
+}
+
+// benchKeys returns the keys of an encrypted archive with BENCH_AGE=1,
+// else nil.
+func benchKeys(b *testing.B) *archive.Keys {
+	if os.Getenv("BENCH_AGE") != "1" {
+		return nil
+	}
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &archive.Keys{Recipients: []age.Recipient{id.Recipient()}}
 }
 
 // BenchmarkIMAPFull times a first backup into an empty archive.

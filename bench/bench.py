@@ -248,6 +248,9 @@ class Peer:
     def size(self):
         return int(sh(f"du -sb '{self.target}'").split()[0])
 
+    def index_size(self):
+        return None
+
     def measure_start(self):
         """Untimed, right before a run: what measure_end compares with."""
         return None
@@ -322,12 +325,13 @@ class OfflineIMAP(Peer):
         return f"offlineimap -c '{self.dir}/offlineimaprc' -o -u quiet"
 
 
-def mailkeep_config(bench, path, archive, users):
-    """A mailkeep config for the given (user, protocol) pairs, all with defaults."""
+def mailkeep_config(bench, path, archive, users, extra=""):
+    """A mailkeep config for the given (user, protocol) pairs, all with defaults
+    but for extra, lines added to each account."""
     with open(os.path.join(HERE, "config", "mailkeep-account.yaml")) as fh:
         account = fh.read()
     accounts = "".join(account.format(user=u, protocol=proto, upper=u.upper(),
-                                      port=bench.a.imap_port if proto == "imap" else bench.a.pop3_port)
+                                      port=bench.a.imap_port if proto == "imap" else bench.a.pop3_port) + extra
                        for u, proto in users)
     write_config("mailkeep.yaml", path, bench, archive=archive, accounts=accounts.rstrip("\n"))
 
@@ -340,10 +344,11 @@ class Mailkeep(Peer):
     """mailkeep backup of one account into its archive, checked byte for byte."""
     protocol = "imap"
     probe = True
+    extra = ""
 
     def configure(self):
         mailkeep_config(self.b, os.path.join(self.dir, "mailkeep.yaml"), self.target,
-                        [(self.user, self.protocol)])
+                        [(self.user, self.protocol)], self.extra)
 
     def cmd(self):
         return (f"env {mailkeep_env()} '{self.b.mailkeep}' backup --config '{self.dir}/mailkeep.yaml' "
@@ -352,15 +357,35 @@ class Mailkeep(Peer):
     def count_cmd(self):
         return f"find '{self.target}' -path '*/.mk/cur/*' -type f | wc -l"
 
+    def index_files(self):
+        return [os.path.join(self.target, self.user, f) for f in ("index.db", "index.db-wal", "index.db-shm")]
+
+    def size(self):
+        """The archive without its search index (index_size)."""
+        return super().size() - sum(os.path.getsize(f) for f in self.index_files() if os.path.exists(f))
+
+    def index_size(self):
+        """index.db and its WAL, as mailkeep ls reports it."""
+        files = [f for f in self.index_files()[:2] if os.path.exists(f)]
+        return sum(os.path.getsize(f) for f in files) if files else None
+
     def check(self):
         why = super().check()
         if why:
             return why
         ref = self.b.reference(self.protocol, self.user)
         r = subprocess.run([f"{self.b.tools}/mkcheck", self.protocol, "-archive",
-                            os.path.join(self.target, self.user), "-ref", ref, "-zstd", "5"],
+                            os.path.join(self.target, self.user), "-ref", ref, "-zstd", "5"] + self.check_args(),
                            capture_output=True, text=True)
         return "" if r.returncode == 0 else "content: " + (r.stderr.strip().splitlines() or ["?"])[-1]
+
+    def check_args(self):
+        return []
+
+
+class MailkeepNoIndex(Mailkeep):
+    """mailkeep without its search index (index: false): the index's cost is the difference."""
+    extra = "    index: false\n"
 
 
 class RawPOP3(Peer):
@@ -390,6 +415,28 @@ class Mpop(Peer):
 
 
 class MailkeepPOP3(Mailkeep):
+    kind, user, protocol = "pop3", POP3_USER, "pop3"
+
+
+class MailkeepAge(Mailkeep):
+    """mailkeep backup into an encrypted archive: the config holds the age
+    recipient only, as on a backup host; the check decrypts with the identity."""
+
+    def keys(self):
+        d = os.path.join(self.b.work, "age")
+        sh(f"'{self.b.tools}/mkcheck' age-keygen '{d}'")
+        return d
+
+    def configure(self):
+        extra = f"    encryption:\n      recipients_file: {self.keys()}/recipients.txt\n"
+        mailkeep_config(self.b, os.path.join(self.dir, "mailkeep.yaml"), self.target,
+                        [(self.user, self.protocol)], extra)
+
+    def check_args(self):
+        return ["-identity", os.path.join(self.keys(), "identity.txt")]
+
+
+class MailkeepPOP3Age(MailkeepAge):
     kind, user, protocol = "pop3", POP3_USER, "pop3"
 
 
@@ -730,7 +777,9 @@ class ServeDovecot(Serve):
 PEERS = {
     "raw-imap": RawIMAP, "raw-imap-write": RawIMAPWrite, "raw-imap-fsync": RawIMAPFsync,
     "disk-zstd": DiskZstd, "mbsync": Mbsync, "offlineimap": OfflineIMAP, "mailkeep": Mailkeep,
+    "mailkeep-noindex": MailkeepNoIndex,
     "raw-pop3": RawPOP3, "mpop": Mpop, "mailkeep-pop3": MailkeepPOP3,
+    "mailkeep-age": MailkeepAge, "mailkeep-pop3-age": MailkeepPOP3Age,
     "raw-append": RawAppend, "mbsync-push": MbsyncPush, "mailkeep-restore": MailkeepRestore,
     "mailkeep-export": MailkeepExport, "doveadm-export": DoveadmExport, "zstd-decompress": ZstdDecompress,
     "mailkeep-serve": ServeMailkeep, "dovecot-serve": ServeDovecot,
@@ -790,6 +839,9 @@ def run_one(bench, peer, scenario, rnd, warm, out):
              ok=not why, why=why, anchor=peer.anchor)
     if scenario in ("full", "export") and not why:
         r["bytes"] = peer.size()
+        ib = peer.index_size()
+        if ib is not None:
+            r["index_bytes"] = ib
     out.write(json.dumps(r) + "\n")
     out.flush()
     srv = "" if r["srv_cpu"] is None else f" srv {r['srv_cpu']:5.2f}s"
@@ -838,7 +890,8 @@ def main():
     ap.add_argument("--mailkeep", required=True, help="the mailkeep binary")
     ap.add_argument("--imap-port", type=int, default=11143)
     ap.add_argument("--pop3-port", type=int, default=11110)
-    ap.add_argument("--peers", default=" ".join(PEERS))
+    ap.add_argument("--peers", default=" ".join(n for n in PEERS if not n.endswith("-age")),
+                    help="the tools to run (default: all but the -age ones, the encrypted archives)")
     ap.add_argument("--scenarios", default="full noop add100 restore export serve")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1)

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Markdown tables from the benchmark's results.
 
-    report.py RESULTS.jsonl [--meta META.json] [--memory MEMORY.txt]
+    report.py RESULTS.jsonl [--meta META.json] [--memory MEMORY.txt] [--search SEARCH.jsonl]
 
 RESULTS.jsonl is what bench.py wrote (one object per run); broken runs
 (failed check) and warm-up runs never enter the medians. META.json
 (written by run.sh) describes the corpus and the machine; MEMORY.txt holds
-the "memory:" lines of the peak-RSS test. Ratios compare medians of the same
+the "memory:" lines of the peak-RSS test; SEARCH.jsonl the query times of
+search.py. Ratios compare medians of the same
 run: wall × ref is the tool's median wall time divided by the reference
 peer's (mbsync for IMAP, mpop for POP3, mbsync push for restore, doveadm for
 export, Dovecot for serve), wall × raw by the lower-bound's (rawimap; zstd -d for
@@ -143,6 +144,11 @@ def targets(rows, meta, memory):
     rss = med("imap", "full", "mailkeep", "rss_kib")
     row("IMAP full peak RSS ≤ 64 MiB", "not measured" if rss is None else f"{rss / 1024:.1f} MiB",
         None if rss is None else rss / 1024 <= RSS_BOUND_MIB)
+    cmp_row("IMAP full with the search index ≤ 1.15 × without", "imap", "full", "mailkeep", "mailkeep-noindex", 1.15)
+    cmp_row("IMAP +N with the search index ≤ 1.15 × without", "imap", "add100", "mailkeep", "mailkeep-noindex", 1.15)
+    ib, ab = med("imap", "full", "mailkeep", "index_bytes"), med("imap", "full", "mailkeep", "bytes")
+    row("search index ÷ archive (reported, no target)",
+        "not measured" if ib is None or not ab else f"{int(ib):,} / {int(ab):,} = {ib / ab:.3f}×", None)
     cmp_row("IMAP no change ≤ mbsync", "imap", "noop", "mailkeep", "mbsync", 1)
     cmp_row("IMAP +N ≤ mbsync", "imap", "add100", "mailkeep", "mbsync", 1)
     cmp_row("POP3 full ≤ mpop", "pop3", "full", "mailkeep-pop3", "mpop", 1)
@@ -168,11 +174,53 @@ def targets(rows, meta, memory):
     return out
 
 
+SEARCH_GOAL_MS = 50
+SEARCH_TOOLS = ["mailkeep find", "Search in process", "notmuch search", "notmuch --output=messages"]
+
+
+def search_tables(path):
+    """The query latencies of search.py, and the setup it measured."""
+    if not path:
+        return []
+    setup, rows = {}, {}
+    with open(path) as fh:
+        for line in fh:
+            r = json.loads(line)
+            if r["kind"] == "search-setup":
+                setup = r
+            else:
+                rows.setdefault(r["query"], {})[r["tool"]] = r
+    out = []
+    if setup:
+        s = setup
+        out.append(f"Search: alice, {s['messages']:,} messages; mailkeep backup with the index {s['backup_wall']:.1f} s, "
+                   f"index {s['index_bytes']:,} bytes = {s['index_bytes'] / s['archive_bytes']:.3f} × the archive "
+                   f"({s['archive_bytes']:,} bytes)" + (
+                       f"; notmuch new {s['notmuch_new_wall']:.1f} s, its database {s['notmuch_bytes']:,} bytes = "
+                       f"{s['notmuch_bytes'] / s['maildir_bytes']:.3f} × the Maildir" if "notmuch_new_wall" in s else
+                       "; notmuch not installed") + ".")
+        out.append("")
+    tools = [t for t in SEARCH_TOOLS if any(t in r for r in rows.values())]
+    out.append("| query | " + " | ".join(f"{t}, ms median [min–max] (lines)" for t in tools) + " | ≤ 50 ms (in process) |")
+    out.append("|---|" + "---|" * (len(tools) + 1))
+    for q, by in rows.items():
+        cells = []
+        for t in tools:
+            r = by.get(t)
+            cells.append("" if r is None else f"{r['median'] * 1000:.1f} [{r['min'] * 1000:.1f}–{r['max'] * 1000:.1f}] ({r['lines']})")
+        mk = by.get("Search in process") or by.get("mailkeep find")
+        met = "—" if mk is None or q.startswith("process") else (
+            "yes" if mk["median"] * 1000 <= SEARCH_GOAL_MS else "**no**")
+        out.append(f"| {q} | " + " | ".join(cells) + f" | {met} |")
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("results")
     ap.add_argument("--meta")
     ap.add_argument("--memory")
+    ap.add_argument("--search")
     a = ap.parse_args()
     runs, unavailable = load(a.results)
     meta = json.load(open(a.meta)) if a.meta else {}
@@ -187,6 +235,10 @@ def main():
             print(f"- {p}: not run ({why})")
     print()
     print("\n".join(targets(rows, meta, memory_lines(a.memory))))
+    search = search_tables(a.search)
+    if search:
+        print()
+        print("\n".join(search))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@
 #   RUNS (5) WARMUP (1) SLOW_RUNS (3: offlineimap) ADD_N (100) TIMEOUT (900 s per run)
 #   PEERS, SCENARIOS (full noop add100 restore export serve): see bench.py --help
 #   MAILKEEP (bin/mailkeep, built if missing)   MEMORY (1) MEMORY_MESSAGES (100000)
+#   SEARCH (1: mailkeep find beside notmuch search, see search.py) SEARCH_RUNS (10)
+#   SEARCH_REUSE (unset: 1 keeps search.py's archive and notmuch database of a run before)
 #   IMAP_PORT/POP3_PORT (11143/11110, or free ones when taken)
 #   INSTALL (1: apt-get install what is missing)  REGEN (0: 1 regenerates the corpus)
 #   KEEP_SERVER (0: 1 leaves Dovecot running for profiling, see README)
@@ -39,7 +41,7 @@ die() { echo "bench/run.sh: $*" >&2; exit 1; }
 install_missing() {
   local pkgs=() cmd pkg
   for pair in dovecot:dovecot-imapd /usr/lib/dovecot/pop3:dovecot-pop3d mbsync:isync mpop:mpop \
-              offlineimap:offlineimap zstd:zstd /usr/bin/time:time python3:python3 go:golang-go; do
+              offlineimap:offlineimap zstd:zstd /usr/bin/time:time python3:python3 go:golang-go notmuch:notmuch; do
     cmd=${pair%%:*} pkg=${pair#*:}
     if [ "${cmd#/}" != "$cmd" ]; then [ -x "$cmd" ] && continue; else command -v "$cmd" >/dev/null && continue; fi
     pkgs+=("$pkg")
@@ -59,7 +61,8 @@ for need in dovecot doveadm python3 go /usr/bin/time; do
 done
 
 mkdir -p "$B" "$W" "$RES" "$TOOLS"
-(cd "$ROOT" && go build -o "$TOOLS/rawimap" ./bench/rawimap && go build -o "$TOOLS/mkcheck" ./bench/mkcheck)
+(cd "$ROOT" && go build -o "$TOOLS/rawimap" ./bench/rawimap && go build -o "$TOOLS/mkcheck" ./bench/mkcheck &&
+  go build -o "$TOOLS/findtime" ./bench/findtime)
 [ -x "$MAILKEEP" ] || (cd "$ROOT" && make build)
 
 # ---------------------------------------------------------------- server and corpus
@@ -109,6 +112,15 @@ python3 "$HERE/bench.py" --dovecot "$DV" --work "$W" --results "$RESULTS" --tool
   --runs "${RUNS:-5}" --warmup "${WARMUP:-1}" --slow-runs "${SLOW_RUNS:-3}" --add "${ADD_N:-100}" \
   --timeout "${TIMEOUT:-900}" ${PEERS:+--peers "$PEERS"} ${SCENARIOS:+--scenarios "$SCENARIOS"}
 
+SRCH=""
+if [ "${SEARCH:-1}" = 1 ]; then
+  SRCH=$RES/search-$STAMP.jsonl
+  say "search: mailkeep find beside notmuch search on alice's mail"
+  python3 "$HERE/search.py" --dovecot "$DV" --work "$W" --results "$SRCH" --mailkeep "$MAILKEEP" \
+    --imap-port "$IMAP_PORT" --runs "${SEARCH_RUNS:-10}" --findtime "$TOOLS/findtime" \
+    ${SEARCH_REUSE:+--reuse} || say "search benchmark failed"
+fi
+
 kill "$SAMPLER" 2>/dev/null || true
 SAMPLER=""
 MEM=""
@@ -153,5 +165,5 @@ m["describe"] = [
 json.dump(m, sys.stdout)
 EOF
 REPORT=$RES/report-$STAMP.md
-python3 "$HERE/report.py" "$RESULTS" --meta "$META" ${MEM:+--memory "$MEM"} | tee "$REPORT"
+python3 "$HERE/report.py" "$RESULTS" --meta "$META" ${MEM:+--memory "$MEM"} ${SRCH:+--search "$SRCH"} | tee "$REPORT"
 say "report: $REPORT"

@@ -21,6 +21,7 @@ func checkAccount(a *Account, s *section, dir string) {
 	oneOf(s, "compression", a.Compression, CompressionFastest, CompressionDefault, CompressionBetter)
 	a.CAFile = resolvePath(s, "ca_file", dir, a.CAFile)
 	a.PasswordFile = resolvePath(s, "password_file", dir, a.PasswordFile)
+	checkEncryption(a, s, dir)
 }
 
 // checkName allows names that are safe as a directory name in the archive.

@@ -74,29 +74,31 @@ type Config struct {
 // TokenCommand or OAuth2 instead. Account.Secret reads a password or runs
 // TokenCommand; the tokens of OAuth2 come from mailkeep's token store.
 type Account struct {
-	Name            string    `yaml:"name"`             // unique; [a-z0-9._-]+
-	Protocol        string    `yaml:"protocol"`         // ProtocolIMAP or ProtocolPOP3
-	Host            string    `yaml:"host"`             // server name or address, no port
-	Port            int       `yaml:"port"`             // default from Protocol and TLS
-	TLS             string    `yaml:"tls"`              // TLSImplicit (default), TLSStartTLS, TLSNone
-	CAFile          string    `yaml:"ca_file"`          // PEM bundle of a private CA
-	TLSServerName   string    `yaml:"tls_server_name"`  // SNI and verify name, if not Host
-	Username        string    `yaml:"username"`         // login name
-	Password        string    `yaml:"password"`         // the password itself
-	PasswordFile    string    `yaml:"password_file"`    // file holding the password
-	PasswordEnv     string    `yaml:"password_env"`     // environment variable holding it
-	PasswordCommand string    `yaml:"password_command"` // sh -c command printing it
-	Auth            string    `yaml:"auth"`             // "" = let the client choose
-	TokenCommand    string    `yaml:"token_command"`    // prints an OAuth token
-	OAuth2          OAuth2    `yaml:"oauth2"`           // built-in OAuth2; see Account.UsesOAuth2
-	Folders         Folders   `yaml:"folders"`          // IMAP only
-	Connections     int       `yaml:"connections"`      // IMAP 1..16 (default 4); POP3 1
-	Schedule        string    `yaml:"schedule"`         // cron text, parsed elsewhere
-	Compression     string    `yaml:"compression"`      // CompressionFastest (default), …
-	POP3            POP3      `yaml:"pop3"`             // POP3 only
-	Retention       Retention `yaml:"retention"`        // what prune takes; zero: keep everything
-	Replicate       []Replica `yaml:"replicate"`        // copies of the archive elsewhere
-	Line            int       `yaml:"-"`                // line of the account in the file
+	Name            string     `yaml:"name"`             // unique; [a-z0-9._-]+
+	Protocol        string     `yaml:"protocol"`         // ProtocolIMAP or ProtocolPOP3
+	Host            string     `yaml:"host"`             // server name or address, no port
+	Port            int        `yaml:"port"`             // default from Protocol and TLS
+	TLS             string     `yaml:"tls"`              // TLSImplicit (default), TLSStartTLS, TLSNone
+	CAFile          string     `yaml:"ca_file"`          // PEM bundle of a private CA
+	TLSServerName   string     `yaml:"tls_server_name"`  // SNI and verify name, if not Host
+	Username        string     `yaml:"username"`         // login name
+	Password        string     `yaml:"password"`         // the password itself
+	PasswordFile    string     `yaml:"password_file"`    // file holding the password
+	PasswordEnv     string     `yaml:"password_env"`     // environment variable holding it
+	PasswordCommand string     `yaml:"password_command"` // sh -c command printing it
+	Auth            string     `yaml:"auth"`             // "" = let the client choose
+	TokenCommand    string     `yaml:"token_command"`    // prints an OAuth token
+	OAuth2          OAuth2     `yaml:"oauth2"`           // built-in OAuth2; see Account.UsesOAuth2
+	Folders         Folders    `yaml:"folders"`          // IMAP only
+	Connections     int        `yaml:"connections"`      // IMAP 1..16 (default 4); POP3 1
+	Schedule        string     `yaml:"schedule"`         // cron text, parsed elsewhere
+	Compression     string     `yaml:"compression"`      // CompressionFastest (default), …
+	POP3            POP3       `yaml:"pop3"`             // POP3 only
+	Retention       Retention  `yaml:"retention"`        // what prune takes; zero: keep everything
+	Replicate       []Replica  `yaml:"replicate"`        // copies of the archive elsewhere
+	Index           *bool      `yaml:"index"`            // search index; nil = true unless encrypted (see IndexOn)
+	Encryption      Encryption `yaml:"encryption"`       // age encryption at rest; see Account.Encrypted
+	Line            int        `yaml:"-"`                // line of the account in the file
 }
 
 // OAuth2 is an account's built-in OAuth2 client. After Parse, the
@@ -174,6 +176,12 @@ func (c *Config) Account(name string) (*Account, error) {
 	slices.Sort(names)
 	return nil, fmt.Errorf("no account %q in %s (accounts: %s)", name, c.Path, strings.Join(names, ", "))
 }
+
+// IndexOn reports whether backups of the account fill its search index:
+// the "index" key, true unless set to false. An encrypted account has no
+// index: it would hold the words of every message in clear text (and
+// index: true with encryption is a configuration error).
+func (a *Account) IndexOn() bool { return !a.Encrypted() && (a.Index == nil || *a.Index) }
 
 // Address returns host:port, ready for net.Dial.
 func (a *Account) Address() string {

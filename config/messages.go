@@ -101,6 +101,8 @@ func goTypeWords(t string) string {
 		return "a whole number"
 	case "string":
 		return "a string"
+	case "bool":
+		return "true or false"
 	case "[]string":
 		return "a list of strings"
 	case "[]yaml.Node":

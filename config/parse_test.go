@@ -146,6 +146,8 @@ func TestParseErrors(t *testing.T) {
 			[]string{`t.yaml:10: account "work": include: given twice (first at line 9)`}},
 		{"compression unknown", withAccount("    compression: max\n"),
 			[]string{`t.yaml:8: account "work": compression: "max" is not one of fastest, default, better`}},
+		{"index not a bool", withAccount("    index: maybe\n"),
+			[]string{`t.yaml:8: account "work": index: want true or false, got "maybe"`}},
 		{"pop3 mode unknown", pop3("    pop3:\n      mode: move\n"),
 			[]string{`t.yaml:9: account "work": pop3.mode: "move" is not one of keep, delete`}},
 		{"pop3 days negative", pop3("    pop3:\n      delete_after_days: -1\n"),
@@ -356,6 +358,18 @@ func TestParseKeepsExplicitValues(t *testing.T) {
 	}
 }
 
+func TestParseIndex(t *testing.T) {
+	for in, want := range map[string]bool{"": true, "    index: true\n": true, "    index: false\n": false} {
+		cfg, err := Parse([]byte(withAccount(in)), "t.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cfg.Accounts[0].IndexOn(); got != want {
+			t.Errorf("%q: IndexOn() = %v, want %v", in, got, want)
+		}
+	}
+}
+
 func TestParseRelativePaths(t *testing.T) {
 	in := edit("archive: /srv/mail", "archive: data") + "    ca_file: ca.pem\n"
 	in = strings.Replace(in, "password_env: PW", "password_file: ../secret", 1)
@@ -404,6 +418,7 @@ func TestParseFull(t *testing.T) {
 }
 
 func fullConfig(path, dir string) *Config {
+	yes := true
 	return &Config{
 		Path:     path,
 		Archive:  "/var/lib/mailkeep/archive",
@@ -413,19 +428,21 @@ func fullConfig(path, dir string) *Config {
 			CAFile: filepath.Join(dir, "certs/example-ca.pem"), TLSServerName: "mail.example.com",
 			Username: "me@example.com", PasswordFile: filepath.Join(dir, "secrets/work.password"), Auth: "plain",
 			Folders:     Folders{Include: []string{"*"}, Exclude: []string{"Trash", "Junk", "Drafts", "INBOX/tmp*"}},
-			Connections: 4, Schedule: "0 */6 * * *", Compression: "fastest", Line: 31,
+			Connections: 4, Schedule: "0 */6 * * *", Compression: "fastest", Index: &yes, Line: 32,
 			Retention: Retention{GoneAfter: Duration(365 * 24 * time.Hour), FoldersGoneAfter: Duration(90 * 24 * time.Hour), Runs: 30},
 		}, {
 			Name: "home", Protocol: "pop3", Host: "pop.example.net", Port: 110, TLS: "starttls",
 			Username: "me", PasswordEnv: "MAILKEEP_HOME_PASSWORD", Connections: 1,
 			Schedule: "30 2 * * *", Compression: "better",
-			POP3: POP3{Mode: "keep", DeleteAfterDays: 30, NoUIDL: "hash"}, Line: 124,
+			POP3: POP3{Mode: "keep", DeleteAfterDays: 30, NoUIDL: "hash"}, Line: 132,
 			Retention: Retention{GoneAfter: Duration(365 * 24 * time.Hour), POP3DeletedAfter: Duration(730 * 24 * time.Hour)},
+			Encryption: Encryption{Recipients: []string{"age13ftw9yx7qx92xetn8p0fcm0pmjwc387waxw4uavdfktagxt6vqdsmz8jk5"},
+				RecipientsFile: filepath.Join(dir, "keys/home-recipients.txt")},
 		}, {
 			Name: "gmail", Protocol: "imap", Host: "imap.gmail.com", Port: 993, TLS: "implicit",
 			Username: "me@gmail.com", Auth: "xoauth2", TokenCommand: "oauth2-token --account me@gmail.com",
 			Folders:     Folders{Include: []string{"INBOX", "[Gmail]/Sent Mail"}},
-			Connections: 4, Schedule: "0 * * * *", Compression: "fastest", Line: 156,
+			Connections: 4, Schedule: "0 * * * *", Compression: "fastest", Line: 191,
 		}, {
 			Name: "google", Protocol: "imap", Host: "imap.gmail.com", Port: 993, TLS: "implicit",
 			Username: "me@gmail.com", Auth: "xoauth2",
@@ -439,7 +456,7 @@ func fullConfig(path, dir string) *Config {
 				Scopes:                 []string{"https://mail.google.com/"},
 				StateDir:               "/var/lib/mailkeep/state",
 			},
-			Folders: Folders{Include: []string{"*"}}, Connections: 4, Compression: "fastest", Line: 173,
+			Folders: Folders{Include: []string{"*"}}, Connections: 4, Compression: "fastest", Line: 208,
 		}, {
 			Name: "office", Protocol: "pop3", Host: "outlook.office365.com", Port: 995, TLS: "implicit",
 			Username: "me@example.com", Auth: "xoauth2",
@@ -451,7 +468,7 @@ func fullConfig(path, dir string) *Config {
 				Scopes:                 []string{"https://outlook.office.com/POP.AccessAsUser.All", "offline_access"},
 				StateDir:               "/var/lib/mailkeep/state",
 			},
-			Connections: 1, Compression: "fastest", POP3: POP3{Mode: "keep"}, Line: 201,
+			Connections: 1, Compression: "fastest", POP3: POP3{Mode: "keep"}, Line: 236,
 			Replicate: []Replica{{S3: S3Replica{Endpoint: "https://s3.example.com", Bucket: "mail-archive",
 				Prefix: "office/", Region: "eu-central-1", AccessKeyFile: filepath.Join(dir, "secrets/s3.access"),
 				SecretKeyFile: filepath.Join(dir, "secrets/s3.secret")}},
@@ -463,7 +480,7 @@ func fullConfig(path, dir string) *Config {
 		},
 		Serve: &Serve{Listen: "127.0.0.1:1143", TLSCert: filepath.Join(dir, "certs/serve.crt"),
 			TLSKey: filepath.Join(dir, "certs/serve.key"), PasswordFile: filepath.Join(dir, "secrets/serve.password"),
-			Line: 289},
+			Line: 324},
 	}
 }
 

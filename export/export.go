@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"time"
+
+	"filippo.io/age"
 
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/progress"
@@ -49,13 +52,20 @@ type Options struct {
 	AsOf archive.AsOf
 	// Gone adds the messages and folders the server had deleted by then.
 	Gone bool
-	Log  *slog.Logger
+	// Messages, when not nil, are the catalog row ids of the only messages
+	// to export, gone from the server or not; Match, Since and Before
+	// still apply. Each must have been archived by the AsOf run.
+	Messages []int64
+	Log      *slog.Logger
 	// Progress is told what happens; nil means nothing is shown.
 	Progress progress.Sink
 	Now      func() time.Time
 	// Snapshot, if set, is read instead of the archive under root (a
 	// replica's, for export --from); the caller closes it.
 	Snapshot *archive.Snapshot
+	// Identities decrypt an encrypted archive's messages; a plain archive
+	// needs none.
+	Identities []age.Identity
 }
 
 func (o *Options) setDefaults() {
@@ -95,6 +105,9 @@ var (
 	// ErrOneFolder reports an export to standard output that selects
 	// more or fewer than one folder, or is not an mbox.
 	ErrOneFolder = errors.New("standard output takes the mbox of exactly one folder")
+	// ErrNoMessage reports a requested message that the archive did not
+	// hold at the chosen state.
+	ErrNoMessage = errors.New("message not in the archive at this state")
 )
 
 // Run exports the archive of the account in <root>/<account>. It opens the
@@ -109,6 +122,10 @@ func Run(ctx context.Context, root, account string, opts Options) (Result, error
 			return Result{}, err
 		}
 		defer snap.Close()
+	}
+	snap.SetIdentities(opts.Identities)
+	if err := snap.CheckIdentity(ctx); err != nil {
+		return Result{}, err
 	}
 	r := &runner{opts: opts, snap: snap}
 	err = r.run(ctx)
@@ -127,6 +144,7 @@ type runner struct {
 	opts Options
 	snap *archive.Snapshot
 	view archive.View
+	only map[int64]bool // Options.Messages
 	res  Result
 }
 
@@ -188,12 +206,17 @@ func (r *runner) load(ctx context.Context) ([]archive.ViewFolder, error) {
 	}
 	r.res.Run = run
 	r.view = archive.View{Run: run.ID}
-	if r.opts.Gone {
+	if r.opts.Gone || r.opts.Messages != nil {
 		r.view.Gone = archive.GoneToo
 	}
 	all, err := r.snap.Folders(ctx, r.view)
 	if err != nil {
 		return nil, err
+	}
+	if r.opts.Messages != nil {
+		if all, err = r.selectMessages(ctx, all); err != nil {
+			return nil, err
+		}
 	}
 	var folders []archive.ViewFolder
 	for _, f := range all {
@@ -208,6 +231,34 @@ func (r *runner) load(ctx context.Context) ([]archive.ViewFolder, error) {
 		return nil, fmt.Errorf("%w: %d folders selected", ErrOneFolder, len(folders))
 	}
 	return folders, nil
+}
+
+// selectMessages keeps the folders of Options.Messages, each counting
+// only the messages asked for.
+func (r *runner) selectMessages(ctx context.Context, all []archive.ViewFolder) ([]archive.ViewFolder, error) {
+	r.only = map[int64]bool{}
+	var out []archive.ViewFolder
+	for _, id := range r.opts.Messages {
+		m, err := r.snap.MessageByID(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		i := slices.IndexFunc(all, func(f archive.ViewFolder) bool { return f.ID == m.FolderID })
+		if r.res.Run.ID != 0 && m.FirstRun > r.res.Run.ID || i < 0 {
+			return nil, fmt.Errorf("%w: message %s was archived after run %d", ErrNoMessage, m.Key, r.res.Run.ID)
+		}
+		if r.only[id] {
+			continue
+		}
+		r.only[id] = true
+		j := slices.IndexFunc(out, func(f archive.ViewFolder) bool { return f.ID == m.FolderID })
+		if j < 0 {
+			out, j = append(out, all[i]), len(out)
+			out[j].Count, out[j].Bytes = 0, 0
+		}
+		out[j].Count, out[j].Bytes = out[j].Count+1, out[j].Bytes+m.Size
+	}
+	return out, nil
 }
 
 // inDates keeps the messages whose INTERNALDATE is within the bounds.
@@ -233,6 +284,9 @@ func (r *runner) folder(ctx context.Context, w format, f archive.ViewFolder) err
 	msgs, err := r.snap.Messages(ctx, f.ID, r.view)
 	if err != nil {
 		return err
+	}
+	if r.only != nil {
+		msgs = slices.DeleteFunc(msgs, func(m archive.Message) bool { return !r.only[m.ID] })
 	}
 	msgs = r.inDates(msgs)
 	af, err := r.snap.Folder(f.FolderState)

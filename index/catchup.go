@@ -17,10 +17,14 @@ type Source interface {
 	Open(ctx context.Context, m MessageInfo) (io.ReadCloser, error)
 }
 
-// Batch limits of Catchup: docs and text bytes per transaction.
+// Batch limits of Catchup: docs and text bytes per transaction. Update,
+// which runs beside a backup, keeps smaller batches, so that it adds
+// little to the backup's memory.
 const (
 	catchupDocs  = 256
 	catchupBytes = 16 << 20
+	updateDocs   = 64
+	updateBytes  = 2 << 20
 	cursorPage   = 512
 )
 
@@ -30,7 +34,7 @@ const (
 // it indexed. A message that cannot be opened or decoded is indexed with
 // what could be read, its problem noted in the doc and logged.
 func (ix *Index) Catchup(ctx context.Context, src Source) (int, error) {
-	c := &catchup{ctx: ctx, ix: ix, src: src, cur: docCursor{ix: ix}}
+	c := &catchup{ctx: ctx, ix: ix, src: src, cur: docCursor{ix: ix}, maxDocs: catchupDocs, maxBytes: catchupBytes}
 	if err := src.Messages(ctx, c.message); err != nil {
 		return c.added, fmt.Errorf("index catchup: %w", err)
 	}
@@ -84,6 +88,8 @@ type catchup struct {
 	bytes   int
 	stale   []int64
 	added   int
+	// a batch is written when it holds this many docs or text bytes
+	maxDocs, maxBytes int
 }
 
 func (c *catchup) message(m MessageInfo) error {
@@ -104,7 +110,7 @@ func (c *catchup) message(m MessageInfo) error {
 	}
 	c.pending = append(c.pending, doc)
 	c.bytes += len(doc.Body)
-	if len(c.pending) >= catchupDocs || c.bytes >= catchupBytes {
+	if len(c.pending) >= c.maxDocs || c.bytes >= c.maxBytes {
 		return c.flush()
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -336,10 +337,16 @@ func (x *extractor) copyText(r io.Reader, declared string) {
 func (x *extractor) copy(r io.Reader) { x.copy2(&x.text, r) }
 
 func (x *extractor) copy2(dst *textBuf, r io.Reader) {
-	if _, err := io.Copy(dst, r); err != nil && !errors.Is(err, errTextFull) {
+	buf := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(buf)
+	if _, err := io.CopyBuffer(dst, r, *buf); err != nil && !errors.Is(err, errTextFull) {
 		x.note("text: %v", err)
 	}
 }
+
+// copyBufs are copy2's buffers: io.Copy would allocate 32 KiB for every
+// text part of every message.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 func (x *extractor) html(r io.Reader) {
 	if x.text.full() {

@@ -3,17 +3,13 @@ package index
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
+	"github.com/mailkeep/mailkeep/internal/sqlitefile"
 	"io/fs"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
-
-	"golang.org/x/sys/unix"
-	"modernc.org/sqlite"
 )
 
 // File is the index's database, in the account's archive directory.
@@ -71,60 +67,20 @@ func Open(ctx context.Context, accountDir string, log *slog.Logger) (*Index, err
 		log = slog.New(slog.DiscardHandler)
 	}
 	path := filepath.Join(accountDir, File)
-	if err := createPrivate(path); err != nil {
+	if err := sqlitefile.Create(path, 0o600); err != nil {
 		return nil, fmt.Errorf("create index: %w", err)
 	}
-	dsn := sqliteURI(path) + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)" +
-		"&_pragma=busy_timeout(10000)&_pragma=journal_size_limit(67108864)&_txlock=immediate"
-	base, err := sqlite.NewConnector(dsn)
+	db, err := sqlitefile.OpenWriter(path, "_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"+
+		"&_pragma=busy_timeout(10000)&_pragma=journal_size_limit(67108864)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open index: %w", err)
 	}
-	db := sql.OpenDB(persistWAL{base})
-	db.SetMaxOpenConns(1)
 	ix := &Index{db: db, dir: accountDir, path: path, log: log}
 	if err := ix.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("index %s: %w", path, err)
 	}
 	return ix, nil
-}
-
-// persistWAL opens connections that keep the WAL file when they close
-// (SQLITE_FCNTL_PERSIST_WAL).
-type persistWAL struct{ driver.Connector }
-
-func (p persistWAL) Connect(ctx context.Context) (driver.Conn, error) {
-	conn, err := p.Connector.Connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if fc, ok := conn.(sqlite.FileControl); ok {
-		if _, err := fc.FileControlPersistWAL("main", 1); err != nil {
-			conn.Close()
-			return nil, err
-		}
-	}
-	return conn, nil
-}
-
-// createPrivate creates an empty database file readable by its owner only,
-// before SQLite does, so that its -wal and -shm files get the same mode.
-func createPrivate(path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	return f.Close()
-}
-
-// sqliteURI spells a path as an SQLite URI, escaping '?', '#' and '%'.
-func sqliteURI(path string) string {
-	u := url.URL{Scheme: "file", Path: path, OmitHost: true}
-	return u.String()
 }
 
 func (ix *Index) migrate(ctx context.Context) error {
@@ -163,7 +119,7 @@ func OpenReadOnly(ctx context.Context, accountDir string) (*Index, error) {
 		}
 		return nil, fmt.Errorf("open index: %w", err)
 	}
-	db, err := sql.Open("sqlite", readOnlyURI(path)+"&_pragma=busy_timeout(10000)&_pragma=query_only(1)")
+	db, err := sql.Open("sqlite", sqlitefile.ReadOnlyURI(path)+"&_pragma=busy_timeout(10000)&_pragma=query_only(1)")
 	if err != nil {
 		return nil, fmt.Errorf("open index: %w", err)
 	}
@@ -188,30 +144,6 @@ func (ix *Index) checkVersion(ctx context.Context) error {
 		return ErrNoIndex
 	}
 	return nil
-}
-
-// readOnlyURI opens a database read-only, with SQLite's WAL locking, so
-// that a writer committing and checkpointing meanwhile leaves every read
-// consistent. That needs the -wal and -shm files: the writers keep them
-// (persistWAL), and a reader that may write the directory creates them
-// for a file written before. Only a reader that can do neither opens the
-// file immutable: safe for short reads while nothing writes (the rule of
-// the catalog's read-only opener).
-func readOnlyURI(path string) string {
-	uri := sqliteURI(path) + "?mode=ro"
-	if !walUsable(path) {
-		uri += "&immutable=1"
-	}
-	return uri
-}
-
-func walUsable(path string) bool {
-	_, werr := os.Lstat(path + "-wal")
-	_, serr := os.Lstat(path + "-shm")
-	if werr == nil && serr == nil {
-		return true
-	}
-	return unix.Access(filepath.Dir(path), unix.W_OK) == nil
 }
 
 // Close closes the database.

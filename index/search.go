@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/mailkeep/mailkeep/internal/sqlitefile"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +22,10 @@ type SearchOptions struct {
 	// Limit is the most hits returned: 0 means DefaultLimit, a negative
 	// number no limit.
 	Limit int
+	// Run, when not 0, keeps only the messages that the server had at
+	// that backup run (the presence rule of archive.View); flags and gone
+	// state are still the current ones.
+	Run int64
 }
 
 // Hit is one message that matched, as the catalog records it now.
@@ -52,12 +57,20 @@ func (ix *Index) Search(ctx context.Context, q Query, opts SearchOptions) ([]Hit
 		limit = DefaultLimit
 	}
 	where, args := compile(q)
+	if opts.Run != 0 {
+		where = "(" + where + ") AND " + presentAt
+		args = append(args, opts.Run, opts.Run)
+	}
 	hits, err := ix.search(ctx, where, args, limit)
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
 	return hits, nil
 }
+
+// presentAt: the message was on the server at run ? (first_run ≤ R and not
+// gone by then; what POP3 delete mode took away counts as present).
+const presentAt = `m.first_run <= ? AND (m.gone_run IS NULL OR m.gone_run > ? OR m.server_deleted_run IS NOT NULL)`
 
 func (ix *Index) search(ctx context.Context, where string, args []any, limit int) ([]Hit, error) {
 	query := `SELECT ` + hitCols + ` FROM docs d
@@ -98,7 +111,7 @@ func scanHit(rows *sql.Rows) (Hit, error) {
 }
 
 // withCatalog runs fn on a connection that has the account's catalog
-// attached as "cat", read-only (see readOnlyURI), and detaches it
+// attached as "cat", read-only (see sqlitefile.ReadOnlyURI), and detaches it
 // afterwards.
 func (ix *Index) withCatalog(ctx context.Context, fn func(*sql.Conn) error) error {
 	path := filepath.Join(ix.dir, "catalog.db")
@@ -110,7 +123,7 @@ func (ix *Index) withCatalog(ctx context.Context, fn func(*sql.Conn) error) erro
 		return err
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `ATTACH DATABASE ? AS cat`, readOnlyURI(path)); err != nil {
+	if _, err := conn.ExecContext(ctx, `ATTACH DATABASE ? AS cat`, sqlitefile.ReadOnlyURI(path)); err != nil {
 		return fmt.Errorf("attach catalog: %w", err)
 	}
 	err = fn(conn)
@@ -122,7 +135,7 @@ func (ix *Index) withCatalog(ctx context.Context, fn func(*sql.Conn) error) erro
 
 // Handle errors of Lookup.
 var (
-	ErrNotFound  = errors.New("no indexed message has this id")
+	ErrNotFound  = errors.New("no message has this id")
 	ErrAmbiguous = errors.New("id prefix names more than one message")
 	ErrBadHandle = fmt.Errorf("a message id is %d to %d hex digits", minHandle, archive.HandleDigits)
 )

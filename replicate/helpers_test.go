@@ -27,17 +27,21 @@ import (
 type fixture struct {
 	srv  *memservertest.Server
 	root string
-	n    int // messages on the server
+	n    int           // messages on the server
+	keys *archive.Keys // the archive's encryption; nil: none
 }
 
-func newFixture(t *testing.T, count int) *fixture {
+func newFixture(t *testing.T, count int) *fixture { return newFixtureKeys(t, count, nil) }
+
+// newFixtureKeys is newFixture with an archive encrypted to keys.
+func newFixtureKeys(t *testing.T, count int, keys *archive.Keys) *fixture {
 	t.Helper()
 	srv := memservertest.Start(t, memservertest.Options{})
 	msgs := corpus.Generate(corpus.Options{Seed: 3, Count: count, Big: 300 << 10})
 	if err := corpus.Load(t.Context(), srv.Dial(t, "alice"), msgs); err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{srv: srv, root: t.TempDir(), n: len(msgs)}
+	f := &fixture{srv: srv, root: t.TempDir(), n: len(msgs), keys: keys}
 	f.backup(t)
 	return f
 }
@@ -53,7 +57,7 @@ func (f *fixture) dial(ctx context.Context) (*imapclient.Client, error) {
 
 func (f *fixture) backup(t *testing.T) backup.Result {
 	t.Helper()
-	a, err := archive.OpenWriter(t.Context(), f.root, "alice", nil)
+	a, err := archive.OpenWriterKeys(t.Context(), f.root, "alice", nil, f.keys)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +112,7 @@ func (f *fixture) prune(t *testing.T, n int) archive.PruneResult {
 	}
 	f.n -= n
 	f.backup(t)
-	a, err := archive.OpenWriter(t.Context(), f.root, "alice", nil)
+	a, err := archive.OpenWriterKeys(t.Context(), f.root, "alice", nil, f.keys)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,7 +66,7 @@ func OpenKept(ctx context.Context, st Store, tmpDir string, run int64) (*Replica
 	open := func(_ archive.FolderState, msg archive.Message) (io.ReadCloser, error) {
 		return st.Get(ctx, messageName(msg.SHA256))
 	}
-	snap, err := archive.OpenCatalogCopy(ctx, path, open, func() error { return os.RemoveAll(tmp) })
+	snap, err := archive.OpenCatalogCopy(ctx, path, m.ArchiveFormat, open, func() error { return os.RemoveAll(tmp) })
 	if err != nil {
 		os.RemoveAll(tmp)
 		return nil, err

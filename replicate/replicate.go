@@ -138,7 +138,11 @@ func (r *run) replicate(ctx context.Context) error {
 	if err := r.live.CopyCatalog(ctx, copyPath); err != nil {
 		return err
 	}
-	cp, err := archive.OpenCatalogCopy(ctx, copyPath, nil, nil)
+	marker, err := r.live.FormatMarker()
+	if err != nil {
+		return err
+	}
+	cp, err := archive.OpenCatalogCopy(ctx, copyPath, marker, nil, nil)
 	if err != nil {
 		return err
 	}

@@ -67,7 +67,7 @@ func TestUnknownReplicaFormat(t *testing.T) {
 		`"format": "mailkeep-replica 1"`: {`"format": "mailkeep-replica 2"`,
 			`MANIFEST: format "mailkeep-replica 2" (this mailkeep reads "mailkeep-replica 1")`},
 		`"archive_format": "mailkeep-archive 1"`: {`"archive_format": "mailkeep-archive 9"`,
-			`MANIFEST: unsupported archive format: "mailkeep-archive 9" (this mailkeep reads "mailkeep-archive 1")`},
+			`MANIFEST: unsupported archive format: version 9 (this mailkeep reads versions 1 and 2)`},
 	} {
 		dir := t.TempDir()
 		copyDir(t, sampleReplica, dir)

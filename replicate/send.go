@@ -131,8 +131,9 @@ func (r *run) send(ctx context.Context, j job) error {
 }
 
 // openChecked opens the archive's file of a row, positioned at its start,
-// after checking that it decodes to the row's size and SHA-256: a damaged
-// file is never sent.
+// after checking that it decodes to the row's size and SHA-256 (in an
+// encrypted archive, that it is the file stored then): a damaged file is
+// never sent.
 func (r *run) openChecked(j job) (*os.File, int64, error) {
 	f, err := r.folder(j.folder)
 	if err != nil {
@@ -144,7 +145,7 @@ func (r *run) openChecked(j job) (*os.File, int64, error) {
 	}
 	fi, err := file.Stat()
 	if err == nil {
-		err = archive.CheckStored(file, j.msg)
+		err = f.CheckStored(file, j.msg)
 	}
 	if err == nil {
 		_, err = file.Seek(0, io.SeekStart)

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"filippo.io/age"
+
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/progress"
 	"github.com/mailkeep/mailkeep/transport"
@@ -25,6 +27,10 @@ type Options struct {
 	// AsOf restores the state of a backup run (see archive.AsOf); zero
 	// means the latest state.
 	AsOf archive.AsOf
+	// Messages, when not nil, are the catalog row ids of the only messages
+	// to restore, gone from the server or not (Folders is then ignored).
+	// Each must have been archived by the AsOf run.
+	Messages []int64
 	// Into is a folder on the target below which the folders are
 	// restored; "/" or the target's delimiter separates its levels.
 	Into string
@@ -36,6 +42,9 @@ type Options struct {
 	// Progress is told what happens; nil means nothing is shown.
 	Progress progress.Sink
 	Now      func() time.Time
+	// Identities decrypt an encrypted archive's messages; a plain archive
+	// needs none.
+	Identities []age.Identity
 	// Snapshot, if set, is read instead of the archive under root (a
 	// replica's, for restore --from); the caller closes it.
 	Snapshot *archive.Snapshot
@@ -81,6 +90,9 @@ var (
 	// ErrNoFolder reports a requested folder that the archive does not
 	// hold at the chosen state.
 	ErrNoFolder = errors.New("no such folder in the archive")
+	// ErrNoMessage reports a requested message that the archive did not
+	// hold at the chosen state.
+	ErrNoMessage = errors.New("message not in the archive at this state")
 )
 
 // Run restores the archive of the account in <root>/<account> to the
@@ -95,6 +107,10 @@ func Run(ctx context.Context, root, account string, opts Options) (Result, error
 			return Result{}, err
 		}
 		defer snap.Close()
+	}
+	snap.SetIdentities(opts.Identities)
+	if err := snap.CheckIdentity(ctx); err != nil {
+		return Result{}, err
 	}
 	r := &runner{opts: opts, snap: snap, tally: &tally{}}
 	err = r.run(ctx)
@@ -115,6 +131,7 @@ type runner struct {
 	opts    Options
 	snap    *archive.Snapshot
 	asOf    archive.Run
+	only    map[int64]bool // Options.Messages
 	jobs    []*job
 	created int
 	tally   *tally
@@ -158,7 +175,7 @@ func (r *runner) load(ctx context.Context) (source, error) {
 		return source{}, err
 	}
 	r.asOf = run
-	all, err := r.snap.Folders(ctx, archive.View{Run: r.asOf.ID})
+	all, err := r.snap.Folders(ctx, r.view())
 	if err != nil {
 		return source{}, err
 	}
@@ -172,6 +189,9 @@ func (r *runner) load(ctx context.Context) (source, error) {
 		if !slices.ContainsFunc(all, func(f archive.ViewFolder) bool { return isAtOrBelow(f, rule.From) }) {
 			return source{}, fmt.Errorf("%w: --map %q", ErrNoFolder, rule.From)
 		}
+	}
+	if r.opts.Messages != nil {
+		return r.selectMessages(ctx, src)
 	}
 	if r.opts.Folders == nil {
 		return src, nil
@@ -192,6 +212,46 @@ func (r *runner) load(ctx context.Context) (source, error) {
 func isAtOrBelow(f archive.ViewFolder, name string) bool {
 	n, fn := normInbox(name), normInbox(f.Name)
 	return fn == n || f.Delim != "" && strings.HasPrefix(fn, n+f.Delim)
+}
+
+// selectMessages selects the folders of Options.Messages, each counting
+// only the messages asked for.
+func (r *runner) selectMessages(ctx context.Context, src source) (source, error) {
+	r.only = map[int64]bool{}
+	want := map[string]bool{}
+	src.folders = slices.Clone(src.folders) // counts of the messages asked for
+	counted := map[int64]bool{}
+	for _, id := range r.opts.Messages {
+		m, err := r.snap.MessageByID(ctx, id)
+		if err != nil {
+			return source{}, err
+		}
+		i := slices.IndexFunc(src.folders, func(f archive.ViewFolder) bool { return f.ID == m.FolderID })
+		if r.asOf.ID != 0 && m.FirstRun > r.asOf.ID || i < 0 {
+			return source{}, fmt.Errorf("%w: message %s was archived after run %d", ErrNoMessage, m.Key, r.asOf.ID)
+		}
+		if r.only[id] {
+			continue
+		}
+		r.only[id] = true
+		f := &src.folders[i]
+		if !counted[f.ID] {
+			f.Count, f.Bytes, counted[f.ID] = 0, 0, true
+		}
+		f.Count, f.Bytes = f.Count+1, f.Bytes+m.Size
+		want[f.Name] = true
+	}
+	src.selected = func(name string) bool { return want[name] }
+	return src, nil
+}
+
+// view is the state restored: with Options.Messages, gone messages too.
+func (r *runner) view() archive.View {
+	v := archive.View{Run: r.asOf.ID}
+	if r.opts.Messages != nil {
+		v.Gone = archive.GoneToo
+	}
+	return v
 }
 
 // tally counts what happened to messages, from concurrent workers.

@@ -195,9 +195,12 @@ type folderRun struct {
 // Maildir. A folder that cannot be restored comes back with its error.
 func (r *runner) newFolderRun(ctx context.Context, j *job) (*folderRun, error) {
 	fr := &folderRun{ctx: ctx, r: r, log: r.opts.Log, job: j, settled: make([]bool, j.src.Count)}
-	msgs, err := r.snap.Messages(ctx, j.src.ID, archive.View{Run: r.asOf.ID})
+	msgs, err := r.snap.Messages(ctx, j.src.ID, r.view())
 	if err != nil {
 		return fr, err
+	}
+	if r.only != nil {
+		msgs = slices.DeleteFunc(msgs, func(m archive.Message) bool { return !r.only[m.ID] })
 	}
 	fr.msgs, fr.settled = msgs, make([]bool, len(msgs))
 	if j.skip != nil {

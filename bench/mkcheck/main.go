@@ -20,6 +20,12 @@
 //	    in mboxrd, byte-identical once un-quoted (a message that does not end
 //	    in a newline gets one), each after a "From " line with its
 //	    INTERNALDATE.
+//	mkcheck age-keygen DIR
+//	    Writes an age identity (DIR/identity.txt) and its recipient
+//	    (DIR/recipients.txt) for an encrypted archive, unless they exist.
+//
+// With -identity FILE (imap, pop3) the archive is encrypted: each file is
+// decrypted with age (filippo.io/age) before it is decompressed.
 //
 // Decompression uses klauspost/compress; -zstd N also decompresses N of the
 // files with the reference zstd command line tool. mkcheck reads the
@@ -36,6 +42,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -46,6 +53,7 @@ import (
 	"time"
 	"unicode/utf16"
 
+	"filippo.io/age"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -60,10 +68,23 @@ func main() {
 	got := fl.String("got", "", "trees: the tree to check")
 	dir := fl.String("dir", "", "mbox: the export directory")
 	sample := fl.Int("zstd", 0, "also decompress this many files with the zstd command")
+	identity := fl.String("identity", "", "age identity file of an encrypted archive")
 	fl.Parse(os.Args[2:])
 	c := &checker{sample: *sample}
 	var err error
+	if *identity != "" {
+		c.sample = 0 // the files are not zstd frames for the zstd tool
+		c.ids, err = readIdentities(*identity)
+		if err != nil {
+			fail(err.Error())
+		}
+	}
 	switch os.Args[1] {
+	case "age-keygen":
+		if err := ageKeygen(fl.Arg(0)); err != nil {
+			fail(err.Error())
+		}
+		return
 	case "imap":
 		err = c.imap(*arch, *ref)
 	case "pop3":
@@ -108,6 +129,7 @@ type checker struct {
 	problems         []string
 	dec              *zstd.Decoder
 	zstdSampleCursor int
+	ids              []age.Identity // of an encrypted archive
 }
 
 func (c *checker) problem(format string, a ...any) {
@@ -411,8 +433,45 @@ func (c *checker) decompress(path string) ([]byte, int64, error) {
 	if err != nil {
 		return nil, 0, err
 	}
+	stored := int64(len(comp))
+	if c.ids != nil {
+		r, err := age.Decrypt(bytes.NewReader(comp), c.ids...)
+		if err != nil {
+			return nil, stored, fmt.Errorf("age: %w", err)
+		}
+		if comp, err = io.ReadAll(r); err != nil {
+			return nil, stored, fmt.Errorf("age: %w", err)
+		}
+	}
 	out, err := c.dec.DecodeAll(comp, nil)
-	return out, int64(len(comp)), err
+	return out, stored, err
+}
+
+func readIdentities(path string) ([]age.Identity, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return age.ParseIdentities(f)
+}
+
+// ageKeygen writes an identity and its recipient into dir, once.
+func ageKeygen(dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, "identity.txt")); err == nil {
+		return nil
+	}
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "recipients.txt"), []byte(id.Recipient().String()+"\n"), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "identity.txt"), []byte(id.String()+"\n"), 0o600)
 }
 
 // sampleZstd decompresses every few files with the zstd tool as well.

@@ -25,8 +25,9 @@ func configCheckCommand(g *globals) *cobra.Command {
 		Short: "Parse the configuration, read each secret and try each login",
 		Long: `config check reads the configuration as every command does (a mistake is reported
 with its line, exit 2), then for each account (or the named ones) reads its password or
-token and logs in to its server and out again, and says what is wrong. It changes nothing
-on the server or in the archive. --no-login stops after the secrets. Exit 1 when an
+token and its encryption keys (recipients, and the identity file where one is set) and logs
+in to its server and out again, and says what is wrong. It changes nothing on the server or
+in the archive. --no-login stops after the secrets and keys. Exit 1 when an
 account cannot log in.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log, _, accts, err := g.setup(args)
@@ -36,6 +37,9 @@ account cannot log in.`,
 			var bad []string
 			for _, a := range accts {
 				err := agent.CheckSecret(cmd.Context(), a, log)
+				if err == nil {
+					err = agent.CheckKeys(a)
+				}
 				if err == nil && !noLogin {
 					err = agent.Login(cmd.Context(), a, log)
 				}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mailkeep/mailkeep/archive"
+	"github.com/mailkeep/mailkeep/index"
 	"github.com/mailkeep/mailkeep/internal/corpus"
 	"github.com/mailkeep/mailkeep/internal/dovecottest"
 )
@@ -50,6 +52,7 @@ func TestKillBackup(t *testing.T) {
 			if killAtProgress(t, cfg, root, target, rng) {
 				killed++
 			}
+			checkIndexBehind(t, root)
 		}
 		finishAndCheck(t, cfg, root, len(msgs))
 	}
@@ -122,6 +125,7 @@ func finishAndCheck(t *testing.T, cfg, root string, want int) {
 		t.Fatalf("run after the kills: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	checkArchive(t, root, want)
+	checkIndex(t, root, want)
 }
 
 // checkArchive: one catalog row per server message, and verify is clean.
@@ -135,6 +139,53 @@ func checkArchive(t *testing.T, root string, want int) {
 	rep, err := a.Verify(context.Background(), archive.VerifyOptions{})
 	if err != nil || rep.Messages != want || len(rep.Problems) > 0 {
 		t.Fatalf("archive holds %d messages (want %d), problems %v, err %v", rep.Messages, want, rep.Problems, err)
+	}
+}
+
+// checkIndexBehind: after a kill, every doc of the index has its catalog
+// row: the index may lag the archive, never lead it.
+func checkIndexBehind(t *testing.T, root string) {
+	t.Helper()
+	path := filepath.Join(root, "alice", index.File)
+	if _, err := os.Stat(path); err != nil {
+		return // killed before the index was created
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var docs int
+	if err := db.QueryRow(`SELECT count(*) FROM docs`).Scan(&docs); err != nil {
+		return // killed before the schema was committed
+	}
+	ix, err := index.OpenReadOnly(context.Background(), filepath.Join(root, "alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	hits, err := ix.Search(context.Background(), index.Query{}, index.SearchOptions{Limit: -1})
+	if err != nil || len(hits) != docs {
+		t.Fatalf("after a kill the index holds %d docs, %d of them with their catalog row (err %v)", docs, len(hits), err)
+	}
+}
+
+// checkIndex: after a run that finished, the search index holds a doc for
+// every catalog row and nothing else (the kills left it behind, never
+// ahead, and the run caught it up).
+func checkIndex(t *testing.T, root string, want int) {
+	t.Helper()
+	ix, err := index.OpenReadOnly(context.Background(), filepath.Join(root, "alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	hits, err := ix.Search(context.Background(), index.Query{}, index.SearchOptions{Limit: -1})
+	if err != nil || len(hits) != want {
+		t.Fatalf("the index finds %d messages (want %d), err %v", len(hits), want, err)
+	}
+	if lag, err := ix.Lag(context.Background()); err != nil || lag != 0 {
+		t.Fatalf("the index lags by %d, err %v", lag, err)
 	}
 }
 
@@ -157,6 +208,7 @@ func rebuildAndCheck(t *testing.T, cfg, root string, want int) {
 		t.Fatalf("verify: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	checkArchive(t, root, want)
+	checkIndex(t, root, want)
 }
 
 // TestKillPOP3Random SIGKILLs POP3 backups at random points of their

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/mailkeep/mailkeep/agent"
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/config"
 	"github.com/mailkeep/mailkeep/export"
@@ -19,14 +21,14 @@ import (
 type exportFlags struct {
 	format, to, since, before, asOf, from string
 	fromRun                               int64
-	folders                               []string
+	folders, ids                          []string
 	gone, noProgress                      bool
 }
 
 func exportCommand(g *globals) *cobra.Command {
 	var f exportFlags
 	cmd := &cobra.Command{
-		Use:   "export ACCOUNT --format mbox|eml|maildir --to DIR|- [--folder PATTERN]... [--since DATE] [--before DATE] [--as-of RUN|DATE] [--include-gone]",
+		Use:   "export ACCOUNT|--id ACCOUNT/ID... --format mbox|eml|maildir --to DIR|- [--folder PATTERN]... [--since DATE] [--before DATE] [--as-of RUN|DATE] [--include-gone]",
 		Short: "Write an account's archive as mbox, eml files or an uncompressed Maildir",
 		Long: `export writes the archived mail of an account in a format other mail software reads:
   mbox     one mboxrd file per folder (<folder>.mbox); --to - writes the one selected folder to
@@ -44,16 +46,19 @@ characters, "?" one). --since and --before select messages by INTERNALDATE: a da
 (2026-11-01, local time), an RFC 3339 time or an age (30d). --as-of RUN|TIME exports the state
 of a backup run, as restore does. --include-gone adds the messages the server had deleted.
 --from s3://BUCKET/PREFIX or --from DIR reads a replica of the account instead of the
-archive, as restore does (--from-run RUN: a state it kept).`,
-		Args: cobra.ExactArgs(1),
+archive, as restore does (--from-run RUN: a state it kept).
+--id ACCOUNT/ID (repeatable; ids as find, show and ls print them) exports exactly those
+messages, also ones deleted on the server; ACCOUNT may then be left out.`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runExport(cmd.Context(), g, args[0], f)
+			return runExport(cmd.Context(), g, args, f)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.format, "format", "", "mbox, eml or maildir (required)")
 	fl.StringVar(&f.to, "to", "", "directory to export into, or - for standard output (mbox of one folder; required)")
 	fl.StringArrayVar(&f.folders, "folder", nil, "folder pattern to export (repeatable; default: all)")
+	fl.StringArrayVar(&f.ids, "id", nil, "export only this message, ACCOUNT/ID as find prints it (repeatable)")
 	fl.StringVar(&f.since, "since", "", "only messages whose INTERNALDATE is on or after this date, time or age")
 	fl.StringVar(&f.before, "before", "", "only messages whose INTERNALDATE is before this date, time or age")
 	fl.StringVar(&f.asOf, "as-of", "", "export the state of this run: a run id, a date, an RFC 3339 time or an age (3d)")
@@ -66,7 +71,11 @@ archive, as restore does (--from-run RUN: a state it kept).`,
 	return cmd
 }
 
-func runExport(ctx context.Context, g *globals, account string, f exportFlags) error {
+func runExport(ctx context.Context, g *globals, args []string, f exportFlags) error {
+	account, err := exportAccount(args, f.ids)
+	if err != nil {
+		return err
+	}
 	log, cfg, accts, err := g.setup([]string{account})
 	if err != nil {
 		return err
@@ -74,6 +83,9 @@ func runExport(ctx context.Context, g *globals, account string, f exportFlags) e
 	opts, err := exportOptions(f, g.stdout)
 	if err != nil {
 		return withCode(exitUsage, err)
+	}
+	if opts.Messages, err = exportIDs(ctx, cfg, account, f); err != nil {
+		return err
 	}
 	opts.Log = log.With("account", account)
 	if f.fromRun != 0 && f.from == "" {
@@ -87,6 +99,13 @@ func runExport(ctx context.Context, g *globals, account string, f exportFlags) e
 		defer rp.Close()
 		opts.Snapshot = rp.Snapshot
 	}
+	keys, err := agent.ReadKeys(accts[0])
+	if err != nil {
+		return withCode(exitFailure, err)
+	}
+	if keys != nil {
+		opts.Identities = keys.Identities
+	}
 	summary := g.stdout
 	if opts.Stdout != nil {
 		summary = g.stderr // stdout is the mbox
@@ -99,6 +118,38 @@ func runExport(ctx context.Context, g *globals, account string, f exportFlags) e
 		printExportSummary(summary, account, f, res, err)
 	}
 	return exportError(err)
+}
+
+// exportAccount is the account named by the argument, or by the ids.
+func exportAccount(args, ids []string) (string, error) {
+	switch {
+	case len(args) == 1:
+		return args[0], nil
+	case len(ids) == 0:
+		return "", withCode(exitUsage, errors.New("export needs ACCOUNT or --id"))
+	}
+	name, _, _ := strings.Cut(ids[0], "/")
+	return name, nil
+}
+
+// exportIDs turns --id into the catalog rows of the account.
+func exportIDs(ctx context.Context, cfg *config.Config, account string, f exportFlags) ([]int64, error) {
+	if len(f.ids) > 0 && f.from != "" {
+		return nil, withCode(exitUsage, errors.New("--id and --from: choose one (ids name messages of the archive)"))
+	}
+	var rows []int64
+	for _, id := range f.ids {
+		if name, _, _ := strings.Cut(id, "/"); name != account {
+			return nil, withCode(exitUsage, fmt.Errorf("--id %s is not a message of account %s: export one account at a time", id, account))
+		}
+		snap, m, _, err := openMessageID(ctx, cfg, id)
+		if err != nil {
+			return nil, err
+		}
+		snap.Close()
+		rows = append(rows, m.ID)
+	}
+	return rows, nil
 }
 
 // exportOptions turns the flags into export options.
@@ -148,7 +199,8 @@ func exportError(err error) error {
 		return withCode(exitInterrupted, err)
 	case errors.Is(err, export.ErrProblems):
 		return withCode(exitProblems, err)
-	case errors.Is(err, export.ErrNoFolder), errors.Is(err, export.ErrOneFolder), errors.Is(err, archive.ErrNoRun):
+	case errors.Is(err, export.ErrNoFolder), errors.Is(err, export.ErrOneFolder), errors.Is(err, export.ErrNoMessage),
+		errors.Is(err, archive.ErrNoRun):
 		return withCode(exitUsage, err)
 	}
 	return withCode(exitFailure, err)

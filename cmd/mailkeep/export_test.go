@@ -63,7 +63,7 @@ func testExportErrors(t *testing.T, cfg string) {
 	}{
 		{"no format", []string{"alice", "--to", dir}, exitUsage, `required flag(s) "format" not set`},
 		{"no target", []string{"alice", "--format", "mbox"}, exitUsage, `required flag(s) "to" not set`},
-		{"no account", []string{"--format", "mbox", "--to", dir}, exitUsage, "accepts 1 arg(s), received 0"},
+		{"no account", []string{"--format", "mbox", "--to", dir}, exitUsage, "export needs ACCOUNT or --id"},
 		{"bad format", []string{"alice", "--format", "pdf", "--to", dir}, exitUsage, `--format "pdf": want mbox, eml or maildir`},
 		{"unknown account", []string{"nobody", "--format", "mbox", "--to", dir}, exitUsage, `no account "nobody"`},
 		{"no archive", []string{"carol", "--format", "mbox", "--to", dir}, exitFailure, "no archive yet"},

@@ -94,8 +94,8 @@ func rootCommand(g *globals) *cobra.Command {
 	pf.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	root.AddCommand(authCommand(g), backupCommand(g), configCommand(g), demoCommand(g), exportCommand(g),
-		foldersCommand(g), pruneCommand(g), replicateCommand(g), restoreCommand(g), runCommand(g), serveCommand(g),
-		statusCommand(g),
+		findCommand(g), foldersCommand(g), indexCommand(g), lsCommand(g), pruneCommand(g), replicateCommand(g),
+		restoreCommand(g), runCommand(g), runsCommand(g), serveCommand(g), showCommand(g), statusCommand(g),
 		verifyCommand(g))
 	return root
 }

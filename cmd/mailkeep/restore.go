@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -22,20 +23,22 @@ import (
 type restoreFlags struct {
 	account, toAccount, into, asOf, from string
 	fromRun                              int64
-	folders, maps                        []string
+	folders, maps, ids                   []string
 	dryRun, noProgress, json             bool
+	messages                             []int64 // the catalog rows of ids
 }
 
 func restoreCommand(g *globals) *cobra.Command {
 	var f restoreFlags
 	cmd := &cobra.Command{
-		Use:   "restore --account NAME [--to-account NAME] [--folder F]... [--as-of TIME] [--into PREFIX] [--map OLD=NEW]... [--dry-run]",
+		Use:   "restore --account NAME|--id ACCOUNT/ID... [--to-account NAME] [--folder F]... [--as-of TIME] [--into PREFIX] [--map OLD=NEW]... [--dry-run]",
 		Short: "Put an account's archived mail back on an IMAP server",
 		Long: `restore APPENDs the archived messages of an account to its IMAP server, or with
 --to-account to another IMAP account of the config, byte for byte with their flags, keywords
 and dates. It creates missing folders and only adds messages the target does not hold yet,
 so it can be run again after it finished or was interrupted without making duplicates. It
 never changes or deletes what the target holds. It reads the archive without locking it.
+An encrypted archive is read with the account's encryption.identity_file.
 
 By default the latest state is restored: the folders and messages the last backup saw.
 --as-of RUN|TIME restores the state of a backup run, with the flags messages had then: a
@@ -43,7 +46,9 @@ run id (mailkeep runs lists them), or the last run that started at or before a t
 3339 time (2026-11-01T08:00:00Z), a date (2026-11-01: the end of that day, local time) or an
 age (3d, 12h). --folder (repeatable) names
 an archive folder to restore, as the source server spelled it (its subfolders are folders of
-their own: name them too). --into PREFIX restores
+their own: name them too). --id ACCOUNT/ID (repeatable; ids as find, show and ls print
+them) restores exactly those messages, also ones deleted on the server, each into its own
+folder; --account may then be left out. --into PREFIX restores
 every folder below the target folder PREFIX ("Restored/INBOX", "Restored/Archive", ...).
 
 Folders are mapped to the target: below its personal namespace prefix (NAMESPACE; "INBOX."
@@ -65,9 +70,10 @@ RUN (verify --from lists them).`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.account, "account", "", "account whose archive is restored (required)")
+	fl.StringVar(&f.account, "account", "", "account whose archive is restored (required without --id)")
 	fl.StringVar(&f.toAccount, "to-account", "", "IMAP account of the config to restore into (default: --account)")
 	fl.StringArrayVar(&f.folders, "folder", nil, "archive folder to restore (repeatable; default: all)")
+	fl.StringArrayVar(&f.ids, "id", nil, "restore only this message, ACCOUNT/ID as find prints it (repeatable)")
 	fl.StringVar(&f.asOf, "as-of", "", "restore the state of this run: a run id, a date, an RFC 3339 time or an age (3d)")
 	fl.StringVar(&f.into, "into", "", "target folder below which the folders are restored")
 	fl.StringArrayVar(&f.maps, "map", nil, "restore archive folder OLD (and below) as NEW: 'OLD=NEW' (repeatable)")
@@ -76,7 +82,6 @@ RUN (verify --from lists them).`,
 	fl.BoolVar(&f.dryRun, "dry-run", false, "say what would be created and appended; change nothing")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "no progress bar, even on a terminal")
 	fl.BoolVar(&f.json, "json", false, "print one JSON object instead of the summary")
-	cmd.MarkFlagRequired("account")
 	return cmd
 }
 
@@ -87,6 +92,9 @@ func runRestore(ctx context.Context, g *globals, f restoreFlags) error {
 	}
 	cfg, err := g.loadConfig()
 	if err != nil {
+		return err
+	}
+	if err := resolveIDs(ctx, cfg, &f); err != nil {
 		return err
 	}
 	src, dst, err := restoreAccounts(cfg, f)
@@ -100,7 +108,7 @@ func runRestore(ctx context.Context, g *globals, f restoreFlags) error {
 // restoreAccount restores src's archive into dst and prints the summary.
 func restoreAccount(ctx context.Context, g *globals, root string, src, dst *config.Account, f restoreFlags, log *slog.Logger) error {
 	opts := restore.Options{Dial: agent.IMAPDialer(dst, log), Connections: dst.Connections,
-		Folders: f.folders, Into: f.into, DryRun: f.dryRun, Now: time.Now,
+		Folders: f.folders, Messages: f.messages, Into: f.into, DryRun: f.dryRun, Now: time.Now,
 		Log: log.With("account", src.Name, "target", dst.Name)}
 	asOf, err := archive.ParseAsOf(f.asOf, time.Now(), time.Local, config.ParseDuration)
 	if err != nil {
@@ -121,6 +129,13 @@ func restoreAccount(ctx context.Context, g *globals, root string, src, dst *conf
 		defer rp.Close()
 		opts.Snapshot = rp.Snapshot
 	}
+	keys, err := agent.ReadKeys(src)
+	if err != nil {
+		return withCode(exitFailure, err)
+	}
+	if keys != nil {
+		opts.Identities = keys.Identities
+	}
 	p := progress.New(g.stderr, src.Name+" → "+dst.Name, !f.noProgress && !f.json, log, "restoring folder")
 	opts.Progress = p
 	res, err := restore.Run(ctx, root, src.Name, opts)
@@ -135,6 +150,37 @@ func restoreAccount(ctx context.Context, g *globals, root string, src, dst *conf
 		}
 	}
 	return restoreError(err)
+}
+
+// resolveIDs turns --id into catalog rows of one account, which becomes
+// --account when it is not given.
+func resolveIDs(ctx context.Context, cfg *config.Config, f *restoreFlags) error {
+	switch {
+	case len(f.ids) == 0 && f.account == "":
+		return withCode(exitUsage, errors.New("restore needs --account or --id"))
+	case len(f.ids) == 0:
+		return nil
+	case len(f.folders) > 0:
+		return withCode(exitUsage, errors.New("--id and --folder: choose one"))
+	case f.from != "":
+		return withCode(exitUsage, errors.New("--id and --from: choose one (ids name messages of the archive)"))
+	}
+	for _, id := range f.ids {
+		name, _, _ := strings.Cut(id, "/")
+		if f.account == "" {
+			f.account = name
+		}
+		if name != f.account {
+			return withCode(exitUsage, fmt.Errorf("--id %s is not a message of account %s: restore one account at a time", id, f.account))
+		}
+		snap, m, _, err := openMessageID(ctx, cfg, id)
+		if err != nil {
+			return err
+		}
+		snap.Close()
+		f.messages = append(f.messages, m.ID)
+	}
+	return nil
 }
 
 func restoreAccounts(cfg *config.Config, f restoreFlags) (src, dst *config.Account, err error) {
@@ -163,7 +209,7 @@ func restoreError(err error) error {
 		return withCode(exitInterrupted, err)
 	case errors.Is(err, restore.ErrPartial):
 		return withCode(exitPartial, err)
-	case errors.Is(err, restore.ErrNoFolder), errors.Is(err, archive.ErrNoRun):
+	case errors.Is(err, restore.ErrNoFolder), errors.Is(err, restore.ErrNoMessage), errors.Is(err, archive.ErrNoRun):
 		return withCode(exitUsage, err)
 	}
 	return withCode(exitFailure, err)

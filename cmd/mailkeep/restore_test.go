@@ -172,7 +172,7 @@ func TestRestoreCLIErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{"no --account", []string{}, exitUsage, `required flag(s) "account" not set`},
+		{"no --account", []string{}, exitUsage, "restore needs --account or --id"},
 		{"unknown account", []string{"--account", "nobody"}, exitUsage, `--account: no account "nobody"`},
 		{"unknown target", []string{"--account", "alice", "--to-account", "nobody"}, exitUsage, `--to-account: no account "nobody"`},
 		{"POP3 target", []string{"--account", "alice", "--to-account", "pop"}, exitUsage, "restore needs an IMAP account"},

@@ -82,6 +82,8 @@ func accountError(err error) error {
 		return withCode(exitPartial, err)
 	case errors.Is(err, oauth.ErrNeedsLogin):
 		return withCode(exitNeedsLogin, err)
+	case errors.Is(err, archive.ErrEncryption):
+		return withCode(exitUsage, err)
 	}
 	return withCode(exitFailure, err)
 }

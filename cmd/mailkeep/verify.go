@@ -12,6 +12,7 @@ import (
 	"github.com/mailkeep/mailkeep/agent"
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/config"
+	"github.com/mailkeep/mailkeep/index"
 	"github.com/mailkeep/mailkeep/replicate"
 )
 
@@ -29,7 +30,9 @@ It reports by default; --repair fixes what can be fixed and says what cannot.
 --replica checks the accounts' replicas (replicate in the configuration) instead of the
 archive: the catalog copy each holds, and for every message its object, read and checked
 against the size and SHA-256 of its row (--quick: only that the object is there).
---from s3://BUCKET/PREFIX or --from DIR checks that one replica.`,
+--from s3://BUCKET/PREFIX or --from DIR checks that one replica.
+An encrypted account's files are decoded with its identity_file; without one, each file is
+checked against the SHA-256 it was stored with, and its name against the catalog.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if rebuild != "" {
 				args = []string{rebuild}
@@ -59,7 +62,7 @@ against the size and SHA-256 of its row (--quick: only that the object is there)
 func verifyAll(ctx context.Context, g *globals, cfg *config.Config, accts []*config.Account, repair, asJSON bool) error {
 	var worst error
 	for _, a := range accts {
-		rep, err := verifyAccount(ctx, cfg.Archive, a.Name, repair)
+		rep, err := verifyAccount(ctx, cfg.Archive, a, repair)
 		if asJSON {
 			printJSON(g.stdout, verifyJSON(a.Name, rep, err))
 		} else {
@@ -70,8 +73,9 @@ func verifyAll(ctx context.Context, g *globals, cfg *config.Config, accts []*con
 	return worst
 }
 
-func verifyAccount(ctx context.Context, root, name string, repair bool) (archive.Report, error) {
-	arch, err := archive.OpenWriter(ctx, root, name, nil)
+func verifyAccount(ctx context.Context, root string, a *config.Account, repair bool) (archive.Report, error) {
+	name := a.Name
+	arch, err := openForVerify(ctx, root, a)
 	if err != nil {
 		return archive.Report{}, accountError(err)
 	}
@@ -86,6 +90,18 @@ func verifyAccount(ctx context.Context, root, name string, repair bool) (archive
 	return rep, nil
 }
 
+// openForVerify opens account a's archive for verify and its repairs:
+// with the identities of an encrypted account's identity_file, if it has
+// one, to decode every file; without, files are checked against the
+// hashes they were stored with.
+func openForVerify(ctx context.Context, root string, a *config.Account) (*archive.Writer, error) {
+	keys, err := agent.ReadKeys(a)
+	if err != nil {
+		return nil, err
+	}
+	return archive.OpenWriterKeys(ctx, root, a.Name, nil, keys)
+}
+
 // verifyReport is one account's verify for --json.
 type verifyReport struct {
 	Account    string          `json:"account"`
@@ -94,6 +110,7 @@ type verifyReport struct {
 	Messages   int             `json:"messages"`
 	Bytes      int64           `json:"bytes"`
 	Unrepaired int             `json:"unrepaired"`
+	HashesOnly bool            `json:"hashes_only,omitempty"` // encrypted, checked without the identity
 	Problems   []verifyProblem `json:"problems"`
 	Error      string          `json:"error,omitempty"`
 }
@@ -108,7 +125,7 @@ type verifyProblem struct {
 
 func verifyJSON(name string, rep archive.Report, err error) verifyReport {
 	out := verifyReport{Account: name, Outcome: verifyOutcome(rep, err), Folders: rep.Folders, Messages: rep.Messages,
-		Bytes: rep.Bytes, Unrepaired: rep.Unrepaired(), Problems: []verifyProblem{}}
+		Bytes: rep.Bytes, Unrepaired: rep.Unrepaired(), HashesOnly: rep.HashesOnly, Problems: []verifyProblem{}}
 	for _, p := range rep.Problems {
 		out.Problems = append(out.Problems, verifyProblem{p.Kind, p.Folder, p.Key, p.Detail, p.Repaired})
 	}
@@ -139,18 +156,28 @@ func printReport(g *globals, name string, rep archive.Report, err error) {
 	if len(rep.Problems) > 0 {
 		state = fmt.Sprintf("%s, %d unrepaired", plural(len(rep.Problems), "problem"), rep.Unrepaired())
 	}
-	fmt.Fprintf(g.stdout, "%s: %s — %s, %s (%s) checked\n", name, state, plural(rep.Folders, "folder"),
-		plural(rep.Messages, "message"), humanBytes(rep.Bytes))
+	fmt.Fprintf(g.stdout, "%s: %s — %s, %s (%s) checked%s\n", name, state, plural(rep.Folders, "folder"),
+		plural(rep.Messages, "message"), humanBytes(rep.Bytes), hashesOnly(rep))
 	for _, p := range rep.Problems {
 		fmt.Fprintf(g.stdout, "  %s\n", p)
 	}
 }
 
+// hashesOnly notes, after the counts, that an encrypted archive was
+// checked without its identity.
+func hashesOnly(rep archive.Report) string {
+	if !rep.HashesOnly {
+		return ""
+	}
+	return " against the hashes they were stored with (encrypted; identity_file decodes them too)"
+}
+
 func rebuildCatalog(ctx context.Context, g *globals, cfg *config.Config, name string) error {
-	if _, err := cfg.Account(name); err != nil {
+	a, err := cfg.Account(name)
+	if err != nil {
 		return withCode(exitUsage, err)
 	}
-	arch, err := archive.OpenWriter(ctx, cfg.Archive, name, nil)
+	arch, err := openForVerify(ctx, cfg.Archive, a)
 	if err != nil {
 		return accountError(err)
 	}
@@ -163,7 +190,26 @@ func rebuildCatalog(ctx context.Context, g *globals, cfg *config.Config, name st
 	for _, p := range rep.Problems {
 		fmt.Fprintf(g.stdout, "  %s\n", p)
 	}
+	if err == nil {
+		reindex(ctx, g, cfg, name)
+	}
 	return accountError(err)
+}
+
+// reindex brings the search index in line with a rebuilt catalog, whose
+// rows are numbered anew (the caller holds the account's lock). A failure
+// is reported, not fatal: the next backup or "mailkeep index" catches up.
+func reindex(ctx context.Context, g *globals, cfg *config.Config, name string) {
+	a, err := cfg.Account(name)
+	if err != nil || !a.IndexOn() {
+		return
+	}
+	n, err := index.CatchupAccount(ctx, cfg.Archive, name, false, nil)
+	if err != nil {
+		fmt.Fprintf(g.stdout, "  search index not updated: %v (mailkeep index %s retries)\n", err, name)
+		return
+	}
+	fmt.Fprintf(g.stdout, "  search index updated: %s indexed again\n", plural(n, "message"))
 }
 
 // verifyReplicas checks the replicas of accts: the one from names, or
