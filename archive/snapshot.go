@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // ErrNoArchive reports that an account has no archive yet: no backup of it
@@ -160,12 +159,6 @@ func (s *Snapshot) LastRun(ctx context.Context, outcomes ...string) (Run, bool, 
 // FirstRun returns the oldest run; ok is false when there is none.
 func (s *Snapshot) FirstRun(ctx context.Context) (Run, bool, error) { return s.cat.FirstRun(ctx) }
 
-// RunAt returns the newest run that started at or before t; ok is false
-// when every run started later (or there is none).
-func (s *Snapshot) RunAt(ctx context.Context, t time.Time) (Run, bool, error) {
-	return s.cat.RunAt(ctx, t)
-}
-
 // Gone says whether a view holds messages the server no longer had.
 type Gone int
 
@@ -298,21 +291,6 @@ func folderPresence(v View) (string, []any) {
 		return `f.first_run <= ?`, []any{v.Run}
 	}
 	return `f.first_run <= ? AND (f.gone_run IS NULL OR f.gone_run > ?)`, []any{v.Run, v.Run}
-}
-
-// RunAt returns the newest run that started at or before t; ok is false
-// when every run started later (or there is none).
-func (c *Catalog) RunAt(ctx context.Context, t time.Time) (r Run, ok bool, err error) {
-	runs, err := c.Runs(ctx, -1)
-	if err != nil {
-		return Run{}, false, err
-	}
-	for _, r := range runs { // newest first
-		if !r.Started.After(t) {
-			return r, true, nil
-		}
-	}
-	return Run{}, false, nil
 }
 
 // LastRun returns the newest run whose outcome is one of outcomes; ok is

@@ -421,7 +421,11 @@ func (v *verifier) orphans(ctx context.Context, rows []Message, files map[string
 		}
 		p := Problem{Kind: ProblemOrphanFile, Key: key, Detail: mf.Name()}
 		if v.opts.Repair {
-			p.Repaired = v.a.Catalog.AddMessages(ctx, []Message{m}, 0) == nil
+			if err := v.a.Catalog.AddMessages(ctx, []Message{m}, 0); err != nil {
+				p.Detail += ": not adopted: " + err.Error()
+			} else {
+				p.Repaired = true
+			}
 		}
 		v.report(p)
 	}

@@ -200,6 +200,7 @@ type batch struct {
 	t     *tree
 	items []pending
 	bytes int64
+	lost  tally // what a failed commit discarded, until abort reports it
 }
 
 // full reports whether the batch should be committed now.
@@ -210,25 +211,27 @@ func (b *batch) add(p pending) {
 	b.bytes += p.size
 }
 
+// commit publishes the batch. When it fails, the files it did not publish
+// are discarded and counted for abort; those it published stay.
 func (b *batch) commit() error {
 	if err := b.syncAll(); err != nil {
-		b.abort()
+		b.drop(0)
 		return err
 	}
 	dirs := map[string]bool{}
 	for i := range b.items {
 		p := &b.items[i]
 		if err := b.t.root.Rename(p.tmp, p.final); err != nil {
-			b.items = b.items[i:]
-			b.abort()
+			b.drop(i)
 			return fmt.Errorf("publish %s: %w", p.final, err)
 		}
+		dirs[path.Dir(p.final)] = true
 		if p.stale != "" {
 			if err := b.t.root.Remove(p.stale); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				b.drop(i + 1)
 				return fmt.Errorf("remove %s: %w", p.stale, err)
 			}
 		}
-		dirs[path.Dir(p.final)] = true
 	}
 	b.items, b.bytes = b.items[:0], 0
 	for d := range dirs {
@@ -237,6 +240,18 @@ func (b *batch) commit() error {
 		}
 	}
 	return nil
+}
+
+// drop discards the batch's files from the i-th on, counts them as lost,
+// and empties the batch.
+func (b *batch) drop(i int) {
+	for j := range b.items[i:] {
+		p := &b.items[i+j]
+		p.discard(b.t)
+		b.lost.messages++
+		b.lost.bytes += p.size
+	}
+	b.items, b.bytes = b.items[:0], 0
 }
 
 // syncAll fsyncs and closes every file.
@@ -269,12 +284,11 @@ func (b *batch) syncAll() error {
 	return errors.Join(errs...)
 }
 
-// abort removes every temp file of the batch, and says how many there were.
+// abort removes every temp file of the batch, and says how many messages
+// were lost: those and any a failed commit discarded.
 func (b *batch) abort() tally {
-	l := tally{messages: len(b.items), bytes: b.bytes}
-	for i := range b.items {
-		b.items[i].discard(b.t)
-	}
-	b.items, b.bytes = b.items[:0], 0
+	b.drop(0)
+	l := b.lost
+	b.lost = tally{}
 	return l
 }

@@ -127,7 +127,7 @@ func (c *checker) folder(ctx context.Context, st archive.FolderState) error {
 		}
 		c.rep.Messages++
 		c.rep.Bytes += m.Size
-		name := messageName(m.SHA256)
+		name := messageName(objectSum(m))
 		first := !c.named[name]
 		c.named[name] = true
 		if p, bad := c.present(st, m); bad {
@@ -144,7 +144,7 @@ const checkWorkers = 4
 
 // present checks that one row's object is listed.
 func (c *checker) present(st archive.FolderState, m archive.Message) (archive.Problem, bool) {
-	name := messageName(m.SHA256)
+	name := messageName(objectSum(m))
 	p := archive.Problem{Folder: st.Name, Key: m.Key}
 	if detail, ok := c.missing[st.Name+"\x00"+m.Key]; ok && !c.have[name] {
 		p.Kind, p.Detail = ProblemNotReplicated, "the archive could not give it: "+detail
@@ -168,7 +168,7 @@ func (c *checker) read(f *archive.Folder, st archive.FolderState, m archive.Mess
 	case err == nil:
 		return
 	case errors.Is(err, fs.ErrNotExist):
-		p.Kind, p.Detail = ProblemMissingObject, messageName(m.SHA256)
+		p.Kind, p.Detail = ProblemMissingObject, messageName(objectSum(m))
 	default:
 		p.Kind, p.Detail = archive.ProblemCorrupt, err.Error()
 	}

@@ -35,6 +35,17 @@ func TestEncryptedReplica(t *testing.T) {
 	}
 	check(t, st, f.n)
 
+	// The same messages in a folder that sorts before INBOX: each copy is a
+	// file encrypted on its own, and the replica checks each against the
+	// row it was sent for.
+	f.copyTo(t, "Aaa", 3)
+	f.backup(t)
+	if res = run(t, f, st, replicate.Options{}); res.Sent != 3 {
+		t.Fatalf("after copying 3 messages: %+v", res)
+	}
+	f.n += 3
+	check(t, st, f.n)
+
 	objects := 0
 	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() || filepath.Base(filepath.Dir(path)) == "alice" {

@@ -83,6 +83,23 @@ func (f *fixture) flag(t *testing.T, n int) {
 	}
 }
 
+// copyTo copies the first n messages of INBOX into folder on the server.
+func (f *fixture) copyTo(t *testing.T, folder string, n int) {
+	t.Helper()
+	c := f.srv.Dial(t, "alice")
+	if err := c.Create(folder, nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	set := imap.SeqSet{}
+	set.AddRange(1, uint32(n))
+	if _, err := c.Copy(set, folder).Wait(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // add appends n new messages to the server.
 func (f *fixture) add(t *testing.T, n int) {
 	t.Helper()

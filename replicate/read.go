@@ -64,7 +64,7 @@ func OpenKept(ctx context.Context, st Store, tmpDir string, run int64) (*Replica
 		return nil, err
 	}
 	open := func(_ archive.FolderState, msg archive.Message) (io.ReadCloser, error) {
-		return st.Get(ctx, messageName(msg.SHA256))
+		return st.Get(ctx, messageName(objectSum(msg)))
 	}
 	snap, err := archive.OpenCatalogCopy(ctx, path, m.ArchiveFormat, open, func() error { return os.RemoveAll(tmp) })
 	if err != nil {

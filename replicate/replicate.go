@@ -270,12 +270,17 @@ func (r *run) publish(ctx context.Context, copyPath string, last archive.Run, pr
 	if err != nil {
 		return Manifest{}, err
 	}
+	kept := prev.Kept
+	if !r.opts.KeepPruned {
+		kept = nil // their objects go with removeUnnamed: never name a state that lacks them
+	}
 	m := Manifest{Format: manifestFormat, Account: filepath.Base(r.live.Dir()), ArchiveFormat: marker,
 		State:      State{CatalogSHA256: sum, CatalogSize: size, Run: last.ID, RunStarted: last.Started},
 		RunOutcome: last.Outcome, Messages: r.res.Messages, Objects: r.res.Objects, Bytes: r.bytes,
-		Missing: r.res.Missing, Kept: prev.Kept, Created: r.opts.Now().UTC()}
+		Missing: r.res.Missing, Kept: kept, Created: r.opts.Now().UTC()}
 	switch {
-	case had && prev.CatalogSHA256 == sum && len(prev.Missing) == len(m.Missing) && prev.ArchiveFormat == marker:
+	case had && prev.CatalogSHA256 == sum && len(prev.Missing) == len(m.Missing) && prev.ArchiveFormat == marker &&
+		len(prev.Kept) == len(kept):
 		return prev, nil
 	case had && prev.CatalogSHA256 == sum:
 		m.Catalog = prev.Catalog

@@ -114,6 +114,17 @@ func TestPrune(t *testing.T) {
 			if _, err := replicate.OpenKept(t.Context(), drop, "", 999); !errors.Is(err, replicate.ErrNoState) {
 				t.Fatalf("a state that is not kept: %v", err)
 			}
+			// keep_pruned turned off: the pruned objects go, and so does the
+			// kept state that needed them, also when the archive has not changed.
+			keptRun := rep.Kept[0]
+			off := run(t, f, keep, replicate.Options{})
+			rep = check(t, keep, f.n)
+			if off.Removed != 4 || rep.Unnamed != 0 || len(rep.Kept) != 0 {
+				t.Fatalf("keep_pruned off: removed %d, %d unnamed, kept states %v; want 4, 0, none", off.Removed, rep.Unnamed, rep.Kept)
+			}
+			if _, err := replicate.OpenKept(t.Context(), keep, "", keptRun); !errors.Is(err, replicate.ErrNoState) {
+				t.Fatalf("the kept state after keep_pruned was turned off: %v", err)
+			}
 		})
 	}
 }

@@ -36,11 +36,11 @@ func (r *run) sendMessages(ctx context.Context, have map[string]bool) (map[[32]b
 	err = r.eachMessage(ctx, folders, func(_ archive.FolderState, m archive.Message) error {
 		r.res.Messages++
 		r.bytes += m.Size
-		if refs[m.SHA256] {
+		if refs[objectSum(m)] {
 			return nil
 		}
-		refs[m.SHA256] = true
-		if have[messageName(m.SHA256)] {
+		refs[objectSum(m)] = true
+		if have[messageName(objectSum(m))] {
 			r.res.Present++
 		} else {
 			todo, todoBytes = todo+1, todoBytes+m.Size
@@ -92,10 +92,10 @@ func (r *run) sendMissing(ctx context.Context, folders []archive.ViewFolder, hav
 	}
 	queued := map[[32]byte]bool{}
 	err := r.eachMessage(ctx, folders, func(f archive.FolderState, m archive.Message) error {
-		if queued[m.SHA256] || have[messageName(m.SHA256)] {
+		if queued[objectSum(m)] || have[messageName(objectSum(m))] {
 			return nil
 		}
-		queued[m.SHA256] = true
+		queued[objectSum(m)] = true
 		select {
 		case jobs <- job{f, m}:
 			return nil
@@ -119,7 +119,7 @@ func (r *run) send(ctx context.Context, j job) error {
 		return nil
 	}
 	defer file.Close()
-	if err := r.st.Put(ctx, messageName(j.msg.SHA256), file, size); err != nil {
+	if err := r.st.Put(ctx, messageName(objectSum(j.msg)), file, size); err != nil {
 		return err
 	}
 	r.mu.Lock()

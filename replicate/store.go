@@ -1,6 +1,8 @@
 package replicate
 
 import (
+	"github.com/mailkeep/mailkeep/archive"
+
 	"context"
 	"encoding/hex"
 	"errors"
@@ -39,6 +41,18 @@ const (
 func messageName(sum [32]byte) string {
 	h := hex.EncodeToString(sum[:])
 	return messagePrefix + h[:2] + "/" + h
+}
+
+// objectSum is the SHA-256 that names the object of a row's message file:
+// of the message in a plain archive, so that a message is sent once
+// whatever its folders and flags; of the file as stored in an encrypted
+// archive, where each file is encrypted on its own, so that an object is
+// checked against the row it was sent for without the identity.
+func objectSum(m archive.Message) [32]byte {
+	if m.FileSHA256 != ([32]byte{}) {
+		return m.FileSHA256
+	}
+	return m.SHA256
 }
 
 // notFound reports whether err says an object is missing.

@@ -175,26 +175,10 @@ func (fr *folderRun) readVerified(m archive.Message) error {
 // archive.Folder.OpenMessage) does it write the last byte. A damaged file
 // therefore never completes a literal, and no damaged message is stored.
 func sendBody(w io.Writer, r io.Reader, size int64) error {
-	src := &archiveReader{r: r}
-	var last [1]byte
-	if size > 0 {
-		if _, err := io.CopyN(w, src, size-1); err != nil {
-			return err
-		}
-		if _, err := io.ReadFull(src, last[:]); err != nil {
-			return err
-		}
+	err := archive.CopyVerified(w, &archiveReader{r: r}, size)
+	if d := (damagedError{}); errors.Is(err, archive.ErrDamaged) && !errors.As(err, &d) {
+		return damagedError{err} // longer than its row says
 	}
-	switch n, err := io.ReadFull(src, make([]byte, 1)); {
-	case n > 0:
-		return damagedError{fmt.Errorf("longer than its recorded %d bytes: %w", size, archive.ErrDamaged)}
-	case err != io.EOF:
-		return err
-	}
-	if size == 0 {
-		return nil
-	}
-	_, err := w.Write(last[:])
 	return err
 }
 

@@ -1,6 +1,7 @@
 package restore_test
 
 import (
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -68,11 +69,11 @@ func TestRestoreCatalogRules(t *testing.T) {
 		}
 	}
 	runs, _ := cat.Runs(ctx)
-	if r, ok, _ := cat.RunAt(ctx, runs[0].Started); !ok || r.ID != run3 {
-		t.Errorf("RunAt(start of run 3) = %d, %v", r.ID, ok)
+	if r, err := cat.Resolve(ctx, archive.AsOf{Time: runs[0].Started}); err != nil || r.ID != run3 {
+		t.Errorf("as of the start of run 3: run %d, %v", r.ID, err)
 	}
-	if _, ok, _ := cat.RunAt(ctx, runs[len(runs)-1].Started.Add(-time.Nanosecond)); ok {
-		t.Error("RunAt before the first run found one")
+	if _, err := cat.Resolve(ctx, archive.AsOf{Time: runs[len(runs)-1].Started.Add(-time.Nanosecond)}); !errors.Is(err, archive.ErrNoRun) {
+		t.Errorf("as of before the first run: %v", err)
 	}
 }
 

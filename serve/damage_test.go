@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/internal/corpus"
@@ -35,6 +36,11 @@ func TestDamagedMessages(t *testing.T) {
 	if err := os.WriteFile(damaged.path, data, 0o640); err != nil {
 		t.Fatal(err)
 	}
+	// A file that decodes, to a message with its last byte changed: only
+	// the check against the catalog's SHA-256 at the end of the stream
+	// catches it.
+	altered := files[6]
+	rewriteMessage(t, altered.path, func(msg []byte) { msg[len(msg)-1] ^= 0x01 })
 	sv := startServe(t, src.root, serve.Options{Accounts: []string{src.user}})
 
 	r := loginRaw(t, sv.addr, src.user, password)
@@ -47,7 +53,9 @@ func TestDamagedMessages(t *testing.T) {
 	if len(resps) != 1 || !strings.HasPrefix(st, "NO [UNAVAILABLE]") || !strings.Contains(st, "UID "+uidText(missing.uid)) {
 		t.Errorf("a missing file: %d answers, %s", len(resps), st)
 	}
-	for _, item := range []string{"BODY.PEEK[]", "BODY.PEEK[TEXT]", "BODYSTRUCTURE"} {
+	// Every item checks the whole message first, also those that need only
+	// a part of it: a header, a window, the envelope.
+	for _, item := range []string{"BODY.PEEK[]", "BODY.PEEK[TEXT]", "BODYSTRUCTURE", "BODY.PEEK[HEADER]", "BODY.PEEK[]<0.100>", "ENVELOPE"} {
 		c := sv.dial(t, src.user)
 		if _, err := c.Select("INBOX", nil).Wait(); err != nil {
 			t.Fatal(err)
@@ -58,10 +66,24 @@ func TestDamagedMessages(t *testing.T) {
 			opts.BodySection[0].Specifier = imap.PartSpecifierText
 		case "BODYSTRUCTURE":
 			opts = &imap.FetchOptions{BodyStructure: &imap.FetchItemBodyStructure{Extended: true}}
+		case "BODY.PEEK[HEADER]":
+			opts.BodySection[0].Specifier = imap.PartSpecifierHeader
+		case "BODY.PEEK[]<0.100>":
+			opts.BodySection[0].Partial = &imap.SectionPartial{Offset: 0, Size: 100}
+		case "ENVELOPE":
+			opts = &imap.FetchOptions{Envelope: true}
 		}
-		msgs, err := c.Fetch(imap.UIDSetNum(damaged.uid), opts).Collect()
-		if err == nil && len(msgs) > 0 && (len(msgs[0].BodySection) > 0 || msgs[0].BodyStructure != nil) {
-			t.Errorf("%s of a damaged message arrived: %+v", item, msgs[0])
+		for _, bad := range []archivedFile{damaged, altered} {
+			msgs, err := c.Fetch(imap.UIDSetNum(bad.uid), opts).Collect()
+			if err == nil && len(msgs) > 0 && (len(msgs[0].BodySection) > 0 || msgs[0].BodyStructure != nil || msgs[0].Envelope != nil) {
+				t.Errorf("%s of a damaged message arrived: %+v", item, msgs[0])
+			}
+			if err != nil { // the connection ended: a new one for the next
+				c = sv.dial(t, src.user)
+				if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+					t.Fatal(err)
+				}
+			}
 		}
 	}
 	c := sv.dial(t, src.user)
@@ -75,6 +97,33 @@ func TestDamagedMessages(t *testing.T) {
 	}
 	if !strings.Contains(sv.log.String(), "is damaged") {
 		t.Errorf("the damage is not logged:\n%s", sv.log.String())
+	}
+}
+
+// rewriteMessage decodes the message file at path, lets change alter it,
+// and writes it back encoded.
+func rewriteMessage(t *testing.T, path string, change func([]byte)) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, err := zstd.NewReader(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
+	msg, err := dec.DecodeAll(data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	change(msg)
+	enc, err := zstd.NewWriter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, enc.EncodeAll(msg, nil), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
 

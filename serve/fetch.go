@@ -10,6 +10,8 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
+
+	"github.com/mailkeep/mailkeep/archive"
 )
 
 // FETCH. Every item of a message is found before its response begins:
@@ -164,9 +166,9 @@ func (s *session) sendSection(rw *imapserver.FetchResponseWriter, m *message, it
 		}
 		if err == nil {
 			if fs.src.whole && fs.win.n == m.size {
-				err = copyVerified(wc, rc, m.size)
+				err = archive.CopyVerified(wc, rc, m.size)
 			} else {
-				err = copySource(wc, rc, fs.src, fs.win)
+				err = copyPartVerified(wc, rc, fs.src, fs.win)
 			}
 			rc.Close()
 		}
@@ -204,8 +206,8 @@ func (s *session) structure(m *message, full bool) (*part, error) {
 		var err error
 		if full {
 			root, err = parseStructure(r)
-		} else {
-			root, err = parseHeader(r, m.size)
+		} else if root, err = parseHeader(r, m.size); err == nil {
+			err = drain(r) // an envelope only from a message that checks out
 		}
 		return 0, err
 	})

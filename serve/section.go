@@ -245,27 +245,59 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// copyVerified writes the whole message of r, size bytes, to w, holding
-// back its last byte until the stream has checked the message against its
-// catalog row: a damaged message never arrives complete.
-func copyVerified(w io.Writer, r io.Reader, size int64) error {
-	if size > 0 {
-		if err := copyN(w, r, size-1); err != nil {
-			return err
+// copyPartVerified writes the window of a section of the message stream
+// r to w, holding back its last byte until the rest of the stream has been
+// read and so checked against the catalog row: a section of a damaged
+// message never arrives complete either.
+func copyPartVerified(w io.Writer, r io.Reader, src source, win window) error {
+	hw := &holdLast{w: w}
+	if err := copySource(hw, r, src, win); err != nil {
+		return err
+	}
+	if err := drain(r); err != nil {
+		return err
+	}
+	return hw.flush()
+}
+
+// drain reads the rest of the message stream r, which checks the message
+// against its catalog row at its end.
+func drain(r io.Reader) error {
+	buf := copyBuffers.Get().(*[64 << 10]byte)
+	defer copyBuffers.Put(buf)
+	_, err := io.CopyBuffer(io.Discard, r, buf[:])
+	return err
+}
+
+// holdLast passes on every byte written to it but the last, which flush
+// writes.
+type holdLast struct {
+	w    io.Writer
+	last [1]byte
+	held bool
+}
+
+func (h *holdLast) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if h.held {
+		if _, err := h.w.Write(h.last[:]); err != nil {
+			return 0, err
 		}
 	}
-	var last, extra [1]byte
-	n, err := io.ReadFull(r, last[:min(size, 1)])
-	if err != nil {
-		return err
+	if _, err := h.w.Write(p[:len(p)-1]); err != nil {
+		return 0, err
 	}
-	switch _, err := io.ReadFull(r, extra[:]); err {
-	case io.EOF: // the stream checked the message
-	case nil:
-		return errors.New("longer than its recorded size")
-	default:
-		return err
+	h.last[0], h.held = p[len(p)-1], true
+	return len(p), nil
+}
+
+func (h *holdLast) flush() error {
+	if !h.held {
+		return nil
 	}
-	_, err = w.Write(last[:n])
+	h.held = false
+	_, err := h.w.Write(h.last[:])
 	return err
 }
