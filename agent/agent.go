@@ -18,7 +18,6 @@ import (
 	"github.com/mailkeep/mailkeep/config"
 	"github.com/mailkeep/mailkeep/progress"
 	"github.com/mailkeep/mailkeep/schedule"
-	"github.com/mailkeep/mailkeep/transport"
 )
 
 // ErrConfig marks a configuration the agent cannot run: a schedule that
@@ -73,7 +72,7 @@ func New(cfg *config.Config, log *slog.Logger, opts Options) (*Agent, error) {
 		}
 	}
 	so := opts.Schedule
-	so.Classify, so.RetryAfter, so.Log, so.Observer = classify, transport.RetryAfter, log, a.metrics
+	so.Classify, so.RetryAfter, so.Log, so.Observer = classify, retryAfter, log, a.metrics
 	a.sched = schedule.New(a.backup, set, so)
 	return a, nil
 }
@@ -95,7 +94,8 @@ func settings(cfg *config.Config, log *slog.Logger) (schedule.Settings, error) {
 			errs = append(errs, fmt.Errorf("%s:%d: account %q: %w", cfg.Path, a.Line, a.Name, err))
 			continue
 		}
-		set.Accounts = append(set.Accounts, schedule.Account{Name: a.Name, Schedule: sc})
+		set.Accounts = append(set.Accounts, schedule.Account{Name: a.Name, Schedule: sc,
+			NotBefore: throttledUntil(cfg.Archive, a.Name, log)})
 	}
 	if len(set.Accounts) == 0 && len(errs) == 0 {
 		log.Warn("no account has a schedule: the agent has nothing to do")
@@ -191,7 +191,12 @@ func logResult(log *slog.Logger, r backup.Result) {
 	s := r.Stats
 	log.Info("backup finished", "outcome", r.Outcome, "folders", s.Folders, "new_messages", s.NewMessages,
 		"new_bytes", s.NewBytes, "flag_updates", s.FlagUpdates, "gone", s.Gone, "errors", s.Errors,
+		"linked", s.Linked, "not_downloaded", s.NotDownloaded, "saved_bytes", s.SavedBytes,
 		"duration", r.Duration.Round(time.Millisecond))
+	if !r.Throttle.Until.IsZero() {
+		log.Warn("the server throttled the run; no attempt before its back-off", "until", r.Throttle.Until,
+			"reply", r.Throttle.Reason)
+	}
 	for i, f := range r.Failures {
 		if i == 10 {
 			log.Warn("more failures not shown", "count", len(r.Failures)-10)
@@ -232,4 +237,20 @@ func (a *Agent) reload() {
 	}
 	a.metrics.reloaded(true)
 	a.log.Info("configuration reloaded", "accounts", len(cfg.Accounts), "scheduled", len(set.Accounts))
+}
+
+// throttledUntil is when the server that throttled the account's last run
+// asked to be left alone until, as its catalog recorded it; zero when it
+// did not, or the catalog cannot say.
+func throttledUntil(root, name string, log *slog.Logger) time.Time {
+	snap, err := archive.OpenSnapshot(context.Background(), root, name)
+	if err != nil {
+		return time.Time{}
+	}
+	defer snap.Close()
+	th, err := snap.Throttle(context.Background())
+	if err != nil {
+		log.Warn("cannot read the account's throttling", "account", name, "err", err)
+	}
+	return th.Until
 }

@@ -30,9 +30,14 @@ type Status struct {
 	LastRun     *RunStatus `json:"last_run,omitempty"`
 	LastSuccess *time.Time `json:"last_success,omitempty"`
 	NextRun     *time.Time `json:"next_run,omitempty"`
-	MaxAge      string     `json:"max_age,omitempty"` // the health bound; empty when not checked
-	Stale       string     `json:"stale,omitempty"`   // why the account is unhealthy
-	Problem     string     `json:"problem,omitempty"` // what could not be read
+	// ThrottledUntil: the server throttled the last run and asked to be
+	// left alone until then (a time still to come); the agent's next
+	// attempt is then, and NextRun says so. Throttled is the server's reply.
+	ThrottledUntil *time.Time `json:"throttled_until,omitempty"`
+	Throttled      string     `json:"throttled,omitempty"`
+	MaxAge         string     `json:"max_age,omitempty"` // the health bound; empty when not checked
+	Stale          string     `json:"stale,omitempty"`   // why the account is unhealthy
+	Problem        string     `json:"problem,omitempty"` // what could not be read
 }
 
 // RunStatus is a run as status shows it.
@@ -82,6 +87,12 @@ func StatusOf(ctx context.Context, cfg *config.Config, a *config.Account, now ti
 		st.LastRun = toRunStatus(h.last)
 		if !h.success.Ended.IsZero() {
 			st.LastSuccess = &h.success.Ended
+		}
+		if until := h.throttle.Until; until.After(now) {
+			st.ThrottledUntil, st.Throttled = &until, h.throttle.Reason
+			if st.NextRun != nil {
+				st.NextRun = &until
+			}
 		}
 	}
 	if maxAge > 0 {
@@ -154,9 +165,10 @@ func toRunStatus(r archive.Run) *RunStatus {
 
 // history is what the health rule and the metrics read from a catalog.
 type history struct {
-	last    archive.Run // the newest run
-	success archive.Run // the newest ok or partial run; zero if none
-	first   archive.Run // the oldest run
+	last     archive.Run      // the newest run
+	success  archive.Run      // the newest ok or partial run; zero if none
+	first    archive.Run      // the oldest run
+	throttle archive.Throttle // the last run's throttling; zero if none
 }
 
 // readHistory reads an account's runs without taking its lock; ok is
@@ -177,6 +189,9 @@ func readHistory(ctx context.Context, root, name string) (h history, ok bool, er
 		return h, false, err
 	}
 	if h.first, _, err = snap.FirstRun(ctx); err != nil {
+		return h, false, err
+	}
+	if h.throttle, err = snap.Throttle(ctx); err != nil {
 		return h, false, err
 	}
 	return h, true, nil

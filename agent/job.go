@@ -33,7 +33,8 @@ func Backup(ctx context.Context, root string, a *config.Account, log *slog.Logge
 		return backup.Result{}, err
 	}
 	defer arch.Close()
-	set := backup.Settings{Compression: a.Compression, Log: log.With("account", a.Name), Progress: p, Now: time.Now}
+	set := backup.Settings{Compression: a.Compression, Log: log.With("account", a.Name), Progress: p, Now: time.Now,
+		ThrottleBackoff: time.Duration(a.ThrottleBackoff)}
 	if !a.IndexOn() {
 		return runBackup(ctx, arch, a, set, log)
 	}
@@ -85,6 +86,9 @@ func pop3Dialer(a *config.Account, log *slog.Logger) transport.POP3Dialer {
 // trouble refreshing a token oauth's, the rest is transport.Classify's, for
 // IMAP and POP3 alike.
 func classify(err error) schedule.Class {
+	if _, ok := backup.RetryAt(err); ok {
+		return schedule.Throttled // partial or failed: the server asked to wait
+	}
 	switch {
 	case errors.Is(err, archive.ErrBusy):
 		return schedule.Busy
@@ -102,4 +106,15 @@ func classify(err error) schedule.Class {
 		return schedule.Throttled
 	}
 	return schedule.Permanent
+}
+
+// retryAfter is how long the scheduler holds an account after a throttled
+// run: until the time the run recorded (the server's suggestion, or the
+// account's throttle_backoff), or as transport.RetryAfter says for a
+// throttled error that no backup run made.
+func retryAfter(err error) time.Duration {
+	if until, ok := backup.RetryAt(err); ok {
+		return max(time.Until(until), backup.MinThrottleBackoff)
+	}
+	return transport.RetryAfter(err)
 }

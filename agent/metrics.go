@@ -44,6 +44,7 @@ type metrics struct {
 	skipped     *prometheus.CounterVec
 	running     *prometheus.GaugeVec
 	next        *prometheus.GaugeVec
+	throttled   *prometheus.GaugeVec
 	reloads     *prometheus.CounterVec
 	replicas    *prometheus.CounterVec
 	replicaOK   *prometheus.GaugeVec
@@ -76,11 +77,12 @@ func newMetrics(version string) *metrics {
 		prunedBytes: counter("pruned_bytes_total", "Bytes of the messages a prune took out of the archive, before compression.", acct),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "mailkeep_run_duration_seconds",
 			Help: "How long runs took.", Buckets: prometheus.ExponentialBuckets(1, 4, 9)}, acct),
-		errors:  counter("errors_total", "Failures: each failed message or folder of a run, and each run that failed as a whole.", acct),
-		skipped: counter("skipped_runs_total", "Due runs that did not happen: overlap (the previous run was still going) or busy (another process held the account).", []string{"account", "reason"}),
-		running: gauge("run_in_progress", "1 while a run of the account (with its retries) goes on.", acct),
-		next:    gauge("next_run_timestamp_seconds", "When the account's next run is due, before jitter, in Unix seconds.", acct),
-		reloads: counter("config_reloads_total", "Configuration reloads on SIGHUP, by result (ok or failed).", []string{"result"}),
+		errors:    counter("errors_total", "Failures: each failed message or folder of a run, and each run that failed as a whole.", acct),
+		skipped:   counter("skipped_runs_total", "Due runs that did not happen: overlap (the previous run was still going), busy (another process held the account) or throttled (the server asked to wait, and the next attempt waits for it).", []string{"account", "reason"}),
+		running:   gauge("run_in_progress", "1 while a run of the account (with its retries) goes on.", acct),
+		next:      gauge("next_run_timestamp_seconds", "When the account's next run is due, before jitter, in Unix seconds.", acct),
+		throttled: gauge("throttled_until_timestamp_seconds", "Until when the server asked to be left alone after throttling the account's last run, in Unix seconds; no attempt comes before it. 0 when it did not.", acct),
+		reloads:   counter("config_reloads_total", "Configuration reloads on SIGHUP, by result (ok or failed).", []string{"result"}),
 		replicas: counter("replicate_runs_total", "Replications after a backup, by replica and outcome (ok, partial, failed).",
 			[]string{"account", "replica", "outcome"}),
 		replicaOK: gauge("replicate_last_success_timestamp_seconds", "When the replica last became complete (ok or partial), in Unix seconds.",
@@ -89,7 +91,7 @@ func newMetrics(version string) *metrics {
 	info := gauge("build_info", "Always 1; the version label is the build's.", []string{"version"})
 	info.WithLabelValues(version).Set(1)
 	m.reg.MustRegister(m.lastSuccess, m.lastRun, m.lastOutcome, m.runs, m.messages, m.bytes, m.deleted, m.pruned, m.prunedBytes, m.duration,
-		m.errors, m.skipped, m.running, m.next, m.reloads, m.replicas, m.replicaOK, info,
+		m.errors, m.skipped, m.running, m.next, m.throttled, m.reloads, m.replicas, m.replicaOK, info,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -130,7 +132,7 @@ func (m *metrics) initSeries(name string) {
 		m.runs.WithLabelValues(name, o)
 		m.lastOutcome.WithLabelValues(name, o)
 	}
-	for _, r := range []string{schedule.SkipOverlap, schedule.SkipBusy} {
+	for _, r := range []string{schedule.SkipOverlap, schedule.SkipBusy, schedule.SkipThrottled} {
 		m.skipped.WithLabelValues(name, r)
 	}
 	m.messages.WithLabelValues(name)
@@ -140,13 +142,14 @@ func (m *metrics) initSeries(name string) {
 	m.prunedBytes.WithLabelValues(name)
 	m.errors.WithLabelValues(name)
 	m.running.WithLabelValues(name)
+	m.throttled.WithLabelValues(name)
 }
 
 func (m *metrics) forget(name string) {
 	l := prometheus.Labels{"account": name}
 	for _, v := range []interface{ DeletePartialMatch(prometheus.Labels) int }{m.lastSuccess, m.lastRun,
 		m.lastOutcome, m.runs, m.messages, m.bytes, m.deleted, m.pruned, m.prunedBytes, m.duration, m.errors, m.skipped,
-		m.running, m.next, m.replicas, m.replicaOK} {
+		m.running, m.next, m.throttled, m.replicas, m.replicaOK} {
 		v.DeletePartialMatch(l)
 	}
 }
@@ -171,6 +174,7 @@ func (m *metrics) seed(ctx context.Context, root string, log *slog.Logger) {
 			if !last.success.Ended.IsZero() {
 				m.setSuccess(name, last.success.Ended)
 			}
+			m.setThrottled(name, last.throttle.Until)
 		}
 	}
 }
@@ -217,6 +221,19 @@ func (m *metrics) observeRun(name string, res backup.Result, err error, now time
 	if outcome == archive.OutcomeOK || outcome == archive.OutcomePartial {
 		m.setSuccess(name, now)
 	}
+	if res.RunID != 0 {
+		m.setThrottled(name, res.Throttle.Until)
+	}
+}
+
+// setThrottled records until when the server asked to be left alone;
+// zero: it did not.
+func (m *metrics) setThrottled(name string, until time.Time) {
+	v := 0.0
+	if !until.IsZero() {
+		v = unixSeconds(until)
+	}
+	m.throttled.WithLabelValues(name).Set(v)
 }
 
 // observePrune records a prune after a backup: what it took, or its

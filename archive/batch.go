@@ -23,13 +23,16 @@ type Batch struct {
 }
 
 // Add queues st to be published under key with the given flag letters;
-// date becomes the file's mtime (Dovecot's INTERNALDATE). It returns the
-// file's final name.
+// date becomes the file's mtime (Dovecot's INTERNALDATE). A link keeps
+// the mtime of its content, which the caller made sure is date (see
+// SameDate). It returns the file's final name.
 func (b *Batch) Add(st *Staged, key, letters string, date time.Time) (MessageFile, error) {
 	mf := MessageFile{Key: key, Size: st.Size, VSize: st.VSize, Flags: letters}
-	if err := os.Chtimes(st.tmp, date, date); err != nil {
-		st.Discard()
-		return mf, fmt.Errorf("set mtime: %w", err)
+	if !st.Linked {
+		if err := os.Chtimes(st.tmp, date, date); err != nil {
+			st.Discard()
+			return mf, fmt.Errorf("set mtime: %w", err)
+		}
 	}
 	st.Key = key
 	st.header = nil // what was wanted of it is known by now

@@ -26,10 +26,6 @@ const listingSchema = 5
 // and the staged table (see encryptionTables).
 const encryptionSchema = 6
 
-// reservedSchema is taken by a change made beside this one, which brings
-// its own step; until it does, the step to it changes nothing.
-const reservedSchema = 7
-
 // pop3Schema is the first schema with the POP3 indexes (see pop3Indexes).
 // They only make lookups faster: a read-only catalog of an older schema
 // answers the same queries by scanning.
@@ -128,12 +124,12 @@ var migrations = map[int]string{
 	pruneSchema - 1:      pruneTables,
 	listingSchema - 1:    `ALTER TABLE folders ADD COLUMN special_use TEXT NOT NULL DEFAULT '';` + accountMetaTable,
 	encryptionSchema - 1: encryptionTables,
-	reservedSchema - 1:   "", // the step comes with the change that takes reservedSchema
+	gmailSchema - 1:      contentColumns,
 	pop3Schema - 1:       pop3Indexes,
 }
 
 // created are the statements that make a new catalog of schemaVersion.
-var created = []string{schema, refetchTable, pruneTables, accountMetaTable, encryptionTables, pop3Indexes}
+var created = []string{schema, refetchTable, pruneTables, accountMetaTable, encryptionTables, contentColumns, pop3Indexes}
 
 const schema = `
 CREATE TABLE runs (
@@ -244,9 +240,6 @@ func (c *Catalog) migrate(ctx context.Context) error {
 			}
 		}
 		for _, q := range steps {
-			if q == "" {
-				continue // reservedSchema's step, not here yet
-			}
 			if _, err := tx.ExecContext(ctx, q); err != nil {
 				return err
 			}
@@ -291,6 +284,13 @@ type RunStats struct {
 	// (after QUIT was answered +OK). It is not a column of runs: the
 	// messages' server_deleted_run records it.
 	ServerDeleted int
+	// Of the new messages, Linked were stored as a hard link to content
+	// the account's archive already held (see Folder.StageLink), which
+	// saved SavedBytes of disk (the size of their files); NotDownloaded
+	// were not even downloaded, because Gmail's X-GM-MSGID named content
+	// the archive held. None of the three is a column of runs.
+	Linked, NotDownloaded int
+	SavedBytes            int64
 }
 
 // Run is one row of the runs table.

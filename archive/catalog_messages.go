@@ -24,6 +24,11 @@ type Message struct {
 	FirstRun     int64
 	LastRun      int64
 	GoneRun      int64 // 0 while the server still has it
+	// Gmail's X-GM-MSGID and X-GM-LABELS, when the server has X-GM-EXT-1
+	// (0 and nil otherwise). Only writers set them; readers ask
+	// Snapshot.Gmail.
+	GmailMsgID uint64
+	Labels     []string
 	// FileSHA256 is the SHA-256 of the message's file as stored, recorded
 	// in an encrypted archive (zero in a plain one). It checks the file
 	// without the identity. FolderMessages, POP3Messages and the read
@@ -150,8 +155,8 @@ func (c *Catalog) FindGoneByHash(ctx context.Context, folderID int64, sum [32]by
 func (c *Catalog) AddMessages(ctx context.Context, msgs []Message, run int64) error {
 	return c.tx(ctx, func(tx *sql.Tx) error {
 		ins, err := tx.PrepareContext(ctx, `INSERT INTO messages (folder_id, uidvalidity, uid, uidl, key, file,
-			sha256, size, vsize, internaldate, flags, message_id, first_run, last_run, file_sha256)
-			VALUES (?, ?, ?, NULLIF(?, ''), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			sha256, size, vsize, internaldate, flags, message_id, first_run, last_run, file_sha256, gm_msgid, gm_labels)
+			VALUES (?, ?, ?, NULLIF(?, ''), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (folder_id, key) DO UPDATE SET gone_run = NULL, last_run = excluded.last_run`)
 		if err != nil {
 			return err
@@ -161,7 +166,7 @@ func (c *Catalog) AddMessages(ctx context.Context, msgs []Message, run int64) er
 		for _, m := range msgs {
 			res, err := ins.ExecContext(ctx, m.FolderID, m.UIDValidity, m.UID, m.UIDL, m.Key, m.File, m.SHA256[:],
 				m.Size, m.VSize, m.InternalDate.Format(time.RFC3339), joinFlags(m.Flags), m.MessageID, run, run,
-				fileSum(m.FileSHA256))
+				fileSum(m.FileSHA256), gmailMsgIDValue(m.GmailMsgID), labelsValue(m.Labels))
 			if err != nil {
 				return fmt.Errorf("add %s: %w", m.Key, err)
 			}

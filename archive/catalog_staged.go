@@ -16,22 +16,23 @@ import (
 
 // stagedCols are the columns staged reads.
 const stagedCols = `uidvalidity, uid, COALESCE(uidl, ''), key, file, sha256, size, vsize, internaldate, flags,
-	message_id, file_sha256`
+	message_id, file_sha256, COALESCE(gm_msgid, 0), gm_labels`
 
 // stage records the rows of a batch about to be published, in one
 // transaction.
 func (c *Catalog) stage(ctx context.Context, msgs []Message) error {
 	return c.tx(ctx, func(tx *sql.Tx) error {
 		ins, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO staged (folder_id, uidvalidity, uid, uidl,
-			key, file, sha256, size, vsize, internaldate, flags, message_id, file_sha256)
-			VALUES (?, ?, ?, NULLIF(?, ''), ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+			key, file, sha256, size, vsize, internaldate, flags, message_id, file_sha256, gm_msgid, gm_labels)
+			VALUES (?, ?, ?, NULLIF(?, ''), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return err
 		}
 		defer ins.Close()
 		for _, m := range msgs {
 			_, err := ins.ExecContext(ctx, m.FolderID, m.UIDValidity, m.UID, m.UIDL, m.Key, m.File, m.SHA256[:],
-				m.Size, m.VSize, m.InternalDate.Format(time.RFC3339), joinFlags(m.Flags), m.MessageID, m.FileSHA256[:])
+				m.Size, m.VSize, m.InternalDate.Format(time.RFC3339), joinFlags(m.Flags), m.MessageID, m.FileSHA256[:],
+				gmailMsgIDValue(m.GmailMsgID), labelsValue(m.Labels))
 			if err != nil {
 				return fmt.Errorf("stage %s: %w", m.Key, err)
 			}
@@ -56,10 +57,13 @@ func (c *Catalog) staged(ctx context.Context, folderID int64) (map[string]Messag
 		m := Message{FolderID: folderID}
 		var sum, fsum []byte
 		var date, flags string
+		var msgID int64
+		var labels sql.NullString
 		if err := rows.Scan(&m.UIDValidity, &m.UID, &m.UIDL, &m.Key, &m.File, &sum, &m.Size, &m.VSize, &date,
-			&flags, &m.MessageID, &fsum); err != nil {
+			&flags, &m.MessageID, &fsum, &msgID, &labels); err != nil {
 			return nil, fmt.Errorf("catalog: %w", err)
 		}
+		m.GmailMsgID, m.Labels = uint64(msgID), parseLabels(labels)
 		copy(m.SHA256[:], sum)
 		copy(m.FileSHA256[:], fsum)
 		m.Flags = SplitFlags(flags)

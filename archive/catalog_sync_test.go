@@ -75,7 +75,8 @@ func TestMigrateFromSchema1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{`DROP INDEX messages_uidl`, `DROP INDEX messages_deleted`, `ALTER TABLE folders DROP COLUMN clean_run`, `DROP TABLE refetch`,
+	for _, q := range []string{`DROP INDEX messages_uidl`, `DROP INDEX messages_deleted`, undoContentColumns,
+		`ALTER TABLE folders DROP COLUMN clean_run`, `DROP TABLE refetch`,
 		`DROP TABLE pruned`, `DROP TABLE prunes`, `ALTER TABLE folders DROP COLUMN special_use`, `DROP TABLE account_meta`,
 		`ALTER TABLE messages DROP COLUMN file_sha256`, `DROP TABLE staged`, `PRAGMA user_version = 1`} {
 		if _, err := db.Exec(q); err != nil {
@@ -115,8 +116,8 @@ func TestMigrateFromSchema1(t *testing.T) {
 }
 
 // TestMigrateToPOP3Schema opens catalogs of the schema before the POP3
-// indexes' step and of the one before that (encryption's): each gains the
-// indexes, and only them, whatever schema it comes from.
+// indexes' step (the content index's) and of the one before that
+// (encryption's): each gains the indexes, whatever schema it comes from.
 func TestMigrateToPOP3Schema(t *testing.T) {
 	for _, from := range []int{encryptionSchema, pop3Schema - 1} {
 		t.Run(fmt.Sprint(from), func(t *testing.T) {
@@ -128,8 +129,11 @@ func TestMigrateToPOP3Schema(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, q := range []string{`DROP INDEX messages_uidl`, `DROP INDEX messages_deleted`,
-				fmt.Sprintf(`PRAGMA user_version = %d`, from)} {
+			undo := []string{`DROP INDEX messages_uidl`, `DROP INDEX messages_deleted`}
+			if from < gmailSchema {
+				undo = append(undo, undoContentColumns)
+			}
+			for _, q := range append(undo, fmt.Sprintf(`PRAGMA user_version = %d`, from)) {
 				if _, err := db.Exec(q); err != nil {
 					t.Fatal(err)
 				}

@@ -589,14 +589,22 @@ func TestSampleEncrypted(t *testing.T) {
 			n++
 		}
 	}
+	if gm, err := snap.Gmail(ctx, folders[0].ID); err != nil || len(gm) != 0 {
+		t.Errorf("Gmail columns of a schema 6 catalog, read-only: %v, %v", gm, err)
+	}
 	snap.Close()
 	if n != 9 {
 		t.Fatalf("%d messages, want 9", n)
 	}
 	for _, k := range []*Keys{{}, {Identities: ids}} {
-		w, err := OpenWriterKeys(ctx, root, "sample", nil, k)
+		w, err := OpenWriterKeys(ctx, root, "sample", nil, k) // migrates to the newest schema
 		if err != nil {
 			t.Fatal(err)
+		}
+		msgs, _ := w.Catalog.FolderMessages(ctx, folders[0].ID)
+		if found, err := w.Catalog.ContentBySHA256(ctx, msgs[0].SHA256); err != nil || len(found) != 1 ||
+			found[0].FileSHA256 != msgs[0].FileSHA256 {
+			t.Errorf("content index after migration: %+v, %v", found, err)
 		}
 		rep, err := w.Verify(ctx, VerifyOptions{})
 		w.Close()

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -140,11 +141,15 @@ func (s *Snapshot) PlanPrune(ctx context.Context, opts PruneOptions) (PruneResul
 		return PruneResult{}, err
 	}
 	res := plan.res
-	for _, v := range plan.victims {
+	infos := make([]fs.FileInfo, len(plan.victims))
+	for i, v := range plan.victims {
 		if fi, err := os.Lstat(filepath.Join(s.dir, mailDir, filepath.FromSlash(v.dir), MaildirLevel, "cur", v.file)); err == nil {
-			res.DiskBytes += fi.Size()
-			res.Folders[v.index].DiskBytes += fi.Size()
+			infos[i] = fi
 		}
+	}
+	for i, n := range freedBytes(infos) {
+		res.DiskBytes += n
+		res.Folders[plan.victims[i].index].DiskBytes += n
 	}
 	pending, err := s.cat.pendingPruned(ctx)
 	if err != nil {

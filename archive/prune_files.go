@@ -32,7 +32,7 @@ type prunedEntry struct {
 type leftover struct {
 	prunedEntry
 	path string
-	size int64
+	size int64 // the disk space its removal frees (see freedBytes)
 }
 
 // pendingPruned returns the pending entries of every prune.
@@ -257,39 +257,45 @@ func leftovers(dir string, pending []prunedEntry) ([]leftover, error) {
 		byDir[maildir][e.key] = e
 	}
 	var files []leftover
+	var infos []fs.FileInfo
 	for maildir, keys := range byDir {
-		found, err := keyFiles(filepath.Join(maildir, "cur"), keys)
+		found, fi, err := keyFiles(filepath.Join(maildir, "cur"), keys)
 		if err != nil {
 			return nil, err
 		}
-		files = append(files, found...)
+		files, infos = append(files, found...), append(infos, fi...)
+	}
+	// A file whose content another name keeps (a hard link in another
+	// folder, see StageLink) frees nothing when it goes.
+	for i, n := range freedBytes(infos) {
+		files[i].size = n
 	}
 	return append(files, out...), nil
 }
 
-// keyFiles lists the files of cur whose keys are in keys.
-func keyFiles(cur string, keys map[string]prunedEntry) ([]leftover, error) {
+// keyFiles lists the files of cur whose keys are in keys, with their
+// FileInfo (nil for one gone meanwhile).
+func keyFiles(cur string, keys map[string]prunedEntry) ([]leftover, []fs.FileInfo, error) {
 	entries, err := os.ReadDir(cur)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var out []leftover
+	var infos []fs.FileInfo
 	for _, de := range entries {
 		mf, err := ParseMessageFile(de.Name())
 		e, ok := keys[mf.Key]
 		if err != nil || !ok {
 			continue
 		}
-		l := leftover{prunedEntry: e, path: filepath.Join(cur, de.Name())}
-		if fi, err := de.Info(); err == nil {
-			l.size = fi.Size()
-		}
-		out = append(out, l)
+		fi, _ := de.Info()
+		out = append(out, leftover{prunedEntry: e, path: filepath.Join(cur, de.Name())})
+		infos = append(infos, fi)
 	}
-	return out, nil
+	return out, infos, nil
 }
 
 // removeFolderDir removes a pruned folder's Maildir (the .mk level):

@@ -561,14 +561,14 @@ func TestSpecialUseAndNamespace(t *testing.T) {
 			must(err)
 		}
 	}
-	downgrade(`DROP INDEX messages_uidl`, `DROP INDEX messages_deleted`,
+	downgrade(`DROP INDEX messages_uidl`, `DROP INDEX messages_deleted`, undoContentColumns,
 		`ALTER TABLE messages DROP COLUMN file_sha256`, `DROP TABLE staged`,
 		`ALTER TABLE folders DROP COLUMN special_use`, `DROP TABLE account_meta`, `PRAGMA user_version = 4`)
 	check("schema 4", "", Namespace{}, false)
 	downgrade(`DROP TABLE pruned`, `DROP TABLE prunes`, `PRAGMA user_version = 3`)
 	check("schema 3", "", Namespace{}, false)
 
-	w, err := OpenWriter(ctx, root, "acct", nil) // migrates to the current schema
+	w, err := OpenWriter(ctx, root, "acct", nil) // migrates to the newest schema
 	must(err)
 	defer w.Close()
 	check("migrated from 3", "", Namespace{}, false)

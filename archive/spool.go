@@ -72,9 +72,13 @@ type Staged struct {
 	// archive (zero in a plain one): what checks the file without the
 	// identity.
 	FileSHA256 [32]byte
-	tmp        string
-	file       *os.File
-	header     mail.Header // parsed from the start of the message; nil if it does not parse
+	// Linked: the file is a hard link to content the archive holds
+	// (StageLink); DiskSize is then the size of that content's file.
+	Linked   bool
+	DiskSize int64
+	tmp      string
+	file     *os.File
+	header   mail.Header // parsed from the start of the message; nil if it does not parse
 }
 
 // Write streams r into a new temp file of folder f. The caller publishes

@@ -57,8 +57,11 @@ type VerifyOptions struct {
 // Report is what Verify found.
 type Report struct {
 	Folders, Messages int
-	Bytes             int64
-	Problems          []Problem
+	Bytes             int64 // read and checked: each content once
+	// Shared counts the messages whose file is a hard link to a content
+	// checked already under another name: it was not read again.
+	Shared   int
+	Problems []Problem
 	// HashesOnly: the archive is encrypted and no identity was given, so
 	// each file was checked against the SHA-256 it was stored with and its
 	// name against its row, without decrypting it.
@@ -107,11 +110,12 @@ func (a *Writer) Verify(ctx context.Context, opts VerifyOptions) (Report, error)
 	if err != nil {
 		return rep, err
 	}
+	seen := map[inode]measured{}
 	for _, fs := range folders {
 		if err := ctx.Err(); err != nil {
 			return rep, err
 		}
-		v := &verifier{a: a, opts: opts, rep: &rep, state: fs, pruned: pruned[fs.ID]}
+		v := &verifier{a: a, opts: opts, rep: &rep, state: fs, pruned: pruned[fs.ID], seen: seen}
 		if err := v.folder(ctx); err != nil {
 			return rep, fmt.Errorf("verify folder %q: %w", fs.Name, err)
 		}
@@ -148,6 +152,16 @@ type verifier struct {
 	f        *Folder
 	setAside map[string]bool // keys this pass set aside to be fetched again
 	pruned   map[string]bool // keys of files a pending prune lists: reported already, not orphans
+	seen     map[inode]measured
+}
+
+// measured is what reading one content gave, kept by inode (nlink
+// cleared) so that its other names are not read again.
+type measured struct {
+	key         string // the message it was read for
+	sum         [32]byte
+	size, vsize int64
+	err         error
 }
 
 // verifyPruned reports what pending prune entries left on disk, or with
@@ -271,9 +285,8 @@ func (v *verifier) rows(ctx context.Context, rows []Message, files map[string]Me
 // its row and its own name.
 func (v *verifier) check(ctx context.Context, m Message, mf MessageFile) error {
 	m.File = mf.Name() // the file the scan found
-	size, vsize, err := v.f.measure(m, v.rep.HashesOnly)
+	size, vsize, err := v.measureOnce(m, mf)
 	v.rep.Messages++
-	v.rep.Bytes += size
 	if v.opts.Checked != nil {
 		v.opts.Checked(size)
 	}
@@ -288,6 +301,35 @@ func (v *verifier) check(ctx context.Context, m Message, mf MessageFile) error {
 		return v.badName(ctx, m, mf, size, vsize)
 	}
 	return nil
+}
+
+// measureOnce measures a message's file, unless it is a hard link to a
+// content measured already for a row with the same size and SHA-256:
+// that content gives the same answer under every name.
+func (v *verifier) measureOnce(m Message, mf MessageFile) (size, vsize int64, err error) {
+	var id inode
+	fi, serr := os.Lstat(v.f.Path(mf))
+	linked := false
+	if serr == nil {
+		id, linked = inodeOf(fi)
+		linked = linked && id.nlink > 1
+		id.nlink = 0
+	}
+	if linked {
+		if r, ok := v.seen[id]; ok && r.sum == m.SHA256 && (r.err != nil || r.size == m.Size) {
+			v.rep.Shared++
+			if r.err != nil {
+				return r.size, r.vsize, fmt.Errorf("shares its file with %s: %w", r.key, r.err)
+			}
+			return r.size, r.vsize, nil
+		}
+	}
+	size, vsize, err = v.f.measure(m, v.rep.HashesOnly)
+	v.rep.Bytes += size
+	if linked {
+		v.seen[id] = measured{key: m.Key, sum: m.SHA256, size: size, vsize: vsize, err: err}
+	}
+	return size, vsize, err
 }
 
 // measure reads a message through the verified stream and returns its

@@ -41,3 +41,34 @@ func adoptOrphans(ctx context.Context, a *archive.Writer, f *archive.Folder, run
 	_, err = a.AdoptOrphans(ctx, f, folderID, run)
 	return err
 }
+
+// adoptFirst adopts, before any folder is synced, the orphans of every
+// listed folder the catalog knows that may have some (see adoptOrphans),
+// and returns those folders: their syncs do not scan for orphans again.
+// So a content that a killed run published in one folder is in the
+// catalog before the folders synced beside it store it: they link to it
+// instead of storing it again.
+func adoptFirst(ctx context.Context, a *archive.Writer, folders []serverFolder, run int64) (map[int64]bool, error) {
+	done := map[int64]bool{}
+	for _, f := range folders {
+		if f.known.ID == 0 {
+			continue
+		}
+		may, err := a.Catalog.MayHaveOrphans(ctx, f.known.ID, run)
+		if err != nil {
+			return nil, fatal(err)
+		}
+		if !may {
+			continue
+		}
+		af, err := a.Folder(f.name, f.delim)
+		if err != nil {
+			return nil, fatal(err)
+		}
+		if err := adoptOrphans(ctx, a, af, run, f.known.ID); err != nil {
+			return nil, fatal(err)
+		}
+		done[f.known.ID] = true
+	}
+	return done, nil
+}

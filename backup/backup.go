@@ -24,6 +24,10 @@ type Settings struct {
 	// messages or bytes; defaults 500 and 64 MiB.
 	BatchMessages int
 	BatchBytes    int64
+	// ThrottleBackoff is how long to stay away from a server that
+	// throttled a run without suggesting a delay of its own; default
+	// DefaultThrottleBackoff (see ThrottledError).
+	ThrottleBackoff time.Duration
 	// Index, when set, is told each time a batch's catalog rows have
 	// committed, so that it can index them; nil: no index.
 	Index Indexer
@@ -95,6 +99,9 @@ type Result struct {
 	Stats    archive.RunStats
 	Duration time.Duration
 	Failures []error // per-message and per-folder failures of a partial run
+	// Throttle is set when the server throttled the run: it ended early,
+	// and the next attempt should wait until Throttle.Until.
+	Throttle archive.Throttle
 }
 
 // ErrPartial is returned (wrapped) when a run finished with some failures.
@@ -106,6 +113,7 @@ type stats struct {
 	s         archive.RunStats
 	failures  []error
 	unchanged []int64 // folders skipped because LIST-STATUS showed no change
+	throttled error   // the throttling reply that ended the workers (see throttle)
 }
 
 func (s *stats) add(f func(*archive.RunStats)) {
@@ -128,9 +136,12 @@ func (s *stats) fail(err error) {
 	s.mu.Unlock()
 }
 
-// finish records the run's outcome last, after all its data.
-func finish(ctx context.Context, a *archive.Writer, run int64, start time.Time, st *stats, runErr error, now time.Time) (Result, error) {
+// finish records the run's outcome last, after all its data (and the
+// throttling it met, for status and the agent, just before).
+func finish(ctx context.Context, a *archive.Writer, run int64, start time.Time, st *stats, runErr error, set Settings) (Result, error) {
+	now := set.Now()
 	res := Result{RunID: run, Stats: st.s, Duration: now.Sub(start), Failures: st.failures, Outcome: archive.OutcomeOK}
+	th, te := throttleOf(ctx, st, runErr, set, now)
 	switch {
 	case runErr != nil:
 		res.Outcome = archive.OutcomeFailed
@@ -139,12 +150,20 @@ func finish(ctx context.Context, a *archive.Writer, run int64, start time.Time, 
 		if errors.Is(runErr, context.Canceled) || ctx.Err() != nil {
 			res.Outcome = archive.OutcomeInterrupted
 			runErr = fmt.Errorf("%w (%w)", context.Cause(ctx), runErr)
+		} else if te != nil {
+			runErr = te
 		}
+	case te != nil:
+		res.Outcome = archive.OutcomePartial
+		runErr = fmt.Errorf("%w: %d failures: %w", ErrPartial, st.s.Errors, te)
 	case st.s.Errors > 0:
 		res.Outcome = archive.OutcomePartial
 		runErr = fmt.Errorf("%w: %d failures, first: %w", ErrPartial, st.s.Errors, st.failures[0])
 	}
+	res.Throttle = th
 	// The run record is written even when ctx is done: use a fresh context.
-	ferr := a.Catalog.FinishRun(context.WithoutCancel(ctx), run, res.Outcome, st.s, runErr, now)
-	return res, errors.Join(runErr, ferr)
+	wctx := context.WithoutCancel(ctx)
+	terr := a.Catalog.UpdateThrottle(wctx, th)
+	ferr := a.Catalog.FinishRun(wctx, run, res.Outcome, st.s, runErr, now)
+	return res, errors.Join(runErr, terr, ferr)
 }

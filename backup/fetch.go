@@ -27,19 +27,42 @@ var bodyFetch = &imap.FetchOptions{
 // fetchNew archives the given UIDs. UIDs the server does not return (for
 // example expunged meanwhile, or answered in a way the client cannot match)
 // are asked for once more one by one, then recorded as failures.
+//
+// On a server with X-GM-EXT-1, the messages' X-GM-MSGIDs are asked for
+// first, and a message whose content the archive or the run holds is
+// linked instead of downloaded (see fetchGmail). Between two fetch
+// commands, a run that a server throttled stops (errThrottleStop), with
+// what it fetched recorded.
 func (fs *folderSync) fetchNew(ctx context.Context, uids []imap.UID) error {
 	b := &pending{fs: fs}
 	defer b.batch.Abort()
+	var err error
+	if fs.gmail {
+		err = fs.fetchGmail(ctx, b, uids)
+	} else {
+		err = fs.fetchBodies(ctx, b, uids)
+	}
+	if err != nil {
+		return errors.Join(err, b.salvage(ctx))
+	}
+	return b.flush(ctx)
+}
+
+// fetchBodies downloads and archives the given UIDs, fetchChunk at a time.
+func (fs *folderSync) fetchBodies(ctx context.Context, b *pending, uids []imap.UID) error {
 	for chunk := range slices.Chunk(uids, fetchChunk) {
+		if fs.w.throttle.stopped() {
+			return errThrottleStop
+		}
 		got, err := fs.fetchSet(ctx, b, imap.UIDSetNum(chunk...))
 		if err == nil {
 			err = fs.retryMissing(ctx, b, chunk, got)
 		}
 		if err != nil {
-			return errors.Join(err, b.salvage(ctx))
+			return err
 		}
 	}
-	return b.flush(ctx)
+	return nil
 }
 
 func (fs *folderSync) retryMissing(ctx context.Context, b *pending, asked []imap.UID, got map[imap.UID]bool) error {
@@ -60,7 +83,11 @@ func (fs *folderSync) retryMissing(ctx context.Context, b *pending, asked []imap
 
 // fetchSet runs one UID FETCH and archives what it returns.
 func (fs *folderSync) fetchSet(ctx context.Context, b *pending, set imap.UIDSet) (map[imap.UID]bool, error) {
-	cmd := fs.w.c.Fetch(set, bodyFetch)
+	opts := bodyFetch
+	if fs.gmail {
+		opts = gmailBodyFetch
+	}
+	cmd := fs.w.c.Fetch(set, opts)
 	defer cmd.Close()
 	got := map[imap.UID]bool{}
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
@@ -88,12 +115,18 @@ func (fs *folderSync) fetchSet(ctx context.Context, b *pending, set imap.UIDSet)
 	return got, nil
 }
 
-// fetched is one message read from a FETCH response.
+// fetched is one message read from a FETCH response, or linked to a
+// content the archive holds.
 type fetched struct {
 	uid    imap.UID
 	flags  []string
 	date   time.Time
 	staged *archive.Staged
+	// With X-GM-EXT-1: Gmail's message id and labels; notDownloaded when
+	// staged links to a content found by its id alone.
+	msgID         uint64
+	labels        []string
+	notDownloaded bool
 }
 
 // readMessage consumes one FETCH response, streaming its body to a temp
@@ -126,6 +159,10 @@ func (fs *folderSync) readItem(m *fetched, item imapclient.FetchItemData) error 
 		m.flags = flagStrings(item.Flags)
 	case imapclient.FetchItemDataInternalDate:
 		m.date = item.Time
+	case imapclient.FetchItemDataGmailMsgID:
+		m.msgID = item.MsgID
+	case imapclient.FetchItemDataGmailLabels:
+		m.labels = sortedLabels(item.Labels)
 	case imapclient.FetchItemDataBodySection:
 		if item.Literal == nil || m.staged != nil {
 			return nil

@@ -20,7 +20,7 @@ func (fs *folderSync) syncFlags(ctx context.Context, server []imap.UID) error {
 	if len(fs.known) == 0 || len(server) == 0 {
 		return nil
 	}
-	opts := &imap.FetchOptions{UID: true, Flags: true}
+	opts := &imap.FetchOptions{UID: true, Flags: true, GmailLabels: fs.gmail}
 	set := imap.UIDSetNum(server...)
 	if fs.condstr && fs.state.HighestModSeq > 0 && fs.state.UIDValidity == fs.sel.UIDValidity {
 		opts.ChangedSince = fs.state.HighestModSeq
@@ -48,6 +48,7 @@ func (fs *folderSync) fetchFlags(ctx context.Context, set imap.UIDSet, opts *ima
 	defer cmd.Close()
 	var changed []flagChange
 	seen := map[uint32][]string{}
+	labels := map[uint32][]string{} // with X-GM-EXT-1
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
 		buf, err := msg.Collect()
 		if err != nil {
@@ -58,15 +59,25 @@ func (fs *folderSync) fetchFlags(ctx context.Context, set imap.UIDSet, opts *ima
 		}
 		fs.dog.touch()
 		seen[uint32(buf.UID)] = flagStrings(buf.Flags)
+		if buf.GmailLabels != nil {
+			labels[uint32(buf.UID)] = sortedLabels(buf.GmailLabels)
+		}
 		if len(seen) >= uidChunk {
-			if changed, err = fs.compareFlags(ctx, seen, changed); err != nil {
+			if changed, err = fs.compareFlags(ctx, seen, changed); err == nil {
+				err = fs.syncLabels(ctx, labels)
+			}
+			if err != nil {
 				return nil, err
 			}
 			clear(seen)
+			clear(labels)
 		}
 	}
 	if err := cmd.Close(); err != nil {
 		return nil, fmt.Errorf("fetch flags: %w", err)
+	}
+	if err := fs.syncLabels(ctx, labels); err != nil {
+		return nil, err
 	}
 	return fs.compareFlags(ctx, seen, changed)
 }

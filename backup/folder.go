@@ -20,6 +20,7 @@ type folderSync struct {
 	known   []archive.UIDEntry // the catalog's UIDs of the current UIDVALIDITY, ascending
 	rekey   bool               // gone rows exist: new messages are matched to them by content
 	condstr bool
+	gmail   bool // the server has X-GM-EXT-1: X-GM-MSGID and X-GM-LABELS
 }
 
 // folder syncs one server folder into the archive.
@@ -51,7 +52,8 @@ func (w *worker) folder(ctx context.Context, sf serverFolder) error {
 	if err := w.connect(ctx); err != nil {
 		return err
 	}
-	fs := &folderSync{w: w, f: f, state: state, condstr: w.c.Caps().Has(imap.CapCondStore)}
+	fs := &folderSync{w: w, f: f, state: state, condstr: w.c.Caps().Has(imap.CapCondStore),
+		gmail: w.c.Caps().Has(capGmail)}
 	c := w.c
 	fs.dog = watch(w.opts.StallTimeout, func() { c.Close() })
 	err = fs.sync(ctx)
@@ -105,8 +107,10 @@ func (fs *folderSync) sync(ctx context.Context) error {
 // of an old UIDVALIDITY gone, and reads the UIDs the catalog holds.
 func (fs *folderSync) loadCatalog(ctx context.Context) error {
 	cat, id, uv := fs.w.a.Catalog, fs.state.ID, fs.sel.UIDValidity
-	if err := adoptOrphans(ctx, fs.w.a, fs.f, fs.w.run, id); err != nil {
-		return fatal(err)
+	if !fs.w.adopted[id] {
+		if err := adoptOrphans(ctx, fs.w.a, fs.f, fs.w.run, id); err != nil {
+			return fatal(err)
+		}
 	}
 	retired, other, err := cat.RetireValidity(ctx, id, uv, fs.w.run)
 	if err != nil {

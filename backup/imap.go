@@ -36,7 +36,7 @@ func IMAP(ctx context.Context, a *archive.Writer, opts Options) (Result, error) 
 	}
 	st := &stats{}
 	err = imapRun(ctx, a, opts, run, st, dialed)
-	return finish(ctx, a, run, start, st, err, opts.Now())
+	return finish(ctx, a, run, start, st, err, opts.Settings)
 }
 
 type dialResult struct {
@@ -69,10 +69,19 @@ func imapRun(ctx context.Context, a *archive.Writer, opts Options, run int64, st
 	}
 	st.add(func(s *archive.RunStats) { s.Folders = len(folders) })
 	folders, n := plan(folders, known, opts)
-	down := &outage{}
-	err = runWorkers(ctx, a, opts, run, st, c, folders, n, down)
+	if total, ok := expected(folders); ok {
+		opts.Progress.Start(total, -1)
+	}
+	sh := &shared{down: &outage{}, throttle: &throttle{}, contents: newContents(a)}
+	sh.adopted, err = adoptFirst(ctx, a, folders, run)
+	if err != nil {
+		transport.CloseIMAP(c)
+		return err
+	}
+	err = runWorkers(ctx, a, opts, run, st, c, folders, n, sh)
 	if err == nil {
-		err = down.result(st)
+		sh.throttle.result(st)
+		err = sh.down.result(st)
 	}
 	ctx = context.WithoutCancel(ctx)
 	return errors.Join(err, fatal(a.Catalog.TouchFolders(ctx, st.unchanged, run)),
@@ -107,6 +116,26 @@ func plan(folders []serverFolder, known []archive.FolderState, opts Options) ([]
 		work = min(work+f.work(), math.MaxInt64/2)
 	}
 	return folders, int(max(1, min(int64(opts.Connections), int64(opened), 1+work/workPerConnection)))
+}
+
+// expected is how many new messages the run expects to fetch, from
+// LIST-STATUS: the total the progress display counts down from. ok is
+// false when a folder to open has no status (the server lacks
+// LIST-STATUS): the total is then unknown.
+func expected(folders []serverFolder) (n int, ok bool) {
+	for _, f := range folders {
+		s, st := f.status, f.known
+		switch {
+		case f.unchanged():
+		case s == nil || s.NumMessages == nil:
+			return 0, false
+		case st.ID == 0 || st.UIDValidity != s.UIDValidity:
+			n += int(*s.NumMessages)
+		default:
+			n += int(max(int64(s.UIDNext)-int64(st.UIDNext), 0))
+		}
+	}
+	return n, true
 }
 
 // workPerConnection is how many expected messages make another connection
@@ -170,9 +199,17 @@ func markGoneFolders(ctx context.Context, a *archive.Writer, known []archive.Fol
 	return nil
 }
 
+// shared is what a run's workers share besides the stats.
+type shared struct {
+	down     *outage
+	throttle *throttle
+	contents *contents
+	adopted  map[int64]bool // folders whose orphans were adopted before the workers started
+}
+
 // runWorkers syncs folders, in the given order, over up to n connections;
 // c is the first, already open, and takes the first folder.
-func runWorkers(ctx context.Context, a *archive.Writer, opts Options, run int64, st *stats, c *imapclient.Client, folders []serverFolder, n int, down *outage) error {
+func runWorkers(ctx context.Context, a *archive.Writer, opts Options, run int64, st *stats, c *imapclient.Client, folders []serverFolder, n int, sh *shared) error {
 	queue := make(chan serverFolder, len(folders))
 	for _, f := range folders {
 		queue <- f
@@ -181,7 +218,8 @@ func runWorkers(ctx context.Context, a *archive.Writer, opts Options, run int64,
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		w := &worker{a: a, opts: opts, run: run, st: st, down: down}
+		w := &worker{a: a, opts: opts, run: run, st: st, down: sh.down, throttle: sh.throttle, contents: sh.contents,
+			adopted: sh.adopted}
 		var first []serverFolder
 		if i == 0 {
 			// Taken before the others start: the open connection gets
@@ -199,13 +237,16 @@ func runWorkers(ctx context.Context, a *archive.Writer, opts Options, run int64,
 
 // worker syncs folders one at a time over its own connection.
 type worker struct {
-	a     *archive.Writer
-	opts  Options
-	run   int64
-	st    *stats
-	down  *outage
-	c     *imapclient.Client
-	spool *archive.Spool
+	a        *archive.Writer
+	opts     Options
+	run      int64
+	st       *stats
+	down     *outage
+	throttle *throttle
+	contents *contents
+	adopted  map[int64]bool
+	c        *imapclient.Client
+	spool    *archive.Spool
 }
 
 // drain syncs the folders of first, then takes folders from the queue until
@@ -233,17 +274,24 @@ func (w *worker) drain(ctx context.Context, first []serverFolder, queue <-chan s
 	return nil
 }
 
-// one syncs a folder, recording a failure that does not stop the run.
+// one syncs a folder, recording a failure that does not stop the run. A
+// server that throttles ends the run's use of it (see throttle): the
+// folder's reply is recorded once, as the run's, and no folder is begun
+// after.
 func (w *worker) one(ctx context.Context, f serverFolder) error {
-	if !f.unchanged() && w.down.skip() {
+	if !f.unchanged() && (w.down.skip() || w.throttle.skip()) {
 		return nil
 	}
 	err := w.folderWithRetry(ctx, f)
-	if err == nil {
+	if err == nil || errors.Is(err, errThrottleStop) {
 		return nil
 	}
 	if ctx.Err() != nil || isFatal(err) {
 		return err
+	}
+	if transport.Classify(err) == transport.Throttled {
+		w.throttle.declare(f.name, err)
+		return nil
 	}
 	w.st.fail(fmt.Errorf("folder %q: %w", f.name, err))
 	if w.connLost() {

@@ -3,6 +3,7 @@ package backup
 import (
 	"context"
 	"errors"
+	"path/filepath"
 
 	"github.com/mailkeep/mailkeep/archive"
 )
@@ -13,6 +14,7 @@ type pending struct {
 	fs    *folderSync
 	batch archive.Batch
 	rows  []archive.Message
+	saved archive.RunStats // Linked, NotDownloaded and SavedBytes of the batch
 }
 
 func (b *pending) add(ctx context.Context, m *fetched) error {
@@ -28,15 +30,28 @@ func (b *pending) add(ctx context.Context, m *fetched) error {
 	if m.date.IsZero() {
 		m.date = fs.w.opts.Now()
 	}
+	if err := b.share(ctx, m); err != nil {
+		return err
+	}
 	st := m.staged
 	key := archive.IMAPKey(fs.sel.UIDValidity, uint32(m.uid))
 	mf, err := b.batch.Add(st, key, letters, m.date)
 	if err != nil {
 		return fatal(err)
 	}
-	b.rows = append(b.rows, archive.Message{FolderID: fs.state.ID, UIDValidity: fs.sel.UIDValidity,
+	row := archive.Message{FolderID: fs.state.ID, UIDValidity: fs.sel.UIDValidity,
 		UID: uint32(m.uid), Key: key, File: mf.Name(), SHA256: st.SHA256, Size: st.Size, VSize: st.VSize,
-		InternalDate: m.date, Flags: m.flags, MessageID: st.MessageID, FileSHA256: st.FileSHA256})
+		InternalDate: m.date, Flags: m.flags, MessageID: st.MessageID, FileSHA256: st.FileSHA256,
+		GmailMsgID: m.msgID, Labels: m.labels}
+	b.rows = append(b.rows, row)
+	fs.w.contents.stored(st, row)
+	if st.Linked {
+		b.saved.Linked++
+		b.saved.SavedBytes += st.DiskSize
+		if m.notDownloaded {
+			b.saved.NotDownloaded++
+		}
+	}
 	fs.w.opts.Progress.Message(st.Size)
 	if b.batch.Len() >= fs.w.opts.BatchMessages || b.batch.Bytes() >= fs.w.opts.BatchBytes {
 		return b.flush(ctx)
@@ -65,6 +80,24 @@ func (b *pending) rekey(ctx context.Context, m *fetched) (bool, error) {
 	return true, nil
 }
 
+// share replaces a downloaded message's own copy by a link to the same
+// content with the same INTERNALDATE, when the run or the archive holds
+// one: the content is then stored once in the account.
+func (b *pending) share(ctx context.Context, m *fetched) error {
+	if m.staged.Linked {
+		return nil
+	}
+	cands, err := b.fs.w.contents.bySHA256(ctx, m.staged, m.date)
+	if err != nil {
+		return fatal(err)
+	}
+	if st, ok := link(b.fs.f, cands); ok {
+		m.staged.Discard()
+		m.staged = st
+	}
+	return nil
+}
+
 // flush makes the batch's files durable, then records them
 // (archive.Writer.Publish). Once they are published, the files belong to
 // the archive, not the batch: if recording them fails, the next run
@@ -73,17 +106,38 @@ func (b *pending) flush(ctx context.Context) error {
 	if b.batch.Len() == 0 {
 		return nil
 	}
-	n, bytes := b.batch.Len(), b.batch.Bytes()
+	n, bytes, saved := b.batch.Len(), b.batch.Bytes(), b.saved
+	moves := b.moves()
+	b.fs.w.contents.publishing(moves)
 	err := b.fs.w.a.Publish(ctx, &b.batch, b.rows, b.fs.w.run)
 	b.batch.Reset()
-	b.rows = nil
+	b.rows, b.saved = nil, archive.RunStats{}
 	if err != nil {
 		return fatal(err)
 	}
+	b.fs.w.contents.published(moves)
+	b.fs.w.contents.recorded(moves)
 	b.fs.w.opts.committed()
-	b.fs.w.st.add(func(s *archive.RunStats) { s.NewMessages += n; s.NewBytes += bytes })
+	b.fs.w.st.add(func(s *archive.RunStats) {
+		s.NewMessages += n
+		s.NewBytes += bytes
+		s.Linked += saved.Linked
+		s.NotDownloaded += saved.NotDownloaded
+		s.SavedBytes += saved.SavedBytes
+	})
 	b.fs.dog.touch()
 	return nil
+}
+
+// moves are the paths the batch's files have now and will have once
+// published.
+func (b *pending) moves() map[string]string {
+	items, names := b.batch.Items()
+	out := make(map[string]string, len(items))
+	for i, st := range items {
+		out[st.Path()] = filepath.Join(st.Folder.Dir, "cur", names[i])
+	}
+	return out
 }
 
 // salvage records the batch's complete messages after the fetch failed or

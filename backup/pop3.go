@@ -59,7 +59,7 @@ func POP3(ctx context.Context, a *archive.Writer, opts POP3Options) (Result, err
 	r.run = run
 	r.st.add(func(s *archive.RunStats) { s.Folders = 1 })
 	err = r.do(ctx)
-	return finish(ctx, a, run, start, r.st, err, opts.Now())
+	return finish(ctx, a, run, start, r.st, err, opts.Settings)
 }
 
 // pop3Dialed is the outcome of the first dial, begun with the run.

@@ -17,6 +17,7 @@ func checkAccount(a *Account, s *section, dir string) {
 		checkPOP3(a, s)
 	}
 	checkRetention(a, s)
+	checkLimits(a, s)
 	a.Compression = orDefault(a.Compression, CompressionFastest)
 	oneOf(s, "compression", a.Compression, CompressionFastest, CompressionDefault, CompressionBetter)
 	a.CAFile = resolvePath(s, "ca_file", dir, a.CAFile)
@@ -233,5 +234,28 @@ func checkRetention(a *Account, s *section) {
 	}
 	if a.Protocol == ProtocolIMAP && s.given("retention.pop3_deleted_after") {
 		s.errorf("retention.pop3_deleted_after", "retention.pop3_deleted_after: only for protocol pop3 (messages that POP3 mode delete removed from the server)")
+	}
+}
+
+// maxConnectionsLimit bounds max_connections.
+const maxConnectionsLimit = 64
+
+// checkLimits checks the provider limits. max_connections caps the
+// connections of every use of the account, so an IMAP backup uses no more
+// than it: connections defaults to the smaller of the two, and more is
+// an error.
+func checkLimits(a *Account, s *section) {
+	if s.given("max_connections") {
+		checkRange(s, "max_connections", a.MaxConnections, 1, maxConnectionsLimit)
+		if a.MaxConnections > 0 && a.Connections > a.MaxConnections {
+			if s.given("connections") {
+				s.errorf("connections", "connections: %d is more than max_connections: %d", a.Connections, a.MaxConnections)
+			} else {
+				a.Connections = a.MaxConnections
+			}
+		}
+	}
+	if s.given("throttle_backoff") && a.ThrottleBackoff < Duration(time.Minute) {
+		s.errorf("throttle_backoff", "throttle_backoff: %s is below the minimum of 1m", a.ThrottleBackoff)
 	}
 }

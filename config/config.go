@@ -98,7 +98,11 @@ type Account struct {
 	Replicate       []Replica  `yaml:"replicate"`        // copies of the archive elsewhere
 	Index           *bool      `yaml:"index"`            // search index; nil = true unless encrypted (see IndexOn)
 	Encryption      Encryption `yaml:"encryption"`       // age encryption at rest; see Account.Encrypted
-	Line            int        `yaml:"-"`                // line of the account in the file
+	// Provider limits (see doc/design.md, "Provider limits").
+	MaxConnections  int      `yaml:"max_connections"`  // connections to the server at once, all uses; 0 = no cap
+	Bandwidth       Rate     `yaml:"bandwidth"`        // bytes a second read from the server, all connections; 0 = no cap
+	ThrottleBackoff Duration `yaml:"throttle_backoff"` // wait after a throttled run whose server suggests none; default 1h
+	Line            int      `yaml:"-"`                // line of the account in the file
 }
 
 // OAuth2 is an account's built-in OAuth2 client. After Parse, the

@@ -457,6 +457,7 @@ func fullConfig(path, dir string) *Config {
 				StateDir:               "/var/lib/mailkeep/state",
 			},
 			Folders: Folders{Include: []string{"*"}}, Connections: 4, Compression: "fastest", Line: 208,
+			MaxConnections: 4, Bandwidth: 10 << 20, ThrottleBackoff: Duration(2 * time.Hour),
 		}, {
 			Name: "office", Protocol: "pop3", Host: "outlook.office365.com", Port: 995, TLS: "implicit",
 			Username: "me@example.com", Auth: "xoauth2",
@@ -468,7 +469,7 @@ func fullConfig(path, dir string) *Config {
 				Scopes:                 []string{"https://outlook.office.com/POP.AccessAsUser.All", "offline_access"},
 				StateDir:               "/var/lib/mailkeep/state",
 			},
-			Connections: 1, Compression: "fastest", POP3: POP3{Mode: "keep"}, Line: 236,
+			Connections: 1, Compression: "fastest", POP3: POP3{Mode: "keep"}, Line: 256,
 			Replicate: []Replica{{S3: S3Replica{Endpoint: "https://s3.example.com", Bucket: "mail-archive",
 				Prefix: "office/", Region: "eu-central-1", AccessKeyFile: filepath.Join(dir, "secrets/s3.access"),
 				SecretKeyFile: filepath.Join(dir, "secrets/s3.secret")}},
@@ -480,7 +481,7 @@ func fullConfig(path, dir string) *Config {
 		},
 		Serve: &Serve{Listen: "127.0.0.1:1143", TLSCert: filepath.Join(dir, "certs/serve.crt"),
 			TLSKey: filepath.Join(dir, "certs/serve.key"), PasswordFile: filepath.Join(dir, "secrets/serve.password"),
-			Line: 324},
+			Line: 344},
 	}
 }
 

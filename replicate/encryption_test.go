@@ -35,10 +35,10 @@ func TestEncryptedReplica(t *testing.T) {
 	}
 	check(t, st, f.n)
 
-	// The same messages in a folder that sorts before INBOX: each copy is a
-	// file encrypted on its own, and the replica checks each against the
-	// row it was sent for.
-	f.copyTo(t, "Aaa", 3)
+	// The same messages in a folder that sorts before INBOX, with other
+	// dates: each copy is a file encrypted on its own, and the replica
+	// checks each against the row it was sent for.
+	f.appendCopies(t, "Aaa", 3)
 	f.backup(t)
 	if res = run(t, f, st, replicate.Options{}); res.Sent != 3 {
 		t.Fatalf("after copying 3 messages: %+v", res)

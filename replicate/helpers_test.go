@@ -83,8 +83,10 @@ func (f *fixture) flag(t *testing.T, n int) {
 	}
 }
 
-// copyTo copies the first n messages of INBOX into folder on the server.
-func (f *fixture) copyTo(t *testing.T, folder string, n int) {
+// appendCopies appends the first n messages of INBOX again into folder on
+// the server, with another INTERNALDATE: the same content, archived as a
+// file of its own (a link needs the same date).
+func (f *fixture) appendCopies(t *testing.T, folder string, n int) {
 	t.Helper()
 	c := f.srv.Dial(t, "alice")
 	if err := c.Create(folder, nil).Wait(); err != nil {
@@ -95,8 +97,23 @@ func (f *fixture) copyTo(t *testing.T, folder string, n int) {
 	}
 	set := imap.SeqSet{}
 	set.AddRange(1, uint32(n))
-	if _, err := c.Copy(set, folder).Wait(); err != nil {
+	msgs, err := c.Fetch(set, &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{{Peek: true}}}).Collect()
+	if err != nil {
 		t.Fatal(err)
+	}
+	for i, m := range msgs {
+		body := m.BodySection[0].Bytes
+		date := time.Date(2001, 2, 3, 4, 5, i, 0, time.UTC)
+		cmd := c.Append(folder, int64(len(body)), &imap.AppendOptions{Time: date})
+		if _, err := cmd.Write(body); err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cmd.Wait(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

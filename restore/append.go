@@ -79,10 +79,10 @@ func (fr *folderRun) appendAll(todo []int) error {
 func (fr *folderRun) collect(inflight <-chan pendingAppend, unanswered *sync.WaitGroup) error {
 	var lost error
 	for p := range inflight {
-		_, err := p.cmd.Wait()
+		data, err := p.cmd.Wait()
 		switch {
 		case err == nil:
-			fr.appended(p.i)
+			fr.appendedAs(p.i, data)
 		case refusal(err):
 			fr.failed(p.i, fmt.Errorf("server refused it: %w", err))
 		default:
@@ -110,7 +110,7 @@ func (fr *folderRun) send(i int, unanswered *sync.WaitGroup) (pendingAppend, err
 		// A damaged file is found only while it streams, and then the
 		// connection must be dropped: let nothing else be in flight.
 		unanswered.Wait()
-		rc, err := fr.src.OpenMessage(m)
+		rc, err := fr.open(m)
 		if err != nil {
 			fr.failed(i, damagedError{err})
 			return pendingAppend{}, nil
@@ -159,7 +159,7 @@ func (fr *folderRun) send(i int, unanswered *sync.WaitGroup) (pendingAppend, err
 
 // readVerified reads a message into fr.buf and checks it against the catalog.
 func (fr *folderRun) readVerified(m archive.Message) error {
-	rc, err := fr.src.OpenMessage(m)
+	rc, err := fr.open(m)
 	if err != nil {
 		return damagedError{err}
 	}
@@ -202,4 +202,18 @@ func closed(c *imapclient.Client) bool {
 	default:
 		return false
 	}
+}
+
+// appendedAs records an APPEND answered OK, with the UID it was given
+// where the server said (APPENDUID), for the labels a restore with
+// labels sets.
+func (fr *folderRun) appendedAs(i int, data *imap.AppendData) {
+	switch {
+	case fr.uids == nil:
+	case data != nil && data.UID != 0:
+		fr.setUID(i, data.UID)
+	default:
+		fr.noUID.Add(1)
+	}
+	fr.appended(i)
 }

@@ -37,6 +37,12 @@ func (r *runner) prepare(c *imapclient.Client, src source) error {
 			r.logMapping(fm)
 		}
 	}
+	r.folders = len(r.jobs)
+	if r.opts.Labels {
+		if err := r.mergeForLabels(c, existing); err != nil {
+			return err
+		}
+	}
 	have := map[string]bool{"INBOX": true}
 	for _, t := range existing {
 		have[nameKey(t.name)] = true

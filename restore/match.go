@@ -61,6 +61,7 @@ type matcher struct {
 	padded  map[idKey]idKey // (ID, CRLF size + 2) → (ID, CRLF size): a CRLF added at the end
 	suspect map[idKey]bool  // keys a target message matched only as padded
 	present []bool          // msgs[i] is on the target
+	at      []imap.UID      // the target message it is, when present
 	verify  []int           // archive messages to compare by content
 	hashes  map[imap.UID]bool
 }
@@ -72,14 +73,24 @@ type matcher struct {
 func match(msgs []archive.Message, h []held,
 	hashTarget func([]imap.UID) (map[imap.UID][32]byte, error),
 	hashArchive func(i int) ([32]byte, error)) ([]int, error) {
-	m := &matcher{msgs: msgs, held: h, present: make([]bool, len(msgs)), hashes: map[imap.UID]bool{}}
+	todo, _, err := matchAt(msgs, h, hashTarget, hashArchive)
+	return todo, err
+}
+
+// matchAt is match, and also returns, for each message the target holds,
+// the UID of the target message that is it (0 for the others).
+func matchAt(msgs []archive.Message, h []held,
+	hashTarget func([]imap.UID) (map[imap.UID][32]byte, error),
+	hashArchive func(i int) ([32]byte, error)) ([]int, []imap.UID, error) {
+	m := &matcher{msgs: msgs, held: h, present: make([]bool, len(msgs)), at: make([]imap.UID, len(msgs)),
+		hashes: map[imap.UID]bool{}}
 	m.index()
 	heldByKey, heldBySize := m.groupHeld()
 	m.noIDCandidates(heldBySize)
 	m.idGroups(heldByKey)
 	if len(m.verify) > 0 {
 		if err := m.byContent(hashTarget, hashArchive); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	var todo []int
@@ -88,7 +99,7 @@ func match(msgs []archive.Message, h []held,
 			todo = append(todo, i)
 		}
 	}
-	return todo, nil
+	return todo, m.at, nil
 }
 
 func (m *matcher) index() {
@@ -156,7 +167,7 @@ func (m *matcher) idGroups(byKey map[idKey][]imap.UID) {
 		switch {
 		case len(cands) == 0:
 		case len(idx) == 1 && len(cands) == 1 && !m.hashes[cands[0]] && !m.suspect[k]:
-			m.present[idx[0]] = true
+			m.present[idx[0]], m.at[idx[0]] = true, cands[0]
 		default:
 			m.verify = append(m.verify, idx...)
 			for _, uid := range cands {
@@ -179,9 +190,11 @@ func (m *matcher) byContent(hashTarget func([]imap.UID) (map[imap.UID][32]byte, 
 	if err != nil {
 		return err
 	}
-	pool := map[[32]byte]int{}
-	for _, sum := range got {
-		pool[sum]++
+	pool := map[[32]byte][]imap.UID{}
+	for _, uid := range uids {
+		if sum, ok := got[uid]; ok {
+			pool[sum] = append(pool[sum], uid)
+		}
 	}
 	slices.Sort(m.verify)
 	for _, i := range m.verify {
@@ -189,9 +202,9 @@ func (m *matcher) byContent(hashTarget func([]imap.UID) (map[imap.UID][32]byte, 
 		if err != nil {
 			return err
 		}
-		if pool[sum] > 0 {
-			pool[sum]--
-			m.present[i] = true
+		if p := pool[sum]; len(p) > 0 {
+			m.present[i], m.at[i] = true, p[0]
+			pool[sum] = p[1:]
 		}
 	}
 	return nil

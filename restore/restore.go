@@ -36,7 +36,11 @@ type Options struct {
 	Into string
 	// Map names where folders go on the target, before any other rule
 	// (see Mapping); each From must be a folder or a level of the archive.
-	Map    []MapRule
+	Map []MapRule
+	// Labels restores the folders into a Gmail target (X-GM-EXT-1) each
+	// message once, into its \All folder, with its labels (see labels.go)
+	// instead of once per folder.
+	Labels bool
 	DryRun bool // find what is missing, change nothing
 	Log    *slog.Logger
 	// Progress is told what happens; nil means nothing is shown.
@@ -74,6 +78,7 @@ type Result struct {
 	Skipped  int         // messages the target already held
 	Failed   int         // messages not restored
 	Bytes    int64       // size of the appended messages
+	Labelled int         // with Labels: messages given their labels (appended or found)
 	Duration time.Duration
 	Failures []error // the first maxFailures failures, per message or folder
 	// Mapping is where each folder went (with DryRun: would go), and why.
@@ -118,7 +123,7 @@ func Run(ctx context.Context, root, account string, opts Options) (Result, error
 		err = fmt.Errorf("restore interrupted: %w", ctx.Err()) // not the connections' errors it caused
 	}
 	res := r.tally.result()
-	res.Run, res.Folders, res.Created, res.Duration = r.asOf, len(r.jobs), r.created, opts.Now().Sub(start)
+	res.Run, res.Folders, res.Created, res.Duration = r.asOf, r.folders, r.created, opts.Now().Sub(start)
 	res.Mapping = r.mapping
 	if err == nil && len(res.Failures) > 0 {
 		err = fmt.Errorf("%w: %d messages not restored, first: %w", ErrPartial, res.Failed, res.Failures[0])
@@ -133,6 +138,7 @@ type runner struct {
 	asOf    archive.Run
 	only    map[int64]bool // Options.Messages
 	jobs    []*job
+	folders int // archive folders restored (several may be one job: Options.Labels)
 	created int
 	tally   *tally
 	mapper  *mapper

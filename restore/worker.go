@@ -30,6 +30,7 @@ type job struct {
 	exists bool           // the target folder exists (false before creation, and in a dry run)
 	skip   error          // why the folder cannot be restored at all, if it cannot
 	fm     *FolderMapping // where the mapping put it, and why
+	labels *labelJob      // the folders restored as labels into the target's \All folder (Options.Labels)
 }
 
 // runWorkers restores the folders over up to opts.Connections
@@ -175,13 +176,16 @@ func retryNow(err error, c *imapclient.Client) bool {
 
 // folderRun is the restore of one folder, across connection attempts.
 type folderRun struct {
-	ctx  context.Context
-	r    *runner
-	log  *slog.Logger
-	job  *job
-	src  *archive.Folder
-	msgs []archive.Message
-	c    *imapclient.Client
+	ctx     context.Context
+	r       *runner
+	log     *slog.Logger
+	job     *job
+	folders map[int64]*archive.Folder // by id: the folder, or the folders merged for labels
+	msgs    []archive.Message
+	c       *imapclient.Client
+	labels  [][]string // with labels: each message's labels
+	uids    []imap.UID // with labels: each message's UID on the target, once known
+	noUID   atomic.Int64
 
 	buf     bytes.Buffer // a message read and verified before its APPEND
 	unknown atomic.Bool  // a lost connection left APPENDs of unknown fate
@@ -195,6 +199,9 @@ type folderRun struct {
 // Maildir. A folder that cannot be restored comes back with its error.
 func (r *runner) newFolderRun(ctx context.Context, j *job) (*folderRun, error) {
 	fr := &folderRun{ctx: ctx, r: r, log: r.opts.Log, job: j, settled: make([]bool, j.src.Count)}
+	if j.labels != nil {
+		return fr, fr.loadLabelJob(ctx)
+	}
 	msgs, err := r.snap.Messages(ctx, j.src.ID, r.view())
 	if err != nil {
 		return fr, err
@@ -206,8 +213,18 @@ func (r *runner) newFolderRun(ctx context.Context, j *job) (*folderRun, error) {
 	if j.skip != nil {
 		return fr, j.skip
 	}
-	fr.src, err = r.snap.Folder(j.src.FolderState)
+	f, err := r.snap.Folder(j.src.FolderState)
+	fr.folders = map[int64]*archive.Folder{j.src.ID: f}
 	return fr, err
+}
+
+// open opens the archived content of message m, from its folder.
+func (fr *folderRun) open(m archive.Message) (io.ReadCloser, error) {
+	f, ok := fr.folders[m.FolderID]
+	if !ok || f == nil {
+		return nil, fmt.Errorf("%s: no folder %d", m.Key, m.FolderID)
+	}
+	return f.OpenMessage(m)
 }
 
 // attempt scans the target folder, works out what it lacks and appends it.
@@ -216,11 +233,16 @@ func (fr *folderRun) attempt() error {
 	if err != nil {
 		return err
 	}
-	todo, err := match(fr.msgs, held, func(uids []imap.UID) (map[imap.UID][32]byte, error) {
+	todo, at, err := matchAt(fr.msgs, held, func(uids []imap.UID) (map[imap.UID][32]byte, error) {
 		return hashTarget(fr.c, uids)
 	}, fr.archiveHash)
 	if err != nil {
 		return err
+	}
+	for i, uid := range at {
+		if uid != 0 {
+			fr.setUID(i, uid)
+		}
 	}
 	if fr.job.exists {
 		if err := deselect(fr.c); err != nil {
@@ -234,7 +256,10 @@ func (fr *folderRun) attempt() error {
 		}
 		return nil
 	}
-	return fr.appendAll(todo)
+	if err := fr.appendAll(todo); err != nil || fr.labels == nil {
+		return err
+	}
+	return fr.applyLabels()
 }
 
 // deselect leaves the folder the scan opened read-only: with UNSELECT, or
@@ -283,7 +308,7 @@ func (fr *folderRun) settle() error {
 // archive cannot give back compares equal to nothing; sending it later
 // reports the damage.
 func (fr *folderRun) archiveHash(i int) ([32]byte, error) {
-	rc, err := fr.src.OpenMessage(fr.msgs[i])
+	rc, err := fr.open(fr.msgs[i])
 	if err != nil {
 		return [32]byte{}, nil
 	}

@@ -10,6 +10,10 @@ import (
 type Account struct {
 	Name     string
 	Schedule Schedule // the zero Schedule: the account is not run by the agent
+	// NotBefore, when later than the time the account is added, is when a
+	// server that throttled its last run asked to be left alone until: the
+	// account gets a pending run then, and none before.
+	NotBefore time.Time
 }
 
 // Settings are what Scheduler.Reload may change.
@@ -29,7 +33,8 @@ type entry struct {
 	due     time.Time // when the schedule is next due; zero once removed
 	startAt time.Time // when the pending run may start; zero when none is pending
 	running bool
-	removed bool // no longer configured: forgotten when its run ends
+	removed bool      // no longer configured: forgotten when its run ends
+	held    time.Time // a throttled server's back-off: no run starts before it
 }
 
 func (e *entry) pending() bool { return !e.startAt.IsZero() }
@@ -55,9 +60,10 @@ type Due struct {
 // had not ended (Running) or not yet started (waiting for its jittered
 // start or a free slot).
 type Skip struct {
-	Account string
-	Due     time.Time
-	Running bool
+	Account   string
+	Due       time.Time
+	Running   bool
+	Throttled bool // the pending run waits for a throttled server's back-off
 }
 
 // step is what plan.advance decided.
@@ -82,7 +88,8 @@ func (p *plan) advance(now time.Time) step {
 		due := e.due
 		e.due = e.nextDue(due, now)
 		if e.running || e.pending() {
-			st.Skip = append(st.Skip, Skip{Account: e.Name, Due: due, Running: e.running})
+			st.Skip = append(st.Skip, Skip{Account: e.Name, Due: due, Running: e.running,
+				Throttled: !e.running && !e.held.IsZero() && !due.After(e.held)})
 			continue
 		}
 		e.startAt = due.Add(p.delay())
@@ -128,7 +135,7 @@ func (p *plan) startReady(now time.Time) []string {
 		if p.running >= p.max {
 			break
 		}
-		e.startAt, e.running = time.Time{}, true
+		e.startAt, e.running, e.held = time.Time{}, true, time.Time{}
 		p.running++
 		started = append(started, e.Name)
 	}
@@ -153,8 +160,11 @@ func (p *plan) wake() time.Time {
 	return t
 }
 
-// finished records the end of an account's run.
-func (p *plan) finished(name string) {
+// finished records the end of an account's run. A run that a server
+// throttled until a time (zero: it was not) gets the account's next
+// attempt then, as a pending run, and none before: due times until then
+// are skipped.
+func (p *plan) finished(name string, until time.Time) {
 	e, ok := p.entries[name]
 	if !ok || !e.running {
 		return
@@ -163,6 +173,19 @@ func (p *plan) finished(name string) {
 	p.running--
 	if e.removed {
 		delete(p.entries, name)
+		return
+	}
+	e.hold(until)
+}
+
+// hold makes the account's next run start at until, and none before.
+func (e *entry) hold(until time.Time) {
+	if until.IsZero() {
+		return
+	}
+	e.held = until
+	if e.startAt.Before(until) {
+		e.startAt = until
 	}
 }
 
@@ -181,7 +204,11 @@ func (p *plan) reload(s Settings, now time.Time) {
 		e, ok := p.entries[a.Name]
 		switch {
 		case !ok:
-			p.entries[a.Name] = &entry{Account: a, due: a.Schedule.Next(now)}
+			e = &entry{Account: a, due: a.Schedule.Next(now)}
+			if a.NotBefore.After(now) {
+				e.hold(a.NotBefore)
+			}
+			p.entries[a.Name] = e
 		case e.removed || !e.Schedule.same(a.Schedule):
 			e.Account, e.removed, e.due = a, false, a.Schedule.Next(now)
 		}

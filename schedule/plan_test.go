@@ -83,7 +83,7 @@ func TestPlan(t *testing.T) {
 			for _, tk := range sc.ticks {
 				now := clock(t, tk.at)
 				for _, name := range tk.finish {
-					p.finished(name)
+					p.finished(name, time.Time{})
 				}
 				if tk.reload != nil {
 					p.reload(*tk.reload, now)

@@ -22,9 +22,9 @@ const (
 	// are reported and not retried: the next scheduled run fetches what is
 	// missing.
 	Incomplete
-	// Throttled failures (a server that asks the client to slow down) are
-	// retried within the same run after the delay Options.RetryAfter
-	// gives, counted against the same attempts as Temporary ones.
+	// Throttled failures (a server that asks the client to slow down) end
+	// the run; the account's next attempt is a run that starts after the
+	// delay Options.RetryAfter gives, and none starts before it.
 	Throttled
 )
 

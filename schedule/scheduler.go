@@ -18,8 +18,9 @@ type Job func(ctx context.Context, account string) error
 
 // Reasons a due run did not start, given to Observer.Skipped.
 const (
-	SkipOverlap = "overlap" // the account's previous run had not ended
-	SkipBusy    = "busy"    // another process held the account
+	SkipOverlap   = "overlap"   // the account's previous run had not ended
+	SkipBusy      = "busy"      // another process held the account
+	SkipThrottled = "throttled" // the account waits for a throttled server's back-off
 )
 
 // Observer is told what the scheduler does, for metrics. Its methods are
@@ -36,7 +37,8 @@ type Options struct {
 	Classify func(error) Class // nil: every error is Permanent
 	Retry    Retry             // backoff for Temporary errors
 	// RetryAfter is the wait after a Throttled error, as the server
-	// suggested; nil or a result ≤ 0 means Retry.Max.
+	// suggested: the account's next attempt is a run that starts then, and
+	// nothing runs for it before; nil or a result ≤ 0 means Retry.Max.
 	RetryAfter func(error) time.Duration
 	Log        *slog.Logger      // nil: no logs
 	Observer   Observer          // nil: nobody is told
@@ -82,7 +84,7 @@ type Scheduler struct {
 
 	reload chan Settings
 	ping   chan chan struct{}
-	done   chan string
+	done   chan ended
 	quit   chan struct{} // closed when Run stops
 
 	wg     sync.WaitGroup
@@ -94,7 +96,7 @@ type Scheduler struct {
 func New(job Job, s Settings, opts Options) *Scheduler {
 	opts.setDefaults()
 	return &Scheduler{job: job, opts: opts, settings: s, plan: newPlan(opts.Rand),
-		reload: make(chan Settings), ping: make(chan chan struct{}), done: make(chan string),
+		reload: make(chan Settings), ping: make(chan chan struct{}), done: make(chan ended),
 		quit: make(chan struct{}), active: map[string]bool{}}
 }
 
@@ -114,8 +116,8 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return s.stop()
 		case <-timer.C:
-		case name := <-s.done:
-			s.plan.finished(name)
+		case e := <-s.done:
+			s.plan.finished(e.name, e.until)
 		case set := <-s.reload:
 			s.settings = set
 			s.plan.reload(set, time.Now())
@@ -173,6 +175,11 @@ func (s *Scheduler) act(ctx context.Context, st step) {
 		s.opts.Log.Debug("run due", "account", d.Account, "due", d.Due, "start", d.StartAt)
 	}
 	for _, k := range st.Skip {
+		if k.Throttled {
+			s.opts.Log.Info("run skipped: the server asked to wait; the next attempt is pending", "account", k.Account, "due", k.Due)
+			s.opts.Observer.Skipped(k.Account, SkipThrottled)
+			continue
+		}
 		why := "the previous run is still waiting to start"
 		if k.Running {
 			why = "the previous run is still going"
@@ -199,13 +206,20 @@ func (s *Scheduler) start(ctx context.Context, name string) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		s.runWithRetry(ctx, name)
+		until := s.runWithRetry(ctx, name)
 		s.setActive(name, false)
 		select {
-		case s.done <- name:
+		case s.done <- ended{name, until}:
 		case <-s.quit:
 		}
 	}()
+}
+
+// ended is a run (with its retries) that ended; until is when a server
+// that throttled it asked to be left alone until, or zero.
+type ended struct {
+	name  string
+	until time.Time
 }
 
 func (s *Scheduler) setActive(name string, on bool) {
@@ -219,18 +233,26 @@ func (s *Scheduler) setActive(name string, on bool) {
 	s.opts.Observer.Running(name, on)
 }
 
-// runWithRetry runs an account's job, again after a temporary failure.
-func (s *Scheduler) runWithRetry(ctx context.Context, name string) {
+// runWithRetry runs an account's job, again after a temporary failure. A
+// throttled attempt ends the run: it returns when the server asked to be
+// left alone until, and the plan holds the account's next attempt until
+// then.
+func (s *Scheduler) runWithRetry(ctx context.Context, name string) time.Time {
 	log := s.opts.Log.With("account", name)
 	for attempt := 1; ; attempt++ {
 		err := s.job(ctx, name)
+		if ctx.Err() == nil && err != nil && s.opts.Classify(err) == Throttled {
+			until := time.Now().Add(s.throttleDelay(err))
+			log.Warn("run throttled by the server; no attempt before its back-off", "next_attempt", until, "err", err)
+			return until
+		}
 		wait, again := s.judge(ctx, log, name, attempt, err)
 		if !again {
-			return
+			return time.Time{}
 		}
 		if !sleep(ctx, wait) {
 			log.Info("retry cancelled: stopping")
-			return
+			return time.Time{}
 		}
 	}
 }
@@ -255,8 +277,6 @@ func (s *Scheduler) judge(ctx context.Context, log *slog.Logger, name string, at
 		log.Error("run failed", "err", err)
 	case Temporary:
 		return s.retry(log, attempt, err, s.opts.Retry.delay(attempt), "run failed with a temporary error; retrying")
-	case Throttled:
-		return s.retry(log, attempt, err, s.throttleDelay(err), "run throttled by the server; retrying after its delay")
 	}
 	return 0, false
 }

@@ -3,6 +3,7 @@ package schedule
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -190,9 +191,11 @@ func TestSchedulerRetries(t *testing.T) {
 		{"permanent is not retried", []error{errPerm}, []time.Duration{0}, 0},
 		{"incomplete is not retried", []error{errPart}, []time.Duration{0}, 0},
 		{"busy is skipped", []error{errBusy}, []time.Duration{0}, 1},
-		{"throttled waits the server's delay", []error{errSlow, errTemp}, []time.Duration{0, 4 * time.Minute, 4*time.Minute + 60*time.Second}, 0},
+		// A throttled attempt ends the run; the next run starts after the
+		// server's delay, with attempts of its own.
+		{"throttled waits the server's delay", []error{errSlow, errTemp}, []time.Duration{0, 4 * time.Minute, 4*time.Minute + 30*time.Second}, 0},
 		{"throttled without a delay waits Retry.Max", []error{errHush}, []time.Duration{0, 5 * time.Minute}, 0},
-		{"throttled until no attempts left", []error{errSlow, errSlow, errSlow, errSlow}, []time.Duration{0, 4 * time.Minute, 8 * time.Minute}, 0},
+		{"throttled again and again", []error{errSlow, errSlow, errSlow, errSlow}, []time.Duration{0, 4 * time.Minute, 8 * time.Minute}, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -320,6 +323,57 @@ func TestSchedulerReloadAndAlive(t *testing.T) {
 		}
 		if s.Alive(t.Context()) {
 			t.Fatal("a stopped scheduler is alive")
+		}
+	})
+}
+
+// TestSchedulerHoldsThrottled: after a throttled run, the account's due
+// times are skipped (reason throttled) until the server's back-off ends;
+// then one run starts, and the schedule goes on.
+func TestSchedulerHoldsThrottled(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRecorder(func(_ context.Context, _ string, attempt int) error {
+			if attempt == 1 {
+				return errSlow // 4 minutes
+			}
+			return nil
+		})
+		start := time.Now()
+		s := New(r.job, Settings{Accounts: []Account{{Name: "a", Schedule: mustParse("@every 1m")}}},
+			Options{Observer: r, Classify: classify, RetryAfter: retryAfter})
+		if err := runFor(t, s, 7*time.Minute+30*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		var at []time.Duration
+		for _, st := range r.starts["a"] {
+			at = append(at, st.Sub(start))
+		}
+		// Throttled at 1m until 5m: 2m, 3m, 4m and 5m skipped; 5m runs the
+		// held attempt, then 6m and 7m as scheduled.
+		want := []time.Duration{time.Minute, 5 * time.Minute, 6 * time.Minute, 7 * time.Minute}
+		if !slices.Equal(at, want) {
+			t.Errorf("runs at %v, want %v", at, want)
+		}
+		if r.skips["a/throttled"] != 4 || r.skips["a/overlap"] != 0 {
+			t.Errorf("skips %v, want 4 throttled", r.skips)
+		}
+	})
+}
+
+// TestSchedulerNotBefore: an account whose last run was throttled until
+// a time after the start (an agent restarted during the back-off) runs
+// no sooner than that.
+func TestSchedulerNotBefore(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRecorder(busyFor(0))
+		start := time.Now()
+		acct := Account{Name: "a", Schedule: mustParse("@every 1m"), NotBefore: start.Add(150 * time.Second)}
+		s := New(r.job, Settings{Accounts: []Account{acct}}, Options{Observer: r})
+		if err := runFor(t, s, 3*time.Minute+30*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if got := r.starts["a"]; len(got) != 2 || got[0].Sub(start) != 150*time.Second || got[1].Sub(start) != 3*time.Minute {
+			t.Errorf("runs at %v, want +2m30s and +3m", got)
 		}
 	})
 }

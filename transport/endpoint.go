@@ -37,6 +37,9 @@ type Endpoint struct {
 	// of a literal, however large); 0 = DefaultIdleTimeout for IMAP,
 	// pop3's default (60 s) for POP3.
 	IdleTimeout time.Duration
+	// Limits caps the connections and the bandwidth of the account, with
+	// every other Endpoint that shares them; nil caps nothing.
+	Limits *Limits
 }
 
 func (e Endpoint) timeout() time.Duration { return cmp.Or(max(e.Timeout, 0), DefaultTimeout) }
@@ -71,10 +74,12 @@ func (e Endpoint) TLSConfig() (*tls.Config, error) {
 // EndpointFor returns where and how to reach an account's server.
 func EndpointFor(a *config.Account) Endpoint {
 	return Endpoint{Host: a.Host, Port: a.Port, TLS: a.TLS, CAFile: a.CAFile,
-		ServerName: a.TLSServerName, Username: a.Username, Auth: a.Auth, Secret: a.Secret}
+		ServerName: a.TLSServerName, Username: a.Username, Auth: a.Auth, Secret: a.Secret,
+		Limits: AccountLimits(a.Name, a.MaxConnections, int64(a.Bandwidth))}
 }
 
-// connect opens the TCP connection.
+// connect opens the TCP connection, once e.Limits has a connection slot
+// free.
 func (e Endpoint) connect(ctx context.Context) (net.Conn, error) {
 	switch e.TLS {
 	case "", config.TLSImplicit, config.TLSStartTLS, config.TLSNone:
@@ -82,7 +87,7 @@ func (e Endpoint) connect(ctx context.Context) (net.Conn, error) {
 		return nil, MarkPermanent(fmt.Errorf("unknown tls mode %q", e.TLS))
 	}
 	d := &net.Dialer{Timeout: e.timeout(), KeepAlive: 30 * time.Second}
-	conn, err := d.DialContext(ctx, "tcp", e.Address())
+	conn, err := e.Limits.open(ctx, func() (net.Conn, error) { return d.DialContext(ctx, "tcp", e.Address()) })
 	if err != nil {
 		return nil, fmt.Errorf("connect %s: %w", e.Address(), err)
 	}

@@ -217,6 +217,18 @@ func RetryAfter(err error) time.Duration {
 	return min(d, maxRetryAfter)
 }
 
+// SuggestedDelay returns the delay the server suggested with a Throttled
+// error (a POP3 LOGIN-DELAY capability, Microsoft's "Suggested Backoff
+// Time"), unbounded; ok is false when it suggested none or err is not
+// Throttled.
+func SuggestedDelay(err error) (time.Duration, bool) {
+	if Classify(err) != Throttled {
+		return 0, false
+	}
+	d := suggestedDelay(err)
+	return d, d > 0
+}
+
 func suggestedDelay(err error) time.Duration {
 	var de delayError
 	if errors.As(err, &de) {

@@ -161,17 +161,27 @@ type backupReport struct {
 	FlagUpdates   int      `json:"flag_updates"`
 	Gone          int      `json:"gone"`
 	ServerDeleted int      `json:"server_deleted"`
+	Linked        int      `json:"linked"`         // new messages stored as links to content the archive held
+	NotDownloaded int      `json:"not_downloaded"` // of those, not downloaded at all (X-GM-MSGID)
+	SavedBytes    int64    `json:"saved_bytes"`    // disk the links saved
 	Errors        int      `json:"errors"`
 	Duration      float64  `json:"duration_seconds"`
 	Error         string   `json:"error,omitempty"`
 	Failures      []string `json:"failures,omitempty"`
+	// ThrottledUntil: the server throttled the run, which ended early;
+	// no attempt should come before this time.
+	ThrottledUntil *time.Time `json:"throttled_until,omitempty"`
 }
 
 func backupJSON(name string, r backup.Result, err error) backupReport {
 	s := r.Stats
 	rep := backupReport{Account: name, Outcome: outcomeOf(r, err), Run: r.RunID, Folders: s.Folders,
 		NewMessages: s.NewMessages, NewBytes: s.NewBytes, FlagUpdates: s.FlagUpdates, Gone: s.Gone,
-		ServerDeleted: s.ServerDeleted, Errors: s.Errors, Duration: r.Duration.Seconds()}
+		ServerDeleted: s.ServerDeleted, Errors: s.Errors, Duration: r.Duration.Seconds(),
+		Linked: s.Linked, NotDownloaded: s.NotDownloaded, SavedBytes: s.SavedBytes}
+	if !r.Throttle.Until.IsZero() {
+		rep.ThrottledUntil = &r.Throttle.Until
+	}
 	if err != nil {
 		rep.Error = err.Error()
 	}
@@ -220,7 +230,25 @@ func printSummary(w io.Writer, name string, r backup.Result, err error) {
 	if outcome != archive.OutcomeOK && outcome != archive.OutcomePartial && err != nil {
 		fmt.Fprintf(w, "  cause: %v\n", err)
 	}
+	printShared(w, s)
+	if !r.Throttle.Until.IsZero() {
+		fmt.Fprintf(w, "  throttled by the server: the run stopped; next attempt after %s\n",
+			r.Throttle.Until.Local().Format("2006-01-02 15:04 MST"))
+	}
 	printFailures(w, r.Failures)
+}
+
+// printShared says how much the content stored once saved.
+func printShared(w io.Writer, s archive.RunStats) {
+	if s.Linked == 0 {
+		return
+	}
+	fmt.Fprintf(w, "  stored once: %s shared content the archive held (%s of disk saved", plural(s.Linked, "new message"),
+		humanBytes(s.SavedBytes))
+	if s.NotDownloaded > 0 {
+		fmt.Fprintf(w, ", %d not downloaded", s.NotDownloaded)
+	}
+	fmt.Fprintln(w, ")")
 }
 
 func printFailures(w io.Writer, failures []error) {

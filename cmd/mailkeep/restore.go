@@ -25,6 +25,7 @@ type restoreFlags struct {
 	fromRun                              int64
 	folders, maps, ids                   []string
 	dryRun, noProgress, json             bool
+	labels                               bool
 	messages                             []int64 // the catalog rows of ids
 }
 
@@ -63,7 +64,12 @@ changes nothing.
 replicas in the configuration, whose endpoint and keys it uses) or a replica directory (the
 dir of a replicate entry; the account's replica is DIR/ACCOUNT). A replica with keep_pruned
 keeps the state it held before each prune; --from-run RUN reads the one that ends with run
-RUN (verify --from lists them).`,
+RUN (verify --from lists them).
+
+--labels, into a Gmail target (one with X-GM-EXT-1), restores each message once, into its
+"[Gmail]/All Mail", and gives it its labels: those the backup recorded and those of the
+folders that held it (INBOX, Sent and the others, each folder's name as a label), instead
+of one message per folder. Trash and Spam are restored as folders.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runRestore(cmd.Context(), g, f)
@@ -80,6 +86,7 @@ RUN (verify --from lists them).`,
 	fl.StringVar(&f.from, "from", "", "read a replica instead of the archive: s3://BUCKET/PREFIX or a directory")
 	fl.Int64Var(&f.fromRun, "from-run", 0, "with --from: read the kept state of the replica that ends with this run")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "say what would be created and appended; change nothing")
+	fl.BoolVar(&f.labels, "labels", false, "into Gmail: each message once, with its folders as labels")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "no progress bar, even on a terminal")
 	fl.BoolVar(&f.json, "json", false, "print one JSON object instead of the summary")
 	return cmd
@@ -108,7 +115,7 @@ func runRestore(ctx context.Context, g *globals, f restoreFlags) error {
 // restoreAccount restores src's archive into dst and prints the summary.
 func restoreAccount(ctx context.Context, g *globals, root string, src, dst *config.Account, f restoreFlags, log *slog.Logger) error {
 	opts := restore.Options{Dial: agent.IMAPDialer(dst, log), Connections: dst.Connections,
-		Folders: f.folders, Messages: f.messages, Into: f.into, DryRun: f.dryRun, Now: time.Now,
+		Folders: f.folders, Messages: f.messages, Into: f.into, DryRun: f.dryRun, Labels: f.labels, Now: time.Now,
 		Log: log.With("account", src.Name, "target", dst.Name)}
 	asOf, err := archive.ParseAsOf(f.asOf, time.Now(), time.Local, config.ParseDuration)
 	if err != nil {
@@ -209,7 +216,8 @@ func restoreError(err error) error {
 		return withCode(exitInterrupted, err)
 	case errors.Is(err, restore.ErrPartial):
 		return withCode(exitPartial, err)
-	case errors.Is(err, restore.ErrNoFolder), errors.Is(err, restore.ErrNoMessage), errors.Is(err, archive.ErrNoRun):
+	case errors.Is(err, restore.ErrNoFolder), errors.Is(err, restore.ErrNoMessage), errors.Is(err, archive.ErrNoRun),
+		errors.Is(err, restore.ErrLabels):
 		return withCode(exitUsage, err)
 	}
 	return withCode(exitFailure, err)
@@ -228,6 +236,7 @@ type restoreReport struct {
 	Bytes          int64          `json:"bytes"`
 	AlreadyPresent int            `json:"already_present"`
 	Failed         int            `json:"failed"`
+	Labelled       int            `json:"labelled,omitempty"` // --labels: messages given their labels
 	Duration       float64        `json:"duration_seconds"`
 	Error          string         `json:"error,omitempty"`
 	Failures       []string       `json:"failures,omitempty"`
@@ -237,7 +246,7 @@ type restoreReport struct {
 func restoreJSON(src, dst string, dryRun bool, r restore.Result, err error) restoreReport {
 	rep := restoreReport{Account: src, Target: dst, Outcome: restoreOutcome(err), DryRun: dryRun, Run: r.Run.ID,
 		Folders: r.Folders, Created: r.Created, Appended: r.Appended, Bytes: r.Bytes, AlreadyPresent: r.Skipped,
-		Failed: r.Failed, Duration: r.Duration.Seconds()}
+		Failed: r.Failed, Labelled: r.Labelled, Duration: r.Duration.Seconds()}
 	if err != nil {
 		rep.Error = err.Error()
 	}
@@ -273,6 +282,9 @@ func printRestoreSummary(w io.Writer, src, dst string, dryRun bool, r restore.Re
 	fmt.Fprintf(w, "%s → %s: %s — %s, %d folders (%d %s), %d messages %s (%s), %d already present, %d failed, %s\n",
 		src, dst, outcome, state, r.Folders, r.Created, created, r.Appended, appended, humanBytes(r.Bytes),
 		r.Skipped, r.Failed, r.Duration.Round(time.Millisecond))
+	if r.Labelled > 0 {
+		fmt.Fprintf(w, "  labels set on %s\n", plural(r.Labelled, "message"))
+	}
 	printFailures(w, r.Failures)
 }
 

@@ -64,7 +64,7 @@ func printStatus(w io.Writer, list []agent.Status, loc *time.Location, asJSON bo
 		return err
 	}
 	for _, s := range list {
-		printStatusNotes(w, s)
+		printStatusNotes(w, s, loc)
 	}
 	return nil
 }
@@ -80,6 +80,9 @@ func statusColumns(s agent.Status, loc *time.Location) []string {
 	if s.Problem != "" && s.NextRun == nil && s.Schedule != "" {
 		cols[6] = "invalid schedule"
 	}
+	if s.ThrottledUntil != nil {
+		cols[6] = "throttled until " + timeOr(s.ThrottledUntil, loc, "")
+	}
 	return cols
 }
 
@@ -91,9 +94,13 @@ func timeOr(t *time.Time, loc *time.Location, none string) string {
 }
 
 // printStatusNotes prints what does not fit in the table: errors and staleness.
-func printStatusNotes(w io.Writer, s agent.Status) {
+func printStatusNotes(w io.Writer, s agent.Status, loc *time.Location) {
 	if r := s.LastRun; r != nil && r.Error != "" {
 		fmt.Fprintf(w, "%s: last run: %s\n", s.Account, r.Error)
+	}
+	if s.ThrottledUntil != nil {
+		fmt.Fprintf(w, "%s: throttled by the server until %s: %s\n", s.Account,
+			timeOr(s.ThrottledUntil, loc, ""), s.Throttled)
 	}
 	if s.Problem != "" {
 		fmt.Fprintf(w, "%s: %s\n", s.Account, s.Problem)

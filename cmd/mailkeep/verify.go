@@ -109,6 +109,7 @@ type verifyReport struct {
 	Folders    int             `json:"folders"`
 	Messages   int             `json:"messages"`
 	Bytes      int64           `json:"bytes"`
+	Shared     int             `json:"shared"` // messages whose file shares a content read once
 	Unrepaired int             `json:"unrepaired"`
 	HashesOnly bool            `json:"hashes_only,omitempty"` // encrypted, checked without the identity
 	Problems   []verifyProblem `json:"problems"`
@@ -125,7 +126,8 @@ type verifyProblem struct {
 
 func verifyJSON(name string, rep archive.Report, err error) verifyReport {
 	out := verifyReport{Account: name, Outcome: verifyOutcome(rep, err), Folders: rep.Folders, Messages: rep.Messages,
-		Bytes: rep.Bytes, Unrepaired: rep.Unrepaired(), HashesOnly: rep.HashesOnly, Problems: []verifyProblem{}}
+		Bytes: rep.Bytes, Shared: rep.Shared, Unrepaired: rep.Unrepaired(), HashesOnly: rep.HashesOnly,
+		Problems: []verifyProblem{}}
 	for _, p := range rep.Problems {
 		out.Problems = append(out.Problems, verifyProblem{p.Kind, p.Folder, p.Key, p.Detail, p.Repaired})
 	}
@@ -156,8 +158,12 @@ func printReport(g *globals, name string, rep archive.Report, err error) {
 	if len(rep.Problems) > 0 {
 		state = fmt.Sprintf("%s, %d unrepaired", plural(len(rep.Problems), "problem"), rep.Unrepaired())
 	}
-	fmt.Fprintf(g.stdout, "%s: %s — %s, %s (%s) checked%s\n", name, state, plural(rep.Folders, "folder"),
-		plural(rep.Messages, "message"), humanBytes(rep.Bytes), hashesOnly(rep))
+	shared := ""
+	if rep.Shared > 0 {
+		shared = fmt.Sprintf(", %d of them sharing content read once", rep.Shared)
+	}
+	fmt.Fprintf(g.stdout, "%s: %s — %s, %s (%s) checked%s%s\n", name, state, plural(rep.Folders, "folder"),
+		plural(rep.Messages, "message"), humanBytes(rep.Bytes), shared, hashesOnly(rep))
 	for _, p := range rep.Problems {
 		fmt.Fprintf(g.stdout, "  %s\n", p)
 	}

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -53,6 +54,9 @@ func copyTree(dst, src string) error {
 	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
 		return err
 	}
+	if err := relink(dst, src); err != nil {
+		return err
+	}
 	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -63,6 +67,37 @@ func copyTree(dst, src string) error {
 		}
 		rel, _ := filepath.Rel(src, p)
 		return copyMeta(filepath.Join(dst, rel), info)
+	})
+}
+
+// relink makes the copies in dst of files that are hard links to each
+// other in src (content an archive stores once) hard links again, so that
+// the server reads the archive's files as they are.
+func relink(dst, src string) error {
+	first := map[[2]uint64]string{}
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		st, ok := info.Sys().(*syscall.Stat_t)
+		if !ok || st.Nlink < 2 {
+			return nil
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		id := [2]uint64{uint64(st.Dev), st.Ino}
+		if f, seen := first[id]; seen {
+			if err := os.Remove(target); err != nil {
+				return err
+			}
+			return os.Link(f, target)
+		}
+		first[id] = target
+		return nil
 	})
 }
 

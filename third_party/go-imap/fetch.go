@@ -19,6 +19,8 @@ type FetchOptions struct {
 	BinarySection     []*FetchItemBinarySection     // requires IMAP4rev2 or BINARY
 	BinarySectionSize []*FetchItemBinarySectionSize // requires IMAP4rev2 or BINARY
 	ModSeq            bool                          // requires CONDSTORE
+	GmailMsgID        bool                          // X-GM-MSGID; requires X-GM-EXT-1
+	GmailLabels       bool                          // X-GM-LABELS; requires X-GM-EXT-1
 
 	ChangedSince uint64 // requires CONDSTORE
 }
