@@ -35,6 +35,7 @@ func (b *Batch) Add(st *Staged, key, letters string, date time.Time) (MessageFil
 		}
 	}
 	st.Key = key
+	st.header = nil // what was wanted of it is known by now
 	b.items = append(b.items, st)
 	b.names = append(b.names, mf.Name())
 	b.bytes += st.Size

@@ -11,7 +11,7 @@ import (
 )
 
 // schemaVersion is the catalog schema this build writes (PRAGMA user_version).
-const schemaVersion = gmailSchema
+const schemaVersion = pop3Schema
 
 // pruneSchema is the first schema with the prune tables; a read-only
 // catalog of an older schema has none, and nothing was pruned from it.
@@ -25,6 +25,11 @@ const listingSchema = 5
 // encryptionSchema is the first schema with messages.file_sha256
 // and the staged table (see encryptionTables).
 const encryptionSchema = 6
+
+// pop3Schema is the first schema with the POP3 indexes (see pop3Indexes).
+// They only make lookups faster: a read-only catalog of an older schema
+// answers the same queries by scanning.
+const pop3Schema = 8
 
 // refetchTable records messages whose archived copy verify --repair set
 // aside while the server still had them: the next backup fetches them
@@ -103,6 +108,15 @@ CREATE TABLE staged (
 	PRIMARY KEY (folder_id, key)
 )`
 
+// pop3Indexes let a POP3 run look up the rows of the identities it lists
+// and the messages its last QUIT deleted, without reading every row of the
+// folder (see Catalog.POP3ByIdentity). IMAP rows have no UIDL and are in
+// neither index. The step is self-contained: it renumbers by changing
+// pop3Schema.
+const pop3Indexes = `CREATE INDEX messages_uidl ON messages (folder_id, uidl) WHERE uidl IS NOT NULL;
+CREATE INDEX messages_deleted ON messages (folder_id, server_deleted_run)
+	WHERE server_deleted_run IS NOT NULL AND gone_run IS NULL`
+
 // migrations[v] upgrades a catalog of schema v to v+1.
 var migrations = map[int]string{
 	1:                    `ALTER TABLE folders ADD COLUMN clean_run INTEGER NOT NULL DEFAULT 0`,
@@ -111,10 +125,11 @@ var migrations = map[int]string{
 	listingSchema - 1:    `ALTER TABLE folders ADD COLUMN special_use TEXT NOT NULL DEFAULT '';` + accountMetaTable,
 	encryptionSchema - 1: encryptionTables,
 	gmailSchema - 1:      contentColumns,
+	pop3Schema - 1:       pop3Indexes,
 }
 
 // created are the statements that make a new catalog of schemaVersion.
-var created = []string{schema, refetchTable, pruneTables, accountMetaTable, encryptionTables, contentColumns}
+var created = []string{schema, refetchTable, pruneTables, accountMetaTable, encryptionTables, contentColumns, pop3Indexes}
 
 const schema = `
 CREATE TABLE runs (

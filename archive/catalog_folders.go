@@ -90,12 +90,14 @@ func (c *Catalog) EnsureFolder(ctx context.Context, f *Folder, run int64) (Folde
 // the run wrote to the folder has its row, so it also records the run as
 // the folder's clean run (see MayHaveOrphans).
 func (c *Catalog) SetFolderState(ctx context.Context, st FolderState, run int64) error {
-	return c.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE folders SET uidvalidity = ?, uidnext = ?, highestmodseq = ?,
-			messages = ?, last_run = ?, clean_run = ? WHERE id = ?`,
-			st.UIDValidity, st.UIDNext, st.HighestModSeq, st.Messages, run, run, st.ID)
-		return err
-	})
+	return c.tx(ctx, func(tx *sql.Tx) error { return setFolderState(ctx, tx, st, run) })
+}
+
+func setFolderState(ctx context.Context, tx *sql.Tx, st FolderState, run int64) error {
+	_, err := tx.ExecContext(ctx, `UPDATE folders SET uidvalidity = ?, uidnext = ?, highestmodseq = ?,
+		messages = ?, last_run = ?, clean_run = ? WHERE id = ?`,
+		st.UIDValidity, st.UIDNext, st.HighestModSeq, st.Messages, run, run, st.ID)
+	return err
 }
 
 // TouchFolders records that a run found these folders unchanged.

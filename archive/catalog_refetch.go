@@ -41,9 +41,12 @@ func (c *Catalog) setAside(ctx context.Context, m Message, detail string, now ti
 			VALUES (?, ?, ?, ?)`, m.FolderID, m.Key, detail, now.UTC().Format(timeLayout)); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE folders SET uidnext = 0, highestmodseq = 0, messages = 0
-			WHERE id = ?`, m.FolderID)
-		return err
+		if _, err := tx.ExecContext(ctx, `UPDATE folders SET uidnext = 0, highestmodseq = 0, messages = 0
+			WHERE id = ?`, m.FolderID); err != nil {
+			return err
+		}
+		// A POP3 run must not take the message for archived.
+		return setPOP3Listing(ctx, tx, nil)
 	})
 }
 

@@ -3,6 +3,7 @@ package archive
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"maps"
 	"path/filepath"
 	"slices"
@@ -74,7 +75,8 @@ func TestMigrateFromSchema1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{undoContentColumns, `ALTER TABLE folders DROP COLUMN clean_run`, `DROP TABLE refetch`,
+	for _, q := range []string{`DROP INDEX messages_uidl`, `DROP INDEX messages_deleted`, undoContentColumns,
+		`ALTER TABLE folders DROP COLUMN clean_run`, `DROP TABLE refetch`,
 		`DROP TABLE pruned`, `DROP TABLE prunes`, `ALTER TABLE folders DROP COLUMN special_use`, `DROP TABLE account_meta`,
 		`ALTER TABLE messages DROP COLUMN file_sha256`, `DROP TABLE staged`, `PRAGMA user_version = 1`} {
 		if _, err := db.Exec(q); err != nil {
@@ -104,6 +106,52 @@ func TestMigrateFromSchema1(t *testing.T) {
 	}
 	if _, err := a.Catalog.Prunes(ctx, -1); err != nil {
 		t.Errorf("the prune tables after migration: %v", err)
+	}
+	var n int
+	a.Catalog.db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'index'
+		AND name IN ('messages_uidl', 'messages_deleted')`).Scan(&n)
+	if n != 2 {
+		t.Errorf("%d of the POP3 indexes after migration, want 2", n)
+	}
+}
+
+// TestMigrateToPOP3Schema opens catalogs of the schema before the POP3
+// indexes' step (the content index's) and of the one before that
+// (encryption's): each gains the indexes, whatever schema it comes from.
+func TestMigrateToPOP3Schema(t *testing.T) {
+	for _, from := range []int{encryptionSchema, pop3Schema - 1} {
+		t.Run(fmt.Sprint(from), func(t *testing.T) {
+			a := buildArchive(t, 3)
+			ctx := context.Background()
+			root, path := filepath.Dir(a.Dir), filepath.Join(a.Dir, "catalog.db")
+			a.Close()
+			db, err := sql.Open("sqlite", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			undo := []string{`DROP INDEX messages_uidl`, `DROP INDEX messages_deleted`}
+			if from < gmailSchema {
+				undo = append(undo, undoContentColumns)
+			}
+			for _, q := range append(undo, fmt.Sprintf(`PRAGMA user_version = %d`, from)) {
+				if _, err := db.Exec(q); err != nil {
+					t.Fatal(err)
+				}
+			}
+			db.Close()
+			a, err = OpenWriter(ctx, root, "acct", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close()
+			var v, n int
+			a.Catalog.db.QueryRow(`PRAGMA user_version`).Scan(&v)
+			a.Catalog.db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'index'
+				AND name IN ('messages_uidl', 'messages_deleted')`).Scan(&n)
+			if v != schemaVersion || n != 2 {
+				t.Errorf("from %d: user_version %d, %d POP3 indexes; want %d, 2", from, v, n, schemaVersion)
+			}
+		})
 	}
 }
 

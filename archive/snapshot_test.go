@@ -561,7 +561,8 @@ func TestSpecialUseAndNamespace(t *testing.T) {
 			must(err)
 		}
 	}
-	downgrade(undoContentColumns, `ALTER TABLE messages DROP COLUMN file_sha256`, `DROP TABLE staged`,
+	downgrade(`DROP INDEX messages_uidl`, `DROP INDEX messages_deleted`, undoContentColumns,
+		`ALTER TABLE messages DROP COLUMN file_sha256`, `DROP TABLE staged`,
 		`ALTER TABLE folders DROP COLUMN special_use`, `DROP TABLE account_meta`, `PRAGMA user_version = 4`)
 	check("schema 4", "", Namespace{}, false)
 	downgrade(`DROP TABLE pruned`, `DROP TABLE prunes`, `PRAGMA user_version = 3`)

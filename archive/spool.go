@@ -13,6 +13,7 @@ import (
 	"net/mail"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // ErrSource marks a failure to read a message from its source (the server
@@ -37,11 +38,14 @@ const headLimit = 64 << 10
 // bounded by the encoder's window, whatever the message size. One Spool
 // serves one goroutine, and may write to folders of any archive.
 type Spool struct {
-	enc *encoder
-	bw  *bufio.Writer
-	buf []byte // io.Copy's, reused: a new 32 KiB per message adds up
-	sum hash.Hash
-	cnt counter
+	enc  *encoder
+	bw   *bufio.Writer
+	buf  []byte // io.Copy's, reused: a new 32 KiB per message adds up
+	sum  hash.Hash
+	cnt  counter
+	head headCapture
+	hr   *bytes.Reader // the header parser's input, reused
+	br   *bufio.Reader
 }
 
 // NewSpool returns a Spool compressing at the named level
@@ -51,7 +55,9 @@ func NewSpool(level string) (*Spool, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Spool{enc: enc, bw: bufio.NewWriterSize(nil, 64<<10), buf: make([]byte, 32<<10), sum: sha256.New()}, nil
+	hr := bytes.NewReader(nil)
+	return &Spool{enc: enc, bw: bufio.NewWriterSize(nil, 64<<10), buf: make([]byte, 32<<10), sum: sha256.New(),
+		hr: hr, br: bufio.NewReader(hr)}, nil
 }
 
 // Staged is a message written to tmp/, not yet durable nor published.
@@ -72,6 +78,7 @@ type Staged struct {
 	DiskSize int64
 	tmp      string
 	file     *os.File
+	header   mail.Header // parsed from the start of the message; nil if it does not parse
 }
 
 // Write streams r into a new temp file of folder f. The caller publishes
@@ -90,14 +97,37 @@ func (s *Spool) Write(f *Folder, r io.Reader) (*Staged, error) {
 	}
 	st.FileSHA256 = stored
 	st.Size, st.VSize = s.cnt.n, s.cnt.n+s.cnt.bareLF
-	copy(st.SHA256[:], s.sum.Sum(nil))
-	st.MessageID = MessageID(head)
+	s.sum.Sum(st.SHA256[:0])
+	st.header = s.parseHeader(head)
+	st.MessageID = st.header.Get("Message-Id")
 	return st, nil
 }
 
+// parseHeader parses the header at the start of a message through the
+// Spool's reader, as MessageID does.
+func (s *Spool) parseHeader(head []byte) mail.Header {
+	s.hr.Reset(headerBytes(head))
+	s.br.Reset(s.hr)
+	m, err := mail.ReadMessage(s.br)
+	if err != nil {
+		return nil
+	}
+	return m.Header
+}
+
+// HeaderDate returns the message's Date header, or false when it has none
+// or it does not parse.
+func (st *Staged) HeaderDate() (time.Time, bool) {
+	if st.header == nil {
+		return time.Time{}, false
+	}
+	d, err := st.header.Date()
+	return d, err == nil
+}
+
 // copy writes one file of an archive framed as c. It returns the start of
-// the message (for metadata) and the SHA-256 of the file as stored (zero
-// in a plain archive).
+// the message (for metadata), in a buffer the next copy reuses, and the
+// SHA-256 of the file as stored (zero in a plain archive).
 func (s *Spool) copy(file *os.File, r io.Reader, c *codec) (head []byte, stored [32]byte, err error) {
 	s.bw.Reset(file)
 	if err := s.enc.begin(s.bw, c); err != nil {
@@ -105,7 +135,8 @@ func (s *Spool) copy(file *os.File, r io.Reader, c *codec) (head []byte, stored 
 	}
 	s.sum.Reset()
 	s.cnt = counter{}
-	hc := &headCapture{}
+	hc := &s.head
+	hc.buf, hc.done = hc.buf[:0], false
 	w := io.MultiWriter(s.enc, s.sum, &s.cnt, hc)
 	if _, err := io.CopyBuffer(w, sourceReader{r}, s.buf); err != nil {
 		s.enc.abandon()
@@ -154,7 +185,8 @@ func (c *counter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// headCapture keeps the start of a message up to the end of its header.
+// headCapture keeps the start of a message up to the end of its header
+// (the first empty line), at most headLimit bytes, and nothing after it.
 type headCapture struct {
 	buf  []byte
 	done bool
@@ -164,25 +196,50 @@ func (h *headCapture) Write(p []byte) (int, error) {
 	if h.done {
 		return len(p), nil
 	}
-	room := headLimit - len(h.buf)
-	h.buf = append(h.buf, p[:min(room, len(p))]...)
-	if len(h.buf) >= headLimit || bytes.Contains(h.buf, []byte("\r\n\r\n")) || bytes.Contains(h.buf, []byte("\n\n")) {
-		h.done = true
+	take := p[:min(len(p), headLimit-len(h.buf))]
+	// An end that begins in what was kept already: at most its last three
+	// bytes with the first three of p.
+	var edge [6]byte
+	kept := copy(edge[:], h.buf[max(len(h.buf)-3, 0):])
+	e := headerEnd(edge[:kept+copy(edge[kept:], take)])
+	if e > kept {
+		take = take[:e-kept]
+	} else if e = headerEnd(take); e >= 0 {
+		take = take[:e]
 	}
+	h.buf = append(h.buf, take...)
+	h.done = e >= 0 || len(h.buf) >= headLimit
 	return len(p), nil
+}
+
+// headerEnd returns the length of b up to the end of the first "\r\n\r\n"
+// or "\n\n" in it, or -1.
+func headerEnd(b []byte) int {
+	i, j := bytes.Index(b, []byte("\r\n\r\n")), bytes.Index(b, []byte("\n\n"))
+	switch {
+	case i >= 0 && (j < 0 || i+2 < j):
+		return i + 4
+	case j >= 0:
+		return j + 2
+	}
+	return -1
+}
+
+// headerBytes cuts a message's start after its header, or ends the header
+// when the start holds no empty line.
+func headerBytes(head []byte) []byte {
+	if i := bytes.Index(head, []byte("\r\n\r\n")); i >= 0 {
+		return head[:i+4]
+	} else if i := bytes.Index(head, []byte("\n\n")); i >= 0 {
+		return head[:i+2]
+	}
+	return append(bytes.Clone(head), "\r\n\r\n"...)
 }
 
 // MessageID returns the Message-ID header of a message's header bytes,
 // or "" when it has none or the header does not parse.
 func MessageID(head []byte) string {
-	if i := bytes.Index(head, []byte("\r\n\r\n")); i >= 0 {
-		head = head[:i+4]
-	} else if i := bytes.Index(head, []byte("\n\n")); i >= 0 {
-		head = head[:i+2]
-	} else {
-		head = append(bytes.Clone(head), "\r\n\r\n"...)
-	}
-	m, err := mail.ReadMessage(bytes.NewReader(head))
+	m, err := mail.ReadMessage(bytes.NewReader(headerBytes(head)))
 	if err != nil {
 		return ""
 	}

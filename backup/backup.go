@@ -122,6 +122,13 @@ func (s *stats) add(f func(*archive.RunStats)) {
 	s.mu.Unlock()
 }
 
+// errors returns how many failures were recorded.
+func (s *stats) errors() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.s.Errors
+}
+
 func (s *stats) fail(err error) {
 	s.mu.Lock()
 	s.s.Errors++

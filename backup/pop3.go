@@ -41,15 +41,31 @@ const pop3Folder = "INBOX"
 func POP3(ctx context.Context, a *archive.Writer, opts POP3Options) (Result, error) {
 	opts.Settings.setDefaults()
 	start := opts.Now()
+	r := &pop3Run{a: a, opts: opts, start: start, st: &stats{}}
+	if opts.Dial != nil {
+		// The server takes longer to greet and log in than the catalog
+		// takes to record the run and prepare the folder: do both at once.
+		r.dialed = make(chan pop3Dialed, 1)
+		go func() {
+			c, err := opts.Dial(ctx)
+			r.dialed <- pop3Dialed{c, err}
+		}()
+		defer r.dropDialed()
+	}
 	run, err := a.Catalog.BeginRun(ctx, "pop3", start)
 	if err != nil {
 		return Result{}, err
 	}
-	st := &stats{}
-	st.add(func(s *archive.RunStats) { s.Folders = 1 })
-	r := &pop3Run{a: a, opts: opts, run: run, start: start, st: st}
+	r.run = run
+	r.st.add(func(s *archive.RunStats) { s.Folders = 1 })
 	err = r.do(ctx)
-	return finish(ctx, a, run, start, st, err, opts.Settings)
+	return finish(ctx, a, run, start, r.st, err, opts.Settings)
+}
+
+// pop3Dialed is the outcome of the first dial, begun with the run.
+type pop3Dialed struct {
+	c   *pop3.Client
+	err error
 }
 
 // pop3Run is the state of one POP3 run that outlives a session.
@@ -61,8 +77,33 @@ type pop3Run struct {
 	st     *stats
 	folder *archive.Folder
 	state  archive.FolderState
-	spool  *archive.Spool
-	bg     []*archive.Spool // the stager's, made on first use
+	bg     []*archive.Spool // the stager's writers', made on first use
+	// dialed delivers the first session's client, dialed while the run
+	// prepares; nil once taken.
+	dialed chan pop3Dialed
+}
+
+// dial returns the client dialed at the start of the run, the first time,
+// and a new one after that.
+func (r *pop3Run) dial(ctx context.Context) (*pop3.Client, error) {
+	if r.dialed == nil {
+		return r.opts.Dial(ctx)
+	}
+	d := <-r.dialed
+	r.dialed = nil
+	return d.c, d.err
+}
+
+// dropDialed closes the client dialed at the start of the run if no
+// session took it (preparing the archive failed).
+func (r *pop3Run) dropDialed() {
+	if r.dialed == nil {
+		return
+	}
+	if d := <-r.dialed; d.c != nil {
+		d.c.Close()
+	}
+	r.dialed = nil
 }
 
 // stageSpools returns the spools of the stager's background goroutines.
@@ -87,6 +128,7 @@ func (r *pop3Run) do(ctx context.Context) error {
 		return errors.New("pop3 backup: no dialer")
 	}
 	if err := r.prepare(ctx); err != nil {
+		r.dropDialed()
 		return err
 	}
 	var err error
@@ -125,27 +167,33 @@ func (r *pop3Run) prepare(ctx context.Context) error {
 	if r.state, err = r.a.Catalog.EnsureFolder(ctx, f, r.run); err != nil {
 		return err
 	}
-	if r.spool, err = archive.NewSpool(r.opts.Compression); err != nil {
-		return err
-	}
 	return adoptOrphans(ctx, r.a, f, r.run, r.state.ID)
 }
 
 // session runs one POP3 session from login to QUIT.
 func (r *pop3Run) session(ctx context.Context) error {
-	c, err := r.opts.Dial(ctx)
+	c, err := r.dial(ctx)
 	if err != nil {
 		return err
 	}
 	s := &pop3Session{pop3Run: r, c: c}
 	defer s.close()
-	if err := s.load(ctx); err != nil {
-		return err
-	}
 	if err := s.sync(ctx); err != nil {
 		return err
 	}
-	return s.quit(ctx)
+	if len(s.marked) > 0 {
+		// The state is recorded before QUIT deletes anything.
+		if err := s.saveState(ctx, nil); err != nil {
+			return err
+		}
+		return s.quit(ctx)
+	}
+	// Nothing is marked for deletion, so QUIT changes nothing on the
+	// server: it ends the session while the catalog records the state.
+	quit := make(chan error, 1)
+	go func() { quit <- s.quit(ctx) }()
+	err = s.saveState(ctx, s.leftListing())
+	return errors.Join(err, <-quit)
 }
 
 // pop3Session is one connection's work: what the server lists, what the
@@ -160,17 +208,24 @@ type pop3Session struct {
 	// some listed messages could not be identified.
 	listedIDs   map[string]bool
 	partialList bool
-	stage       *stager
-	batch       archive.Batch
-	rows        []archive.Message
+	// known is how many listed messages, from the first, the last run's
+	// listing shows to be archived and present (see pop3_known.go);
+	// their rows are not read. prev is that listing.
+	known int
+	prev  archive.POP3Listing
+	stage *stager
+	batch archive.Batch
+	rows  []archive.Message
 	// fresh maps the number of a listed message that this run stored (or
 	// found stored under another listed number) to its key; old maps one
 	// that an earlier run stored to its row.
 	fresh map[int]string
 	old   map[int]*archive.POP3Message
-	// marked are the keys of the messages marked for deletion (DELE +OK).
-	marked  []string
-	resized int // messages whose size differs from what LIST announced
+	// marked are the keys of the messages marked for deletion (DELE +OK),
+	// markedNums their numbers.
+	marked     []string
+	markedNums map[int]bool
+	resized    int // messages whose size differs from what LIST announced
 }
 
 // close ends the session without QUIT unless QUIT was sent, and discards
@@ -182,25 +237,42 @@ func (s *pop3Session) close() {
 	s.batch.Abort()
 }
 
-// load reads the folder's catalog rows.
+// load reads the catalog rows the session needs: those of the listed
+// messages after the ones the last run's listing vouches for, or, when
+// it vouches for none, every row of the folder.
 func (s *pop3Session) load(ctx context.Context) error {
-	rows, err := s.a.Catalog.POP3Messages(ctx, s.state.ID)
+	s.fresh, s.old = map[int]string{}, map[int]*archive.POP3Message{}
+	trusted, err := s.trustListing(ctx)
 	if err != nil {
 		return fatal(err)
 	}
-	s.idx = newPOP3Index(rows)
-	s.fresh, s.old = map[int]string{}, map[int]*archive.POP3Message{}
+	if trusted {
+		err = s.loadAfterKnown(ctx)
+	} else {
+		var rows []archive.POP3Message
+		rows, err = s.a.Catalog.POP3Messages(ctx, s.state.ID)
+		s.idx = newPOP3Index(rows)
+	}
+	if err != nil {
+		return fatal(err)
+	}
+	s.opts.Log.Debug("catalog rows read", "listed", len(s.list), "known from the last listing", s.known,
+		"rows", len(s.idx.byRow))
 	return nil
 }
 
 // sync lists the maildrop, records what has gone, retrieves what is new
-// and marks for deletion what may be deleted.
+// and marks for deletion what may be deleted; then the session saves the
+// folder's state and ends.
 func (s *pop3Session) sync(ctx context.Context) error {
 	list, err := s.listing(ctx)
 	if err != nil {
 		return err
 	}
 	s.list = list
+	if err := s.load(ctx); err != nil {
+		return err
+	}
 	p := s.plan()
 	if err := s.markPresent(ctx, p); err != nil {
 		return err
@@ -214,15 +286,18 @@ func (s *pop3Session) sync(ctx context.Context) error {
 	if s.resized > 0 {
 		s.opts.Log.Warn("messages differ in size from what LIST announced; archived as sent", "messages", s.resized)
 	}
-	if err := s.markDeletions(ctx); err != nil {
-		return err
-	}
+	return s.markDeletions(ctx)
+}
+
+// saveState records the folder's state after the sync, with the listing
+// left on the server for the next run (or none, l nil).
+func (s *pop3Session) saveState(ctx context.Context, l *archive.POP3Listing) error {
 	st := s.state
 	st.Messages = uint32(len(s.list))
 	if err := s.a.Catalog.ClearRefetched(ctx, st.ID); err != nil {
 		return fatal(err)
 	}
-	return fatal(s.a.Catalog.SetFolderState(ctx, st, s.run))
+	return fatal(s.a.Catalog.SetPOP3State(ctx, st, l, s.run))
 }
 
 // errQuit wraps a failed QUIT after deletions were marked.

@@ -31,6 +31,10 @@ func (s *pop3Session) markDeletions(ctx context.Context) error {
 			return
 		}
 		s.marked = append(s.marked, keys[num])
+		if s.markedNums == nil {
+			s.markedNums = map[int]bool{}
+		}
+		s.markedNums[num] = true
 	})
 }
 
@@ -84,8 +88,14 @@ func (s *pop3Session) quit(ctx context.Context) error {
 		return nil
 	}
 	// The server has deleted them: record it even if ctx ended meanwhile.
-	if err := s.a.Catalog.MarkServerDeleted(context.WithoutCancel(ctx), s.state.ID, s.marked, s.run); err != nil {
+	ctx = context.WithoutCancel(ctx)
+	if err := s.a.Catalog.MarkServerDeleted(ctx, s.state.ID, s.marked, s.run); err != nil {
 		return fatal(err)
+	}
+	if l := s.leftListing(); l != nil {
+		if err := s.a.Catalog.SetPOP3Listing(ctx, l); err != nil {
+			return fatal(err)
+		}
 	}
 	s.opts.Log.Info("deleted archived messages from the server", "messages", len(s.marked))
 	n := len(s.marked)

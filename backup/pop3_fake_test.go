@@ -231,9 +231,10 @@ func TestPOP3LargerThanAnnounced(t *testing.T) {
 	}
 }
 
-// TestPOP3StagedInOrder: small messages are compressed in the background
-// while big ones stream inline; each UIDL still gets its own content, and
-// the catalog records the messages in the order the server listed them.
+// TestPOP3StagedInOrder: messages are written by the background writers,
+// big ones streaming through a writer while the session reads them; each
+// UIDL still gets its own content, and the catalog records the messages in
+// the order the server listed them.
 func TestPOP3StagedInOrder(t *testing.T) {
 	t.Parallel()
 	var msgs []pop3fake.Message

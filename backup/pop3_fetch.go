@@ -1,12 +1,10 @@
 package backup
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net/mail"
 	"time"
 
 	"github.com/mailkeep/mailkeep/archive"
@@ -28,48 +26,28 @@ func (s *pop3Session) fetch(ctx context.Context, list []listed) error {
 	if err != nil {
 		return fatal(err)
 	}
-	s.stage = newStager(bg, s.folder)
-	defer s.stage.stop()
+	s.stage = newStager(bg, s.folder, func(j *stageJob) error { return s.placeStaged(ctx, j) })
 	err = s.c.RetrEach(ctx, nums, func(num int, body io.Reader, err error) error {
-		return s.receive(ctx, byNum[num], body, err)
+		return s.receive(byNum[num], body, err)
 	})
-	if err != nil && isFatal(err) {
-		return err
-	}
-	if perr := s.placeStaged(ctx, true); perr != nil {
-		return errors.Join(err, perr)
+	if perr := s.stage.stop(); perr != nil {
+		if err == nil || err == perr {
+			return perr
+		}
+		return errors.Join(perr, err)
 	}
 	return errors.Join(err, s.flush(ctx))
 }
 
-// receive archives one retrieved message. A -ERR answer (the message was
-// deleted meanwhile by another client, or the server cannot read it) is
-// recorded, and the session goes on.
-func (s *pop3Session) receive(ctx context.Context, l listed, body io.Reader, rerr error) error {
+// receive hands one retrieved message to the writers. A -ERR answer (the
+// message was deleted meanwhile by another client, or the server cannot
+// read it) is recorded, and the session goes on.
+func (s *pop3Session) receive(l listed, body io.Reader, rerr error) error {
 	if rerr != nil {
 		s.st.fail(fmt.Errorf("message %d (%s): %w", l.num, describeID(l.id), rerr))
 		return nil
 	}
-	if l.size <= stageInline {
-		buf, rest, err := s.stage.read(body, l.size)
-		if err != nil {
-			return err
-		}
-		if rest == nil {
-			s.stage.submit(l, buf)
-			return s.placeStaged(ctx, false)
-		}
-		body = rest // longer than LIST said: streamed below
-	}
-	if err := s.placeStaged(ctx, true); err != nil {
-		return err
-	}
-	head := &headReader{r: body}
-	st, err := pop3Write(s.spool, s.folder, head)
-	if err != nil {
-		return classifyWrite(err)
-	}
-	return s.placeRetrieved(ctx, l, st, headerDate(head.buf))
+	return s.stage.receive(l, body)
 }
 
 // placeRetrieved notes a size that differs from LIST, then places the message.
@@ -96,7 +74,12 @@ func (s *pop3Session) place(ctx context.Context, l listed, st *archive.Staged, d
 			return s.claim(ctx, l.num, m, m.UIDL)
 		}
 	}
-	for _, m := range s.idx.bySHA[st.SHA256] {
+	same, err := s.idx.withContent(ctx, st.SHA256)
+	if err != nil {
+		st.Discard()
+		return fatal(err)
+	}
+	for _, m := range same {
 		if m.ID != 0 && s.unclaimed(m) {
 			st.Discard()
 			s.opts.Log.Info("the server lists an archived message under a new UIDL; not stored again",
@@ -175,55 +158,3 @@ func validDate(t time.Time) bool {
 
 // describeID renders an identity for messages and logs.
 func describeID(id string) string { return fmt.Sprintf("UIDL %q", id) }
-
-// headReader passes a message through and keeps its header, up to
-// headerLimit bytes, for the Date.
-type headReader struct {
-	r    io.Reader
-	buf  []byte
-	done bool
-}
-
-const headerLimit = 64 << 10
-
-func (h *headReader) Read(p []byte) (int, error) {
-	n, err := h.r.Read(p)
-	if !h.done && n > 0 {
-		h.buf = append(h.buf, p[:min(n, headerLimit-len(h.buf))]...)
-		h.done = len(h.buf) >= headerLimit || headerEnd(h.buf) >= 0
-	}
-	return n, err
-}
-
-// headerEnd returns the length of the header including the empty line
-// that ends it, or -1.
-func headerEnd(b []byte) int {
-	i, j := bytes.Index(b, []byte("\n\r\n")), bytes.Index(b, []byte("\n\n"))
-	switch {
-	case i >= 0 && (j < 0 || i < j):
-		return i + 3
-	case j >= 0:
-		return j + 2
-	}
-	return -1
-}
-
-// headerDate returns the Date header of a message's start (up to
-// headerLimit bytes), or the zero time when it has none or it does not
-// parse.
-func headerDate(head []byte) time.Time {
-	if n := headerEnd(head); n >= 0 {
-		head = head[:n]
-	} else {
-		head = append(bytes.Clone(head), "\r\n\r\n"...)
-	}
-	m, err := mail.ReadMessage(bytes.NewReader(head))
-	if err != nil {
-		return time.Time{}
-	}
-	d, err := m.Header.Date()
-	if err != nil {
-		return time.Time{}
-	}
-	return d
-}

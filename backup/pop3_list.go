@@ -126,27 +126,59 @@ func markDuplicates(list []listed) {
 	}
 }
 
-// pop3Index finds catalog rows by identity and by content.
+// pop3Index finds catalog rows by identity and by content. It holds
+// every row of the folder, or, when the last run's listing vouches for the
+// first listed messages (see pop3_known.go), the rows of the others only;
+// then rows by content come from the catalog as they are asked for.
 type pop3Index struct {
 	byID  map[string]*archive.POP3Message
 	bySHA map[[32]byte][]*archive.POP3Message
+	// byContent looks rows up in the catalog by content; nil when the
+	// index holds every row.
+	byContent func(context.Context, [32]byte) ([]archive.POP3Message, error)
+	byRow     map[int64]*archive.POP3Message // rows held, by catalog id
+	looked    map[[32]byte]bool              // contents looked up already
 }
 
 func newPOP3Index(rows []archive.POP3Message) *pop3Index {
 	x := &pop3Index{byID: make(map[string]*archive.POP3Message, len(rows)),
-		bySHA: make(map[[32]byte][]*archive.POP3Message, len(rows))}
+		bySHA: make(map[[32]byte][]*archive.POP3Message, len(rows)), byRow: map[int64]*archive.POP3Message{}}
 	for i := range rows {
-		m := &rows[i]
-		x.byID[m.UIDL] = m
-		x.bySHA[m.SHA256] = append(x.bySHA[m.SHA256], m)
+		x.add(&rows[i])
 	}
 	return x
 }
 
-// add indexes a row stored in this run.
+// add indexes a row read from the catalog or stored in this run.
 func (x *pop3Index) add(m *archive.POP3Message) {
-	x.byID[m.UIDL] = m
+	if m.ID != 0 {
+		if x.byRow[m.ID] != nil {
+			return
+		}
+		x.byRow[m.ID] = m
+	}
+	if x.byID[m.UIDL] == nil || x.byContent == nil {
+		x.byID[m.UIDL] = m
+	}
 	x.bySHA[m.SHA256] = append(x.bySHA[m.SHA256], m)
+}
+
+// partial reports whether the index holds only some rows of the folder.
+func (x *pop3Index) partial() bool { return x.byContent != nil }
+
+// withContent returns the rows whose message has SHA-256 sum.
+func (x *pop3Index) withContent(ctx context.Context, sum [32]byte) ([]*archive.POP3Message, error) {
+	if x.byContent != nil && !x.looked[sum] {
+		rows, err := x.byContent(ctx, sum)
+		if err != nil {
+			return nil, err
+		}
+		x.looked[sum] = true
+		for i := range rows {
+			x.add(&rows[i])
+		}
+	}
+	return x.bySHA[sum], nil
 }
 
 // dupRow returns the row of a message with duplicate identity id and
@@ -170,8 +202,11 @@ type pop3Plan struct {
 func (s *pop3Session) plan() pop3Plan {
 	var p pop3Plan
 	s.listedIDs = make(map[string]bool, len(s.list))
-	for _, l := range s.list {
+	for i, l := range s.list {
 		s.listedIDs[l.id] = true
+		if i < s.known {
+			continue // archived and present: the last run's listing says so
+		}
 		m := s.idx.byID[l.id]
 		switch {
 		case l.dup, m == nil:
@@ -213,6 +248,9 @@ func (s *pop3Session) markPresent(ctx context.Context, p pop3Plan) error {
 func (s *pop3Session) markGone(ctx context.Context) error {
 	if s.partialList {
 		return nil
+	}
+	if s.idx.partial() {
+		return s.markDeletedGone(ctx)
 	}
 	var gone []int64
 	for _, m := range s.idx.byID {

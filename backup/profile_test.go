@@ -179,3 +179,30 @@ func writeHeapProfile(b *testing.B, path string) {
 		b.Error(err)
 	}
 }
+
+// BenchmarkPOP3Full times a first POP3 backup into an empty archive, of
+// the maildrop at BENCH_POP3_ADDR (BENCH_POP3_USER, BENCH_POP3_PASS); it is
+// skipped without one.
+func BenchmarkPOP3Full(b *testing.B) {
+	addr := os.Getenv("BENCH_POP3_ADDR")
+	if addr == "" {
+		b.Skip("BENCH_POP3_ADDR is not set")
+	}
+	dial := pop3Dialer(addr, os.Getenv("BENCH_POP3_USER"), os.Getenv("BENCH_POP3_PASS"), nil)
+	defer peakHeapProfile(b)()
+	var bytes int64
+	for b.Loop() {
+		a, err := archive.OpenWriter(b.Context(), b.TempDir(), "bench", nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		res, err := backup.POP3(b.Context(), a, backup.POP3Options{Dial: dial})
+		a.Close()
+		if err != nil {
+			b.Fatalf("backup: %v", err)
+		}
+		bytes = res.Stats.NewBytes
+		b.ReportMetric(float64(res.Stats.NewMessages), "msgs/op")
+	}
+	b.SetBytes(bytes)
+}

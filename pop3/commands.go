@@ -1,11 +1,12 @@
 package pop3
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"slices"
 )
 
 // Entry is one message of the maildrop.
@@ -47,86 +48,136 @@ func (c *Client) UIDL(ctx context.Context) ([]Entry, error) {
 	return entries, nil
 }
 
+// uidl sends UIDL and LIST, both at once when the server allows
+// pipelining, and joins their answers.
 func (c *Client) uidl() ([]Entry, error) {
-	if _, err := c.command("UIDL"); err != nil {
+	pipelined := c.Pipelining()
+	if err := c.queue("UIDL"); err != nil {
+		return nil, err
+	}
+	if pipelined {
+		if err := c.queue("LIST"); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.flush(); err != nil {
+		return nil, err
+	}
+	if _, err := c.readStatus("UIDL"); err != nil {
 		var se *ServerError
 		if errors.As(err, &se) {
+			if pipelined { // the LIST answer follows; the session stays usable
+				var lse *ServerError
+				if _, lerr := c.readList(); lerr != nil && !errors.As(lerr, &lse) {
+					return nil, lerr
+				}
+			}
 			return nil, fmt.Errorf("%w: %w", ErrNoUIDL, err)
 		}
 		return nil, err
 	}
-	uids := map[int]string{}
-	if err := c.readListing("UIDL", func(num int, uid string) error {
-		uids[num] = uid
-		return nil
-	}); err != nil {
-		return nil, err
-	}
-	entries := make([]Entry, 0, len(uids))
-	err := c.list(func(num int, size int64) error {
-		uid, ok := uids[num]
-		if !ok {
-			return fmt.Errorf("%w: message %d is in LIST but not in UIDL", errProtocol, num)
-		}
-		entries = append(entries, Entry{Num: num, UID: uid, Size: size})
-		return nil
-	})
+	uids, err := c.readListing("UIDL")
 	if err != nil {
 		return nil, err
 	}
-	if len(entries) != len(uids) {
-		return nil, fmt.Errorf("%w: UIDL lists %d messages, LIST %d", errProtocol, len(uids), len(entries))
+	if !pipelined {
+		if err := c.send("LIST"); err != nil {
+			return nil, err
+		}
 	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].Num < entries[j].Num })
-	return entries, nil
+	sizes, err := c.readList()
+	if err != nil {
+		return nil, err
+	}
+	return joinListings(uids, sizes)
+}
+
+// joinListings joins the answers to UIDL and LIST, both ordered by
+// message number.
+func joinListings(uids []listLine, sizes []Entry) ([]Entry, error) {
+	for i, e := range sizes {
+		if i >= len(uids) || uids[i].num != e.Num {
+			return nil, fmt.Errorf("%w: message %d is in LIST but not in UIDL", errProtocol, e.Num)
+		}
+		sizes[i].UID = uids[i].value
+	}
+	if len(sizes) != len(uids) {
+		return nil, fmt.Errorf("%w: UIDL lists %d messages, LIST %d", errProtocol, len(uids), len(sizes))
+	}
+	return sizes, nil
 }
 
 // List lists every message with its size (LIST), ordered by message
 // number, with an empty UID: for servers without UIDL.
 func (c *Client) List(ctx context.Context) ([]Entry, error) {
 	var entries []Entry
-	err := c.do(ctx, func() error {
-		return c.list(func(num int, size int64) error {
-			entries = append(entries, Entry{Num: num, Size: size})
-			return nil
-		})
+	err := c.do(ctx, func() (err error) {
+		if err := c.send("LIST"); err != nil {
+			return err
+		}
+		entries, err = c.readList()
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pop3: list: %w", err)
 	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].Num < entries[j].Num })
 	return entries, nil
 }
 
-// list sends LIST and hands each message's number and size to fn.
-func (c *Client) list(fn func(num int, size int64) error) error {
-	if _, err := c.command("LIST"); err != nil {
-		return err
+// readList reads the answer to LIST, sent already: every message with its
+// size, ordered by message number.
+func (c *Client) readList() ([]Entry, error) {
+	if _, err := c.readStatus("LIST"); err != nil {
+		return nil, err
 	}
-	return c.readListing("LIST", func(num int, value string) error {
-		size, err := parseSize(value)
+	lines, err := c.readListing("LIST")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Entry, len(lines))
+	for i, l := range lines {
+		size, err := parseSize(l.value)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		return fn(num, size)
-	})
+		out[i] = Entry{Num: l.num, Size: size}
+	}
+	return out, nil
 }
 
-// readListing reads the lines of a LIST or UIDL answer. A message number
-// listed twice is a protocol violation.
-func (c *Client) readListing(cmd string, fn func(num int, value string) error) error {
-	seen := map[int]bool{}
-	return c.readMultiLine(maxMessages, func(line string) error {
+// listLine is one line of a LIST or UIDL answer.
+type listLine struct {
+	num   int
+	value string
+}
+
+// readListing reads the lines of a LIST or UIDL answer, and returns them
+// ordered by message number. A message number listed twice is a protocol
+// violation.
+func (c *Client) readListing(cmd string) ([]listLine, error) {
+	var out []listLine
+	ordered := true
+	err := c.readMultiLine(maxMessages, func(line string) error {
 		num, value, err := parseListLine(line)
 		if err != nil {
 			return err
 		}
-		if seen[num] {
-			return fmt.Errorf("%w: %s lists message %d twice", errProtocol, cmd, num)
+		if n := len(out); n > 0 && num <= out[n-1].num {
+			ordered = false
 		}
-		seen[num] = true
-		return fn(num, value)
+		out = append(out, listLine{num, value})
+		return nil
 	})
+	if err != nil || ordered {
+		return out, err
+	}
+	slices.SortStableFunc(out, func(a, b listLine) int { return cmp.Compare(a.num, b.num) })
+	for i := 1; i < len(out); i++ {
+		if out[i].num == out[i-1].num {
+			return nil, fmt.Errorf("%w: %s lists message %d twice", errProtocol, cmd, out[i].num)
+		}
+	}
+	return out, nil
 }
 
 // Retr writes message num to w exactly as the server sends it: CRLF line

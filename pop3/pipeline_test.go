@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -230,4 +231,41 @@ func TestList(t *testing.T) {
 	if err != nil || fmt.Sprint(entries) != "[{1  10} {2  20}]" {
 		t.Fatalf("List = %v, %v", entries, err)
 	}
+}
+
+func TestUIDLPipelined(t *testing.T) {
+	t.Run("UIDL and LIST at once", func(t *testing.T) {
+		// The server reads LIST before it answers UIDL: a client that
+		// waited for the first answer would time out.
+		s := serveScript(t, script(hello("PIPELINING"), []step{
+			{expect: "UIDL"},
+			{expect: "LIST", send: []string{"+OK\r\n1 a\r\n2 b\r\n.\r\n", "+OK 2 messages\r\n1 10\r\n2 20\r\n.\r\n"}},
+			say("NOOP", "+OK\r\n"),
+		}))
+		c, err := dialScript(t, s, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.UIDL(ctx)
+		want := []Entry{{1, "a", 10}, {2, "b", 20}}
+		if err != nil || !slices.Equal(got, want) {
+			t.Fatalf("UIDL = %v, %v; want %v", got, err, want)
+		}
+		wantNoop(t, c)
+	})
+	t.Run("UIDL -ERR", func(t *testing.T) {
+		s := serveScript(t, script(hello("PIPELINING"), []step{
+			{expect: "UIDL"},
+			{expect: "LIST", send: []string{"-ERR unknown command\r\n", "+OK\r\n1 10\r\n.\r\n"}},
+			say("NOOP", "+OK\r\n"),
+		}))
+		c, err := dialScript(t, s, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.UIDL(ctx); !errors.Is(err, ErrNoUIDL) {
+			t.Fatalf("UIDL: %v; want ErrNoUIDL", err)
+		}
+		wantNoop(t, c)
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 const (
@@ -121,6 +122,11 @@ func parseStat(text string) (int, int64, error) {
 // parseListLine parses one line of a LIST or UIDL listing: a message number
 // and one more token (a size or a unique-id).
 func parseListLine(line string) (int, string, error) {
+	// The usual line, "1 value", without splitting it into a slice.
+	if n, v, ok := strings.Cut(line, " "); ok && n != "" && v != "" && !hasSpace(n) && !hasSpace(v) {
+		num, err := parseMsgNum(n)
+		return num, v, err
+	}
 	f := strings.Fields(line)
 	if len(f) != 2 {
 		return 0, "", fmt.Errorf("%w: listing line %s is not \"number value\"", errProtocol, quote(line))
@@ -131,6 +137,9 @@ func parseListLine(line string) (int, string, error) {
 	}
 	return num, f[1], nil
 }
+
+// hasSpace reports whether s holds white space, as strings.Fields sees it.
+func hasSpace(s string) bool { return strings.IndexFunc(s, unicode.IsSpace) >= 0 }
 
 // parseCapa adds one CAPA line to caps: the name (upper-cased) and its
 // arguments.

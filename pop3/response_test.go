@@ -86,7 +86,7 @@ func TestParseStat(t *testing.T) {
 // single lines: none may panic, and what they accept must be well formed.
 func FuzzResponseLine(f *testing.F) {
 	for _, s := range []string{"+OK", "+OK 2 320", "-ERR [IN-USE] x", "+ dGVzdA==", "+OK 99999999999999999999999 1",
-		"1 abc", "1 -1", "+OK -1 0", "[", "SASL PLAIN LOGIN", "0 0"} {
+		"1 abc", "1 -1", "1  a", " 1 a", "1 a\vb", "1\u00a0a", "+OK -1 0", "[", "SASL PLAIN LOGIN", "0 0"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, line string) {
@@ -104,8 +104,18 @@ func FuzzResponseLine(f *testing.F) {
 		if n, size, err := parseStat(line); err == nil && (n < 0 || n > maxMessages || size < 0) {
 			t.Fatalf("parseStat(%q) = %d, %d", line, n, size)
 		}
-		if num, value, err := parseListLine(line); err == nil && (num < 1 || num > maxMessages || value == "") {
+		num, value, err := parseListLine(line)
+		if err == nil && (num < 1 || num > maxMessages || value == "") {
 			t.Fatalf("parseListLine(%q) = %d, %q", line, num, value)
+		}
+		// The same as splitting the line at white space.
+		if f := strings.Fields(line); len(f) == 2 {
+			n, nerr := parseMsgNum(f[0])
+			if (err == nil) != (nerr == nil) || err == nil && (num != n || value != f[1]) {
+				t.Fatalf("parseListLine(%q) = %d, %q, %v; the fields give %d, %q, %v", line, num, value, err, n, f[1], nerr)
+			}
+		} else if err == nil {
+			t.Fatalf("parseListLine(%q) = %d, %q; want an error for %d fields", line, num, value, len(f))
 		}
 		caps := map[string][]string{}
 		parseCapa(caps, line)

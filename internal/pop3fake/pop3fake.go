@@ -16,6 +16,7 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -88,6 +89,13 @@ func (s *Server) Add(msgs ...Message) {
 		s.seq++
 		s.msgs = append(s.msgs, &item{seq: s.seq, Message: m})
 	}
+}
+
+// Remove deletes the messages with this UIDL, as another client would.
+func (s *Server) Remove(uidl string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.msgs = slices.DeleteFunc(s.msgs, func(it *item) bool { return it.UIDL == uidl })
 }
 
 // item is a message with an identity of its own, so that a deletion hits
