@@ -306,13 +306,19 @@ type Run struct {
 
 const timeLayout = time.RFC3339Nano
 
+// markInterrupted marks the runs a crashed process left "running" as
+// interrupted (the caller holds the account lock).
+func markInterrupted(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, `UPDATE runs SET outcome = ? WHERE outcome = ?`, OutcomeInterrupted, OutcomeRunning)
+	return err
+}
+
 // BeginRun records a run as started and marks runs left "running" by a
 // crashed process as interrupted (the caller holds the account lock).
 func (c *Catalog) BeginRun(ctx context.Context, kind string, now time.Time) (int64, error) {
 	var id int64
 	err := c.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE runs SET outcome = ? WHERE outcome = ?`,
-			OutcomeInterrupted, OutcomeRunning); err != nil {
+		if err := markInterrupted(ctx, tx); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO runs (kind, started, outcome) VALUES (?, ?, ?)`,

@@ -102,8 +102,14 @@ func CheckFormatMarker(marker string) error {
 // IntegrityCheck runs SQLite's integrity check on the catalog: "" when
 // it is sound, else what SQLite found.
 func (s *Snapshot) IntegrityCheck(ctx context.Context) (string, error) {
+	return s.cat.integrity(ctx)
+}
+
+// integrity runs SQLite's integrity check: "" when the database is sound,
+// else what SQLite found.
+func (c *Catalog) integrity(ctx context.Context) (string, error) {
 	var res string
-	if err := s.cat.db.QueryRowContext(ctx, "PRAGMA integrity_check").Scan(&res); err != nil {
+	if err := c.db.QueryRowContext(ctx, "PRAGMA integrity_check").Scan(&res); err != nil {
 		return "", fmt.Errorf("catalog integrity check: %w", err)
 	}
 	if res == "ok" {

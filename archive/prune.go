@@ -100,8 +100,7 @@ func (a *Writer) Prune(ctx context.Context, opts PruneOptions) (PruneResult, err
 	}
 	var plan prunePlan
 	err = a.Catalog.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE runs SET outcome = ? WHERE outcome = ?`,
-			OutcomeInterrupted, OutcomeRunning); err != nil {
+		if err := markInterrupted(ctx, tx); err != nil {
 			return err
 		}
 		if plan, err = planPrune(ctx, tx, opts.Retention, now); err != nil || plan.empty() {
@@ -285,6 +284,13 @@ func keepFrom(runs []runInfo, n int) int64 {
 	return 0
 }
 
+// goneWhole is the condition on a folder row (alias a) that goes whole: gone
+// from the server in a run up to the bound parameter, with no message
+// present.
+func goneWhole(a string) string {
+	return a + `.gone_run <= ? AND NOT EXISTS (SELECT 1 FROM messages x WHERE x.folder_id = ` + a + `.id AND x.gone_run IS NULL)`
+}
+
 // wholeFolders returns the folders gone from the server in a run up to
 // cut of which no message is present: a folder that the server lists
 // again is revived, and until then each of its messages is gone too.
@@ -293,8 +299,7 @@ func wholeFolders(ctx context.Context, q queryer, cut int64) ([]FolderState, err
 		return nil, nil
 	}
 	rows, err := q.QueryContext(ctx, `SELECT `+folderCols+`, f.gone_run FROM folders f
-		WHERE f.gone_run <= ? AND NOT EXISTS (SELECT 1 FROM messages x WHERE x.folder_id = f.id AND x.gone_run IS NULL)
-		ORDER BY f.name`, cut)
+		WHERE `+goneWhole("f")+` ORDER BY f.name`, cut)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
@@ -320,8 +325,7 @@ func victims(ctx context.Context, q queryer, goneCut, deletedCut, folderCut int6
 	rows, err := q.QueryContext(ctx, `SELECT m.id, m.folder_id, f.name, f.dir, m.key, m.file, m.sha256, m.size,
 		m.internaldate FROM messages m JOIN folders f ON f.id = m.folder_id
 		WHERE (m.gone_run IS NOT NULL AND ((m.server_deleted_run IS NULL AND m.gone_run <= ?) OR m.server_deleted_run <= ?))
-		OR m.folder_id IN (SELECT w.id FROM folders w WHERE w.gone_run <= ?
-			AND NOT EXISTS (SELECT 1 FROM messages x WHERE x.folder_id = w.id AND x.gone_run IS NULL))
+		OR m.folder_id IN (SELECT w.id FROM folders w WHERE `+goneWhole("w")+`)
 		ORDER BY f.name, m.id`, goneCut, deletedCut, folderCut)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)

@@ -125,15 +125,15 @@ func (a *Writer) Verify(ctx context.Context, opts VerifyOptions) (Report, error)
 }
 
 func (c *Catalog) checkIntegrity(ctx context.Context, rep *Report) error {
-	var res string
-	if err := c.db.QueryRowContext(ctx, "PRAGMA integrity_check").Scan(&res); err != nil {
-		return fmt.Errorf("catalog integrity check: %w", err)
+	res, err := c.integrity(ctx)
+	if err != nil {
+		return err
 	}
-	if res != "ok" {
+	if res != "" {
 		rep.Problems = append(rep.Problems, Problem{Kind: ProblemCatalog, Detail: res})
 	}
 	var n int
-	err := c.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM messages m LEFT JOIN folders f ON m.folder_id = f.id
+	err = c.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM messages m LEFT JOIN folders f ON m.folder_id = f.id
 		WHERE f.id IS NULL`).Scan(&n)
 	if err != nil {
 		return fmt.Errorf("catalog: %w", err)
