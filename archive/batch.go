@@ -1,17 +1,13 @@
 package archive
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
-)
 
-// syncParallel is how many fsyncs a batch keeps in flight, so that the
-// filesystem can commit them in one journal transaction.
-const syncParallel = 16
+	"github.com/mailkeep/mailkeep/internal/durable"
+)
 
 // Batch gathers staged messages and makes them durable and visible together:
 // fsync every file (in parallel), rename each into cur/, fsync each folder's
@@ -75,41 +71,13 @@ func (b *Batch) Commit() error {
 	return nil
 }
 
-// syncAll fsyncs and closes every staged file, syncParallel at a time.
+// syncAll fsyncs and closes every staged file, durable.Parallel at a time.
 func (b *Batch) syncAll() error {
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-		sem  = make(chan struct{}, syncParallel)
-	)
-	for _, st := range b.items {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if err := syncClose(st); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
-		}()
+	files := make([]*os.File, len(b.items))
+	for i, st := range b.items {
+		files[i], st.file = st.file, nil
 	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
-
-func syncClose(st *Staged) error {
-	f := st.file
-	st.file = nil
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("sync %s: %w", st.Key, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", st.Key, err)
-	}
-	return nil
+	return durable.SyncClose(files, func(i int) string { return b.items[i].Key })
 }
 
 // Abort removes every queued temp file.

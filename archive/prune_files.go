@@ -204,7 +204,7 @@ func (a *Writer) removeLeftovers(ctx context.Context, pending []prunedEntry, rem
 
 // unlinkParallel is how many files removeFiles unlinks at once: an unlink
 // that waits for the filesystem's journal lets others join the same
-// transaction (the batch's fsyncs do the same, see syncParallel).
+// transaction (the batch's fsyncs do the same, see durable.Parallel).
 const unlinkParallel = 8
 
 // removeFiles unlinks files, unlinkParallel at a time, and returns those

@@ -9,10 +9,11 @@ import (
 	"os"
 	"path"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/mailkeep/mailkeep/internal/durable"
 )
 
 // Permissions of what an export creates: mail is private.
@@ -187,12 +188,11 @@ func (p *pending) discard(t *tree) {
 // A batch is committed at batchFiles files or batchBytes bytes, and at the
 // end of each folder.
 const (
-	batchFiles   = 64
-	batchBytes   = 64 << 20
-	syncParallel = 16 // fsyncs in flight, so that the filesystem commits them together
+	batchFiles = 64
+	batchBytes = 64 << 20
 )
 
-// batch publishes temp files together: fsync every file (syncParallel at a
+// batch publishes temp files together: fsync every file (durable.Parallel at a
 // time), rename each to its final name, remove the files they replace,
 // fsync each directory once. Before commit returns, no final name refers
 // to an incomplete file; after, every file is durable.
@@ -254,34 +254,13 @@ func (b *batch) drop(i int) {
 	b.items, b.bytes = b.items[:0], 0
 }
 
-// syncAll fsyncs and closes every file.
+// syncAll fsyncs and closes every file, durable.Parallel at a time.
 func (b *batch) syncAll() error {
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-		sem  = make(chan struct{}, syncParallel)
-	)
+	files := make([]*os.File, len(b.items))
 	for i := range b.items {
-		p := &b.items[i]
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			err := p.f.Sync()
-			if cerr := p.f.Close(); err == nil {
-				err = cerr
-			}
-			p.f = nil
-			if err != nil {
-				mu.Lock()
-				errs = append(errs, fmt.Errorf("sync %s: %w", p.final, err))
-				mu.Unlock()
-			}
-		}()
+		files[i], b.items[i].f = b.items[i].f, nil
 	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return durable.SyncClose(files, func(i int) string { return b.items[i].final })
 }
 
 // abort removes every temp file of the batch, and says how many messages
