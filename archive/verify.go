@@ -334,14 +334,14 @@ func (v *verifier) measureOnce(m Message, mf MessageFile) (size, vsize int64, er
 
 // measure reads a message through the verified stream and returns its
 // size and its size with CRLF line ends (Dovecot's S= and W=). In an
-// encrypted archive the file is first checked against the SHA-256 it was
-// stored with; with hashesOnly it is not decoded, and the sizes are the
-// row's.
+// encrypted archive with hashesOnly the file is only checked against the
+// SHA-256 it was stored with, and the sizes are the row's. Decoding reads
+// the file once: a damaged header is told from a wrong identity by
+// OpenMessage (against the stored hash), damage further on fails the
+// stream's authentication.
 func (f *Folder) measure(m Message, hashesOnly bool) (size, vsize int64, err error) {
-	if f.codec.encrypted {
-		if err := f.Check(m); err != nil || hashesOnly {
-			return m.Size, m.VSize, err
-		}
+	if f.codec.encrypted && hashesOnly {
+		return m.Size, m.VSize, f.Check(m)
 	}
 	rc, err := f.OpenMessage(m)
 	if err != nil {
