@@ -418,6 +418,11 @@ class MailkeepPOP3(Mailkeep):
     kind, user, protocol = "pop3", POP3_USER, "pop3"
 
 
+class MailkeepPOP3NoIndex(MailkeepPOP3):
+    """mailkeep-pop3 without its search index (index: false)."""
+    extra = "    index: false\n"
+
+
 class MailkeepAge(Mailkeep):
     """mailkeep backup into an encrypted archive: the config holds the age
     recipient only, as on a backup host; the check decrypts with the identity."""
@@ -778,7 +783,7 @@ PEERS = {
     "raw-imap": RawIMAP, "raw-imap-write": RawIMAPWrite, "raw-imap-fsync": RawIMAPFsync,
     "disk-zstd": DiskZstd, "mbsync": Mbsync, "offlineimap": OfflineIMAP, "mailkeep": Mailkeep,
     "mailkeep-noindex": MailkeepNoIndex,
-    "raw-pop3": RawPOP3, "mpop": Mpop, "mailkeep-pop3": MailkeepPOP3,
+    "raw-pop3": RawPOP3, "mpop": Mpop, "mailkeep-pop3": MailkeepPOP3, "mailkeep-pop3-noindex": MailkeepPOP3NoIndex,
     "mailkeep-age": MailkeepAge, "mailkeep-pop3-age": MailkeepPOP3Age,
     "raw-append": RawAppend, "mbsync-push": MbsyncPush, "mailkeep-restore": MailkeepRestore,
     "mailkeep-export": MailkeepExport, "doveadm-export": DoveadmExport, "zstd-decompress": ZstdDecompress,

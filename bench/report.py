@@ -146,6 +146,7 @@ def targets(rows, meta, memory):
         None if rss is None else rss / 1024 <= RSS_BOUND_MIB)
     cmp_row("IMAP full with the search index ≤ 1.15 × without", "imap", "full", "mailkeep", "mailkeep-noindex", 1.15)
     cmp_row("IMAP +N with the search index ≤ 1.15 × without", "imap", "add100", "mailkeep", "mailkeep-noindex", 1.15)
+    cmp_row("POP3 full with the search index ≤ 1.15 × without", "pop3", "full", "mailkeep-pop3", "mailkeep-pop3-noindex", 1.15)
     ib, ab = med("imap", "full", "mailkeep", "index_bytes"), med("imap", "full", "mailkeep", "bytes")
     row("search index ÷ archive (reported, no target)",
         "not measured" if ib is None or not ab else f"{int(ib):,} / {int(ab):,} = {ib / ab:.3f}×", None)
