@@ -5,9 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/mailkeep/mailkeep/internal/sqlitefile"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/mailkeep/mailkeep/internal/sqlitefile"
 )
 
 // schemaVersion is the catalog schema this build writes (PRAGMA user_version).
@@ -194,7 +196,8 @@ CREATE TABLE flag_history (
 // Catalog is an account's index of folders, messages and runs.
 type Catalog struct {
 	db      *sql.DB
-	version int // the schema: schemaVersion, or older for a read-only catalog
+	version int      // the schema: schemaVersion, or older for a read-only catalog
+	stmts   sync.Map // query text → *sql.Stmt, for the queries a backup makes per message
 }
 
 // OpenCatalog opens (creating if needed) the catalog at path. Commits are
@@ -250,7 +253,27 @@ func (c *Catalog) migrate(ctx context.Context) error {
 }
 
 // Close closes the database.
-func (c *Catalog) Close() error { return c.db.Close() }
+func (c *Catalog) Close() error {
+	c.stmts.Range(func(_, v any) bool { v.(*sql.Stmt).Close(); return true })
+	return c.db.Close()
+}
+
+// queryPrepared runs a query that a backup makes for each message,
+// prepared once: SQLite's parsing of it would otherwise cost more than
+// running it.
+func (c *Catalog) queryPrepared(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	v, ok := c.stmts.Load(q)
+	if !ok {
+		st, err := c.db.PrepareContext(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		if v, ok = c.stmts.LoadOrStore(q, st); ok {
+			st.Close()
+		}
+	}
+	return v.(*sql.Stmt).QueryContext(ctx, args...)
+}
 
 func (c *Catalog) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := c.db.BeginTx(ctx, nil)

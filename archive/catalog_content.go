@@ -86,7 +86,7 @@ func (c *Catalog) ContentByGmailMsgID(ctx context.Context, id uint64) ([]Content
 }
 
 func (c *Catalog) queryContent(ctx context.Context, where string, arg any) ([]Content, error) {
-	rows, err := c.db.QueryContext(ctx, `SELECT `+contentCols+` FROM messages m JOIN folders f ON f.id = m.folder_id
+	rows, err := c.queryPrepared(ctx, `SELECT `+contentCols+` FROM messages m JOIN folders f ON f.id = m.folder_id
 		WHERE `+where+` ORDER BY m.id LIMIT ?`, arg, contentLimit)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)

@@ -142,7 +142,8 @@ func collectIndex(rows *sql.Rows, err error, folderID int64) ([]Message, error) 
 // FindGoneByHash looks for a message of the folder that has gone from the
 // server (for example after a UIDVALIDITY change) with the same content.
 func (c *Catalog) FindGoneByHash(ctx context.Context, folderID int64, sum [32]byte) (Message, bool, error) {
-	ms, err := c.queryMessages(ctx, `folder_id = ? AND sha256 = ? AND gone_run IS NOT NULL LIMIT 1`, folderID, sum[:])
+	ms, err := collectMessages(c.queryPrepared(ctx, `SELECT `+msgCols+` FROM messages
+		WHERE folder_id = ? AND sha256 = ? AND gone_run IS NOT NULL LIMIT 1`, folderID, sum[:]))
 	if err != nil || len(ms) == 0 {
 		return Message{}, false, err
 	}
