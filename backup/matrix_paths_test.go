@@ -1,12 +1,7 @@
 package backup_test
 
 import (
-	"bufio"
-	"io"
-	"net"
 	"regexp"
-	"strings"
-	"sync"
 	"testing"
 )
 
@@ -46,70 +41,3 @@ var (
 	esearchRE      = regexp.MustCompile(`(?m)^\S+ UID SEARCH RETURN \(ALL\)`)
 	examineRE      = regexp.MustCompile(`(?m)^\S+ EXAMINE `)
 )
-
-// commandLog is a loopback proxy in front of an IMAP server that records
-// the lines clients send: the commands of the backup runs that dial it.
-type commandLog struct {
-	addr   string
-	target string
-	mu     sync.Mutex
-	lines  strings.Builder
-}
-
-func recordCommands(t *testing.T, target string) *commandLog {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	l := &commandLog{addr: ln.Addr().String(), target: target}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go l.relay(c)
-		}
-	}()
-	return l
-}
-
-func (l *commandLog) relay(c net.Conn) {
-	defer c.Close()
-	s, err := net.Dial("tcp", l.target)
-	if err != nil {
-		return
-	}
-	defer s.Close()
-	go func() {
-		io.Copy(c, s)
-		c.Close()
-	}()
-	r := bufio.NewReader(c)
-	for {
-		line, err := r.ReadString('\n')
-		if line != "" {
-			l.mu.Lock()
-			l.lines.WriteString(line)
-			l.mu.Unlock()
-			if _, werr := io.WriteString(s, line); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// take returns the lines recorded since the last take. A command that
-// was answered has been recorded.
-func (l *commandLog) take() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	out := l.lines.String()
-	l.lines.Reset()
-	return out
-}

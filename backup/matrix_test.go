@@ -13,6 +13,7 @@ import (
 
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/internal/corpus"
+	"github.com/mailkeep/mailkeep/internal/servertest"
 )
 
 // matrixServer is a running server of the backup matrix.
@@ -46,14 +47,14 @@ func runMatrix(t *testing.T, s matrixServer, want expectation) {
 	unseen := countUnseen(t, src)
 	folders, total := countServed(t, src)
 
-	rec := recordCommands(t, s.addr)
-	dial := dialVia(rec.addr, "alice", s.password("alice"), 0)
+	rec := servertest.RecordCommands(t, s.addr)
+	dial := dialVia(rec.Addr, "alice", s.password("alice"), 0)
 	root := t.TempDir()
 	res := runBackup(t, ctx, root, dial)
 	if res.Outcome != archive.OutcomeOK || res.Stats.NewMessages != total || res.Stats.Folders != folders {
 		t.Fatalf("first run: %s %+v, want %d messages in %d folders", res.Outcome, res.Stats, total, folders)
 	}
-	first := rec.take()
+	first := rec.Take()
 	if got := countUnseen(t, src); got != unseen {
 		t.Errorf("backup changed \\Seen on the server: %d unseen before, %d after", unseen, got)
 	}
@@ -64,7 +65,7 @@ func runMatrix(t *testing.T, s matrixServer, want expectation) {
 	if st := res.Stats; res.Outcome != archive.OutcomeOK || st.NewMessages != 0 || st.FlagUpdates != 0 || st.Gone != 0 {
 		t.Fatalf("no-change run did something: %s %+v", res.Outcome, st)
 	}
-	rerun := rec.take()
+	rerun := rec.Take()
 
 	flagAndExpunge(t, src)
 	if err := corpus.Load(ctx, src, corpus.More(opts, 3, 0)); err != nil {
@@ -76,7 +77,7 @@ func runMatrix(t *testing.T, s matrixServer, want expectation) {
 	}
 	compareExact(t, src, root)
 	checkGoneKept(t, ctx, root)
-	checkPaths(t, want.paths, folders, first, rerun, rec.take())
+	checkPaths(t, want.paths, folders, first, rerun, rec.Take())
 }
 
 // seedCorpus loads the matrix corpus into the default folders, under the

@@ -1,18 +1,15 @@
 package restore_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +17,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/mailkeep/mailkeep/archive"
+	"github.com/mailkeep/mailkeep/internal/servertest"
 	"github.com/mailkeep/mailkeep/restore"
 )
 
@@ -33,15 +31,15 @@ type restoreRun struct {
 
 // restoreVia restores root/<account> into user's account of dst through
 // the recording proxy rec.
-func restoreVia(t *testing.T, rec *commandLog, root, account string, dst mserver, user string) restoreRun {
+func restoreVia(t *testing.T, rec *servertest.CommandLog, root, account string, dst mserver, user string) restoreRun {
 	t.Helper()
-	res, err := restore.Run(t.Context(), root, account, restore.Options{Dial: dialer(rec.addr, user, dst.password(user))})
+	res, err := restore.Run(t.Context(), root, account, restore.Options{Dial: dialer(rec.Addr, user, dst.password(user))})
 	t.Logf("restore into %s: appended %d, skipped %d, failed %d, created %d folders, %v; err %v",
 		dst.name, res.Appended, res.Skipped, res.Failed, res.Created, res.Duration.Round(time.Millisecond), err)
 	if err != nil && !errors.Is(err, restore.ErrPartial) {
 		t.Fatalf("restore: %v", err)
 	}
-	return restoreRun{res, err, rec.take()}
+	return restoreRun{res, err, rec.Take()}
 }
 
 // Outcomes of a folder that is not restored under the name the plain
@@ -498,70 +496,4 @@ func checkCreatedUses(t *testing.T, c *imapclient.Client, m restore.Mapping) {
 			t.Errorf("folder %q was created as %s and is not listed so", fm.Target, fm.CreateUse)
 		}
 	}
-}
-
-// commandLog is a loopback proxy in front of an IMAP server that records
-// the lines clients send.
-type commandLog struct {
-	addr   string
-	target string
-	mu     sync.Mutex
-	lines  strings.Builder
-}
-
-func recordCommands(t *testing.T, target string) *commandLog {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	l := &commandLog{addr: ln.Addr().String(), target: target}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go l.relay(c)
-		}
-	}()
-	return l
-}
-
-func (l *commandLog) relay(c net.Conn) {
-	defer c.Close()
-	s, err := net.Dial("tcp", l.target)
-	if err != nil {
-		return
-	}
-	defer s.Close()
-	go func() {
-		io.Copy(c, s)
-		c.Close()
-	}()
-	r := bufio.NewReader(c)
-	for {
-		line, err := r.ReadString('\n')
-		if line != "" {
-			l.mu.Lock()
-			l.lines.WriteString(line)
-			l.mu.Unlock()
-			if _, werr := io.WriteString(s, line); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// take returns the lines recorded since the last take.
-func (l *commandLog) take() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	out := l.lines.String()
-	l.lines.Reset()
-	return out
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/mailkeep/mailkeep/internal/cyrustest"
 	"github.com/mailkeep/mailkeep/internal/dovecottest"
+	"github.com/mailkeep/mailkeep/internal/servertest"
 )
 
 // The restore matrix: an archive made from Dovecot is restored into every
@@ -155,7 +156,7 @@ func TestRestoreToDovecot(t *testing.T) {
 // nothing was appended and the target is unchanged.
 func runRestoreCase(t *testing.T, root, account string, dst mserver, user string, want restoreWant) {
 	t.Logf("into %s", dst.name)
-	rec := recordCommands(t, dst.addr)
+	rec := servertest.RecordCommands(t, dst.addr)
 	first := restoreVia(t, rec, root, account, dst, user)
 	c := dst.dial(t, user)
 	folders, messages := compareRestored(t, root, account, first.res, c)
