@@ -10,8 +10,8 @@ import (
 )
 
 // Batch gathers staged messages and makes them durable and visible together:
-// fsync every file (in parallel), rename each into cur/, fsync each folder's
-// cur/ once. Only after Commit returns may the catalog name the files.
+// fsync every file (in parallel), write the keyword file of a folder with
+// new keywords, rename each into cur/, fsync each folder's cur/ once. Only after Commit returns may the catalog name the files.
 type Batch struct {
 	items []*Staged
 	names []string
@@ -53,6 +53,10 @@ func (b *Batch) Commit() error {
 		b.Abort()
 		return err
 	}
+	if err := b.saveKeywords(); err != nil {
+		b.Abort()
+		return err
+	}
 	dirs := map[string]bool{}
 	for i, st := range b.items {
 		dst := filepath.Join(st.Folder.Dir, "cur", b.names[i])
@@ -65,6 +69,22 @@ func (b *Batch) Commit() error {
 	}
 	for d := range dirs {
 		if err := SyncDir(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// saveKeywords writes the keyword file of each folder of the batch that
+// has new keywords, before a file named with their letters is published.
+func (b *Batch) saveKeywords() error {
+	var last *Folder
+	for _, st := range b.items {
+		if st.Folder == last {
+			continue
+		}
+		last = st.Folder
+		if err := last.SaveKeywords(); err != nil {
 			return err
 		}
 	}

@@ -31,8 +31,9 @@ type Folder struct {
 	Rel   string // relative directory under mail/, slash-separated
 	Dir   string // absolute path of the Maildir (the .mk level)
 
-	mu    sync.Mutex
-	kw    *Keywords
+	mu      sync.Mutex
+	kw      *Keywords
+	kwDirty bool // kw has a letter the keyword file lacks (see SaveKeywords)
 	perm  perm   // of what the folder's writers create
 	codec *codec // how its archive frames message files
 	// prunedBy, for a reader's folder, says which prune took a message
@@ -123,20 +124,32 @@ func (f *Folder) loadKeywords() (*Keywords, error) {
 	return ParseKeywordsFile(data)
 }
 
-// Letters returns the Maildir flag letters for IMAP flags. When a keyword
-// needs a new letter, the folder's keyword file is rewritten (durably)
-// before Letters returns, so a file named with the letter never precedes it.
-func (f *Folder) Letters(flags []string) (string, error) {
+// Letters returns the Maildir flag letters for IMAP flags. A keyword that
+// needs a new letter is written to the folder's keyword file (durably) by
+// SaveKeywords, which Rename and Batch.Commit call before a file takes a
+// name with the letter: a file named with it never precedes it on disk,
+// and a batch that brings many new keywords rewrites the file once.
+func (f *Folder) Letters(flags []string) string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	letters, changed := f.kw.Letters(flags)
-	if !changed {
-		return letters, nil
+	f.kwDirty = f.kwDirty || changed
+	return letters
+}
+
+// SaveKeywords writes the folder's keyword file when Letters gave a new
+// keyword a letter since it was last written.
+func (f *Folder) SaveKeywords() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.kwDirty {
+		return nil
 	}
 	if err := WriteFileAtomic(filepath.Join(f.Dir, keywordsFile), f.kw.Marshal(), f.perm.file); err != nil {
-		return "", err
+		return fmt.Errorf("folder %q: keywords: %w", f.Name, err)
 	}
-	return letters, nil
+	f.kwDirty = false
+	return nil
 }
 
 // Flags maps Maildir flag letters back to IMAP flags.
@@ -195,6 +208,9 @@ func (f *Folder) Rename(from MessageFile, letters string) (MessageFile, error) {
 	to.Flags = letters
 	if to == from {
 		return to, nil
+	}
+	if err := f.SaveKeywords(); err != nil {
+		return from, err
 	}
 	if err := os.Rename(f.Path(from), f.Path(to)); err != nil {
 		return from, fmt.Errorf("rename %s: %w", from.Key, err)

@@ -2,10 +2,14 @@ package archive
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestKeywordsLetters(t *testing.T) {
@@ -195,5 +199,61 @@ func checkLettersFlags(t *testing.T, k *Keywords, flags []string) {
 	}
 	if _, err := ParseKeywordsFile(k.Marshal()); err != nil {
 		t.Fatalf("Marshal() after Letters(%q) = %q: %v", flags, k.Marshal(), err)
+	}
+}
+
+// TestKeywordsBeforeNames: a new keyword reaches the folder's keyword file
+// once, when a batch commits or a file is renamed to letters that use it,
+// and before any file in cur/ carries its letter.
+func TestKeywordsBeforeNames(t *testing.T) {
+	a, err := OpenWriter(context.Background(), t.TempDir(), "acct", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	f, err := a.Folder("INBOX", '/')
+	if err != nil {
+		t.Fatal(err)
+	}
+	kwFile := func() string {
+		data, _ := os.ReadFile(filepath.Join(f.Dir, keywordsFile))
+		return string(data)
+	}
+	sp, err := NewSpool("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b Batch
+	for i, kw := range []string{"$Label1", "$Label2", "$Label1"} {
+		st, err := sp.Write(f, strings.NewReader("Subject: x\r\n\r\nbody\r\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Add(st, IMAPKey(1, uint32(i+1)), f.Letters([]string{kw}), time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := kwFile(); got != "" {
+		t.Fatalf("keyword file written before the batch commits: %q", got)
+	}
+	if err := b.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if got := kwFile(); !strings.Contains(got, "$Label1") || !strings.Contains(got, "$Label2") {
+		t.Fatalf("keyword file after commit = %q, want both keywords", got)
+	}
+	files, _, err := f.Scan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	letters := f.Letters([]string{"$Label3"})
+	if strings.Contains(kwFile(), "$Label3") {
+		t.Fatal("keyword file written before a file uses the letter")
+	}
+	if _, err := f.Rename(files[IMAPKey(1, 1)], letters); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(kwFile(), "$Label3") {
+		t.Fatalf("rename to a new letter did not write the keyword file first: %q", kwFile())
 	}
 }

@@ -66,7 +66,7 @@ func storeRange(t testing.TB, a *Writer, f *Folder, sp *Spool, folderID, run int
 			t.Fatal(err)
 		}
 		flags := []string{`\Seen`, "$Label1"}
-		letters, _ := f.Letters(flags)
+		letters := f.Letters(flags)
 		key := IMAPKey(7, uint32(i))
 		mf, err := b.Add(st, key, letters, date)
 		if err != nil {

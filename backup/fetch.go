@@ -81,7 +81,10 @@ func (fs *folderSync) retryMissing(ctx context.Context, b *pending, asked []imap
 	return nil
 }
 
-// fetchSet runs one UID FETCH and archives what it returns.
+// fetchSet runs one UID FETCH and archives what it returns. The
+// connection's goroutine reads the bodies; the run's writers write them,
+// and the fetch's placer adds them to the batch in the order they came
+// (see stage.go).
 func (fs *folderSync) fetchSet(ctx context.Context, b *pending, set imap.UIDSet) (map[imap.UID]bool, error) {
 	opts := bodyFetch
 	if fs.gmail {
@@ -89,9 +92,26 @@ func (fs *folderSync) fetchSet(ctx context.Context, b *pending, set imap.UIDSet)
 	}
 	cmd := fs.w.c.Fetch(set, opts)
 	defer cmd.Close()
+	g := newStager(fs.w.writers, fs.w.chunks, fs.f, (*archive.Spool).Write,
+		func(j *stageJob[*fetched]) error { return b.placeFetched(ctx, j) })
+	got, err := fs.readAll(cmd, g)
+	if perr := g.stop(); perr != nil && !errors.Is(err, perr) {
+		err = errors.Join(perr, err)
+	}
+	if err != nil {
+		return got, err
+	}
+	if err := cmd.Close(); err != nil {
+		return got, fmt.Errorf("fetch: %w", err)
+	}
+	return got, nil
+}
+
+// readAll reads the messages of a FETCH response into g.
+func (fs *folderSync) readAll(cmd *imapclient.FetchCommand, g *stager[*fetched]) (map[imap.UID]bool, error) {
 	got := map[imap.UID]bool{}
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
-		m, err := fs.readMessage(msg)
+		m, err := fs.readMessage(g, msg)
 		if errors.Is(err, archive.ErrSource) {
 			// The connection broke inside a literal. Close the client (and
 			// wait for its reader) before the deferred cmd.Close drains the
@@ -101,16 +121,9 @@ func (fs *folderSync) fetchSet(ctx context.Context, b *pending, set imap.UIDSet)
 		if err != nil {
 			return got, err
 		}
-		if m == nil {
-			continue
+		if m != nil {
+			got[m.uid] = true
 		}
-		got[m.uid] = true
-		if err := b.add(ctx, m); err != nil {
-			return got, err
-		}
-	}
-	if err := cmd.Close(); err != nil {
-		return got, fmt.Errorf("fetch: %w", err)
 	}
 	return got, nil
 }
@@ -129,29 +142,34 @@ type fetched struct {
 	notDownloaded bool
 }
 
-// readMessage consumes one FETCH response, streaming its body to a temp
-// file. It returns nil for a response without a body (for example an
-// unsolicited FLAGS update).
-func (fs *folderSync) readMessage(msg *imapclient.FetchMessageData) (*fetched, error) {
+// readMessage consumes one FETCH response; its body goes to the writers
+// as it is read, and the message to the placer once every item is read.
+// It returns nil for a response without a body (for example an
+// unsolicited FLAGS update) or without a UID, whose body is discarded.
+func (fs *folderSync) readMessage(g *stager[*fetched], msg *imapclient.FetchMessageData) (*fetched, error) {
 	m := &fetched{}
+	var j *stageJob[*fetched]
+	var err error
 	for item := msg.Next(); item != nil; item = msg.Next() {
-		if err := fs.readItem(m, item); err != nil {
-			if m.staged != nil {
-				m.staged.Discard()
-			}
-			return nil, err
+		// Not one more Next after a failure: it would drain a literal
+		// the connection broke inside.
+		if j, err = fs.readItem(g, m, j, item); err != nil {
+			break
 		}
 	}
-	if m.staged == nil || m.uid == 0 {
-		if m.staged != nil {
-			m.staged.Discard()
-		}
-		return nil, nil
+	if j == nil {
+		return nil, err
+	}
+	g.queue(j) // the placer discards it when it was cut short or has no UID
+	if err != nil || m.uid == 0 {
+		return nil, err
 	}
 	return m, nil
 }
 
-func (fs *folderSync) readItem(m *fetched, item imapclient.FetchItemData) error {
+// readItem reads one item of a FETCH response into m; the first body
+// begins the message's job.
+func (fs *folderSync) readItem(g *stager[*fetched], m *fetched, j *stageJob[*fetched], item imapclient.FetchItemData) (*stageJob[*fetched], error) {
 	switch item := item.(type) {
 	case imapclient.FetchItemDataUID:
 		m.uid = item.UID
@@ -164,20 +182,16 @@ func (fs *folderSync) readItem(m *fetched, item imapclient.FetchItemData) error 
 	case imapclient.FetchItemDataGmailLabels:
 		m.labels = sortedLabels(item.Labels)
 	case imapclient.FetchItemDataBodySection:
-		if item.Literal == nil || m.staged != nil {
-			return nil
+		if item.Literal == nil || j != nil {
+			return j, nil
 		}
-		sp, err := fs.w.writer()
+		j, err := g.begin(m)
 		if err != nil {
-			return fatal(err)
+			return nil, err
 		}
-		st, err := sp.Write(fs.f, &exactLiteral{r: item.Literal, left: item.Literal.Size(), dog: fs.dog})
-		if err != nil {
-			return classifyWrite(err)
-		}
-		m.staged = st
+		return j, g.fill(j, &exactLiteral{r: item.Literal, left: item.Literal.Size(), dog: fs.dog})
 	}
-	return nil
+	return j, nil
 }
 
 // exactLiteral fails a literal that ends before its announced size: the

@@ -129,10 +129,7 @@ func (fs *folderSync) applyFlags(ctx context.Context, changed []flagChange) erro
 }
 
 func (fs *folderSync) renameFlags(m archive.Message, flags []string) (string, error) {
-	letters, err := fs.f.Letters(flags)
-	if err != nil {
-		return "", err
-	}
+	letters := fs.f.Letters(flags)
 	from, err := archive.ParseMessageFile(m.File)
 	if err != nil {
 		return "", fmt.Errorf("catalog file name %q: %w", m.File, err)

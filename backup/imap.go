@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"sync"
 
@@ -72,7 +73,8 @@ func imapRun(ctx context.Context, a *archive.Writer, opts Options, run int64, st
 	if total, ok := expected(folders); ok {
 		opts.Progress.Start(total, -1)
 	}
-	sh := &shared{down: &outage{}, throttle: &throttle{}, contents: newContents(a)}
+	sh := &shared{down: &outage{}, throttle: &throttle{}, contents: newContents(a),
+		writers: newWriters(imapWriters(), opts.Compression)}
 	sh.adopted, err = adoptFirst(ctx, a, folders, run)
 	if err != nil {
 		transport.CloseIMAP(c)
@@ -205,7 +207,17 @@ type shared struct {
 	throttle *throttle
 	contents *contents
 	adopted  map[int64]bool // folders whose orphans were adopted before the workers started
+	writers  *writers       // write every worker's messages (see stage.go)
 }
+
+// imapChunks is each IMAP connection's chunk pool (1 MiB): the writers
+// are shared, so a connection needs only enough to keep them busy.
+const imapChunks = 16
+
+// imapWriters is how many writers an IMAP run has: one per core, at least
+// two so that a connection's reading overlaps the writing, and at most
+// four, each holding an encoder.
+func imapWriters() int { return min(max(runtime.GOMAXPROCS(0), 2), 4) }
 
 // runWorkers syncs folders, in the given order, over up to n connections;
 // c is the first, already open, and takes the first folder.
@@ -219,7 +231,7 @@ func runWorkers(ctx context.Context, a *archive.Writer, opts Options, run int64,
 	var wg sync.WaitGroup
 	for i := range n {
 		w := &worker{a: a, opts: opts, run: run, st: st, down: sh.down, throttle: sh.throttle, contents: sh.contents,
-			adopted: sh.adopted}
+			adopted: sh.adopted, writers: sh.writers, chunks: newChunkPool(imapChunks)}
 		var first []serverFolder
 		if i == 0 {
 			// Taken before the others start: the open connection gets
@@ -232,6 +244,7 @@ func runWorkers(ctx context.Context, a *archive.Writer, opts Options, run int64,
 		wg.Go(func() { errs[i] = w.drain(ctx, first, queue) })
 	}
 	wg.Wait()
+	sh.writers.close()
 	return errors.Join(errs...)
 }
 
@@ -245,8 +258,9 @@ type worker struct {
 	throttle *throttle
 	contents *contents
 	adopted  map[int64]bool
+	writers  *writers   // the run's, shared by every worker
+	chunks   *chunkPool // the worker's connection's
 	c        *imapclient.Client
-	spool    *archive.Spool
 }
 
 // drain syncs the folders of first, then takes folders from the queue until
@@ -347,17 +361,6 @@ func (w *worker) connLost() bool {
 	default:
 		return false
 	}
-}
-
-// writer returns the worker's Spool, made on first use: a worker whose
-// folders are all unchanged never needs one.
-func (w *worker) writer() (*archive.Spool, error) {
-	if w.spool != nil {
-		return w.spool, nil
-	}
-	sp, err := archive.NewSpool(w.opts.Compression)
-	w.spool = sp
-	return sp, err
 }
 
 func (w *worker) connect(ctx context.Context) error {

@@ -17,16 +17,24 @@ type pending struct {
 	saved archive.RunStats // Linked, NotDownloaded and SavedBytes of the batch
 }
 
+// placeFetched adds a message a writer wrote (on the fetch's placer); one
+// that came without a UID is discarded.
+func (b *pending) placeFetched(ctx context.Context, j *stageJob[*fetched]) error {
+	m := j.meta
+	if m.uid == 0 {
+		j.st.Discard()
+		return nil
+	}
+	m.staged = j.st
+	return b.add(ctx, m)
+}
+
 func (b *pending) add(ctx context.Context, m *fetched) error {
 	fs := b.fs
 	if done, err := b.rekey(ctx, m); done || err != nil {
 		return err
 	}
-	letters, err := fs.f.Letters(m.flags)
-	if err != nil {
-		m.staged.Discard()
-		return fatal(err)
-	}
+	letters := fs.f.Letters(m.flags)
 	if m.date.IsZero() {
 		m.date = fs.w.opts.Now()
 	}

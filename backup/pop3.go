@@ -59,6 +59,9 @@ func POP3(ctx context.Context, a *archive.Writer, opts POP3Options) (Result, err
 	r.run = run
 	r.st.add(func(s *archive.RunStats) { s.Folders = 1 })
 	err = r.do(ctx)
+	if r.writers != nil {
+		r.writers.close()
+	}
 	return finish(ctx, a, run, start, r.st, err, opts.Settings)
 }
 
@@ -77,7 +80,10 @@ type pop3Run struct {
 	st     *stats
 	folder *archive.Folder
 	state  archive.FolderState
-	bg     []*archive.Spool // the stager's writers', made on first use
+	// writers and chunks stage the sessions' messages (pop3Staging),
+	// made on first use.
+	writers *writers
+	chunks  *chunkPool
 	// dialed delivers the first session's client, dialed while the run
 	// prepares; nil once taken.
 	dialed chan pop3Dialed
@@ -104,18 +110,6 @@ func (r *pop3Run) dropDialed() {
 		d.c.Close()
 	}
 	r.dialed = nil
-}
-
-// stageSpools returns the spools of the stager's background goroutines.
-func (r *pop3Run) stageSpools() ([]*archive.Spool, error) {
-	for len(r.bg) < stageWriters {
-		sp, err := archive.NewSpool(r.opts.Compression)
-		if err != nil {
-			return nil, err
-		}
-		r.bg = append(r.bg, sp)
-	}
-	return r.bg, nil
 }
 
 // do prepares the archive, then runs a session, and once more on a new
@@ -213,7 +207,7 @@ type pop3Session struct {
 	// their rows are not read. prev is that listing.
 	known int
 	prev  archive.POP3Listing
-	stage *stager
+	stage *stager[listed]
 	batch archive.Batch
 	rows  []archive.Message
 	// fresh maps the number of a listed message that this run stored (or

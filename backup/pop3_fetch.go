@@ -22,12 +22,9 @@ func (s *pop3Session) fetch(ctx context.Context, list []listed) error {
 	for i, l := range list {
 		byNum[l.num], nums[i] = l, l.num
 	}
-	bg, err := s.stageSpools()
-	if err != nil {
-		return fatal(err)
-	}
-	s.stage = newStager(bg, s.folder, func(j *stageJob) error { return s.placeStaged(ctx, j) })
-	err = s.c.RetrEach(ctx, nums, func(num int, body io.Reader, err error) error {
+	w, pool := s.pop3Staging()
+	s.stage = newStager(w, pool, s.folder, writePOP3, func(j *stageJob[listed]) error { return s.placeStaged(ctx, j) })
+	err := s.c.RetrEach(ctx, nums, func(num int, body io.Reader, err error) error {
 		return s.receive(byNum[num], body, err)
 	})
 	if perr := s.stage.stop(); perr != nil {
