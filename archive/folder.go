@@ -33,9 +33,9 @@ type Folder struct {
 
 	mu      sync.Mutex
 	kw      *Keywords
-	kwDirty bool // kw has a letter the keyword file lacks (see SaveKeywords)
-	perm  perm   // of what the folder's writers create
-	codec *codec // how its archive frames message files
+	kwDirty bool   // kw has a letter the keyword file lacks (see SaveKeywords)
+	perm    perm   // of what the folder's writers create
+	codec   *codec // how its archive frames message files
 	// prunedBy, for a reader's folder, says which prune took a message
 	// whose file is gone (see ErrPruned).
 	prunedBy func(Message) (int64, bool)
