@@ -12,9 +12,9 @@ import (
 // the messages, the session's placer places them in listing order.
 
 const (
-	// pop3Chunks is a POP3 session's chunk pool: 4 MiB, all for one
+	// pop3Chunks is a POP3 session's chunk pool: 1 MiB, as an IMAP
 	// connection.
-	pop3Chunks = 64
+	pop3Chunks = 16
 	// stageWriters is how many goroutines write messages: with a
 	// connection and a placer, that keeps two cores busy.
 	stageWriters = 2
