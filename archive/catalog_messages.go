@@ -87,6 +87,14 @@ func (c *Catalog) FolderMessages(ctx context.Context, folderID int64) ([]Message
 		WHERE folder_id = ? ORDER BY id`, folderID))
 }
 
+// FolderMessagesAfter returns up to limit of a folder's messages, gone
+// ones included, whose row id is above after, in id order, with the
+// SHA-256 of their files as stored: FolderMessages a page at a time.
+func (c *Catalog) FolderMessagesAfter(ctx context.Context, folderID, after int64, limit int) ([]Message, error) {
+	return collectSummed(c.db.QueryContext(ctx, `SELECT `+msgCols+`, `+fileSumCol(c.version)+` FROM messages
+		WHERE folder_id = ? AND id > ? ORDER BY id LIMIT ?`, folderID, after, limit))
+}
+
 // fileSumCol is the column of the SHA-256 of a message file as stored in
 // a catalog of schema v: NULL before there was one.
 func fileSumCol(v int) string {

@@ -71,8 +71,7 @@ func (a *Writer) AdoptOrphans(ctx context.Context, f *Folder, folderID, run int6
 	if err != nil {
 		return 0, err
 	}
-	known, err := a.Catalog.Keys(ctx, folderID)
-	if err != nil {
+	if err := a.Catalog.dropKnown(ctx, folderID, files); err != nil {
 		return 0, err
 	}
 	pruned, err := a.Catalog.PendingPruned(ctx, folderID)
@@ -86,10 +85,7 @@ func (a *Writer) AdoptOrphans(ctx context.Context, f *Folder, folderID, run int6
 	var adopted []Message
 	dropped := 0
 	for key, mf := range files {
-		switch {
-		case known[key]:
-			continue
-		case pruned[key]:
+		if pruned[key] {
 			if err := f.Remove(mf); err != nil {
 				return 0, err
 			}

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -176,24 +177,47 @@ func (f *Folder) CleanTmp() (int, error) {
 }
 
 // Scan lists the published message files of the folder by key.
-// Names that are not mailkeep message files are returned in others.
+// Names that are not mailkeep message files are returned in others,
+// sorted.
 func (f *Folder) Scan() (files map[string]MessageFile, others []string, err error) {
 	files = map[string]MessageFile{}
 	for _, sub := range []string{"cur", "new"} {
-		entries, err := os.ReadDir(filepath.Join(f.Dir, sub))
+		err := eachName(filepath.Join(f.Dir, sub), func(name string) {
+			mf, perr := ParseMessageFile(name)
+			if perr != nil || sub == "new" {
+				others = append(others, sub+"/"+name)
+				return
+			}
+			files[mf.Key] = mf
+		})
 		if err != nil {
 			return nil, nil, err
 		}
-		for _, e := range entries {
-			mf, perr := ParseMessageFile(e.Name())
-			if perr != nil || sub == "new" {
-				others = append(others, sub+"/"+e.Name())
-				continue
-			}
-			files[mf.Key] = mf
+	}
+	slices.Sort(others)
+	return files, others, nil
+}
+
+// eachName calls fn with the name of each entry of dir, read a chunk at a
+// time: os.ReadDir would hold every entry of a big folder at once.
+func eachName(dir string, fn func(string)) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	for {
+		names, err := d.Readdirnames(1024)
+		for _, n := range names {
+			fn(n)
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
 		}
 	}
-	return files, others, nil
 }
 
 // Path is the absolute path of a published message file.

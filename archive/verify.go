@@ -223,18 +223,18 @@ func (v *verifier) folder(ctx context.Context) error {
 	for _, o := range others {
 		v.report(Problem{Kind: ProblemStrayFile, Detail: o})
 	}
-	rows, err := v.a.Catalog.FolderMessages(ctx, v.state.ID)
-	if err != nil {
+	if err := v.rows(ctx, files); err != nil {
 		return err
 	}
-	if err := v.rows(ctx, rows, files); err != nil {
-		return err
-	}
-	if err := v.orphans(ctx, rows, files); err != nil {
+	if err := v.orphans(ctx, files); err != nil {
 		return err
 	}
 	return v.refetches(ctx)
 }
+
+// verifyPage is how many catalog rows verify holds at a time: a folder's
+// rows are read a page at a time, so that memory does not grow with them.
+const verifyPage = 1000
 
 // refetches reports the messages a repair set aside that no backup has
 // fetched again yet (those set aside by this pass are reported already).
@@ -265,20 +265,32 @@ func (v *verifier) temps() error {
 	return nil
 }
 
-func (v *verifier) rows(ctx context.Context, rows []Message, files map[string]MessageFile) error {
-	for _, m := range rows {
-		mf, ok := files[m.Key]
-		if !ok {
-			if err := v.missing(ctx, m, m.File); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := v.check(ctx, m, mf); err != nil {
+// rows checks the folder's catalog rows, a page at a time, against the
+// files the scan found. Each file that has a row is taken out of files:
+// what is left are the files without rows (orphans).
+func (v *verifier) rows(ctx context.Context, files map[string]MessageFile) error {
+	var after int64
+	for {
+		page, err := v.a.Catalog.FolderMessagesAfter(ctx, v.state.ID, after, verifyPage)
+		if err != nil || len(page) == 0 {
 			return err
 		}
+		for _, m := range page {
+			if err := v.row(ctx, m, files); err != nil {
+				return err
+			}
+		}
+		after = page[len(page)-1].ID
 	}
-	return nil
+}
+
+func (v *verifier) row(ctx context.Context, m Message, files map[string]MessageFile) error {
+	mf, ok := files[m.Key]
+	if !ok {
+		return v.missing(ctx, m, m.File)
+	}
+	delete(files, m.Key)
+	return v.check(ctx, m, mf)
 }
 
 // check reads one file through the verified stream and compares it with
@@ -433,21 +445,18 @@ func (a *Writer) quarantine(f *Folder, mf MessageFile) error {
 	return errors.Join(SyncDir(dir), f.SyncCur())
 }
 
-// orphans reports files without rows. Each is checked against its staged
-// row or decoded (see AdoptOrphans): a complete one can be adopted, a
-// damaged one is reported as corrupt. In an encrypted archive without the
-// identity, a file without a staged row can only be reported.
-func (v *verifier) orphans(ctx context.Context, rows []Message, files map[string]MessageFile) error {
-	known := make(map[string]bool, len(rows))
-	for _, m := range rows {
-		known[m.Key] = true
-	}
+// orphans reports files without rows: those rows left in files. Each is
+// checked against its staged row or decoded (see AdoptOrphans): a complete
+// one can be adopted, a damaged one is reported as corrupt. In an encrypted
+// archive without the identity, a file without a staged row can only be
+// reported.
+func (v *verifier) orphans(ctx context.Context, files map[string]MessageFile) error {
 	staged, err := v.a.Catalog.staged(ctx, v.state.ID)
 	if err != nil {
 		return err
 	}
 	for key, mf := range files {
-		if known[key] || v.pruned[key] {
+		if v.pruned[key] {
 			continue
 		}
 		m, err := v.f.adoptRow(mf, v.state.ID, staged)

@@ -27,6 +27,11 @@ machine hits all tools alike and the ratios between them stay fair:
            peak RSS = the server's during it (mailkeep serve's process; for
            Dovecot its imap session process, and the CPU of every process
            its master reaped meanwhile)
+  verify   mailkeep verify of the IMAP account's archive (that of the mailkeep
+           peer of this run when it has one, else one made untimed)
+  dryrun   mailkeep restore --dry-run of the same archive into the empty
+           account (mailkeep-dryrun) and into the account it came from, which
+           holds every message already (mailkeep-dryrun-self)
 
 Each run is: bash -c CMD under GNU time, in its own session. wall = monotonic
 clock around fork..reap; cpu = user+sys of the whole process tree (wait4);
@@ -37,6 +42,10 @@ After every run the result is checked before the run is counted: exit code 0,
 the message count equals the server's, and for mailkeep every message is
 byte-identical to what the server serves (bench/mkcheck). A run that fails
 its check is recorded as broken and never enters the medians.
+--content-check names the scenarios whose mailkeep runs are compared byte for
+byte; in the others only the count is checked (the huge profile compares the
+full backup alone: a fresh reference copy of a million messages after each
+delivery would cost more than the runs).
 One JSON object per run goes to --results; report.py makes the tables.
 """
 import argparse
@@ -134,6 +143,8 @@ class Bench:
         self.addr = f"127.0.0.1:{a.imap_port}"
         self.pop3_addr = f"127.0.0.1:{a.pop3_port}"
         self.refs = {}  # (kind, user) -> (generation, dir)
+        self.scenario = ""  # the scenario being run, for the checks
+        self.peers = {}  # name -> Peer, all of this run
         self.log_dir = os.path.join(os.path.dirname(a.results), "logs")
         os.makedirs(self.trash, exist_ok=True)
         os.makedirs(self.log_dir, exist_ok=True)
@@ -158,6 +169,14 @@ class Bench:
             sh(f"env {mailkeep_env()} '{self.mailkeep}' backup --config '{config}' --no-progress {IMAP_USER}")
             self._export_archive = ExportArchive(config, os.path.join(d, "archive", IMAP_USER, "mail"))
         return self._export_archive
+
+    def read_archive(self):
+        """The archive of alice that verify and restore --dry-run read: the mailkeep
+        peer's, when its last run of this benchmark was good, else one made untimed."""
+        p = self.peers.get("mailkeep")
+        if p is not None and getattr(p, "last_ok", False):
+            return p.target
+        return os.path.join(os.path.dirname(self.export_archive().config), "archive")
 
     def reference(self, kind, user):
         """A fresh copy of what the server serves for user (IMAP tree or POP3 files)."""
@@ -371,13 +390,17 @@ class Mailkeep(Peer):
 
     def check(self):
         why = super().check()
-        if why:
+        self.last_ok = not why
+        if why or self.b.scenario not in self.b.a.content_check.split():
             return why
         ref = self.b.reference(self.protocol, self.user)
         r = subprocess.run([f"{self.b.tools}/mkcheck", self.protocol, "-archive",
                             os.path.join(self.target, self.user), "-ref", ref, "-zstd", "5"] + self.check_args(),
                            capture_output=True, text=True)
-        return "" if r.returncode == 0 else "content: " + (r.stderr.strip().splitlines() or ["?"])[-1]
+        if r.returncode != 0:
+            self.last_ok = False
+            return "content: " + (r.stderr.strip().splitlines() or ["?"])[-1]
+        return ""
 
     def check_args(self):
         return []
@@ -443,6 +466,78 @@ class MailkeepAge(Mailkeep):
 
 class MailkeepPOP3Age(MailkeepAge):
     kind, user, protocol = "pop3", POP3_USER, "pop3"
+
+
+# archive readers: verify and restore --dry-run of alice's archive
+
+class ArchiveReader(Peer):
+    """A mailkeep command that reads alice's whole archive and writes nothing;
+    checked by its --json report against the archive's message count."""
+    kind, user = "archive", IMAP_USER
+    probe = True
+
+    def prepare(self):
+        self.source = self.b.read_archive()
+        mailkeep_config(self.b, os.path.join(self.dir, "mailkeep.yaml"), self.source,
+                        [(IMAP_USER, "imap"), (RESTORE_USER, "imap")])
+
+    def fresh(self):
+        pass
+
+    def expected(self):
+        return int(sh(f"find '{self.source}/{IMAP_USER}' -path '*/.mk/cur/*' -type f | wc -l").strip())
+
+    def size(self):
+        return None
+
+    def cmd(self):
+        return (f"env {mailkeep_env()} '{self.b.mailkeep}' {self.args()} --config '{self.dir}/mailkeep.yaml' "
+                f"--json > '{self.dir}/report.json'")
+
+    def check(self):
+        try:
+            with open(os.path.join(self.dir, "report.json")) as fh:
+                rep = json.loads(fh.read().splitlines()[0])
+        except (OSError, ValueError, IndexError) as e:
+            return f"no report: {e}"
+        return self.judge(rep, self.expected())
+
+
+class MailkeepVerify(ArchiveReader):
+    scenarios = ("verify",)
+
+    def args(self):
+        return f"verify {IMAP_USER}"
+
+    def judge(self, rep, want):
+        if rep.get("outcome") != "clean":
+            return f"verify: {rep.get('outcome')}, {rep.get('problems')}"[:300]
+        return "" if rep.get("messages") == want else f"verify saw {rep.get('messages')} messages, archive {want}"
+
+
+class MailkeepDryRun(ArchiveReader):
+    """restore --dry-run into carol, who is empty: every message is to append."""
+    scenarios = ("dryrun",)
+    to = RESTORE_USER
+
+    def prepare(self):
+        super().prepare()
+        self.b.srv.wipe(RESTORE_USER)
+
+    def args(self):
+        return f"restore --dry-run --account {IMAP_USER} --to-account {self.to}"
+
+    def judge(self, rep, want):
+        if rep.get("outcome") != "ok":
+            return f"restore --dry-run: {rep.get('outcome')} {rep.get('error', '')}"
+        got = rep.get("appended", 0) + rep.get("already_present", 0)
+        return "" if got == want else f"{got} messages to append or present, archive {want}"
+
+
+class MailkeepDryRunSelf(MailkeepDryRun):
+    """restore --dry-run into alice herself: each folder's messages are matched
+    with what the server holds (Message-ID and size of every target message)."""
+    to = IMAP_USER
 
 
 # restore peers: fill the empty account carol from a copy of alice
@@ -788,7 +883,9 @@ PEERS = {
     "raw-append": RawAppend, "mbsync-push": MbsyncPush, "mailkeep-restore": MailkeepRestore,
     "mailkeep-export": MailkeepExport, "doveadm-export": DoveadmExport, "zstd-decompress": ZstdDecompress,
     "mailkeep-serve": ServeMailkeep, "dovecot-serve": ServeDovecot,
+    "mailkeep-verify": MailkeepVerify, "mailkeep-dryrun": MailkeepDryRun, "mailkeep-dryrun-self": MailkeepDryRunSelf,
 }
+READ_SCENARIOS = ("verify", "dryrun")
 
 
 # ------------------------------------------------------------------ timing
@@ -829,6 +926,7 @@ def timed(cmd, logf, timeout):
 
 
 def run_one(bench, peer, scenario, rnd, warm, out):
+    bench.scenario = scenario
     logpath = os.path.join(bench.log_dir, f"{peer.name}-{scenario}.log")
     with open(logpath, "ab") as logf:
         logf.write(f"\n### {peer.name} {scenario} round {rnd}{' (warm-up)' if warm else ''}\n".encode())
@@ -859,8 +957,11 @@ def run_one(bench, peer, scenario, rnd, warm, out):
 def rounds(bench, peers, scenario, out, before_round=None):
     a = bench.a
     counted = {p.name: 0 for p in peers}
-    for rnd in range(a.warmup + a.runs):
-        warm = rnd < a.warmup
+    warmup, runs = a.warmup, a.runs
+    if a.full_runs and scenario in ("full",) + READ_SCENARIOS:
+        warmup, runs = 0, a.full_runs
+    for rnd in range(warmup + runs):
+        warm = rnd < warmup
         if before_round:
             before_round()
         k = rnd % max(len(peers), 1)
@@ -878,6 +979,8 @@ def rounds(bench, peers, scenario, out, before_round=None):
 
 def probe(peer):
     """Untimed: can this build of mailkeep do the job at all?"""
+    if not peer.b.a.probe:
+        return ""
     peer.fresh()
     r = subprocess.run(["bash", "-c", peer.cmd()], capture_output=True, text=True, timeout=600)
     if r.returncode != 0:
@@ -903,6 +1006,12 @@ def main():
     ap.add_argument("--slow-runs", type=int, default=3, help="counted runs of slow tools (offlineimap)")
     ap.add_argument("--add", type=int, default=100, help="messages delivered per add round")
     ap.add_argument("--timeout", type=float, default=900, help="seconds per run")
+    ap.add_argument("--full-runs", type=int, default=0,
+                    help="counted rounds, without warm-up, of full, verify and dryrun (default: as the others)")
+    ap.add_argument("--content-check", default="full noop add100",
+                    help="scenarios whose mailkeep runs are checked byte for byte (others: the count)")
+    ap.add_argument("--no-probe", dest="probe", action="store_false",
+                    help="no untimed first run of each mailkeep peer (a full backup: long on a big corpus)")
     a = ap.parse_args()
     if not os.access(GNU_TIME, os.X_OK):
         sys.exit(f"{GNU_TIME} (GNU time) is needed for peak RSS")
@@ -914,9 +1023,10 @@ def main():
     if unknown:
         sys.exit(f"unknown peers: {unknown} (known: {' '.join(PEERS)})")
     peers = [PEERS[n](bench, n) for n in a.peers.split()]
+    bench.peers = {p.name: p for p in peers}
     scen = a.scenarios.split()
     with open(a.results, "a") as out:
-        backup = usable([p for p in peers if p.kind not in ("restore", "export", "serve")], out)
+        backup = usable([p for p in peers if p.kind not in ("restore", "export", "serve", "archive")], out)
         for sc in ("full", "noop", "add100"):
             group = [p for p in backup if sc in p.scenarios and not p.unavailable]
             if sc not in scen or not group:
@@ -928,6 +1038,12 @@ def main():
                     sh(p.cmd(), check=False)
             before = (lambda: srv.add(a.add)) if sc == "add100" else None
             rounds(bench, group, sc, out, before)
+        for sc in READ_SCENARIOS:
+            group = [p for p in peers if p.kind == "archive" and sc in p.scenarios]
+            if sc in scen and group:
+                group = usable(group, out)
+                log(f"== {sc}: {' '.join(p.name for p in group)}")
+                rounds(bench, group, sc, out)
         srv.reset()
         if "restore" in scen:
             group = usable([p for p in peers if p.kind == "restore"], out)
@@ -956,7 +1072,7 @@ def usable(peers, out):
     for p in peers:
         p.unavailable = p.available()
         try:
-            if not p.unavailable and p.kind in ("restore", "export", "serve"):
+            if not p.unavailable and p.kind in ("restore", "export", "serve", "archive"):
                 p.prepare()
         except RuntimeError as e:
             p.unavailable = f"preparing its source failed: {str(e).splitlines()[0]}"

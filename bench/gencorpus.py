@@ -5,6 +5,7 @@
     gencorpus.py --dir DIR --add 100                # 100 new deliveries (alice + bob)
     gencorpus.py --dir DIR --flat many:100000       # 100,000 small messages in one INBOX
     gencorpus.py --dir DIR --count                  # print server-side counts
+    gencorpus.py --dir DIR --profile huge --messages 100000   # huge, scaled down
 
 DIR is a bench/dovecot.sh instance directory; the mail lives in DIR/mail/USER/Maildir.
 
@@ -21,6 +22,11 @@ Layout is dovecot's Maildir++ with '/' as the IMAP hierarchy separator:
 
 Size mix per message: mostly 2-20 KB text / HTML, ~10% with base64 attachments
 of 100 KB-3 MB (Pareto, most near the low end), plus --big messages of 10-25 MB.
+
+Profile huge is the scale case: 1,000,000 small text messages (0.5-3 KB, like
+--flat) for alice in four folders (INBOX 50%, Archive 30%, Sent 10%, Lists 10%)
+and a tenth of that for bob, written by one process in a few minutes
+(--messages scales it; bob gets a tenth of --messages unless --pop3-messages).
 """
 import argparse
 import base64
@@ -39,7 +45,16 @@ PROFILES = {
     "tiny":   dict(messages=200,   big=0, pop3_messages=100,  pop3_big=0),
     "small":  dict(messages=2000,  big=2, pop3_messages=1000, pop3_big=1),
     "medium": dict(messages=20000, big=6, pop3_messages=5000, pop3_big=2),
+    "huge":   dict(messages=1000000, big=0, pop3_messages=100000, pop3_big=0),
 }
+
+# the huge profile's folders: (IMAP name, share in percent, (year_from, year_to))
+HUGE_FOLDERS = [
+    ("INBOX", 50, (2020, 2024)),
+    ("Archive", 30, (2008, 2019)),
+    ("Sent", 10, (2008, 2024)),
+    ("Lists", 10, (2015, 2024)),
+]
 
 # (IMAP name, weight, (year_from, year_to) for INTERNALDATE)
 FOLDERS = [
@@ -288,19 +303,10 @@ def gen_user(args, pools, user, n, nbig, folders, stats):
         if not args.force:
             sys.exit(f"{maildir} exists; use --force (or dovecot.sh reset) to regenerate")
         subprocess.run(["rm", "-rf", os.path.join(args.dir, "mail", user)], check=True)
-    ensure_maildir(maildir)
     kw_letters = [chr(ord("a") + i) for i in range(len(KEYWORDS))]
     names = [f[0] for f in folders]
     weights = [f[1] for f in folders]
-    for name in names:
-        d = folder_dir(maildir, name)
-        ensure_maildir(d)
-        if name != "INBOX":
-            open(os.path.join(d, "maildirfolder"), "w").close()
-        with open(os.path.join(d, "dovecot-keywords"), "w") as fh:
-            fh.writelines(f"{i} {k}\n" for i, k in enumerate(KEYWORDS))
-    with open(os.path.join(maildir, "subscriptions"), "w") as fh:
-        fh.writelines(f"{n}\n" for n in names if n != "INBOX")
+    make_folders(maildir, names)
     top = random.Random(f"{args.seed}-{user}-layout")
     big_idx = set(top.sample(range(n), min(nbig, n)))
     years = {f[0]: f[2] for f in folders}
@@ -341,6 +347,62 @@ def gen_flat(args, user, n, stats):
         data = ("\n".join(lines) + "\n").encode()
         total += write_msg(maildir, "cur", base + i * 60, i, data, "S")
     stats[user] = dict(messages=n, bytes=total, folders={"INBOX": n})
+
+
+def make_folders(maildir, names):
+    """The Maildir++ folders of names under maildir, subscribed, with the keyword list."""
+    ensure_maildir(maildir)
+    for name in names:
+        d = folder_dir(maildir, name)
+        ensure_maildir(d)
+        if name != "INBOX":
+            open(os.path.join(d, "maildirfolder"), "w").close()
+        with open(os.path.join(d, "dovecot-keywords"), "w") as fh:
+            fh.writelines(f"{i} {k}\n" for i, k in enumerate(KEYWORDS))
+    with open(os.path.join(maildir, "subscriptions"), "w") as fh:
+        fh.writelines(f"{n}\n" for n in names if n != "INBOX")
+
+
+def gen_huge(args, pools, user, n, folders, stats, flags=True):
+    """n small text messages (about 0.5-3 KB) spread over folders by share, each
+    folder's INTERNALDATEs rising through its years: the scale case. One Random
+    and slices of the text pool keep it at tens of microseconds a message."""
+    maildir = os.path.join(args.dir, "mail", user, "Maildir")
+    if os.path.exists(maildir):
+        if not args.force:
+            sys.exit(f"{maildir} exists; use --force (or dovecot.sh reset) to regenerate")
+        subprocess.run(["rm", "-rf", os.path.join(args.dir, "mail", user)], check=True)
+    make_folders(maildir, [f[0] for f in folders])
+    total_share = sum(f[1] for f in folders)
+    counts = [n * f[1] // total_share for f in folders]
+    counts[0] += n - sum(counts)
+    r = random.Random(f"{args.seed}-{user}-huge")
+    total, per, i = 0, {}, 0
+    for (name, _, years), k in zip(folders, counts):
+        d = folder_dir(maildir, name)
+        a = int(dt.datetime(years[0], 1, 1, tzinfo=dt.timezone.utc).timestamp())
+        step = max((int(dt.datetime(years[1] + 1, 1, 1, tzinfo=dt.timezone.utc).timestamp()) - a) // max(k, 1), 1)
+        for j in range(k):
+            ts = a + j * step + r.randrange(step)
+            frm = '"Alice Example" <alice@example.com>' if name == "Sent" else \
+                f"Sender {i % 997} <sender{i % 997}@{DOMAINS[i % len(DOMAINS)]}>"
+            head = (f"From: {frm}\nTo: {user}@example.com\nSubject: {SUBJ[i % len(SUBJ)].format(n=i)}\n"
+                    f"Date: {time.strftime('%a, %d %b %Y %H:%M:%S +0000', time.gmtime(ts))}\n"
+                    f"Message-ID: <{i:08d}.huge@example.org>\n")
+            if name == "Lists":
+                head += "List-Id: <dev.lists.example.org>\nPrecedence: list\n"
+            head += "MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n"
+            data = head.encode() + pools.slice(pools.text, r, r.randint(200, 2700))
+            fl = ""
+            if flags:
+                x = r.random()
+                fl = ("S" if x < 0.8 or name == "Sent" else "") + ("F" if x < 0.05 else "") + \
+                    ("R" if 0.7 < x < 0.85 else "")
+                fl = "".join(sorted(fl))
+            total += write_msg(d, "cur", ts, i, data, fl)
+            i += 1
+        per[name] = k
+    stats[user] = dict(messages=n, bytes=total, folders=per)
 
 
 def chown_tree(path, owner="mail"):
@@ -418,6 +480,8 @@ def main():
                     folder = "INBOX"
                 else:
                     folder = r.choices(["INBOX", "Sent", "Archive/2024"], [70, 20, 10])[0]
+                    if not os.path.isdir(folder_dir(maildir, folder)):
+                        folder = "Archive"  # the huge profile has no Archive/2024
                 ts = base_ts + j * 60
                 data = make_message(pools, r, idx, dt.datetime.fromtimestamp(ts, dt.timezone.utc), folder, attach=False)
                 d = folder_dir(maildir, folder)
@@ -441,10 +505,18 @@ def main():
     if args.pop3_messages is not None:
         prof["pop3_messages"] = args.pop3_messages
     stats = {}
-    gen_user(args, pools, args.user, prof["messages"], prof["big"], FOLDERS, stats)
-    if args.pop3_user:
-        gen_user(args, pools, args.pop3_user, prof["pop3_messages"], prof["pop3_big"],
-                 [("INBOX", 1, (2023, 2024))], stats)
+    if args.profile == "huge":
+        if args.messages is not None and args.pop3_messages is None:
+            prof["pop3_messages"] = args.messages // 10
+        gen_huge(args, pools, args.user, prof["messages"], HUGE_FOLDERS, stats)
+        if args.pop3_user:
+            gen_huge(args, pools, args.pop3_user, prof["pop3_messages"], [("INBOX", 1, (2023, 2024))],
+                     stats, flags=False)
+    else:
+        gen_user(args, pools, args.user, prof["messages"], prof["big"], FOLDERS, stats)
+        if args.pop3_user:
+            gen_user(args, pools, args.pop3_user, prof["pop3_messages"], prof["pop3_big"],
+                     [("INBOX", 1, (2023, 2024))], stats)
     t1 = time.time()
     for u in users:
         chown_tree(os.path.join(args.dir, "mail", u))

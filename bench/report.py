@@ -22,10 +22,11 @@ import statistics
 REF = {"imap": "mbsync", "pop3": "mpop", "restore": "mbsync-push", "export": "doveadm-export",
        "serve": "dovecot-serve"}
 RAW = {"imap": "raw-imap", "pop3": "raw-pop3", "restore": "raw-append", "export": "zstd-decompress"}
-SCEN_ORDER = ["full", "noop", "add100", "restore", "export", "serve"]
+SCEN_ORDER = ["full", "noop", "add100", "restore", "export", "serve", "verify", "dryrun"]
 SCEN_NAME = {"full": "full", "noop": "no change", "add100": "+N new", "restore": "restore", "export": "mbox",
-             "serve": "fetch all"}
-KIND_NAME = {"imap": "IMAP", "pop3": "POP3", "restore": "restore", "export": "export", "serve": "serve"}
+             "serve": "fetch all", "verify": "verify", "dryrun": "restore --dry-run"}
+KIND_NAME = {"imap": "IMAP", "pop3": "POP3", "restore": "restore", "export": "export", "serve": "serve",
+             "archive": "archive"}
 RSS_BOUND_MIB = 64
 
 
@@ -82,10 +83,10 @@ def main_table(rows, meta):
     out = ["| kind | scenario | tool | runs ok | wall s, median [min–max] | CPU s (user+sys) | peak RSS MiB "
            "| server CPU s | result bytes (× server Maildir) | wall × ref | wall × raw | check |",
            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    kinds = ["imap", "pop3", "restore", "export", "serve"]
+    kinds = ["imap", "pop3", "restore", "export", "serve", "archive"]
     for kind in kinds:
         for scen in SCEN_ORDER:
-            ref = rows.get((kind, scen, REF[kind]))
+            ref = rows.get((kind, scen, REF.get(kind)))
             raw = rows.get((kind, scen, RAW.get(kind)))
             peers = sorted((r for (k, s, _), r in rows.items() if k == kind and s == scen),
                            key=lambda r: (r.anchor, not r.peer.startswith("mailkeep"), r.peer))
@@ -133,6 +134,9 @@ def targets(rows, meta, memory):
         verdict = "—" if ok is None else ("yes" if ok else "**no**")
         out.append(f"| {name} | {value} | {verdict} |")
 
+    if meta.get("profile") == "huge":
+        return scale_targets(rows, meta, row, out)
+
     def cmp_row(name, kind, scen, peer, ref, limit):
         a, b = med(kind, scen, peer), med(kind, scen, ref)
         if a is None or b is None:
@@ -172,6 +176,40 @@ def targets(rows, meta, memory):
         kib = int(m["peak_rss_kib"])
         row(f"memory: {m['case']} ({int(m['messages']):,} msgs, {int(m['bytes']) / 1e6:.0f} MB) within {int(m['bound_kib']) // 1024} MiB",
             f"{kib / 1024:.1f} MiB peak RSS, {m['wall']}", kib <= int(m["bound_kib"]))
+    return out
+
+
+def scale_targets(rows, meta, row, out):
+    """Issue 20's targets at scale: a bound on memory for everything that reads the
+    whole account, and incremental runs whose time does not grow with it."""
+    def limit(name, kind, scen, peer, key, bound, unit):
+        r = rows.get((kind, scen, peer))
+        v = r.med(key) if r and r.good else None
+        if v is None:
+            row(name, "not measured", None)
+            return
+        v = v / 1024 if key == "rss_kib" else v
+        hi = r.span(key)[1]
+        hi = hi / 1024 if key == "rss_kib" else hi
+        row(name, f"{v:.3f} {unit} (max {hi:.3f})" if unit == "s" else f"{v:.1f} {unit} (max {hi:.1f})", v <= bound)
+
+    who = f"{meta.get('alice_messages', 0):,} messages"
+    for kind, scen, peer in [("imap", "full", "mailkeep"), ("imap", "full", "mailkeep-noindex"),
+                             ("imap", "noop", "mailkeep"), ("imap", "add100", "mailkeep"),
+                             ("archive", "verify", "mailkeep-verify"), ("archive", "dryrun", "mailkeep-dryrun"),
+                             ("archive", "dryrun", "mailkeep-dryrun-self")]:
+        if (kind, scen, peer) in rows:
+            limit(f"{peer} {SCEN_NAME[scen]}, {who}: peak RSS ≤ {RSS_BOUND_MIB} MiB", kind, scen, peer,
+                  "rss_kib", RSS_BOUND_MIB, "MiB")
+    for peer in ("mailkeep", "mailkeep-noindex"):
+        if (("imap", "noop", peer) in rows) or peer == "mailkeep":
+            limit(f"{peer} no change, {who}: ≤ 0.5 s", "imap", "noop", peer, "wall", 0.5, "s")
+        if (("imap", "add100", peer) in rows) or peer == "mailkeep":
+            limit(f"{peer} +N new, {who}: ≤ 1 s", "imap", "add100", peer, "wall", 1.0, "s")
+    full = rows.get(("imap", "full", "mailkeep")) or rows.get(("imap", "full", "mailkeep-noindex"))
+    row(f"full backup of {who} completes", "not measured" if full is None else
+        f"{full.peer}: {len(full.good)} of {len(full.good) + len(full.broken)} runs good", None if full is None
+        else bool(full.good) and not full.broken)
     return out
 
 

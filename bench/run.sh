@@ -6,9 +6,16 @@
 #
 #   bench/run.sh                        # everything, small profile (~10 min on 2 cores)
 #   RUNS=3 PEERS="raw-imap mbsync mailkeep" SCENARIOS="full noop" MEMORY=0 bench/run.sh
+#   PROFILE=huge bench/run.sh           # opt-in scale case: 1,000,000 messages, see README
+#   PROFILE=huge HUGE_MESSAGES=100000 bench/run.sh   # the same, scaled down
 #
 # Runs as root (Dovecot drops privileges itself). Knobs, all optional:
-#   PROFILE (small) tiny | small | medium       BENCH_ROOT (/tmp/mailkeep-bench)
+#   PROFILE (small) tiny | small | medium | huge    BENCH_ROOT (/tmp/mailkeep-bench)
+#   huge only: HUGE_MESSAGES (1000000: alice; bob gets a tenth), FULL_RUNS (1: counted
+#     rounds of full, verify and dryrun, no warm-up), CONTENT_CHECK (full: the scenarios
+#     checked byte for byte, the others by count), PROBE (0); its defaults differ:
+#     PEERS (mailkeep mailkeep-verify mailkeep-dryrun mailkeep-dryrun-self),
+#     SCENARIOS (full noop add100 verify dryrun), RUNS (3), TIMEOUT (7200), MEMORY=0, SEARCH=0
 #   RUNS (5) WARMUP (1) SLOW_RUNS (3: offlineimap) ADD_N (100) TIMEOUT (900 s per run)
 #   PEERS, SCENARIOS (full noop add100 restore export serve): see bench.py --help
 #   MAILKEEP (bin/mailkeep, built if missing)   MEMORY (1) MEMORY_MESSAGES (100000)
@@ -24,6 +31,18 @@ ROOT=$(cd "$HERE/.." && pwd)
 PROFILE=${PROFILE:-small}
 BENCH_ROOT=${BENCH_ROOT:-/tmp/mailkeep-bench}
 B=$BENCH_ROOT/$PROFILE
+GENARGS=""
+if [ "$PROFILE" = huge ]; then
+  # the scale case (issue 20): one corpus directory per size, the account-wide
+  # scenarios once, every message compared after the full backup only
+  HUGE_MESSAGES=${HUGE_MESSAGES:-1000000}
+  B=$BENCH_ROOT/huge-$HUGE_MESSAGES
+  GENARGS="--messages $HUGE_MESSAGES"
+  PEERS=${PEERS-mailkeep mailkeep-verify mailkeep-dryrun mailkeep-dryrun-self}
+  SCENARIOS=${SCENARIOS-full noop add100 verify dryrun}
+  RUNS=${RUNS:-3} FULL_RUNS=${FULL_RUNS:-1} CONTENT_CHECK=${CONTENT_CHECK-full} PROBE=${PROBE:-0}
+  TIMEOUT=${TIMEOUT:-7200} MEMORY=${MEMORY:-0} SEARCH=${SEARCH:-0}
+fi
 DV=$B/dovecot
 W=$B/work
 RES=$B/results
@@ -79,10 +98,11 @@ export IMAP_PORT POP3_PORT
 echo "$IMAP_PORT $POP3_PORT" > "$B/ports"
 
 if [ "${REGEN:-0}" = 1 ] || [ ! -s "$DV/corpus.json" ] || \
-   ! python3 -c "import json,sys; sys.exit(json.load(open('$DV/corpus.json')).get('profile') != '$PROFILE')" 2>/dev/null; then
+   ! python3 -c "import json,sys; c=json.load(open('$DV/corpus.json'))
+sys.exit(c.get('profile') != '$PROFILE' or c['alice']['messages'] != int('${HUGE_MESSAGES:-}' or c['alice']['messages']))" 2>/dev/null; then
   say "generating the $PROFILE corpus"
   "$HERE/dovecot.sh" reset "$DV" >/dev/null
-  python3 "$HERE/gencorpus.py" --dir "$DV" --profile "$PROFILE" --force >/dev/null
+  python3 "$HERE/gencorpus.py" --dir "$DV" --profile "$PROFILE" $GENARGS --force >/dev/null
 fi
 DPID=$("$HERE/dovecot.sh" restart "$DV")
 say "dovecot pid $DPID on 127.0.0.1:$IMAP_PORT (IMAP), :$POP3_PORT (POP3), in $DV"
@@ -110,7 +130,9 @@ say "results: $RESULTS"
 python3 "$HERE/bench.py" --dovecot "$DV" --work "$W" --results "$RESULTS" --tools "$TOOLS" \
   --mailkeep "$MAILKEEP" --imap-port "$IMAP_PORT" --pop3-port "$POP3_PORT" \
   --runs "${RUNS:-5}" --warmup "${WARMUP:-1}" --slow-runs "${SLOW_RUNS:-3}" --add "${ADD_N:-100}" \
-  --timeout "${TIMEOUT:-900}" ${PEERS:+--peers "$PEERS"} ${SCENARIOS:+--scenarios "$SCENARIOS"}
+  --timeout "${TIMEOUT:-900}" ${PEERS:+--peers "$PEERS"} ${SCENARIOS:+--scenarios "$SCENARIOS"} \
+  ${FULL_RUNS:+--full-runs "$FULL_RUNS"} ${CONTENT_CHECK+--content-check "$CONTENT_CHECK"} \
+  $([ "${PROBE:-1}" = 1 ] || echo --no-probe)
 
 SRCH=""
 if [ "${SEARCH:-1}" = 1 ]; then
@@ -152,9 +174,12 @@ for s in samples:
             busy[name] += 1
 version = subprocess.run([mk, "--version"], capture_output=True, text=True).stdout.strip()
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-m = dict(alice_maildir_bytes=du("alice"), bob_maildir_bytes=du("bob"))
+m = dict(alice_maildir_bytes=du("alice"), bob_maildir_bytes=du("bob"), profile=profile,
+         alice_messages=corpus["alice"]["messages"])
+where = ("in " + ", ".join(f"{f} {n:,}" for f, n in corpus["alice"]["folders"].items()) if profile == "huge"
+         else "in 16 folders")
 m["describe"] = [
-    f"Profile {profile}: alice {corpus['alice']['messages']:,} messages in 16 folders, "
+    f"Profile {profile}: alice {corpus['alice']['messages']:,} messages {where}, "
     f"{corpus['alice']['bytes']:,} bytes as stored (LF), Maildir {m['alice_maildir_bytes']:,} bytes (du -sb); "
     f"bob (POP3) {corpus['bob']['messages']:,} messages, Maildir {m['bob_maildir_bytes']:,} bytes.",
     f"Machine: {os.cpu_count()} cores ({cpu}), Linux {platform.release()}; {version}.",
