@@ -13,7 +13,7 @@ import (
 )
 
 // schemaVersion is the catalog schema this build writes (PRAGMA user_version).
-const schemaVersion = pop3Schema
+const schemaVersion = goneSchema
 
 // pruneSchema is the first schema with the prune tables; a read-only
 // catalog of an older schema has none, and nothing was pruned from it.
@@ -32,6 +32,10 @@ const encryptionSchema = 6
 // They only make lookups faster: a read-only catalog of an older schema
 // answers the same queries by scanning.
 const pop3Schema = 8
+
+// goneSchema is the first schema with the index of gone messages (see
+// goneIndex). Like the POP3 indexes it only makes lookups faster.
+const goneSchema = 9
 
 // refetchTable records messages whose archived copy verify --repair set
 // aside while the server still had them: the next backup fetches them
@@ -119,6 +123,13 @@ const pop3Indexes = `CREATE INDEX messages_uidl ON messages (folder_id, uidl) WH
 CREATE INDEX messages_deleted ON messages (folder_id, server_deleted_run)
 	WHERE server_deleted_run IS NOT NULL AND gone_run IS NULL`
 
+// goneIndex finds a folder's gone messages without reading its other rows:
+// whether a folder has any (Catalog.HasGone, asked by every IMAP sync that
+// fetches) took a walk over every row of a folder without one, 500,000 in
+// the bench's biggest. The step is self-contained: it renumbers by
+// changing goneSchema.
+const goneIndex = `CREATE INDEX messages_gone ON messages (folder_id) WHERE gone_run IS NOT NULL`
+
 // migrations[v] upgrades a catalog of schema v to v+1.
 var migrations = map[int]string{
 	1:                    `ALTER TABLE folders ADD COLUMN clean_run INTEGER NOT NULL DEFAULT 0`,
@@ -128,10 +139,12 @@ var migrations = map[int]string{
 	encryptionSchema - 1: encryptionTables,
 	gmailSchema - 1:      contentColumns,
 	pop3Schema - 1:       pop3Indexes,
+	goneSchema - 1:       goneIndex,
 }
 
 // created are the statements that make a new catalog of schemaVersion.
-var created = []string{schema, refetchTable, pruneTables, accountMetaTable, encryptionTables, contentColumns, pop3Indexes}
+var created = []string{schema, refetchTable, pruneTables, accountMetaTable, encryptionTables, contentColumns, pop3Indexes,
+	goneIndex}
 
 const schema = `
 CREATE TABLE runs (

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -75,7 +76,7 @@ func TestMigrateFromSchema1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{`DROP INDEX messages_uidl`, `DROP INDEX messages_deleted`, undoContentColumns,
+	for _, q := range []string{`DROP INDEX messages_uidl`, `DROP INDEX messages_deleted`, `DROP INDEX messages_gone`, undoContentColumns,
 		`ALTER TABLE folders DROP COLUMN clean_run`, `DROP TABLE refetch`,
 		`DROP TABLE pruned`, `DROP TABLE prunes`, `ALTER TABLE folders DROP COLUMN special_use`, `DROP TABLE account_meta`,
 		`ALTER TABLE messages DROP COLUMN file_sha256`, `DROP TABLE staged`, `PRAGMA user_version = 1`} {
@@ -129,7 +130,7 @@ func TestMigrateToPOP3Schema(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			undo := []string{`DROP INDEX messages_uidl`, `DROP INDEX messages_deleted`}
+			undo := []string{`DROP INDEX messages_uidl`, `DROP INDEX messages_deleted`, `DROP INDEX messages_gone`}
 			if from < gmailSchema {
 				undo = append(undo, undoContentColumns)
 			}
@@ -152,6 +153,57 @@ func TestMigrateToPOP3Schema(t *testing.T) {
 				t.Errorf("from %d: user_version %d, %d POP3 indexes; want %d, 2", from, v, n, schemaVersion)
 			}
 		})
+	}
+}
+
+// TestGoneIndex: a catalog of schema 8 gains the index of gone messages,
+// and whether a folder has gone messages is answered from it, not by
+// reading the folder's rows.
+func TestGoneIndex(t *testing.T) {
+	a := buildArchive(t, 3)
+	ctx := context.Background()
+	root, path := filepath.Dir(a.Dir), filepath.Join(a.Dir, "catalog.db")
+	a.Close()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`DROP INDEX messages_gone`, fmt.Sprintf(`PRAGMA user_version = %d`, goneSchema-1)} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	a, err = OpenWriter(ctx, root, "acct", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	var v int
+	a.Catalog.db.QueryRow(`PRAGMA user_version`).Scan(&v)
+	if v != goneSchema {
+		t.Fatalf("user_version %d after migration, want %d", v, goneSchema)
+	}
+	var plan []string
+	rows, err := a.Catalog.db.Query(`EXPLAIN QUERY PLAN SELECT EXISTS (SELECT 1 FROM messages
+		WHERE folder_id = ? AND gone_run IS NOT NULL)`, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if !strings.Contains(strings.Join(plan, "; "), "messages_gone") {
+		t.Errorf("HasGone's query plan %q does not use messages_gone", plan)
+	}
+	if gone, err := a.Catalog.HasGone(ctx, 1); err != nil || gone {
+		t.Errorf("HasGone = %v, %v; want false", gone, err)
 	}
 }
 

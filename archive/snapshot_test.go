@@ -561,7 +561,7 @@ func TestSpecialUseAndNamespace(t *testing.T) {
 			must(err)
 		}
 	}
-	downgrade(`DROP INDEX messages_uidl`, `DROP INDEX messages_deleted`, undoContentColumns,
+	downgrade(`DROP INDEX messages_uidl`, `DROP INDEX messages_deleted`, `DROP INDEX messages_gone`, undoContentColumns,
 		`ALTER TABLE messages DROP COLUMN file_sha256`, `DROP TABLE staged`,
 		`ALTER TABLE folders DROP COLUMN special_use`, `DROP TABLE account_meta`, `PRAGMA user_version = 4`)
 	check("schema 4", "", Namespace{}, false)
