@@ -1,10 +1,10 @@
 package restore
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -50,55 +50,76 @@ type pendingAppend struct {
 // others go on. It returns an error wrapping errConnLost when the
 // connection went away; fr.unknown then says whether APPENDs were in
 // flight, whose fate is unknown.
+//
+// The answers are taken by the sender itself, half a window at a time:
+// it waits for the newest of the older half first, and the server answers
+// APPENDs in order, so a server slower than the sender wakes it once per
+// half window, not once per message. The server always has the other half
+// to work on.
 func (fr *folderRun) appendAll(todo []int) error {
-	inflight := make(chan pendingAppend, window)
-	var unanswered sync.WaitGroup
-	answered := make(chan error, 1)
-	go func() { answered <- fr.collect(inflight, &unanswered) }()
+	var inflight []pendingAppend
+	var lost error
+	reap := func(n int) {
+		if n > 0 {
+			inflight[n-1].cmd.Wait()
+		}
+		for _, p := range inflight[:n] {
+			if err := fr.answer(p); err != nil && lost == nil {
+				lost = err
+			}
+		}
+		inflight = append(inflight[:0], inflight[n:]...)
+	}
 	var sendErr error
 	for _, i := range todo {
 		if err := fr.ctx.Err(); err != nil {
 			sendErr = err
 			break
 		}
-		p, err := fr.send(i, &unanswered)
+		switch {
+		case fr.msgs[i].Size > bufferLimit:
+			// A damaged file is found only while it streams, and then
+			// the connection must be dropped: let nothing else be in
+			// flight.
+			reap(len(inflight))
+		case len(inflight) == window:
+			reap(window / 2)
+		}
+		if lost != nil {
+			break
+		}
+		p, err := fr.send(i)
 		if err != nil {
 			sendErr = err
 			break
 		}
 		if p.cmd != nil {
-			unanswered.Add(1)
-			inflight <- p
+			inflight = append(inflight, p)
 		}
 	}
-	close(inflight)
-	return errors.Join(sendErr, <-answered)
+	reap(len(inflight))
+	return errors.Join(sendErr, lost)
 }
 
-// collect waits for the answers, in order.
-func (fr *folderRun) collect(inflight <-chan pendingAppend, unanswered *sync.WaitGroup) error {
-	var lost error
-	for p := range inflight {
-		data, err := p.cmd.Wait()
-		switch {
-		case err == nil:
-			fr.appendedAs(p.i, data)
-		case refusal(err):
-			fr.failed(p.i, fmt.Errorf("server refused it: %w", err))
-		default:
-			fr.unknown.Store(true)
-			if lost == nil {
-				lost = fmt.Errorf("%w: %w", errConnLost, err)
-			}
-		}
-		unanswered.Done()
+// answer records the server's answer to an APPEND. It returns an error
+// when the connection was lost before the answer came.
+func (fr *folderRun) answer(p pendingAppend) error {
+	data, err := p.cmd.Wait()
+	switch {
+	case err == nil:
+		fr.appendedAs(p.i, data)
+	case refusal(err):
+		fr.failed(p.i, fmt.Errorf("server refused it: %w", err))
+	default:
+		fr.unknown.Store(true)
+		return fmt.Errorf("%w: %w", errConnLost, err)
 	}
-	return lost
+	return nil
 }
 
 // send starts the APPEND of msgs[i] and sends its body. It returns a zero
 // pendingAppend when the message failed without an APPEND in flight.
-func (fr *folderRun) send(i int, unanswered *sync.WaitGroup) (pendingAppend, error) {
+func (fr *folderRun) send(i int) (pendingAppend, error) {
 	m := fr.msgs[i]
 	var body io.Reader // nil: the message is in fr.buf, verified
 	if m.Size <= bufferLimit {
@@ -107,9 +128,6 @@ func (fr *folderRun) send(i int, unanswered *sync.WaitGroup) (pendingAppend, err
 			return pendingAppend{}, nil
 		}
 	} else {
-		// A damaged file is found only while it streams, and then the
-		// connection must be dropped: let nothing else be in flight.
-		unanswered.Wait()
 		rc, err := fr.open(m)
 		if err != nil {
 			fr.failed(i, damagedError{err})
@@ -165,8 +183,12 @@ func (fr *folderRun) readVerified(m archive.Message) error {
 	}
 	defer rc.Close()
 	fr.buf.Reset()
-	fr.buf.Grow(int(m.Size))
-	return sendBody(&fr.buf, rc, m.Size)
+	if need := int(m.Size); fr.buf.Cap() < need {
+		// Grown to at most bufferLimit: Buffer.Grow would take twice
+		// the capacity plus the size, up to 12 MiB per connection.
+		*fr.buf = *bytes.NewBuffer(make([]byte, 0, min(max(need, 2*fr.buf.Cap()), bufferLimit)))
+	}
+	return sendBody(fr.buf, rc, m.Size)
 }
 
 // sendBody writes the message into the APPEND literal as it is read from

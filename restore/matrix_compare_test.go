@@ -424,11 +424,10 @@ func checkOutcomes(t *testing.T, got, want map[string]string) {
 // restorePaths says which of the extensions a restore can use the target
 // offers, so which path ran.
 type restorePaths struct {
-	namespace        bool // NAMESPACE; else the prefix is guessed from LIST
-	specialUse       bool // LIST RETURN (SPECIAL-USE); else what LIST gives
-	createSpecialUse bool // CREATE … (USE (…)); else a plain CREATE
-	literalPlus      bool // APPEND {n+} for small messages; else every literal waits for "+"
-	unselect         bool // UNSELECT after a scan; else CLOSE (after EXAMINE it expunges nothing)
+	namespace        bool        // NAMESPACE; else the prefix is guessed from LIST
+	specialUse       bool        // LIST RETURN (SPECIAL-USE); else what LIST gives
+	createSpecialUse bool        // CREATE … (USE (…)); else a plain CREATE
+	literals         literalKind // how APPEND sent its literals
 	// reconnects: a refusal before the literal (no LITERAL+) makes the
 	// client close the connection; the folder goes on over a new one.
 	reconnects int
@@ -438,9 +437,9 @@ var (
 	namespaceRE  = regexp.MustCompile(`(?m)^\S+ NAMESPACE\r$`)
 	specialUseRE = regexp.MustCompile(`(?m)^\S+ LIST "" "\*" RETURN \(SPECIAL-USE\)\r$`)
 	createUseRE  = regexp.MustCompile(`(?m)^\S+ CREATE .* \(USE \(\\[A-Za-z]+\)\)\r$`)
-	literalRE    = regexp.MustCompile(`(?m)^\S+ APPEND .*\{\d+(\+?)\}\r$`)
-	unselectRE   = regexp.MustCompile(`(?m)^\S+ UNSELECT\r$`)
-	closeRE      = regexp.MustCompile(`(?m)^\S+ CLOSE\r$`)
+	literalRE    = regexp.MustCompile(`(?m)^\S+ APPEND .*\{(\d+)(\+?)\}\r$`)
+	selectRE     = regexp.MustCompile(`(?m)^\S+ SELECT `)
+	leaveRE      = regexp.MustCompile(`(?m)^\S+ (EXAMINE .*|UNSELECT|CLOSE)\r$`)
 	loginRE      = regexp.MustCompile(`(?m)^\S+ (LOGIN|AUTHENTICATE) `)
 )
 
@@ -453,22 +452,20 @@ func checkPaths(t *testing.T, want restorePaths, r restoreRun) {
 		namespace:        namespaceRE.MatchString(r.cmds),
 		specialUse:       specialUseRE.MatchString(r.cmds),
 		createSpecialUse: createUseRE.MatchString(r.cmds),
-		unselect:         unselectRE.MatchString(r.cmds) && !closeRE.MatchString(r.cmds),
 	}
-	plus, sync := 0, 0
-	for _, m := range literalRE.FindAllStringSubmatch(r.cmds, -1) {
-		if m[1] == "+" {
-			plus++
-		} else {
-			sync++
-		}
+	// Each folder is SELECTed (read-write) and appended to while selected,
+	// and left by the next SELECT or LOGOUT: never by CLOSE, which would
+	// expunge restored messages marked \Deleted.
+	if !selectRE.MatchString(r.cmds) || leaveRE.MatchString(r.cmds) {
+		t.Errorf("the restore sent no SELECT, or EXAMINE, UNSELECT or CLOSE: %q", leaveRE.FindAllString(r.cmds, -1))
 	}
-	got.literalPlus = plus > 0
+	var plus, sync int
+	got.literals, plus, sync = literalsSent(r.cmds)
 	if logins := len(loginRE.FindAllString(r.cmds, -1)); logins != 4+want.reconnects {
 		t.Errorf("%d logins, want 4 connections and %d more after refused APPENDs", logins, want.reconnects)
 	}
-	t.Logf("paths: NAMESPACE %v, RETURN (SPECIAL-USE) %v, CREATE (USE) %v, UNSELECT %v; APPEND literals: %d {n+}, %d {n}",
-		got.namespace, got.specialUse, got.createSpecialUse, got.unselect, plus, sync)
+	t.Logf("paths: NAMESPACE %v, RETURN (SPECIAL-USE) %v, CREATE (USE) %v; APPEND literals: %d {n+}, %d {n}",
+		got.namespace, got.specialUse, got.createSpecialUse, plus, sync)
 	if got.reconnects = want.reconnects; got != want {
 		t.Errorf("the restore used %+v, want %+v", got, want)
 	}
@@ -477,6 +474,48 @@ func checkPaths(t *testing.T, want restorePaths, r restoreRun) {
 		tg.CreateSpecialUse != want.createSpecialUse {
 		t.Errorf("the mapping says the target is %+v", tg)
 	}
+}
+
+// literalKind is how a client sent the literals of its APPENDs.
+type literalKind string
+
+const (
+	literalPlus  literalKind = "LITERAL+" // every literal {n+}
+	literalMinus literalKind = "LITERAL-" // {n+} up to 4096 bytes, {n} above
+	literalSync  literalKind = "sync"     // every literal {n}, sent after the server's "+"
+)
+
+// literalsSent tells from recorded commands how the APPEND literals were
+// sent, and counts the non-synchronizing and synchronizing ones.
+func literalsSent(cmds string) (kind literalKind, plus, sync int) {
+	var smallPlus, smallSync, largePlus, largeSync int
+	for _, m := range literalRE.FindAllStringSubmatch(cmds, -1) {
+		var size int
+		fmt.Sscan(m[1], &size)
+		switch {
+		case size <= 4096 && m[2] == "+":
+			smallPlus++
+		case size <= 4096:
+			smallSync++
+		case m[2] == "+":
+			largePlus++
+		default:
+			largeSync++
+		}
+	}
+	plus, sync = smallPlus+largePlus, smallSync+largeSync
+	switch {
+	case sync == 0:
+		kind = literalPlus
+	case plus == 0:
+		kind = literalSync
+	case smallSync == 0 && largePlus == 0:
+		kind = literalMinus
+	default:
+		kind = literalKind(fmt.Sprintf("mixed: up to 4096 bytes %d {n+} %d {n}, above %d {n+} %d {n}",
+			smallPlus, smallSync, largePlus, largeSync))
+	}
+	return kind, plus, sync
 }
 
 // checkCreatedUses checks that every folder the restore created with a

@@ -196,7 +196,7 @@ func appendOne(c *imapclient.Client, folder, raw string, flags []imap.Flag, date
 }
 
 // backupAccount backs user of s up into root/<user>.
-func backupAccount(t *testing.T, s mserver, root, user string) {
+func backupAccount(t testing.TB, s mserver, root, user string) {
 	t.Helper()
 	a, err := archive.OpenWriter(t.Context(), root, user, nil)
 	if err != nil {

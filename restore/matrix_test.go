@@ -34,12 +34,13 @@ type restoreWant struct {
 }
 
 var (
-	allPaths = restorePaths{namespace: true, specialUse: true, createSpecialUse: true, literalPlus: true, unselect: true}
+	allPaths = restorePaths{namespace: true, specialUse: true, createSpecialUse: true, literals: literalPlus}
 	// Dovecot 2.3 has no CREATE-SPECIAL-USE: its configuration names its
 	// special-use folders.
-	dovecotPaths = restorePaths{namespace: true, specialUse: true, literalPlus: true, unselect: true}
-	// imapmemserver as IMAP4rev2: NAMESPACE and LITERAL- are implied.
-	memPaths = restorePaths{namespace: true, literalPlus: true, unselect: true}
+	dovecotPaths = restorePaths{namespace: true, specialUse: true, literals: literalPlus}
+	// imapmemserver as IMAP4rev2: NAMESPACE and LITERAL- are implied; it
+	// has no LITERAL+.
+	memPaths = restorePaths{namespace: true, literals: literalMinus}
 )
 
 // TestRestoreFromDovecot restores one Dovecot-made archive into Cyrus
@@ -79,14 +80,14 @@ func TestRestoreFromDovecot(t *testing.T) {
 		}, restoreWant{paths: allPaths, folders: with(dotFolders, "%41", createRefused), messages: cyrus}},
 		// Courier refuses the 1969 message before its literal; the client
 		// then closes the connection, and the folder goes on over a new one.
-		{"Courier", courierServer, restoreWant{paths: restorePaths{namespace: true, reconnects: 1}, folders: dotFolders,
-			messages: courier}},
+		{"Courier", courierServer, restoreWant{paths: restorePaths{namespace: true, literals: literalSync, reconnects: 1},
+			folders: dotFolders, messages: courier}},
 		{"imapmemserver IMAP4rev2", func(t *testing.T) mserver { return memServer(t, "imapmemserver IMAP4rev2", nil) },
 			restoreWant{paths: memPaths, messages: mem}},
-		// Without IMAP4rev2 it still has LITERAL- and UNSELECT.
+		// Without IMAP4rev2 it still has LITERAL-.
 		{"imapmemserver IMAP4rev1", func(t *testing.T) mserver {
 			return memServer(t, "imapmemserver IMAP4rev1", imap.CapSet{imap.CapIMAP4rev1: {}})
-		}, restoreWant{paths: restorePaths{literalPlus: true, unselect: true}, messages: mem}},
+		}, restoreWant{paths: restorePaths{literals: literalMinus}, messages: mem}},
 		// Special-use folders named as Outlook names them, and Archiv.
 		{"Dovecot, INBOX. prefix", func(t *testing.T) mserver {
 			return dovecotServer(t, "Dovecot INBOX.", dovecottest.Options{Users: []string{"alice"}, Prefix: "INBOX.", Separator: ".",

@@ -20,6 +20,7 @@ import (
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/internal/corpus"
 	"github.com/mailkeep/mailkeep/internal/dovecottest"
+	"github.com/mailkeep/mailkeep/internal/servertest"
 	"github.com/mailkeep/mailkeep/restore"
 )
 
@@ -195,11 +196,15 @@ func TestRestoreDryRun(t *testing.T) {
 }
 
 // TestRestoreRefused: the target refuses two messages (a keyword longer
-// than Dovecot allows), one sent with a non-synchronizing literal and one
-// large enough for a synchronizing one, after which the client library
-// drops the connection. Both are reported; everything else is restored.
+// than Dovecot allows), a small one and a large one. Both are reported;
+// everything else is restored. Both literals are non-synchronizing
+// (Dovecot has LITERAL+), so the refusals keep the connections: each run
+// logs in once per connection. (Without LITERAL+, a refusal of a large
+// message comes before its literal and the client library drops the
+// connection: TestRestoreFromDovecot/Courier.)
 func TestRestoreRefused(t *testing.T) {
 	srv := dovecottest.Start(t, dovecottest.Options{})
+	rec := servertest.RecordCommands(t, srv.IMAPAddr)
 	msgs := corpus.Generate(corpus.Options{Seed: 24, Count: 40, Big: 200 << 10})
 	want := takeSnapshot(t, loadCorpus(t, srv, "alice", msgs))
 	root := t.TempDir()
@@ -220,9 +225,16 @@ func TestRestoreRefused(t *testing.T) {
 		t.Fatalf("refused messages of %d and %d bytes; want one small and one large", bad[0].Size, bad[1].Size)
 	}
 	for range 2 {
-		res, err := runRestore(t, root, "alice", restore.Options{Dial: userDialer(srv, "carol")})
+		res, err := runRestore(t, root, "alice", restore.Options{Dial: dialer(rec.Addr, "carol", srv.Password("carol"))})
 		if !errors.Is(err, restore.ErrPartial) || res.Failed != 2 || res.Appended+res.Skipped != len(msgs)-2 {
 			t.Fatalf("restore: %+v, %v; want 2 failed and the rest restored", res, err)
+		}
+		cmds := rec.Take()
+		if logins := len(loginRE.FindAllString(cmds, -1)); logins != 4 {
+			t.Errorf("%d logins, want 4 (one per connection)", logins)
+		}
+		if kind, _, _ := literalsSent(cmds); kind != literalPlus {
+			t.Errorf("APPEND literals: %s, want %s", kind, literalPlus)
 		}
 		for _, f := range res.Failures {
 			if !strings.Contains(f.Error(), "Keyword length too long") {

@@ -1139,13 +1139,15 @@ func (ce *commandEncoder) flush() {
 	ce.Encoder = nil
 }
 
-// Literal encodes a literal.
+// Literal encodes a literal: non-synchronizing with LITERAL+ whatever its
+// size, and with LITERAL- up to 4096 bytes (RFC 7888); else synchronizing.
 func (ce *commandEncoder) Literal(size int64) io.WriteCloser {
 	var contReq *imapwire.ContinuationRequest
 	ce.client.mutex.Lock()
+	hasCapLiteralPlus := ce.client.caps.Has(imap.CapLiteralPlus)
 	hasCapLiteralMinus := ce.client.caps.Has(imap.CapLiteralMinus)
 	ce.client.mutex.Unlock()
-	if size > 4096 || !hasCapLiteralMinus {
+	if !hasCapLiteralPlus && (size > 4096 || !hasCapLiteralMinus) {
 		contReq = ce.client.registerContReq(ce.cmd)
 	}
 	ce.client.setWriteTimeout(literalWriteTimeout)

@@ -1,0 +1,97 @@
+package restore_test
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+
+	"github.com/mailkeep/mailkeep/internal/dovecottest"
+	"github.com/mailkeep/mailkeep/internal/servertest"
+	"github.com/mailkeep/mailkeep/restore"
+)
+
+// TestRestoreLiterals: APPEND sends every literal non-synchronizing
+// ({n+}) to a server with LITERAL+ (Dovecot), whatever its size; to one
+// with LITERAL- only (imapmemserver) up to 4096 bytes; and to one with
+// neither (Courier) never. Messages of 1 KiB, 6 KiB, 300 KiB and 5 MiB
+// (streamed from the archive, not buffered) come back byte for byte.
+func TestRestoreLiterals(t *testing.T) {
+	t.Parallel()
+	src := dovecotServer(t, "Dovecot", dovecottest.Options{Users: []string{"alice", "carol"}})
+	sizes := []int{1 << 10, 6 << 10, 300 << 10, 5 << 20}
+	c := src.dial(t, "alice")
+	var want []string
+	for i, size := range sizes {
+		raw := sizedMessage(i, size)
+		if err := appendOne(c, "INBOX", raw, nil, time.Date(2024, 3, 1+i, 9, 0, 0, 0, time.UTC)); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, fmt.Sprintf("%x %d", sha256.Sum256([]byte(raw)), size))
+	}
+	slices.Sort(want)
+	root := t.TempDir()
+	backupAccount(t, src, root, "alice")
+
+	tests := []struct {
+		name  string
+		start func(t *testing.T) mserver
+		want  literalKind
+	}{
+		{"Dovecot", func(*testing.T) mserver { return src }, literalPlus},
+		{"imapmemserver", func(t *testing.T) mserver { return memServer(t, "imapmemserver", nil) }, literalMinus},
+		{"Courier", courierServer, literalSync},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dst := tc.start(t)
+			rec := servertest.RecordCommands(t, dst.addr)
+			res, err := restore.Run(t.Context(), root, "alice", restore.Options{Dial: dialer(rec.Addr, "carol", dst.password("carol"))})
+			if err != nil || res.Appended != len(sizes) {
+				t.Fatalf("restore: %+v, %v; want %d appended", res, err, len(sizes))
+			}
+			if kind, plus, sync := literalsSent(rec.Take()); kind != tc.want || plus+sync != len(sizes) {
+				t.Errorf("APPEND literals: %s (%d {n+}, %d {n}); want %s for %d messages", kind, plus, sync, tc.want, len(sizes))
+			}
+			got := servedInbox(t, dst)
+			if !slices.Equal(got, want) {
+				t.Errorf("INBOX holds %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// sizedMessage is a message of exactly size bytes, CRLF line ends.
+func sizedMessage(i, size int) string {
+	head := fmt.Sprintf("Message-ID: <literal-%d@mailkeep.test>\r\nSubject: %d bytes\r\n\r\n", i, size)
+	line := strings.Repeat("0123456789abcdef", 4) + "\r\n"
+	body := []byte(strings.Repeat(line, (size-len(head))/len(line)+1)[:size-len(head)-2])
+	body[len(body)-1] = '.' // no bare CR before the last line end
+	return head + string(body) + "\r\n"
+}
+
+// servedInbox is the SHA-256 and size of each message INBOX serves, sorted.
+func servedInbox(t *testing.T, s mserver) []string {
+	t.Helper()
+	c := s.dial(t, "carol")
+	if _, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := c.Fetch(imap.SeqSet{{Start: 1, Stop: 0}}, &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{{Peek: true}}}).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, m := range msgs {
+		for _, b := range m.BodySection {
+			out = append(out, fmt.Sprintf("%x %d", sha256.Sum256(b.Bytes), len(b.Bytes)))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
