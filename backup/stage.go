@@ -33,10 +33,10 @@ const (
 	// connection and the writers.
 	chunkSize = 64 << 10
 	// maxUnplaced bounds the messages of a fetch read and not yet placed,
-	// and with them the temp files open at once beyond a batch's: about
-	// a batch's worth, so that the connection reads on while its placer
-	// commits a batch (fsyncs and a transaction).
-	maxUnplaced = 512
+	// and with them the temp files open at once beyond a batch's and the
+	// memory their headers hold: the connection reads on while its placer
+	// commits a batch, until this many wait.
+	maxUnplaced = 128
 )
 
 // writers are the goroutines that write a run's messages to temp files.

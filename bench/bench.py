@@ -617,6 +617,14 @@ class MailkeepRestore(Restore):
         return "" if r.returncode == 0 else "content: " + (r.stderr.strip().splitlines() or ["?"])[-1]
 
 
+class MailkeepRestore2(MailkeepRestore):
+    """mailkeep-restore over 2 connections (connections: 2 for the target)."""
+    def prepare(self):
+        super().prepare()
+        with open(os.path.join(self.dir, "mailkeep.yaml"), "a") as f:
+            f.write("    connections: 2\n")  # the target, carol, is the last account
+
+
 # export peers: the mbox of every folder of alice, from one mailkeep archive
 
 class Export(Peer):
@@ -881,6 +889,7 @@ PEERS = {
     "raw-pop3": RawPOP3, "mpop": Mpop, "mailkeep-pop3": MailkeepPOP3, "mailkeep-pop3-noindex": MailkeepPOP3NoIndex,
     "mailkeep-age": MailkeepAge, "mailkeep-pop3-age": MailkeepPOP3Age,
     "raw-append": RawAppend, "mbsync-push": MbsyncPush, "mailkeep-restore": MailkeepRestore,
+    "mailkeep-restore-2": MailkeepRestore2,
     "mailkeep-export": MailkeepExport, "doveadm-export": DoveadmExport, "zstd-decompress": ZstdDecompress,
     "mailkeep-serve": ServeMailkeep, "dovecot-serve": ServeDovecot,
     "mailkeep-verify": MailkeepVerify, "mailkeep-dryrun": MailkeepDryRun, "mailkeep-dryrun-self": MailkeepDryRunSelf,
