@@ -291,14 +291,14 @@ func (c *Catalog) queryPrepared(ctx context.Context, q string, args ...any) (*sq
 func (c *Catalog) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := c.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("catalog: %w", err)
+		return wrapCatalog(err)
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
-		return fmt.Errorf("catalog: %w", err)
+		return wrapCatalog(err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("catalog commit: %w", err)
+		return fmt.Errorf("catalog commit: %w", sqlitefile.Err(err))
 	}
 	return nil
 }

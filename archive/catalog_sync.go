@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/mailkeep/mailkeep/internal/sqlitefile"
 )
 
 // The queries of this file let an incremental sync read what it needs of
@@ -214,5 +216,5 @@ func wrapCatalog(err error) error {
 	if err == nil {
 		return nil
 	}
-	return fmt.Errorf("catalog: %w", err)
+	return fmt.Errorf("catalog: %w", sqlitefile.Err(err))
 }

@@ -10,10 +10,12 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 	"modernc.org/sqlite"
@@ -91,4 +93,18 @@ func walUsable(path string) bool {
 		return true
 	}
 	return unix.Access(filepath.Dir(path), unix.W_OK) == nil
+}
+
+// sqliteFull is SQLite's primary result code for a full disk (SQLITE_FULL).
+const sqliteFull = 13
+
+// Err returns err, made to wrap syscall.ENOSPC as well when SQLite failed
+// because the disk is full: SQLite reports it as its own code, which a
+// caller checking for a full disk with errors.Is would not see.
+func Err(err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code()&0xff == sqliteFull {
+		return fmt.Errorf("%w (%w)", err, syscall.ENOSPC)
+	}
+	return err
 }
