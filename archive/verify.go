@@ -216,7 +216,7 @@ func (v *verifier) folder(ctx context.Context) error {
 	if err := v.temps(); err != nil {
 		return err
 	}
-	files, others, err := f.Scan()
+	files, others, err := f.scanSet()
 	if err != nil {
 		return err
 	}
@@ -266,9 +266,9 @@ func (v *verifier) temps() error {
 }
 
 // rows checks the folder's catalog rows, a page at a time, against the
-// files the scan found. Each file that has a row is taken out of files:
+// files the scan found. Each file that has a row is taken from files:
 // what is left are the files without rows (orphans).
-func (v *verifier) rows(ctx context.Context, files map[string]MessageFile) error {
+func (v *verifier) rows(ctx context.Context, files *fileSet) error {
 	var after int64
 	for {
 		page, err := v.a.Catalog.FolderMessagesAfter(ctx, v.state.ID, after, verifyPage)
@@ -284,12 +284,11 @@ func (v *verifier) rows(ctx context.Context, files map[string]MessageFile) error
 	}
 }
 
-func (v *verifier) row(ctx context.Context, m Message, files map[string]MessageFile) error {
-	mf, ok := files[m.Key]
+func (v *verifier) row(ctx context.Context, m Message, files *fileSet) error {
+	mf, ok := files.take(m.Key)
 	if !ok {
 		return v.missing(ctx, m, m.File)
 	}
-	delete(files, m.Key)
 	return v.check(ctx, m, mf)
 }
 
@@ -450,35 +449,41 @@ func (a *Writer) quarantine(f *Folder, mf MessageFile) error {
 // one can be adopted, a damaged one is reported as corrupt. In an encrypted
 // archive without the identity, a file without a staged row can only be
 // reported.
-func (v *verifier) orphans(ctx context.Context, files map[string]MessageFile) error {
+func (v *verifier) orphans(ctx context.Context, files *fileSet) error {
 	staged, err := v.a.Catalog.staged(ctx, v.state.ID)
 	if err != nil {
 		return err
 	}
-	for key, mf := range files {
-		if v.pruned[key] {
-			continue
+	return files.left(func(mf MessageFile) error {
+		if v.pruned[mf.Key] {
+			return nil
 		}
-		m, err := v.f.adoptRow(mf, v.state.ID, staged)
-		switch {
-		case errors.Is(err, ErrNoIdentity):
-			v.report(Problem{Kind: ProblemOrphanFile, Key: key, Detail: mf.Name() + ": no catalog row, and adopting it needs the identity"})
-			continue
-		case identityError(err):
-			return err
-		case err != nil:
-			v.report(Problem{Kind: ProblemCorrupt, Key: key, Detail: "file without a catalog row: " + err.Error()})
-			continue
-		}
-		p := Problem{Kind: ProblemOrphanFile, Key: key, Detail: mf.Name()}
-		if v.opts.Repair {
-			if err := v.a.Catalog.AddMessages(ctx, []Message{m}, 0); err != nil {
-				p.Detail += ": not adopted: " + err.Error()
-			} else {
-				p.Repaired = true
-			}
-		}
-		v.report(p)
+		return v.orphan(ctx, mf, staged)
+	})
+}
+
+// orphan reports, and with Repair adopts, one file without a row.
+func (v *verifier) orphan(ctx context.Context, mf MessageFile, staged map[string]Message) error {
+	key := mf.Key
+	m, err := v.f.adoptRow(mf, v.state.ID, staged)
+	switch {
+	case errors.Is(err, ErrNoIdentity):
+		v.report(Problem{Kind: ProblemOrphanFile, Key: key, Detail: mf.Name() + ": no catalog row, and adopting it needs the identity"})
+		return nil
+	case identityError(err):
+		return err
+	case err != nil:
+		v.report(Problem{Kind: ProblemCorrupt, Key: key, Detail: "file without a catalog row: " + err.Error()})
+		return nil
 	}
+	p := Problem{Kind: ProblemOrphanFile, Key: key, Detail: mf.Name()}
+	if v.opts.Repair {
+		if err := v.a.Catalog.AddMessages(ctx, []Message{m}, 0); err != nil {
+			p.Detail += ": not adopted: " + err.Error()
+		} else {
+			p.Repaired = true
+		}
+	}
+	v.report(p)
 	return nil
 }
