@@ -66,30 +66,14 @@ func TestMayHaveOrphans(t *testing.T) {
 func TestMigrateFromSchema1(t *testing.T) {
 	a := buildArchive(t, 3)
 	ctx := context.Background()
-	root, path := filepath.Dir(a.Dir), filepath.Join(a.Dir, "catalog.db")
 	folders, _ := a.Catalog.Folders(ctx)
 	for _, f := range folders {
 		a.Catalog.SetFolderState(ctx, f, 1)
 	}
-	a.Close()
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{`DROP INDEX messages_uidl`, `DROP INDEX messages_deleted`, `DROP INDEX messages_gone`, undoContentColumns,
-		`ALTER TABLE folders DROP COLUMN clean_run`, `DROP TABLE refetch`,
+	a = reopenDowngraded(t, a, `DROP INDEX messages_uidl`, `DROP INDEX messages_deleted`, `DROP INDEX messages_gone`,
+		undoContentColumns, `ALTER TABLE folders DROP COLUMN clean_run`, `DROP TABLE refetch`,
 		`DROP TABLE pruned`, `DROP TABLE prunes`, `ALTER TABLE folders DROP COLUMN special_use`, `DROP TABLE account_meta`,
-		`ALTER TABLE messages DROP COLUMN file_sha256`, `DROP TABLE staged`, `PRAGMA user_version = 1`} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	db.Close()
-
-	a, err = OpenWriter(ctx, root, "acct", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+		`ALTER TABLE messages DROP COLUMN file_sha256`, `DROP TABLE staged`, `PRAGMA user_version = 1`)
 	defer a.Close()
 	run, _ := a.Catalog.BeginRun(ctx, "imap", time.Now())
 	for _, f := range folders {
@@ -122,28 +106,12 @@ func TestMigrateFromSchema1(t *testing.T) {
 func TestMigrateToPOP3Schema(t *testing.T) {
 	for _, from := range []int{encryptionSchema, pop3Schema - 1} {
 		t.Run(fmt.Sprint(from), func(t *testing.T) {
-			a := buildArchive(t, 3)
-			ctx := context.Background()
-			root, path := filepath.Dir(a.Dir), filepath.Join(a.Dir, "catalog.db")
-			a.Close()
-			db, err := sql.Open("sqlite", path)
-			if err != nil {
-				t.Fatal(err)
-			}
 			undo := []string{`DROP INDEX messages_uidl`, `DROP INDEX messages_deleted`, `DROP INDEX messages_gone`}
 			if from < gmailSchema {
 				undo = append(undo, undoContentColumns)
 			}
-			for _, q := range append(undo, fmt.Sprintf(`PRAGMA user_version = %d`, from)) {
-				if _, err := db.Exec(q); err != nil {
-					t.Fatal(err)
-				}
-			}
-			db.Close()
-			a, err = OpenWriter(ctx, root, "acct", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			undo = append(undo, fmt.Sprintf(`PRAGMA user_version = %d`, from))
+			a := reopenDowngraded(t, buildArchive(t, 3), undo...)
 			defer a.Close()
 			var v, n int
 			a.Catalog.db.QueryRow(`PRAGMA user_version`).Scan(&v)
@@ -160,24 +128,9 @@ func TestMigrateToPOP3Schema(t *testing.T) {
 // and whether a folder has gone messages is answered from it, not by
 // reading the folder's rows.
 func TestGoneIndex(t *testing.T) {
-	a := buildArchive(t, 3)
 	ctx := context.Background()
-	root, path := filepath.Dir(a.Dir), filepath.Join(a.Dir, "catalog.db")
-	a.Close()
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{`DROP INDEX messages_gone`, fmt.Sprintf(`PRAGMA user_version = %d`, goneSchema-1)} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	db.Close()
-	a, err = OpenWriter(ctx, root, "acct", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := reopenDowngraded(t, buildArchive(t, 3), `DROP INDEX messages_gone`,
+		fmt.Sprintf(`PRAGMA user_version = %d`, goneSchema-1))
 	defer a.Close()
 	var v int
 	a.Catalog.db.QueryRow(`PRAGMA user_version`).Scan(&v)
@@ -205,6 +158,29 @@ func TestGoneIndex(t *testing.T) {
 	if gone, err := a.Catalog.HasGone(ctx, 1); err != nil || gone {
 		t.Errorf("HasGone = %v, %v; want false", gone, err)
 	}
+}
+
+// reopenDowngraded closes a, runs stmts on its catalog (undoing later
+// schema steps), and opens it again for writing, which migrates it.
+func reopenDowngraded(t *testing.T, a *Writer, stmts ...string) *Writer {
+	t.Helper()
+	root := filepath.Dir(a.Dir)
+	a.Close()
+	db, err := sql.Open("sqlite", filepath.Join(a.Dir, "catalog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range stmts {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	a, err = OpenWriter(context.Background(), root, "acct", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }
 
 func TestUIDQueries(t *testing.T) {

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 )
@@ -180,21 +179,15 @@ func (f *Folder) CleanTmp() (int, error) {
 // Names that are not mailkeep message files are returned in others,
 // sorted.
 func (f *Folder) Scan() (files map[string]MessageFile, others []string, err error) {
-	files = map[string]MessageFile{}
-	for _, sub := range []string{"cur", "new"} {
-		err := eachName(filepath.Join(f.Dir, sub), func(name string) {
-			mf, perr := ParseMessageFile(name)
-			if perr != nil || sub == "new" {
-				others = append(others, sub+"/"+name)
-				return
-			}
-			files[mf.Key] = mf
-		})
-		if err != nil {
-			return nil, nil, err
-		}
+	set, others, err := f.scanSet()
+	if err != nil {
+		return nil, nil, err
 	}
-	slices.Sort(others)
+	files = make(map[string]MessageFile, len(set.names))
+	set.left(func(mf MessageFile) error {
+		files[mf.Key] = mf
+		return nil
+	})
 	return files, others, nil
 }
 
