@@ -113,6 +113,9 @@ func (c *Catalog) MarkFolderGone(ctx context.Context, id, run int64) (int, error
 		if _, err := tx.ExecContext(ctx, `UPDATE folders SET gone_run = ? WHERE id = ?`, run, id); err != nil {
 			return err
 		}
+		if err := forgetSynced(ctx, tx, id); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE messages SET gone_run = ? WHERE folder_id = ? AND gone_run IS NULL`, run, id)
 		if err != nil {
 			return err

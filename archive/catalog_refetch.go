@@ -45,6 +45,9 @@ func (c *Catalog) setAside(ctx context.Context, m Message, detail string, now ti
 			WHERE id = ?`, m.FolderID); err != nil {
 			return err
 		}
+		if err := forgetSynced(ctx, tx, m.FolderID); err != nil {
+			return err
+		}
 		// A POP3 run must not take the message for archived.
 		return setPOP3Listing(ctx, tx, nil)
 	})

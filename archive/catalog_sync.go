@@ -25,21 +25,7 @@ type UIDEntry struct {
 // UIDs returns the UIDs the catalog holds for a folder under one
 // UIDVALIDITY, gone ones included, in ascending order.
 func (c *Catalog) UIDs(ctx context.Context, folderID int64, uidValidity uint32) ([]UIDEntry, error) {
-	rows, err := c.db.QueryContext(ctx, `SELECT uid, gone_run IS NOT NULL FROM messages
-		WHERE folder_id = ? AND uidvalidity = ? ORDER BY uid`, folderID, uidValidity)
-	if err != nil {
-		return nil, fmt.Errorf("catalog: %w", err)
-	}
-	defer rows.Close()
-	var out []UIDEntry
-	for rows.Next() {
-		var e UIDEntry
-		if err := rows.Scan(&e.UID, &e.Gone); err != nil {
-			return nil, fmt.Errorf("catalog: %w", err)
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return c.UIDsFrom(ctx, folderID, uidValidity, 0)
 }
 
 // FindUID returns where uid is, or would be, in known (ascending), and
@@ -63,8 +49,11 @@ func InsertUID(known []UIDEntry, uid uint32) []UIDEntry {
 // whether the folder holds any message of another UIDVALIDITY at all.
 func (c *Catalog) RetireValidity(ctx context.Context, folderID int64, uidValidity uint32, run int64) (int, bool, error) {
 	var other bool
+	// Two ranges of the messages_uid index: "!=" would walk the folder's
+	// every entry of the current UIDVALIDITY.
 	err := c.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM messages
-		WHERE folder_id = ? AND uidvalidity != ?)`, folderID, uidValidity).Scan(&other)
+		WHERE folder_id = ?1 AND uidvalidity < ?2) OR EXISTS (SELECT 1 FROM messages
+		WHERE folder_id = ?1 AND uidvalidity > ?2)`, folderID, uidValidity).Scan(&other)
 	if err != nil || !other {
 		return 0, false, wrapCatalog(err)
 	}

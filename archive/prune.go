@@ -424,7 +424,15 @@ func recordPrune(ctx context.Context, tx *sql.Tx, p *prunePlan, start time.Time)
 	return nil
 }
 
+// dropMessages takes the victims' rows out of the catalog. The next sync
+// of each IMAP folder then compares it whole once more (forgetAllSynced).
 func dropMessages(ctx context.Context, tx *sql.Tx, prune int64, vs []pruneVictim) error {
+	if len(vs) == 0 {
+		return nil
+	}
+	if err := forgetAllSynced(ctx, tx); err != nil {
+		return err
+	}
 	stmts := make([]*sql.Stmt, 3)
 	for i, q := range []string{
 		`INSERT INTO pruned (prune, folder_id, folder, dir, key, sha256, size) VALUES (?, ?, ?, ?, ?, ?, ?)`,

@@ -17,7 +17,7 @@ import (
 // CONDSTORE only those changed since the last run's HIGHESTMODSEQ,
 // otherwise the flags of every message.
 func (fs *folderSync) syncFlags(ctx context.Context, server []imap.UID) error {
-	if len(fs.known) == 0 || len(server) == 0 {
+	if fs.sel.NumMessages == 0 || fs.from == 0 && (len(fs.known) == 0 || len(server) == 0) {
 		return nil
 	}
 	opts := &imap.FetchOptions{UID: true, Flags: true, GmailLabels: fs.gmail}

@@ -17,7 +17,13 @@ type folderSync struct {
 	f       *archive.Folder
 	state   archive.FolderState
 	sel     *imap.SelectData
-	known   []archive.UIDEntry // the catalog's UIDs of the current UIDVALIDITY, ascending
+	known   []archive.UIDEntry // the catalog's UIDs of the current UIDVALIDITY from from on, ascending
+	// from is where known starts: 0, or in a tail sync the UIDNEXT of the
+	// certified last sync, below which every server message is archived
+	// and present (below of them; see tail.go).
+	from, below uint32
+	// stored are the UIDs this sync recorded (for certifying it).
+	stored map[imap.UID]bool
 	rekey   bool               // gone rows exist: new messages are matched to them by content
 	condstr bool
 	gmail   bool // the server has X-GM-EXT-1: X-GM-MSGID and X-GM-LABELS
@@ -87,7 +93,7 @@ func (fs *folderSync) sync(ctx context.Context) error {
 	if err := fs.loadCatalog(ctx); err != nil {
 		return err
 	}
-	server, err := fs.serverUIDs()
+	server, err := fs.compare(ctx)
 	if err != nil {
 		return err
 	}
@@ -100,11 +106,11 @@ func (fs *folderSync) sync(ctx context.Context) error {
 	if err := fs.syncFlags(ctx, server); err != nil {
 		return err
 	}
-	return fs.saveState(ctx)
+	return fs.saveState(ctx, server)
 }
 
-// loadCatalog adopts complete files a crash left without rows, marks rows
-// of an old UIDVALIDITY gone, and reads the UIDs the catalog holds.
+// loadCatalog adopts complete files a crash left without rows and marks
+// rows of an old UIDVALIDITY gone.
 func (fs *folderSync) loadCatalog(ctx context.Context) error {
 	cat, id, uv := fs.w.a.Catalog, fs.state.ID, fs.sel.UIDValidity
 	if !fs.w.adopted[id] {
@@ -127,8 +133,22 @@ func (fs *folderSync) loadCatalog(ctx context.Context) error {
 		fs.w.opts.Log.Warn("UIDVALIDITY changed; matching messages by content", "folder", fs.f.Name,
 			"old", fs.state.UIDValidity, "new", uv, "messages", retired)
 	}
-	fs.known, err = cat.UIDs(ctx, id, uv)
-	return fatal(err)
+	return nil
+}
+
+// compare reads the UIDs the catalog holds and lists those the server
+// holds: all of them, or in a tail sync those from the last sync's UIDNEXT
+// on.
+func (fs *folderSync) compare(ctx context.Context) ([]imap.UID, error) {
+	server, ok, err := fs.tail(ctx)
+	if err != nil || ok {
+		return server, err
+	}
+	cat, id, uv := fs.w.a.Catalog, fs.state.ID, fs.sel.UIDValidity
+	if fs.known, err = cat.UIDs(ctx, id, uv); err != nil {
+		return nil, fatal(err)
+	}
+	return fs.serverUIDs()
 }
 
 // serverUIDs lists the UIDs the folder holds now, ascending. A server
@@ -207,11 +227,16 @@ func (fs *folderSync) missing(server []imap.UID) []imap.UID {
 
 // isKnown reports whether the catalog holds uid, present or gone.
 func (fs *folderSync) isKnown(uid imap.UID) bool {
+	if uint32(uid) < fs.from {
+		return true
+	}
 	_, found := archive.FindUID(fs.known, uint32(uid))
 	return found
 }
 
-func (fs *folderSync) saveState(ctx context.Context) error {
+// saveState records the state the folder was synced to, and certifies it
+// for a tail sync next time when nothing was left behind.
+func (fs *folderSync) saveState(ctx context.Context, server []imap.UID) error {
 	st := fs.state
 	st.UIDValidity = fs.sel.UIDValidity
 	st.UIDNext = uint32(fs.sel.UIDNext)
@@ -220,5 +245,5 @@ func (fs *folderSync) saveState(ctx context.Context) error {
 	if err := fs.w.a.Catalog.ClearRefetched(ctx, st.ID); err != nil {
 		return fatal(err)
 	}
-	return fatal(fs.w.a.Catalog.SetFolderState(ctx, st, fs.w.run))
+	return fatal(fs.w.a.Catalog.SetSyncedState(ctx, st, fs.certify(server), fs.w.run))
 }

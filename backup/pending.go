@@ -118,11 +118,13 @@ func (b *pending) flush(ctx context.Context) error {
 	moves := b.moves()
 	b.fs.w.contents.publishing(moves)
 	err := b.fs.w.a.Publish(ctx, &b.batch, b.rows, b.fs.w.run)
+	rows := b.rows
 	b.batch.Reset()
 	b.rows, b.saved = nil, archive.RunStats{}
 	if err != nil {
 		return fatal(err)
 	}
+	b.fs.recorded(rows)
 	b.fs.w.contents.published(moves)
 	b.fs.w.contents.recorded(moves)
 	b.fs.w.opts.committed()

@@ -132,6 +132,10 @@ namespace inbox {
 $ssl_block
 
 mail_max_userip_connections = 50
+# A 500,000-message Maildir (PROFILE=huge) keeps a 27 MB dovecot-uidlist; the
+# imap process resyncing it outgrows the default 256 MB, dies, and the client
+# retries. A server sized for such a mailbox allows more.
+default_vsz_limit = 1G
 # big synthetic messages are fine; defaults otherwise
 service imap-login {
   inet_listener imap {

@@ -14,7 +14,7 @@
 #   huge only: HUGE_MESSAGES (1000000: alice; bob gets a tenth), FULL_RUNS (1: counted
 #     rounds of full, verify and dryrun, no warm-up), CONTENT_CHECK (full: the scenarios
 #     checked byte for byte, the others by count), PROBE (0); its defaults differ:
-#     PEERS (mailkeep mailkeep-verify mailkeep-dryrun mailkeep-dryrun-self),
+#     PEERS (mailkeep raw-imap mailkeep-verify mailkeep-dryrun mailkeep-dryrun-self),
 #     SCENARIOS (full noop add100 verify dryrun), RUNS (3), TIMEOUT (7200), MEMORY=0, SEARCH=0
 #   RUNS (5) WARMUP (1) SLOW_RUNS (3: offlineimap) ADD_N (100) TIMEOUT (900 s per run)
 #   PEERS, SCENARIOS (full noop add100 restore export serve): see bench.py --help
@@ -38,7 +38,7 @@ if [ "$PROFILE" = huge ]; then
   HUGE_MESSAGES=${HUGE_MESSAGES:-1000000}
   B=$BENCH_ROOT/huge-$HUGE_MESSAGES
   GENARGS="--messages $HUGE_MESSAGES"
-  PEERS=${PEERS-mailkeep mailkeep-verify mailkeep-dryrun mailkeep-dryrun-self}
+  PEERS=${PEERS-mailkeep raw-imap mailkeep-verify mailkeep-dryrun mailkeep-dryrun-self}
   SCENARIOS=${SCENARIOS-full noop add100 verify dryrun}
   RUNS=${RUNS:-3} FULL_RUNS=${FULL_RUNS:-1} CONTENT_CHECK=${CONTENT_CHECK-full} PROBE=${PROBE:-0}
   TIMEOUT=${TIMEOUT:-7200} MEMORY=${MEMORY:-0} SEARCH=${SEARCH:-0}
