@@ -12,19 +12,19 @@ import (
 
 // folderSync is the state of one folder's sync in one run.
 type folderSync struct {
-	w       *worker
-	dog     *watchdog
-	f       *archive.Folder
-	state   archive.FolderState
-	sel     *imap.SelectData
-	known   []archive.UIDEntry // the catalog's UIDs of the current UIDVALIDITY from from on, ascending
+	w     *worker
+	dog   *watchdog
+	f     *archive.Folder
+	state archive.FolderState
+	sel   *imap.SelectData
+	known []archive.UIDEntry // the catalog's UIDs of the current UIDVALIDITY from from on, ascending
 	// from is where known starts: 0, or in a tail sync the UIDNEXT of the
 	// certified last sync, below which every server message is archived
 	// and present (below of them; see tail.go).
 	from, below uint32
 	// stored are the UIDs this sync recorded (for certifying it).
-	stored map[imap.UID]bool
-	rekey   bool               // gone rows exist: new messages are matched to them by content
+	stored  map[imap.UID]bool
+	rekey   bool // gone rows exist: new messages are matched to them by content
 	condstr bool
 	gmail   bool // the server has X-GM-EXT-1: X-GM-MSGID and X-GM-LABELS
 }
