@@ -23,7 +23,7 @@ type folderSync struct {
 	// and present (below of them; see tail.go).
 	from, below uint32
 	// stored are the UIDs this sync recorded (for certifying it).
-	stored  map[imap.UID]bool
+	stored  []imap.UID
 	rekey   bool // gone rows exist: new messages are matched to them by content
 	condstr bool
 	gmail   bool // the server has X-GM-EXT-1: X-GM-MSGID and X-GM-LABELS
