@@ -170,16 +170,25 @@ func (fs *folderSync) serverUIDs() ([]imap.UID, error) {
 	return expandUIDs(set, int(fs.sel.NumMessages)+1024)
 }
 
-// expandUIDs lists the UIDs of set, refusing sets larger than limit.
+// expandUIDs lists the UIDs of set, refusing sets larger than limit. The
+// list is allocated once: a first sync of a big folder holds it whole.
 func expandUIDs(set imap.UIDSet, limit int) ([]imap.UID, error) {
-	var out []imap.UID
+	n := 0
 	for _, r := range set {
 		lo, hi := min(r.Start, r.Stop), max(r.Start, r.Stop)
-		if lo == 0 || int(hi-lo) >= limit-len(out) {
+		if lo == 0 || int(hi-lo) >= limit-n {
 			return nil, fmt.Errorf("server answered SEARCH with an implausible UID set (%v)", r)
 		}
-		for uid := lo; uid <= hi; uid++ {
+		n += int(hi-lo) + 1
+	}
+	out := make([]imap.UID, 0, n)
+	for _, r := range set {
+		lo, hi := min(r.Start, r.Stop), max(r.Start, r.Stop)
+		for uid := lo; ; uid++ { // up to hi, which may be the largest UID
 			out = append(out, uid)
+			if uid == hi {
+				break
+			}
 		}
 	}
 	slices.Sort(out)
@@ -216,6 +225,9 @@ func (fs *folderSync) markGone(ctx context.Context, server []imap.UID) error {
 
 // missing lists server UIDs the catalog has no row for.
 func (fs *folderSync) missing(server []imap.UID) []imap.UID {
+	if fs.from == 0 && len(fs.known) == 0 {
+		return server // a first sync: all of them (the fetch only reads the list)
+	}
 	var out []imap.UID
 	for _, uid := range server {
 		if !fs.isKnown(uid) {

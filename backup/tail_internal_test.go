@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/emersion/go-imap/v2"
@@ -52,5 +53,27 @@ func TestCertify(t *testing.T) {
 				t.Errorf("certify = %+v, want %+v", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestExpandUIDs(t *testing.T) {
+	const top = imap.UID(^uint32(0))
+	cases := []struct {
+		set   imap.UIDSet
+		limit int
+		want  []imap.UID
+		err   bool
+	}{
+		{imap.UIDSet{{Start: 3, Stop: 1}, {Start: 2, Stop: 5}}, 10, []imap.UID{1, 2, 3, 4, 5}, false},
+		{imap.UIDSet{{Start: top - 1, Stop: top}}, 10, []imap.UID{top - 1, top}, false},
+		{imap.UIDSet{{Start: 1, Stop: 20}}, 10, nil, true},
+		{imap.UIDSet{{Start: 1, Stop: 6}, {Start: 10, Stop: 15}}, 10, nil, true},
+		{imap.UIDSet{{Start: 0, Stop: 5}}, 10, nil, true},
+	}
+	for _, tc := range cases {
+		got, err := expandUIDs(tc.set, tc.limit)
+		if (err != nil) != tc.err || !slices.Equal(got, tc.want) {
+			t.Errorf("expandUIDs(%v, %d) = %v, %v", tc.set, tc.limit, got, err)
+		}
 	}
 }
