@@ -64,8 +64,12 @@ func (c *Catalog) RetireValidity(ctx context.Context, folderID int64, uidValidit
 		if err != nil {
 			return err
 		}
-		n, err = res.RowsAffected()
-		return err
+		if n, err = res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		// A run that fails after this must not leave a certificate
+		// counting the rows it retired.
+		return forgetSynced(ctx, tx, folderID)
 	})
 	return int(n), true, err
 }
@@ -80,12 +84,18 @@ func (c *Catalog) HasGone(ctx context.Context, folderID int64) (bool, error) {
 }
 
 // MarkGoneUIDs records that the server no longer has these messages of a
-// folder's UIDVALIDITY.
+// folder's UIDVALIDITY. It forgets the folder's IMAPSynced in the same
+// transaction: a sync that fails after it must not leave a certificate
+// that counts a row it marked gone (the sync that completes certifies
+// anew).
 func (c *Catalog) MarkGoneUIDs(ctx context.Context, folderID int64, uidValidity uint32, uids []uint32, run int64) error {
 	if len(uids) == 0 {
 		return nil
 	}
 	return c.tx(ctx, func(tx *sql.Tx) error {
+		if err := forgetSynced(ctx, tx, folderID); err != nil {
+			return err
+		}
 		st, err := tx.PrepareContext(ctx, `UPDATE messages SET gone_run = ?
 			WHERE folder_id = ? AND uidvalidity = ? AND uid = ? AND gone_run IS NULL`)
 		if err != nil {

@@ -18,8 +18,9 @@ import (
 //
 // It is kept in account_meta beside the folder's state, written in the
 // same transaction, and holds only while that state does: a sync that
-// cannot certify, a repair that sets a message aside, a folder recorded
-// gone and a prune each forget it.
+// cannot certify, a UIDVALIDITY retired, UIDs marked gone (by a sync that
+// may yet fail), a repair that sets a message aside, a folder recorded
+// gone, a prune and a POP3 run of the folder each forget it.
 type IMAPSynced struct {
 	UIDValidity, UIDNext, Count uint32
 }
@@ -74,6 +75,18 @@ func (c *Catalog) SetSyncedState(ctx context.Context, st FolderState, s *IMAPSyn
 			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, syncedKey(st.ID), s.value())
 		return err
 	})
+}
+
+// ForgetSynced drops a folder's IMAPSynced, if it has one. A POP3 run of
+// the folder calls it first: its gone marks and state are not the IMAP
+// sync's. Without one, nothing is written.
+func (c *Catalog) ForgetSynced(ctx context.Context, folderID int64) error {
+	var n int
+	err := c.db.QueryRowContext(ctx, `SELECT count(*) FROM account_meta WHERE key = ?`, syncedKey(folderID)).Scan(&n)
+	if err != nil || n == 0 {
+		return wrapCatalog(err)
+	}
+	return c.tx(ctx, func(tx *sql.Tx) error { return forgetSynced(ctx, tx, folderID) })
 }
 
 // forgetSynced drops a folder's IMAPSynced in tx.

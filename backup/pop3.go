@@ -161,6 +161,11 @@ func (r *pop3Run) prepare(ctx context.Context) error {
 	if r.state, err = r.a.Catalog.EnsureFolder(ctx, f, r.run); err != nil {
 		return err
 	}
+	// An IMAP sync of this archive certified the folder; this run's gone
+	// marks would not be counted by it.
+	if err := r.a.Catalog.ForgetSynced(ctx, r.state.ID); err != nil {
+		return err
+	}
 	return adoptOrphans(ctx, r.a, f, r.run, r.state.ID)
 }
 
