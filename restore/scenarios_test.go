@@ -193,6 +193,15 @@ func TestRestoreDryRun(t *testing.T) {
 			len(msgs)-restored, restored, len(corpus.Folders(msgs))-2)
 	}
 	sameSnapshot(t, "after the dry run", takeSnapshot(t, carol), before)
+
+	// The folders carol lacks were counted from the view's totals, without
+	// their rows: the restore itself must append just as much.
+	dry := res
+	res, err = runRestore(t, root, "alice", restore.Options{Dial: userDialer(srv, "carol")})
+	if err != nil || res.Appended != dry.Appended || res.Bytes != dry.Bytes {
+		t.Errorf("restore after the dry run: %d messages of %d bytes, %v; the dry run said %d of %d",
+			res.Appended, res.Bytes, err, dry.Appended, dry.Bytes)
+	}
 }
 
 // TestRestoreRefused: the target refuses two messages (a keyword longer

@@ -144,6 +144,10 @@ func (w *worker) connect(ctx context.Context) error {
 // resumed on a new one: scanned again, so that whatever the server stored
 // meanwhile is not sent twice.
 func (w *worker) folder(ctx context.Context, fr *folderRun) error {
+	if fr.lazy && !fr.job.exists {
+		fr.tallyWhole()
+		return nil
+	}
 	idle := 0
 	for {
 		if err := w.connect(ctx); err != nil {
@@ -191,6 +195,12 @@ type folderRun struct {
 	uids    []imap.UID // with labels: each message's UID on the target, once known
 	noUID   atomic.Int64
 
+	// lazy: a dry run, whose rows are read only when the target folder
+	// holds messages to match them with. Into a folder the target lacks,
+	// or holds empty, every message of the view would go: the folder's
+	// count and size say so (tallyWhole).
+	lazy bool
+
 	buf     *bytes.Buffer // a message read and verified before its APPEND: the worker's
 	unknown atomic.Bool   // a lost connection left APPENDs of unknown fate
 
@@ -200,26 +210,46 @@ type folderRun struct {
 }
 
 // newFolderRun reads the folder's messages from the catalog and opens its
-// Maildir. A folder that cannot be restored comes back with its error.
+// Maildir. A folder that cannot be restored comes back with its error. A
+// dry run reads the rows only to match them with what the target holds,
+// so it reads none for a folder the target lacks, and reads them after the
+// scan for one it has (lazy).
 func (r *runner) newFolderRun(ctx context.Context, j *job) (*folderRun, error) {
-	fr := &folderRun{ctx: ctx, r: r, log: r.opts.Log, job: j, settled: make([]bool, j.src.Count)}
+	fr := &folderRun{ctx: ctx, r: r, log: r.opts.Log, job: j}
+	fr.lazy = r.opts.DryRun && j.skip == nil && j.labels == nil && r.only == nil
+	if fr.lazy && !j.exists {
+		return fr, nil
+	}
+	fr.settled = make([]bool, j.src.Count)
 	if j.labels != nil {
 		return fr, fr.loadLabelJob(ctx)
 	}
-	msgs, err := r.snap.Messages(ctx, j.src.ID, r.view())
-	if err != nil {
-		return fr, err
+	if !fr.lazy {
+		if err := fr.loadMessages(ctx); err != nil {
+			return fr, err
+		}
 	}
-	if r.only != nil {
-		msgs = slices.DeleteFunc(msgs, func(m archive.Message) bool { return !r.only[m.ID] })
-	}
-	fr.msgs, fr.settled = msgs, make([]bool, len(msgs))
 	if j.skip != nil {
 		return fr, j.skip
 	}
 	f, err := r.snap.Folder(j.src.FolderState)
 	fr.folders = map[int64]*archive.Folder{j.src.ID: f}
 	return fr, err
+}
+
+// loadMessages reads the folder's messages of the view (of --message, when
+// given) from the catalog.
+func (fr *folderRun) loadMessages(ctx context.Context) error {
+	r := fr.r
+	msgs, err := r.snap.Messages(ctx, fr.job.src.ID, r.view())
+	if err != nil {
+		return err
+	}
+	if r.only != nil {
+		msgs = slices.DeleteFunc(msgs, func(m archive.Message) bool { return !r.only[m.ID] })
+	}
+	fr.msgs, fr.settled = msgs, make([]bool, len(msgs))
+	return nil
 }
 
 // open opens the archived content of message m, from its folder.
@@ -236,6 +266,15 @@ func (fr *folderRun) attempt() error {
 	held, err := fr.scan()
 	if err != nil {
 		return err
+	}
+	if fr.lazy && fr.msgs == nil {
+		if len(held) == 0 { // every message would be appended
+			fr.tallyWhole()
+			return deselect(fr.c)
+		}
+		if err := fr.loadMessages(fr.ctx); err != nil {
+			return err
+		}
 	}
 	todo, at, err := matchAt(fr.msgs, held, func(uids []imap.UID) (map[imap.UID][32]byte, error) {
 		return hashTarget(fr.c, uids)
@@ -369,6 +408,21 @@ func (fr *folderRun) settleLocked(i int) {
 		size = fr.msgs[i].Size
 	}
 	fr.r.opts.Progress.Message(size)
+}
+
+// tallyWhole counts every message of the folder as to be appended, from
+// the view's count and size of the folder. Progress gets the size
+// spread over the messages.
+func (fr *folderRun) tallyWhole() {
+	n, bytes := fr.job.src.Count, fr.job.src.Bytes
+	fr.r.tally.add(func(r *Result) { r.Appended += n; r.Bytes += bytes })
+	for i := range n {
+		size := bytes / int64(n)
+		if i == 0 {
+			size += bytes % int64(n)
+		}
+		fr.r.opts.Progress.Message(size)
+	}
 }
 
 func (fr *folderRun) appended(i int) {
