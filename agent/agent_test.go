@@ -25,6 +25,7 @@ import (
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/backup"
 	"github.com/mailkeep/mailkeep/config"
+	"github.com/mailkeep/mailkeep/internal/logtest"
 	"github.com/mailkeep/mailkeep/oauth"
 	"github.com/mailkeep/mailkeep/pop3"
 	"github.com/mailkeep/mailkeep/progress"
@@ -89,29 +90,12 @@ func load(t *testing.T, path string) *config.Config {
 	return cfg
 }
 
-// logBuffer is a log the test can read while the agent writes it.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func (l *logBuffer) count(s string) int { return strings.Count(l.String(), s) }
+// logCount is how many times s is in the log so far.
+func logCount(l *logtest.Buffer, s string) int { return strings.Count(l.String(), s) }
 
 type running struct {
 	a      *Agent
-	log    *logBuffer
+	log    *logtest.Buffer
 	hup    chan os.Signal
 	cancel context.CancelFunc
 	done   chan error
@@ -119,7 +103,7 @@ type running struct {
 
 func start(t *testing.T, cfg *config.Config, job Job) *running {
 	t.Helper()
-	r := &running{log: &logBuffer{}, hup: make(chan os.Signal, 1), done: make(chan error, 1)}
+	r := &running{log: &logtest.Buffer{}, hup: make(chan os.Signal, 1), done: make(chan error, 1)}
 	a, err := New(cfg, slog.New(slog.NewTextHandler(r.log, nil)), Options{Version: "test", Job: job,
 		Schedule: schedule.Options{Retry: schedule.Retry{Base: 10 * time.Millisecond, Max: 20 * time.Millisecond}}})
 	if err != nil {
@@ -195,7 +179,7 @@ func TestAgentRetries(t *testing.T) {
 			r := start(t, load(t, writeConfig(t, t.TempDir(), "@every 1h", "", "alice")), job.run)
 			// @every 1h: the run due at start is the only one.
 			r.a.sched.Reload(schedule.Settings{Accounts: []schedule.Account{{Name: "alice", Schedule: mustParse(t, "@every 1s")}}})
-			waitFor(t, tc.log, func() bool { return r.log.count(tc.log) >= 1 })
+			waitFor(t, tc.log, func() bool { return logCount(r.log, tc.log) >= 1 })
 			r.stop(t)
 			if got := job.count("alice"); got%tc.calls != 0 || got == 0 {
 				t.Errorf("%d attempts, want a multiple of %d\n%s", got, tc.calls, r.log)
@@ -232,7 +216,7 @@ func TestAgentReload(t *testing.T) {
 			os.WriteFile(path, []byte(b.content), 0o600)
 		}
 		r.hup <- syscall.SIGHUP
-		waitFor(t, "a refused reload", func() bool { return r.log.count("configuration not reloaded") == i+1 })
+		waitFor(t, "a refused reload", func() bool { return logCount(r.log, "configuration not reloaded") == i+1 })
 		if !strings.Contains(r.log.String(), b.log) {
 			t.Errorf("%s: the log does not say why (%q)", b.name, b.log)
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/backup"
 	"github.com/mailkeep/mailkeep/config"
+	"github.com/mailkeep/mailkeep/internal/logtest"
 	"github.com/mailkeep/mailkeep/schedule"
 )
 
@@ -87,7 +88,7 @@ func TestAgentPrunesAfterOKBackups(t *testing.T) {
 				return backup.Result{RunID: 1, Outcome: tc.outcome}, tc.err
 			}}
 			pr := &fakePrune{err: tc.pruneErr}
-			r := &running{log: &logBuffer{}, hup: make(chan os.Signal, 1), done: make(chan error, 1)}
+			r := &running{log: &logtest.Buffer{}, hup: make(chan os.Signal, 1), done: make(chan error, 1)}
 			a, err := New(retentionConfig(t), slog.New(slog.NewTextHandler(r.log, nil)), Options{Version: "test",
 				Job: job.run, Prune: pr.run,
 				Schedule: schedule.Options{Retry: schedule.Retry{Base: time.Hour, Max: time.Hour}}})
@@ -113,11 +114,11 @@ func TestAgentPrunesAfterOKBackups(t *testing.T) {
 			errs := testutil.ToFloat64(m.errors.WithLabelValues("keep"))
 			switch {
 			case tc.pruneErr != nil:
-				if errs != float64(got) || msgs != 0 || r.log.count("prune failed") != got {
+				if errs != float64(got) || msgs != 0 || logCount(r.log, "prune failed") != got {
 					t.Errorf("failed prunes: errors_total %v, pruned %v\n%s", errs, msgs, r.log)
 				}
 			case tc.wantPrune:
-				if msgs != 3*float64(got) || bytes != 300*float64(got) || r.log.count("prune finished") != got {
+				if msgs != 3*float64(got) || bytes != 300*float64(got) || logCount(r.log, "prune finished") != got {
 					t.Errorf("pruned_messages_total %v, pruned_bytes_total %v after %d prunes\n%s", msgs, bytes, got, r.log)
 				}
 			}

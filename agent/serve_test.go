@@ -59,8 +59,8 @@ func TestAgentServes(t *testing.T) {
 	data, _ := os.ReadFile(path)
 	os.WriteFile(path, []byte(strings.Replace(string(data), "password: pw", "password: other", 1)), 0o600)
 	r.hup <- syscall.SIGHUP
-	waitFor(t, "the reload", func() bool { return r.log.count("configuration reloaded") >= 1 })
-	if r.log.count("serve changed: restart the agent to apply it") != 1 {
+	waitFor(t, "the reload", func() bool { return logCount(r.log, "configuration reloaded") >= 1 })
+	if logCount(r.log, "serve changed: restart the agent to apply it") != 1 {
 		t.Errorf("no warning about the changed serve section:\n%s", r.log)
 	}
 }

@@ -151,18 +151,23 @@ func (fs *folderSync) compare(ctx context.Context) ([]imap.UID, error) {
 	return fs.serverUIDs()
 }
 
-// serverUIDs lists the UIDs the folder holds now, ascending. A server
-// that answers with more UIDs than the folder has messages is refused
-// rather than trusted with memory.
+// serverUIDs lists the UIDs the folder holds now, ascending.
 func (fs *folderSync) serverUIDs() ([]imap.UID, error) {
 	if fs.sel.NumMessages == 0 {
 		return nil, nil
 	}
+	return fs.searchUIDs(&imap.SearchCriteria{})
+}
+
+// searchUIDs lists the UIDs that match crit, ascending. A server that
+// answers with more UIDs than the folder has messages is refused rather
+// than trusted with memory.
+func (fs *folderSync) searchUIDs(crit *imap.SearchCriteria) ([]imap.UID, error) {
 	var so *imap.SearchOptions
 	if fs.w.c.Caps().Has(imap.CapESearch) {
 		so = &imap.SearchOptions{ReturnAll: true}
 	}
-	data, err := fs.w.c.UIDSearch(&imap.SearchCriteria{}, so).Wait()
+	data, err := fs.w.c.UIDSearch(crit, so).Wait()
 	if err != nil {
 		return nil, fmt.Errorf("search uids: %w", err)
 	}

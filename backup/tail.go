@@ -2,7 +2,6 @@ package backup
 
 import (
 	"context"
-	"fmt"
 	"slices"
 
 	"github.com/emersion/go-imap/v2"
@@ -63,27 +62,11 @@ func (fs *folderSync) tail(ctx context.Context) (server []imap.UID, ok bool, err
 // ascending. "uid:*" also matches the last message when every UID is
 // below uid, which is left out.
 func (fs *folderSync) serverUIDsFrom(uid uint32) ([]imap.UID, error) {
-	var so *imap.SearchOptions
-	if fs.w.c.Caps().Has(imap.CapESearch) {
-		so = &imap.SearchOptions{ReturnAll: true}
-	}
-	crit := &imap.SearchCriteria{UID: []imap.UIDSet{{imap.UIDRange{Start: imap.UID(uid), Stop: 0}}}}
-	data, err := fs.w.c.UIDSearch(crit, so).Wait()
-	if err != nil {
-		return nil, fmt.Errorf("search uids: %w", err)
-	}
-	set, _ := data.All.(imap.UIDSet)
-	all, err := expandUIDs(set, int(fs.sel.NumMessages)+1024)
+	all, err := fs.searchUIDs(&imap.SearchCriteria{UID: []imap.UIDSet{{imap.UIDRange{Start: imap.UID(uid), Stop: 0}}}})
 	if err != nil {
 		return nil, err
 	}
-	out := all[:0]
-	for _, u := range all {
-		if uint32(u) >= uid {
-			out = append(out, u)
-		}
-	}
-	return out, nil
+	return slices.DeleteFunc(all, func(u imap.UID) bool { return uint32(u) < uid }), nil
 }
 
 // recorded notes the UIDs of rows this sync recorded, for certify: four

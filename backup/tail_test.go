@@ -1,11 +1,9 @@
 package backup_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/emersion/go-imap/v2"
@@ -13,6 +11,7 @@ import (
 
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/backup"
+	"github.com/mailkeep/mailkeep/internal/logtest"
 	"github.com/mailkeep/mailkeep/transport"
 )
 
@@ -77,7 +76,7 @@ func storeFlags(t *testing.T, c *imapclient.Client, folder string, uid imap.UID,
 // logBackup is runBackup with the run's debug log returned.
 func logBackup(t *testing.T, ctx context.Context, root string, dial transport.IMAPDialer) (backup.Result, string) {
 	t.Helper()
-	var buf lockedBuffer
+	var buf logtest.Buffer
 	a, err := archive.OpenWriter(ctx, root, "alice", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -89,22 +88,4 @@ func logBackup(t *testing.T, ctx context.Context, root string, dial transport.IM
 		t.Fatalf("backup: %v (result %+v)", err, res)
 	}
 	return res, buf.String()
-}
-
-// lockedBuffer is a bytes.Buffer safe for the run's goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

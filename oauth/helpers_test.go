@@ -1,7 +1,6 @@
 package oauth
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailkeep/mailkeep/internal/logtest"
 	"github.com/mailkeep/mailkeep/internal/oauthtest"
 )
 
@@ -35,30 +35,12 @@ func (c *clock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // env is a test provider and a configuration for it.
 type env struct {
 	srv   *oauthtest.Server
 	cfg   Config
 	clock *clock
-	log   *syncBuffer
+	log   *logtest.Buffer
 }
 
 const testClientSecret = "cs-very-secret-client"
@@ -69,7 +51,7 @@ func newEnv(t *testing.T, opts oauthtest.Options) *env {
 		opts.ClientSecret = testClientSecret
 	}
 	srv := oauthtest.Start(t, opts)
-	e := &env{srv: srv, clock: newClock(), log: &syncBuffer{}}
+	e := &env{srv: srv, clock: newClock(), log: &logtest.Buffer{}}
 	e.cfg = Config{
 		Account: "work", Provider: Custom, ClientID: srv.ClientID(), ClientSecret: opts.ClientSecret,
 		AuthURL: srv.AuthURL(), DeviceAuthURL: srv.DeviceAuthURL(), TokenURL: srv.TokenURL(),

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailkeep/mailkeep/internal/logtest"
 	"github.com/mailkeep/mailkeep/internal/oauthtest"
 )
 
@@ -19,7 +20,7 @@ func TestDeviceLogin(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, oauthtest.Options{})
 	s := e.source(t)
-	out := &syncBuffer{}
+	out := &logtest.Buffer{}
 	go func() { // the user
 		var code string
 		waitFor(t, "the user code", func() bool {
@@ -84,7 +85,7 @@ func TestDeviceLoginSlowDown(t *testing.T) {
 func TestDeviceLoginDenied(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, oauthtest.Options{})
-	out := &syncBuffer{}
+	out := &logtest.Buffer{}
 	go func() {
 		waitFor(t, "the user code", func() bool {
 			m := userCodeRE.FindStringSubmatch(out.String())
@@ -144,7 +145,7 @@ func TestBrowserLogin(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, oauthtest.Options{})
 	s := e.source(t)
-	out := &syncBuffer{}
+	out := &logtest.Buffer{}
 	open := func(authURL string) {
 		u, _ := url.Parse(authURL)
 		redirect := u.Query().Get("redirect_uri")

@@ -2,7 +2,6 @@ package serve_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +19,7 @@ import (
 	"github.com/mailkeep/mailkeep/config"
 	"github.com/mailkeep/mailkeep/internal/corpus"
 	"github.com/mailkeep/mailkeep/internal/dovecottest"
+	"github.com/mailkeep/mailkeep/internal/logtest"
 	"github.com/mailkeep/mailkeep/serve"
 	"github.com/mailkeep/mailkeep/transport"
 )
@@ -77,14 +76,14 @@ func (s *source) dialer() func(context.Context) (*imapclient.Client, error) {
 // served is a running serve.Server.
 type served struct {
 	addr string
-	log  *lockedBuffer
+	log  *logtest.Buffer
 }
 
 // startServe serves the accounts of root on a free loopback port until
 // the test ends.
 func startServe(t testing.TB, root string, opts serve.Options) *served {
 	t.Helper()
-	logs := &lockedBuffer{}
+	logs := &logtest.Buffer{}
 	opts.Root = root
 	if opts.Password == "" {
 		opts.Password = password
@@ -133,23 +132,6 @@ func (s *served) dial(t testing.TB, user string) *imapclient.Client {
 func tail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // raw is a client that sends command lines as written and reads the

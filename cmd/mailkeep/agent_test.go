@@ -16,7 +16,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,6 +26,7 @@ import (
 	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/internal/corpus"
 	"github.com/mailkeep/mailkeep/internal/dovecottest"
+	"github.com/mailkeep/mailkeep/internal/logtest"
 )
 
 // These tests run the built binary as the agent, against a real Dovecot,
@@ -37,32 +37,15 @@ import (
 // agentProc is a running "mailkeep run".
 type agentProc struct {
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *logtest.Buffer
 	exited chan struct{}
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func startAgent(t *testing.T, cfg string, env []string, args ...string) *agentProc {
 	t.Helper()
 	cmd := exec.Command(binary, append([]string{"run", "--config", cfg}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
-	p := &agentProc{cmd: cmd, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	p := &agentProc{cmd: cmd, stderr: &logtest.Buffer{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.stderr, p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mailkeep/mailkeep/internal/corpus"
 	"github.com/mailkeep/mailkeep/internal/dovecottest"
+	"github.com/mailkeep/mailkeep/internal/logtest"
 )
 
 const servePassword = "serve-pass-7f3a"
@@ -89,7 +90,7 @@ func TestServeCommand(t *testing.T) {
 func startServe(t *testing.T, cfg string, args ...string) *agentProc {
 	t.Helper()
 	cmd := exec.Command(binary, append([]string{"serve", "--config", cfg}, args...)...)
-	p := &agentProc{cmd: cmd, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	p := &agentProc{cmd: cmd, stderr: &logtest.Buffer{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.stderr, p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
