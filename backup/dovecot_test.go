@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -38,12 +39,18 @@ func splitAddr(addr string) (string, int) {
 
 func runBackup(t *testing.T, ctx context.Context, root string, dial transport.IMAPDialer) backup.Result {
 	t.Helper()
+	return backupLogged(t, ctx, root, dial, nil)
+}
+
+// backupLogged is runBackup with the run logging to log (nil: nowhere).
+func backupLogged(t *testing.T, ctx context.Context, root string, dial transport.IMAPDialer, log *slog.Logger) backup.Result {
+	t.Helper()
 	a, err := archive.OpenWriter(ctx, root, "alice", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	res, err := backup.IMAP(ctx, a, backup.Options{Dial: dial, Settings: backup.Settings{BatchMessages: 64}})
+	res, err := backup.IMAP(ctx, a, backup.Options{Dial: dial, Settings: backup.Settings{Log: log, BatchMessages: 64}})
 	if err != nil {
 		t.Fatalf("backup: %v (result %+v)", err, res)
 	}

@@ -9,7 +9,6 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
-	"github.com/mailkeep/mailkeep/archive"
 	"github.com/mailkeep/mailkeep/backup"
 	"github.com/mailkeep/mailkeep/internal/logtest"
 	"github.com/mailkeep/mailkeep/transport"
@@ -77,15 +76,6 @@ func storeFlags(t *testing.T, c *imapclient.Client, folder string, uid imap.UID,
 func logBackup(t *testing.T, ctx context.Context, root string, dial transport.IMAPDialer) (backup.Result, string) {
 	t.Helper()
 	var buf logtest.Buffer
-	a, err := archive.OpenWriter(ctx, root, "alice", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	res, err := backup.IMAP(ctx, a, backup.Options{Dial: dial, Settings: backup.Settings{Log: log, BatchMessages: 64}})
-	if err != nil {
-		t.Fatalf("backup: %v (result %+v)", err, res)
-	}
+	res := backupLogged(t, ctx, root, dial, slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	return res, buf.String()
 }
