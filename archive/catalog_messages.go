@@ -88,11 +88,30 @@ func (c *Catalog) FolderMessages(ctx context.Context, folderID int64) ([]Message
 }
 
 // FolderMessagesAfter returns up to limit of a folder's messages, gone
-// ones included, whose row id is above after, in id order, with the
-// SHA-256 of their files as stored: FolderMessages a page at a time.
-func (c *Catalog) FolderMessagesAfter(ctx context.Context, folderID, after int64, limit int) ([]Message, error) {
-	return collectSummed(c.db.QueryContext(ctx, `SELECT `+msgCols+`, `+fileSumCol(c.version)+` FROM messages
-		WHERE folder_id = ? AND id > ? ORDER BY id LIMIT ?`, folderID, after, limit))
+// ones included, that come after the row after in (UIDVALIDITY, UID, id)
+// order (the zero Message: from the first), with the SHA-256 of their
+// files as stored: FolderMessages a page at a time. The order is that of
+// the messages_uid index, so each page is a seek into it; an order by id
+// alone made SQLite gather and sort the folder's rows for every page.
+func (c *Catalog) FolderMessagesAfter(ctx context.Context, folderID int64, after Message, limit int) ([]Message, error) {
+	return collectSummed(c.db.QueryContext(ctx, `SELECT `+msgCols+`, `+fileSumCol(c.version)+` FROM messages `+folderPage,
+		folderID, after.UIDValidity, after.UID, after.ID, limit))
+}
+
+// folderPage selects FolderMessagesAfter's page.
+const folderPage = `WHERE folder_id = ? AND (uidvalidity, uid, id) > (?, ?, ?) ORDER BY uidvalidity, uid, id LIMIT ?`
+
+// messageByID returns one message row, as FolderMessagesAfter does.
+func (c *Catalog) messageByID(ctx context.Context, id int64) (Message, error) {
+	list, err := collectSummed(c.db.QueryContext(ctx, `SELECT `+msgCols+`, `+fileSumCol(c.version)+` FROM messages
+		WHERE id = ?`, id))
+	if err == nil && len(list) == 0 {
+		err = fmt.Errorf("catalog: message %d: %w", id, sql.ErrNoRows)
+	}
+	if err != nil {
+		return Message{}, err
+	}
+	return list[0], nil
 }
 
 // fileSumCol is the column of the SHA-256 of a message file as stored in

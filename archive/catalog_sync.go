@@ -192,25 +192,6 @@ func (c *Catalog) Keys(ctx context.Context, folderID int64) (map[string]bool, er
 	return out, rows.Err()
 }
 
-// dropKnown deletes from files the key of every message of the folder,
-// gone ones included, reading the keys as a stream rather than into a set
-// beside files: what is left has no row.
-func (c *Catalog) dropKnown(ctx context.Context, folderID int64, files map[string]MessageFile) error {
-	rows, err := c.db.QueryContext(ctx, `SELECT key FROM messages WHERE folder_id = ?`, folderID)
-	if err != nil {
-		return fmt.Errorf("catalog: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var k sql.RawBytes
-		if err := rows.Scan(&k); err != nil {
-			return fmt.Errorf("catalog: %w", err)
-		}
-		delete(files, string(k))
-	}
-	return wrapCatalog(rows.Err())
-}
-
 func wrapCatalog(err error) error {
 	if err == nil {
 		return nil

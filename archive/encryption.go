@@ -67,13 +67,6 @@ func (a *Writer) Publish(ctx context.Context, b *Batch, rows []Message, run int6
 // The folder's staged rows are then cleared. The caller holds the lock,
 // has finished any interrupted prune and has emptied the folder's tmp/.
 func (a *Writer) AdoptOrphans(ctx context.Context, f *Folder, folderID, run int64) (int, error) {
-	files, _, err := f.Scan()
-	if err != nil {
-		return 0, err
-	}
-	if err := a.Catalog.dropKnown(ctx, folderID, files); err != nil {
-		return 0, err
-	}
 	pruned, err := a.Catalog.PendingPruned(ctx, folderID)
 	if err != nil {
 		return 0, err
@@ -83,20 +76,31 @@ func (a *Writer) AdoptOrphans(ctx context.Context, f *Folder, folderID, run int6
 		return 0, err
 	}
 	var adopted []Message
+	keys := map[string]bool{} // adopted: a second file of a key stays an orphan
 	dropped := 0
-	for key, mf := range files {
-		if pruned[key] {
-			if err := f.Remove(mf); err != nil {
-				return 0, err
+	err = a.eachListed(ctx, f, folderID, func(chunk []listedFile) error {
+		for _, lf := range chunk {
+			switch {
+			case lf.rowFile != "" || keys[lf.Key]:
+				continue
+			case pruned[lf.Key]:
+				if err := f.Remove(lf.MessageFile); err != nil {
+					return err
+				}
+				dropped++
+				continue
 			}
-			dropped++
-			continue
+			m, err := f.adoptRow(lf.MessageFile, folderID, staged)
+			if err != nil {
+				return err
+			}
+			keys[lf.Key] = true
+			adopted = append(adopted, m)
 		}
-		m, err := f.adoptRow(mf, folderID, staged)
-		if err != nil {
-			return 0, err
-		}
-		adopted = append(adopted, m)
+		return nil
+	}, func(string) {})
+	if err != nil {
+		return 0, err
 	}
 	if dropped > 0 {
 		if err := f.SyncCur(); err != nil {

@@ -1,54 +1,69 @@
 package archive
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 )
 
-// TestFileSet: files are found by key, once each, whatever their flags;
-// a key that is a prefix of another finds only its own; what is not taken
-// is left, in name order; names that are not message files are others.
-func TestFileSet(t *testing.T) {
-	dir := t.TempDir()
-	f := &Folder{Dir: dir}
-	for _, sub := range []string{"cur", "new"} {
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, name := range []string{"cur/m7.1,S=5,W=6:2,S", "cur/m7.10,S=5,W=5:2,", "cur/m7.2,S=9,W=9:2,FS",
-		"cur/m7.2,S=9,W=9:2,S", "cur/junk", "new/m7.3,S=1,W=1:2,"} {
-		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s, others, err := f.scanSet()
+// TestEachListed: a listing passes each message file with the file name
+// its key's row records ("" for none), over more than one chunk, and
+// sends names that are not message files, and all of new/, to other.
+func TestEachListed(t *testing.T) {
+	ctx := context.Background()
+	a := buildArchive(t, 3)
+	f, err := a.Folder("INBOX", '/')
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"cur/junk", "new/m7.3,S=1,W=1:2,"}; !slices.Equal(others, want) {
-		t.Errorf("others = %q, want %q", others, want)
+	st, _ := a.Catalog.EnsureFolder(ctx, f, 0)
+	files := curFiles(t, a, "INBOX")
+	renamed, _ := ParseMessageFile(filepath.Base(files[0]))
+	renamed.Flags = "FS"
+	if err := os.Rename(files[0], f.Path(renamed)); err != nil {
+		t.Fatal(err)
 	}
-	for _, c := range []struct {
-		key  string
-		want string // file name, "" for none
-	}{
-		{"m7.1", "m7.1,S=5,W=6:2,S"},
-		{"m7.1", ""},
-		{"m7.2", "m7.2,S=9,W=9:2,FS"},
-		{"m7.3", ""},
-		{"m7.4", ""},
-	} {
-		mf, ok := s.take(c.key)
-		if got := map[bool]string{true: mf.Name()}[ok]; got != c.want {
-			t.Errorf("take(%s) = %q, want %q", c.key, got, c.want)
+	extra := listChunk + 5 // files without rows, so that the listing takes two chunks
+	for i := range extra {
+		mf := MessageFile{Key: IMAPKey(8, uint32(i+1)), Size: 1, VSize: 1}
+		if err := os.WriteFile(f.Path(mf), nil, 0o600); err != nil {
+			t.Fatal(err)
 		}
 	}
-	var left []string
-	s.left(func(mf MessageFile) error { left = append(left, mf.Name()); return nil })
-	if want := []string{"m7.10,S=5,W=5:2,", "m7.2,S=9,W=9:2,S"}; !slices.Equal(left, want) {
-		t.Errorf("left = %q, want %q", left, want)
+	for _, name := range []string{"cur/junk", "new/" + filepath.Base(files[1])} {
+		if err := os.WriteFile(filepath.Join(f.Dir, name), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := map[string]string{} // file name → its row's file name
+	chunks := 0
+	var others []string
+	err = a.eachListed(ctx, f, st.ID, func(chunk []listedFile) error {
+		chunks++
+		for _, lf := range chunk {
+			got[lf.Name()] = lf.rowFile
+		}
+		return nil
+	}, func(o string) { others = append(others, o) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(others)
+	if want := []string{"cur/junk", "new/" + filepath.Base(files[1])}; !slices.Equal(others, want) {
+		t.Errorf("others = %q, want %q", others, want)
+	}
+	if chunks < 2 || len(got) != 3+extra {
+		t.Fatalf("%d chunks, %d files, want 2 or more and %d", chunks, len(got), 3+extra)
+	}
+	for _, c := range []struct{ name, row string }{
+		{renamed.Name(), filepath.Base(files[0])}, // the row still names the file before its rename
+		{filepath.Base(files[1]), filepath.Base(files[1])},
+		{MessageFile{Key: IMAPKey(8, 1), Size: 1, VSize: 1}.Name(), ""},
+	} {
+		if got[c.name] != c.row {
+			t.Errorf("%s: row file %q, want %q", c.name, got[c.name], c.row)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -175,42 +176,30 @@ func (f *Folder) CleanTmp() (int, error) {
 	return len(entries), nil
 }
 
-// Scan lists the published message files of the folder by key.
-// Names that are not mailkeep message files are returned in others,
-// sorted.
+// Scan lists the published message files of the folder by key. Names
+// that are not mailkeep message files, and everything in new/, are
+// returned in others, sorted. It holds the whole folder: passes over a
+// big folder list it a chunk at a time instead (Writer.eachListed).
 func (f *Folder) Scan() (files map[string]MessageFile, others []string, err error) {
-	set, others, err := f.scanSet()
-	if err != nil {
-		return nil, nil, err
-	}
-	files = make(map[string]MessageFile, len(set.names))
-	set.left(func(mf MessageFile) error {
-		files[mf.Key] = mf
-		return nil
-	})
-	return files, others, nil
-}
-
-// eachName calls fn with the name of each entry of dir, read a chunk at a
-// time: os.ReadDir would hold every entry of a big folder at once.
-func eachName(dir string, fn func(string)) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	for {
-		names, err := d.Readdirnames(1024)
-		for _, n := range names {
-			fn(n)
-		}
-		if errors.Is(err, io.EOF) {
+	files = map[string]MessageFile{}
+	for _, sub := range []string{"cur", "new"} {
+		err := eachNames(filepath.Join(f.Dir, sub), func(names []string) error {
+			for _, name := range names {
+				mf, err := ParseMessageFile(name)
+				if err != nil || sub == "new" {
+					others = append(others, sub+"/"+name)
+					continue
+				}
+				files[mf.Key] = mf
+			}
 			return nil
-		}
+		})
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 	}
+	slices.Sort(others)
+	return files, others, nil
 }
 
 // Path is the absolute path of a published message file.

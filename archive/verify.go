@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -156,12 +158,15 @@ type verifier struct {
 }
 
 // measured is what reading one content gave, kept by inode (nlink
-// cleared) so that its other names are not read again.
+// cleared) so that its other names are not read again, until the last of
+// them has been: the map holds the contents whose names are still to
+// come, not every linked content of the archive.
 type measured struct {
 	key         string // the message it was read for
 	sum         [32]byte
 	size, vsize int64
 	err         error
+	left        uint64 // names of the inode not measured yet: at 0 it is dropped
 }
 
 // verifyPruned reports what pending prune entries left on disk, or with
@@ -206,6 +211,10 @@ func (v *verifier) report(p Problem) {
 	v.rep.Problems = append(v.rep.Problems, p)
 }
 
+// folder checks one folder in two passes that hold a page or a chunk at
+// a time: the catalog's rows against the files they name, then the
+// folder's listing for files no row has checked (orphans, strays, and the
+// files of rows whose recorded name was not there).
 func (v *verifier) folder(ctx context.Context) error {
 	f, err := openFolder(v.a.Dir, v.state, v.a.codec)
 	if err != nil {
@@ -216,17 +225,14 @@ func (v *verifier) folder(ctx context.Context) error {
 	if err := v.temps(); err != nil {
 		return err
 	}
-	files, others, err := f.scanSet()
-	if err != nil {
+	later := map[string]int64{}
+	if err := v.rows(ctx, later); err != nil {
 		return err
 	}
-	for _, o := range others {
-		v.report(Problem{Kind: ProblemStrayFile, Detail: o})
-	}
-	if err := v.rows(ctx, files); err != nil {
+	if err := v.listing(ctx, later); err != nil {
 		return err
 	}
-	if err := v.orphans(ctx, files); err != nil {
+	if err := v.unfound(ctx, later); err != nil {
 		return err
 	}
 	return v.refetches(ctx)
@@ -265,45 +271,107 @@ func (v *verifier) temps() error {
 	return nil
 }
 
-// rows checks the folder's catalog rows, a page at a time, against the
-// files the scan found. Each file that has a row is taken from files:
-// what is left are the files without rows (orphans).
-func (v *verifier) rows(ctx context.Context, files *fileSet) error {
-	var after int64
+// rows checks the folder's catalog rows, a page at a time in UID order,
+// each against the file its row names. A row whose file is not there
+// under that name (a crash between a rename and its row, a file renamed
+// by hand) goes to later by key, for the listing to find.
+func (v *verifier) rows(ctx context.Context, later map[string]int64) error {
+	var after Message
 	for {
 		page, err := v.a.Catalog.FolderMessagesAfter(ctx, v.state.ID, after, verifyPage)
 		if err != nil || len(page) == 0 {
 			return err
 		}
 		for _, m := range page {
-			if err := v.row(ctx, m, files); err != nil {
+			if err := v.row(ctx, m, later); err != nil {
 				return err
 			}
 		}
-		after = page[len(page)-1].ID
+		after = page[len(page)-1]
 	}
 }
 
-func (v *verifier) row(ctx context.Context, m Message, files *fileSet) error {
-	mf, ok := files.take(m.Key)
-	if !ok {
-		return v.missing(ctx, m, m.File)
+func (v *verifier) row(ctx context.Context, m Message, later map[string]int64) error {
+	mf, err := ParseMessageFile(m.File)
+	if err != nil || mf.Key != m.Key {
+		later[m.Key] = m.ID
+		return nil
 	}
-	return v.check(ctx, m, mf)
+	return v.check(ctx, m, mf, func(string) error {
+		later[m.Key] = m.ID
+		return nil
+	})
+}
+
+// listing reads the folder's listing a chunk at a time. A file named as
+// its row names it was checked by rows; a file of a row in later is
+// checked now; any other message file is an orphan, unless a pending
+// prune lists it; what is not a message file is a stray, reported sorted.
+func (v *verifier) listing(ctx context.Context, later map[string]int64) error {
+	staged, err := v.a.Catalog.staged(ctx, v.state.ID)
+	if err != nil {
+		return err
+	}
+	var others []string
+	err = v.a.eachListed(ctx, v.f, v.state.ID, func(chunk []listedFile) error {
+		for _, lf := range chunk {
+			if err := v.listed(ctx, lf, later, staged); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, func(o string) { others = append(others, o) })
+	slices.Sort(others)
+	for _, o := range others {
+		v.report(Problem{Kind: ProblemStrayFile, Detail: o})
+	}
+	return err
+}
+
+func (v *verifier) listed(ctx context.Context, lf listedFile, later map[string]int64, staged map[string]Message) error {
+	id, ok := later[lf.Key]
+	switch {
+	case ok:
+		delete(later, lf.Key)
+		m, err := v.a.Catalog.messageByID(ctx, id)
+		if err != nil {
+			return err
+		}
+		return v.check(ctx, m, lf.MessageFile, func(detail string) error { return v.missing(ctx, m, detail) })
+	case lf.rowFile == lf.Name() || v.pruned[lf.Key]:
+		return nil
+	}
+	return v.orphan(ctx, lf.MessageFile, staged)
+}
+
+// unfound reports the rows of later that the listing found no file for.
+func (v *verifier) unfound(ctx context.Context, later map[string]int64) error {
+	ids := slices.Sorted(maps.Values(later))
+	for _, id := range ids {
+		m, err := v.a.Catalog.messageByID(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := v.missing(ctx, m, m.File); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // check reads one file through the verified stream and compares it with
 // its row and its own name.
-func (v *verifier) check(ctx context.Context, m Message, mf MessageFile) error {
+func (v *verifier) check(ctx context.Context, m Message, mf MessageFile, gone func(detail string) error) error {
 	m.File = mf.Name() // the file the scan found
 	size, vsize, err := v.measureOnce(m, mf)
+	if errors.Is(err, fs.ErrNotExist) {
+		return gone(err.Error())
+	}
 	v.rep.Messages++
 	if v.opts.Checked != nil {
 		v.opts.Checked(size)
 	}
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return v.missing(ctx, m, err.Error())
 	case identityError(err):
 		return err
 	case err != nil:
@@ -320,15 +388,25 @@ func (v *verifier) check(ctx context.Context, m Message, mf MessageFile) error {
 func (v *verifier) measureOnce(m Message, mf MessageFile) (size, vsize int64, err error) {
 	var id inode
 	fi, serr := os.Lstat(v.f.Path(mf))
-	linked := false
-	if serr == nil {
-		id, linked = inodeOf(fi)
-		linked = linked && id.nlink > 1
+	if errors.Is(serr, fs.ErrNotExist) {
+		return 0, 0, serr // not under this name: the caller looks further
+	}
+	links := uint64(0)
+	if ok := false; serr == nil {
+		id, ok = inodeOf(fi)
+		if ok && id.nlink > 1 {
+			links = id.nlink
+		}
 		id.nlink = 0
 	}
-	if linked {
+	if links > 0 {
 		if r, ok := v.seen[id]; ok && r.sum == m.SHA256 && (r.err != nil || r.size == m.Size) {
 			v.rep.Shared++
+			if r.left--; r.left == 0 {
+				delete(v.seen, id) // its last name: no other will ask
+			} else {
+				v.seen[id] = r
+			}
 			if r.err != nil {
 				return r.size, r.vsize, fmt.Errorf("shares its file with %s: %w", r.key, r.err)
 			}
@@ -337,8 +415,8 @@ func (v *verifier) measureOnce(m Message, mf MessageFile) (size, vsize int64, er
 	}
 	size, vsize, err = v.f.measure(m, v.rep.HashesOnly)
 	v.rep.Bytes += size
-	if linked {
-		v.seen[id] = measured{key: m.Key, sum: m.SHA256, size: size, vsize: vsize, err: err}
+	if links > 0 {
+		v.seen[id] = measured{key: m.Key, sum: m.SHA256, size: size, vsize: vsize, err: err, left: links - 1}
 	}
 	return size, vsize, err
 }
@@ -442,24 +520,6 @@ func (a *Writer) quarantine(f *Folder, mf MessageFile) error {
 		return err
 	}
 	return errors.Join(SyncDir(dir), f.SyncCur())
-}
-
-// orphans reports files without rows: those rows left in files. Each is
-// checked against its staged row or decoded (see AdoptOrphans): a complete
-// one can be adopted, a damaged one is reported as corrupt. In an encrypted
-// archive without the identity, a file without a staged row can only be
-// reported.
-func (v *verifier) orphans(ctx context.Context, files *fileSet) error {
-	staged, err := v.a.Catalog.staged(ctx, v.state.ID)
-	if err != nil {
-		return err
-	}
-	return files.left(func(mf MessageFile) error {
-		if v.pruned[mf.Key] {
-			return nil
-		}
-		return v.orphan(ctx, mf, staged)
-	})
 }
 
 // orphan reports, and with Repair adopts, one file without a row.
