@@ -121,6 +121,10 @@ func (fr *folderRun) answer(p pendingAppend) error {
 // pendingAppend when the message failed without an APPEND in flight.
 func (fr *folderRun) send(i int) (pendingAppend, error) {
 	m := fr.msgs[i]
+	if err := overLimit(fr.c, m.Size); err != nil {
+		fr.failed(i, err)
+		return pendingAppend{}, nil
+	}
 	var body io.Reader // nil: the message is in fr.buf, verified
 	if m.Size <= bufferLimit {
 		if err := fr.readVerified(m); err != nil {
@@ -173,6 +177,18 @@ func (fr *folderRun) send(i int) (pendingAppend, error) {
 		fr.unknown.Store(true)
 	}
 	return pendingAppend{}, fmt.Errorf("%w: append: %w", errConnLost, err)
+}
+
+// overLimit refuses, before anything is sent, a message larger than the
+// APPENDLIMIT the server announces (RFC 7889): such a server may answer an
+// oversized literal by closing the connection, which would also cost the
+// APPENDs in flight beside it.
+func overLimit(c *imapclient.Client, size int64) error {
+	limit, ok := c.Caps().AppendLimit()
+	if ok && limit != nil && size > int64(*limit) {
+		return fmt.Errorf("%d bytes, over the server's APPENDLIMIT of %d bytes: not sent", size, *limit)
+	}
+	return nil
 }
 
 // readVerified reads a message into fr.buf and checks it against the catalog.

@@ -2,6 +2,7 @@ package restore_test
 
 import (
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/mailkeep/mailkeep/internal/dovecottest"
+	"github.com/mailkeep/mailkeep/internal/memservertest"
 	"github.com/mailkeep/mailkeep/internal/servertest"
 	"github.com/mailkeep/mailkeep/restore"
 )
@@ -94,4 +96,43 @@ func servedInbox(t *testing.T, s mserver) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// TestRestoreAppendLimit: to a server that announces APPENDLIMIT, a
+// message over the limit is not sent: it is a failure that names the
+// limit, and the messages beside it are restored on the same connection.
+func TestRestoreAppendLimit(t *testing.T) {
+	t.Parallel()
+	src := memServer(t, "imapmemserver", nil)
+	c := src.dial(t, "alice")
+	sizes := []int{1 << 10, 6 << 10, 2 << 10}
+	var want []string
+	for i, size := range sizes {
+		raw := sizedMessage(i, size)
+		if err := appendOne(c, "INBOX", raw, nil, time.Date(2024, 3, 1+i, 9, 0, 0, 0, time.UTC)); err != nil {
+			t.Fatal(err)
+		}
+		if size <= 4096 {
+			want = append(want, fmt.Sprintf("%x %d", sha256.Sum256([]byte(raw)), size))
+		}
+	}
+	slices.Sort(want)
+	root := t.TempDir()
+	backupAccount(t, src, root, "alice")
+
+	dst := memServerOpts(t, "imapmemserver", memservertest.Options{AppendLimit: 4096})
+	rec := servertest.RecordCommands(t, dst.addr)
+	res, err := restore.Run(t.Context(), root, "alice", restore.Options{Dial: dialer(rec.Addr, "carol", dst.password("carol"))})
+	if !errors.Is(err, restore.ErrPartial) || res.Appended != 2 || res.Failed != 1 {
+		t.Fatalf("restore: %+v, %v; want 2 appended, 1 failed", res, err)
+	}
+	if msg := res.Failures[0].Error(); !strings.Contains(msg, "over the server's APPENDLIMIT of 4096 bytes") {
+		t.Errorf("failure %q does not name the limit", msg)
+	}
+	if _, plus, sync := literalsSent(rec.Take()); plus+sync != 2 {
+		t.Errorf("%d APPEND literals sent, want 2", plus+sync)
+	}
+	if got := servedInbox(t, dst); !slices.Equal(got, want) {
+		t.Errorf("INBOX holds %v, want %v", got, want)
+	}
 }

@@ -46,7 +46,11 @@ func courierServer(t *testing.T) mserver {
 }
 
 func memServer(t *testing.T, name string, caps imap.CapSet) mserver {
-	s := memservertest.Start(t, memservertest.Options{Caps: caps})
+	return memServerOpts(t, name, memservertest.Options{Caps: caps})
+}
+
+func memServerOpts(t *testing.T, name string, opts memservertest.Options) mserver {
+	s := memservertest.Start(t, opts)
 	return mserver{name, s.IMAPAddr, s.Password, s.Dial, s.Prefix, s.Delim}
 }
 

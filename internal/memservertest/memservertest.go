@@ -40,6 +40,9 @@ type Options struct {
 	// Caps are the capabilities announced; nil means IMAP4rev1 and
 	// IMAP4rev2.
 	Caps imap.CapSet
+	// AppendLimit, if not 0, is announced as APPENDLIMIT=<n>. The server
+	// still takes larger messages: a client must keep to it by itself.
+	AppendLimit uint32
 }
 
 // Server is a running in-process IMAP server.
@@ -71,7 +74,11 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 	srv := imapserver.New(&imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return mem.NewSession(), nil, nil
+			sess := mem.NewSession()
+			if opts.AppendLimit != 0 {
+				sess = limitedSession{sess.(imapserver.SessionIMAP4rev2), opts.AppendLimit}
+			}
+			return sess, nil, nil
 		},
 		Caps:         caps,
 		InsecureAuth: true,
@@ -85,6 +92,14 @@ func Start(t testing.TB, opts Options) *Server {
 	t.Cleanup(func() { srv.Close() })
 	return &Server{IMAPAddr: ln.Addr().String(), Delim: '/', Caps: caps}
 }
+
+// limitedSession announces an APPENDLIMIT.
+type limitedSession struct {
+	imapserver.SessionIMAP4rev2
+	limit uint32
+}
+
+func (s limitedSession) AppendLimit() uint32 { return s.limit }
 
 // Password returns the password of user.
 func (s *Server) Password(user string) string { return servertest.Password(user) }
