@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"slices"
 	"time"
 
@@ -33,14 +34,14 @@ var bodyFetch = &imap.FetchOptions{
 // linked instead of downloaded (see fetchGmail). Between two fetch
 // commands, a run that a server throttled stops (errThrottleStop), with
 // what it fetched recorded.
-func (fs *folderSync) fetchNew(ctx context.Context, uids []imap.UID) error {
+func (fs *folderSync) fetchNew(ctx context.Context, uids uidList) error {
 	b := &pending{fs: fs}
 	defer b.batch.Abort()
 	var err error
 	if fs.gmail {
-		err = fs.fetchGmail(ctx, b, uids)
+		err = fs.fetchGmail(ctx, b, uids.chunks(fetchChunk))
 	} else {
-		err = fs.fetchBodies(ctx, b, uids)
+		err = fs.fetchBodies(ctx, b, uids.chunks(fetchChunk))
 	}
 	if err != nil {
 		return errors.Join(err, b.salvage(ctx))
@@ -48,9 +49,10 @@ func (fs *folderSync) fetchNew(ctx context.Context, uids []imap.UID) error {
 	return b.flush(ctx)
 }
 
-// fetchBodies downloads and archives the given UIDs, fetchChunk at a time.
-func (fs *folderSync) fetchBodies(ctx context.Context, b *pending, uids []imap.UID) error {
-	for chunk := range slices.Chunk(uids, fetchChunk) {
+// fetchBodies downloads and archives the given chunks of UIDs, one UID
+// FETCH each.
+func (fs *folderSync) fetchBodies(ctx context.Context, b *pending, chunks iter.Seq[[]imap.UID]) error {
+	for chunk := range chunks {
 		if fs.w.throttle.stopped() {
 			return errThrottleStop
 		}

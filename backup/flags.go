@@ -16,12 +16,12 @@ import (
 // syncFlags picks up flag changes on messages already archived: with
 // CONDSTORE only those changed since the last run's HIGHESTMODSEQ,
 // otherwise the flags of every message.
-func (fs *folderSync) syncFlags(ctx context.Context, server []imap.UID) error {
-	if fs.sel.NumMessages == 0 || fs.from == 0 && (len(fs.known) == 0 || len(server) == 0) {
+func (fs *folderSync) syncFlags(ctx context.Context, server uidList) error {
+	if fs.sel.NumMessages == 0 || fs.from == 0 && (len(fs.known) == 0 || server.len() == 0) {
 		return nil
 	}
 	opts := &imap.FetchOptions{UID: true, Flags: true, GmailLabels: fs.gmail}
-	set := imap.UIDSetNum(server...)
+	set := server.set()
 	if fs.condstr && fs.state.HighestModSeq > 0 && fs.state.UIDValidity == fs.sel.UIDValidity {
 		opts.ChangedSince = fs.state.HighestModSeq
 		set = imap.UIDSet{{Start: 1, Stop: 0}}

@@ -3,7 +3,6 @@ package backup
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/emersion/go-imap/v2"
 
@@ -22,8 +21,12 @@ type folderSync struct {
 	// certified last sync, below which every server message is archived
 	// and present (below of them; see tail.go).
 	from, below uint32
-	// stored are the UIDs this sync recorded (for certifying it).
-	stored  []imap.UID
+	// todo are the server's UIDs the catalog lacked: those the sync
+	// fetches; done has bit i set once the i-th of them is recorded (for
+	// certifying the sync: a bit per message, where a list of what was
+	// recorded took four bytes).
+	todo    uidList
+	done    []uint64
 	rekey   bool // gone rows exist: new messages are matched to them by content
 	condstr bool
 	gmail   bool // the server has X-GM-EXT-1: X-GM-MSGID and X-GM-LABELS
@@ -100,7 +103,9 @@ func (fs *folderSync) sync(ctx context.Context) error {
 	if err := fs.markGone(ctx, server); err != nil {
 		return err
 	}
-	if err := fs.fetchNew(ctx, fs.missing(server)); err != nil {
+	fs.todo = fs.missing(server)
+	fs.done = make([]uint64, (fs.todo.len()+63)/64)
+	if err := fs.fetchNew(ctx, fs.todo); err != nil {
 		return err
 	}
 	if err := fs.syncFlags(ctx, server); err != nil {
@@ -139,65 +144,40 @@ func (fs *folderSync) loadCatalog(ctx context.Context) error {
 // compare reads the UIDs the catalog holds and lists those the server
 // holds: all of them, or in a tail sync those from the last sync's UIDNEXT
 // on.
-func (fs *folderSync) compare(ctx context.Context) ([]imap.UID, error) {
+func (fs *folderSync) compare(ctx context.Context) (uidList, error) {
 	server, ok, err := fs.tail(ctx)
 	if err != nil || ok {
 		return server, err
 	}
 	cat, id, uv := fs.w.a.Catalog, fs.state.ID, fs.sel.UIDValidity
 	if fs.known, err = cat.UIDs(ctx, id, uv); err != nil {
-		return nil, fatal(err)
+		return uidList{}, fatal(err)
 	}
 	return fs.serverUIDs()
 }
 
 // serverUIDs lists the UIDs the folder holds now, ascending.
-func (fs *folderSync) serverUIDs() ([]imap.UID, error) {
+func (fs *folderSync) serverUIDs() (uidList, error) {
 	if fs.sel.NumMessages == 0 {
-		return nil, nil
+		return uidList{}, nil
 	}
 	return fs.searchUIDs(&imap.SearchCriteria{})
 }
 
-// searchUIDs lists the UIDs that match crit, ascending. A server that
-// answers with more UIDs than the folder has messages is refused rather
-// than trusted with memory.
-func (fs *folderSync) searchUIDs(crit *imap.SearchCriteria) ([]imap.UID, error) {
+// searchUIDs lists the UIDs that match crit. A server that answers with
+// more UIDs than the folder has messages is refused rather than trusted
+// with memory.
+func (fs *folderSync) searchUIDs(crit *imap.SearchCriteria) (uidList, error) {
 	var so *imap.SearchOptions
 	if fs.w.c.Caps().Has(imap.CapESearch) {
 		so = &imap.SearchOptions{ReturnAll: true}
 	}
 	data, err := fs.w.c.UIDSearch(crit, so).Wait()
 	if err != nil {
-		return nil, fmt.Errorf("search uids: %w", err)
+		return uidList{}, fmt.Errorf("search uids: %w", err)
 	}
 	set, _ := data.All.(imap.UIDSet)
-	return expandUIDs(set, int(fs.sel.NumMessages)+1024)
-}
-
-// expandUIDs lists the UIDs of set, refusing sets larger than limit. The
-// list is allocated once: a first sync of a big folder holds it whole.
-func expandUIDs(set imap.UIDSet, limit int) ([]imap.UID, error) {
-	n := 0
-	for _, r := range set {
-		lo, hi := min(r.Start, r.Stop), max(r.Start, r.Stop)
-		if lo == 0 || int(hi-lo) >= limit-n {
-			return nil, fmt.Errorf("server answered SEARCH with an implausible UID set (%v)", r)
-		}
-		n += int(hi-lo) + 1
-	}
-	out := make([]imap.UID, 0, n)
-	for _, r := range set {
-		lo, hi := min(r.Start, r.Stop), max(r.Start, r.Stop)
-		for uid := lo; ; uid++ { // up to hi, which may be the largest UID
-			out = append(out, uid)
-			if uid == hi {
-				break
-			}
-		}
-	}
-	slices.Sort(out)
-	return slices.Compact(out), nil
+	return uidListOf(set, int(fs.sel.NumMessages)+1024)
 }
 
 // markGone records messages the server no longer has; they stay archived.
@@ -205,10 +185,10 @@ func expandUIDs(set imap.UIDSet, limit int) ([]imap.UID, error) {
 // UIDVALIDITY (its folder was missing from a listing, or renamed away and
 // back) is the same message: it is recorded present again, so that no
 // retention takes a message the server still has.
-func (fs *folderSync) markGone(ctx context.Context, server []imap.UID) error {
+func (fs *folderSync) markGone(ctx context.Context, server uidList) error {
 	var gone, back []uint32
 	for i, k := range fs.known {
-		_, found := slices.BinarySearch(server, imap.UID(k.UID))
+		found := server.contains(imap.UID(k.UID))
 		switch {
 		case !k.Gone && !found:
 			gone = append(gone, k.UID)
@@ -229,14 +209,14 @@ func (fs *folderSync) markGone(ctx context.Context, server []imap.UID) error {
 }
 
 // missing lists server UIDs the catalog has no row for.
-func (fs *folderSync) missing(server []imap.UID) []imap.UID {
+func (fs *folderSync) missing(server uidList) uidList {
 	if fs.from == 0 && len(fs.known) == 0 {
-		return server // a first sync: all of them (the fetch only reads the list)
+		return server // a first sync: all of them
 	}
-	var out []imap.UID
-	for _, uid := range server {
+	var out uidList
+	for uid := range server.all() {
 		if !fs.isKnown(uid) {
-			out = append(out, uid)
+			out.add(uid)
 		}
 	}
 	return out
@@ -253,7 +233,7 @@ func (fs *folderSync) isKnown(uid imap.UID) bool {
 
 // saveState records the state the folder was synced to, and certifies it
 // for a tail sync next time when nothing was left behind.
-func (fs *folderSync) saveState(ctx context.Context, server []imap.UID) error {
+func (fs *folderSync) saveState(ctx context.Context, server uidList) error {
 	st := fs.state
 	st.UIDValidity = fs.sel.UIDValidity
 	st.UIDNext = uint32(fs.sel.UIDNext)

@@ -3,6 +3,7 @@ package backup
 import (
 	"context"
 	"fmt"
+	"iter"
 	"maps"
 	"slices"
 	"time"
@@ -39,9 +40,9 @@ type gmailMeta struct {
 // of the run is downloading waits until this folder's own downloads are
 // done, then links to what that worker stored; the rest are downloaded,
 // each claimed so that no other worker downloads it too.
-func (fs *folderSync) fetchGmail(ctx context.Context, b *pending, uids []imap.UID) error {
+func (fs *folderSync) fetchGmail(ctx context.Context, b *pending, chunks iter.Seq[[]imap.UID]) error {
 	var waits []waiting
-	for chunk := range slices.Chunk(uids, fetchChunk) {
+	for chunk := range chunks {
 		if fs.w.throttle.stopped() {
 			return errThrottleStop
 		}
@@ -66,7 +67,7 @@ func (fs *folderSync) fetchGmail(ctx context.Context, b *pending, uids []imap.UI
 			later = append(later, w.meta.uid)
 		}
 	}
-	return fs.fetchBodies(ctx, b, later)
+	return fs.fetchBodies(ctx, b, slices.Chunk(later, fetchChunk))
 }
 
 // waiting is a message another worker of the run is downloading.
@@ -132,7 +133,7 @@ func (fs *folderSync) gmailChunk(ctx context.Context, b *pending, chunk []imap.U
 			download = append(download, uid) // fetched again, and failed if it stays missing
 		}
 	}
-	return waits, fs.fetchBodies(ctx, b, download)
+	return waits, fs.fetchBodies(ctx, b, slices.Chunk(download, fetchChunk))
 }
 
 // fetchMeta fetches the UIDs, flags, dates, X-GM-MSGIDs and X-GM-LABELS

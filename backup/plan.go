@@ -189,7 +189,8 @@ func searchAll(c *imapclient.Client, sel *imap.SelectData) ([]imap.UID, error) {
 		return nil, fmt.Errorf("search uids: %w", err)
 	}
 	set, _ := data.All.(imap.UIDSet)
-	return expandUIDs(set, int(sel.NumMessages)+1024)
+	l, err := uidListOf(set, int(sel.NumMessages)+1024)
+	return slices.Collect(l.all()), err
 }
 
 // sizes sums the RFC822.SIZE of uids.

@@ -2,7 +2,6 @@ package backup
 
 import (
 	"context"
-	"slices"
 
 	"github.com/emersion/go-imap/v2"
 
@@ -30,72 +29,72 @@ import (
 // tail lists the server's UIDs from the certified UIDNEXT on and reads
 // the catalog's, when the last sync's certificate shows that nothing below
 // it has gone. ok is false when the whole folder must be compared.
-func (fs *folderSync) tail(ctx context.Context) (server []imap.UID, ok bool, err error) {
+func (fs *folderSync) tail(ctx context.Context) (server uidList, ok bool, err error) {
 	st, sel := fs.state, fs.sel
 	if !fs.condstr || st.HighestModSeq == 0 || sel.NumMessages == 0 || st.UIDValidity != sel.UIDValidity {
-		return nil, false, nil
+		return uidList{}, false, nil
 	}
 	cat := fs.w.a.Catalog
 	synced, ok, err := cat.Synced(ctx, st)
 	if err != nil || !ok || uint32(sel.UIDNext) < synced.UIDNext {
-		return nil, false, fatal(err)
+		return uidList{}, false, fatal(err)
 	}
 	server, err = fs.serverUIDsFrom(synced.UIDNext)
 	if err != nil {
-		return nil, false, err
+		return uidList{}, false, err
 	}
-	if uint64(synced.Count)+uint64(len(server)) != uint64(sel.NumMessages) {
+	if uint64(synced.Count)+uint64(server.len()) != uint64(sel.NumMessages) {
 		fs.w.opts.Log.Debug("messages have gone; comparing the whole folder", "folder", fs.f.Name,
-			"certified", synced.Count, "newer", len(server), "messages", sel.NumMessages)
-		return nil, false, nil
+			"certified", synced.Count, "newer", server.len(), "messages", sel.NumMessages)
+		return uidList{}, false, nil
 	}
 	known, err := cat.UIDsFrom(ctx, st.ID, sel.UIDValidity, synced.UIDNext)
 	if err != nil {
-		return nil, false, fatal(err)
+		return uidList{}, false, fatal(err)
 	}
 	fs.known, fs.from, fs.below = known, synced.UIDNext, synced.Count
-	fs.w.opts.Log.Debug("tail sync", "folder", fs.f.Name, "from", synced.UIDNext, "newer", len(server))
+	fs.w.opts.Log.Debug("tail sync", "folder", fs.f.Name, "from", synced.UIDNext, "newer", server.len())
 	return server, true, nil
 }
 
 // serverUIDsFrom lists the UIDs from uid on that the folder holds,
 // ascending. "uid:*" also matches the last message when every UID is
 // below uid, which is left out.
-func (fs *folderSync) serverUIDsFrom(uid uint32) ([]imap.UID, error) {
+func (fs *folderSync) serverUIDsFrom(uid uint32) (uidList, error) {
 	all, err := fs.searchUIDs(&imap.SearchCriteria{UID: []imap.UIDSet{{imap.UIDRange{Start: imap.UID(uid), Stop: 0}}}})
 	if err != nil {
-		return nil, err
+		return uidList{}, err
 	}
-	return slices.DeleteFunc(all, func(u imap.UID) bool { return uint32(u) < uid }), nil
+	return all.from(imap.UID(uid)), nil
 }
 
-// recorded notes the UIDs of rows this sync recorded, for certify: four
-// bytes a message, where a first sync of a big folder records them all.
+// recorded notes the rows this sync recorded, for certify, by their
+// place in todo; a row of a UID the sync did not ask for counts for
+// nothing.
 func (fs *folderSync) recorded(rows []archive.Message) {
 	for _, r := range rows {
-		fs.stored = append(fs.stored, imap.UID(r.UID))
+		if i, ok := fs.todo.place(imap.UID(r.UID)); ok {
+			fs.done[i/64] |= 1 << (i % 64)
+		}
 	}
 }
 
 // certify returns what the sync certifies: nil unless every UID of
 // server below the selected UIDNEXT (and in a tail sync every message
-// below the certified UIDNEXT) is archived and present now.
-func (fs *folderSync) certify(server []imap.UID) *archive.IMAPSynced {
+// below the certified UIDNEXT) is archived and present now. Those the
+// catalog had are (markGone recorded them present); of todo, those this
+// sync recorded.
+func (fs *folderSync) certify(server uidList) *archive.IMAPSynced {
 	next := uint32(fs.sel.UIDNext)
 	if next == 0 || (fs.from > 0 && next < fs.from) {
 		return nil
 	}
-	slices.Sort(fs.stored)
-	n := uint64(fs.below)
-	for _, uid := range server {
-		if uint32(uid) >= next {
-			continue
-		}
-		if _, stored := slices.BinarySearch(fs.stored, uid); !stored && !fs.isKnown(uid) {
+	for i := range fs.todo.below(imap.UID(next)) { // todo's places ascend with its UIDs
+		if fs.done[i/64]&(1<<(i%64)) == 0 {
 			return nil
 		}
-		n++
 	}
+	n := uint64(fs.below) + uint64(server.below(imap.UID(next)))
 	if n > uint64(^uint32(0)) {
 		return nil
 	}
