@@ -292,15 +292,15 @@ func (v *verifier) rows(ctx context.Context, later map[string]int64) error {
 }
 
 func (v *verifier) row(ctx context.Context, m Message, later map[string]int64) error {
-	mf, err := ParseMessageFile(m.File)
-	if err != nil || mf.Key != m.Key {
+	notHere := func(string) error {
 		later[m.Key] = m.ID
 		return nil
 	}
-	return v.check(ctx, m, mf, func(string) error {
-		later[m.Key] = m.ID
-		return nil
-	})
+	mf, err := ParseMessageFile(m.File)
+	if err != nil || mf.Key != m.Key {
+		return notHere("")
+	}
+	return v.check(ctx, m, mf, notHere)
 }
 
 // listing reads the folder's listing a chunk at a time. A file named as
@@ -391,13 +391,12 @@ func (v *verifier) measureOnce(m Message, mf MessageFile) (size, vsize int64, er
 	if errors.Is(serr, fs.ErrNotExist) {
 		return 0, 0, serr // not under this name: the caller looks further
 	}
-	links := uint64(0)
-	if ok := false; serr == nil {
-		id, ok = inodeOf(fi)
-		if ok && id.nlink > 1 {
-			links = id.nlink
+	links := uint64(0) // the inode's names, when it has more than one
+	if serr == nil {
+		if ino, ok := inodeOf(fi); ok && ino.nlink > 1 {
+			id, links = ino, ino.nlink
+			id.nlink = 0
 		}
-		id.nlink = 0
 	}
 	if links > 0 {
 		if r, ok := v.seen[id]; ok && r.sum == m.SHA256 && (r.err != nil || r.size == m.Size) {
