@@ -48,19 +48,28 @@ func TestFolderMessagesAfter(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("paged ids %v, want %v", got, want)
 	}
-	var plan strings.Builder
-	rows, err := a.Catalog.db.QueryContext(ctx, `EXPLAIN QUERY PLAN SELECT id FROM messages `+folderPage, st.ID, 0, 0, 0, 2)
+	plan := queryPlan(t, a.Catalog, `SELECT id FROM messages `+folderPage, st.ID, 0, 0, 0, 2)
+	if !strings.Contains(plan, "messages_uid") || strings.Contains(plan, "TEMP B-TREE") {
+		t.Errorf("query plan %q: want a seek into messages_uid and no sort", plan)
+	}
+}
+
+// queryPlan is SQLite's plan for query, its steps joined by "; ".
+func queryPlan(t *testing.T, c *Catalog, query string, args ...any) string {
+	t.Helper()
+	rows, err := c.db.Query(`EXPLAIN QUERY PLAN `+query, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
+	var plan []string
 	for rows.Next() {
 		var id, parent, unused int
 		var detail string
-		rows.Scan(&id, &parent, &unused, &detail)
-		plan.WriteString(detail + "; ")
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
 	}
-	if p := plan.String(); !strings.Contains(p, "messages_uid") || strings.Contains(p, "TEMP B-TREE") {
-		t.Errorf("query plan %q: want a seek into messages_uid and no sort", p)
-	}
+	return strings.Join(plan, "; ")
 }
