@@ -101,6 +101,10 @@ func TestAgentPrunesAfterOKBackups(t *testing.T) {
 			go func() { r.done <- a.Run(ctx, r.hup) }()
 			t.Cleanup(func() { r.stop(t) })
 			waitFor(t, "a run of each account", func() bool { return job.count("keep") >= 1 && job.count("all") >= 1 })
+			if tc.wantPrune {
+				// A stop between the backup and its prune leaves the prune out.
+				waitFor(t, "a prune", func() bool { return pr.count("keep") >= 1 })
+			}
 			r.stop(t)
 			if got := pr.count("all"); got != 0 {
 				t.Errorf("the account without retention was pruned %d times", got)
