@@ -71,6 +71,7 @@ func (fr *folderRun) appendAll(todo []int) error {
 		inflight = append(inflight[:0], inflight[n:]...)
 	}
 	var sendErr error
+	limit := appendLimit(fr.c) // asked once: the capabilities hold for the connection
 	for _, i := range todo {
 		if err := fr.ctx.Err(); err != nil {
 			sendErr = err
@@ -88,7 +89,7 @@ func (fr *folderRun) appendAll(todo []int) error {
 		if lost != nil {
 			break
 		}
-		p, err := fr.send(i)
+		p, err := fr.send(i, limit)
 		if err != nil {
 			sendErr = err
 			break
@@ -119,9 +120,9 @@ func (fr *folderRun) answer(p pendingAppend) error {
 
 // send starts the APPEND of msgs[i] and sends its body. It returns a zero
 // pendingAppend when the message failed without an APPEND in flight.
-func (fr *folderRun) send(i int) (pendingAppend, error) {
+func (fr *folderRun) send(i int, limit int64) (pendingAppend, error) {
 	m := fr.msgs[i]
-	if err := overLimit(fr.c, m.Size); err != nil {
+	if err := overLimit(m.Size, limit); err != nil {
 		fr.failed(i, err)
 		return pendingAppend{}, nil
 	}
@@ -179,14 +180,21 @@ func (fr *folderRun) send(i int) (pendingAppend, error) {
 	return pendingAppend{}, fmt.Errorf("%w: append: %w", errConnLost, err)
 }
 
+// appendLimit is the APPENDLIMIT the server announces (RFC 7889), or -1.
+func appendLimit(c *imapclient.Client) int64 {
+	if limit, ok := c.Caps().AppendLimit(); ok && limit != nil {
+		return int64(*limit)
+	}
+	return -1
+}
+
 // overLimit refuses, before anything is sent, a message larger than the
-// APPENDLIMIT the server announces (RFC 7889): such a server may answer an
+// server's APPENDLIMIT (limit, -1 for none): such a server may answer an
 // oversized literal by closing the connection, which would also cost the
 // APPENDs in flight beside it.
-func overLimit(c *imapclient.Client, size int64) error {
-	limit, ok := c.Caps().AppendLimit()
-	if ok && limit != nil && size > int64(*limit) {
-		return fmt.Errorf("%d bytes, over the server's APPENDLIMIT of %d bytes: not sent", size, *limit)
+func overLimit(size, limit int64) error {
+	if limit >= 0 && size > limit {
+		return fmt.Errorf("%d bytes, over the server's APPENDLIMIT of %d bytes: not sent", size, limit)
 	}
 	return nil
 }
