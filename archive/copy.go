@@ -5,12 +5,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/mailkeep/mailkeep/internal/sqlitefile"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/mailkeep/mailkeep/internal/sqlitefile"
 )
 
 // This file holds what a copy of an archive elsewhere (package replicate)

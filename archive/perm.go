@@ -1,9 +1,10 @@
 package archive
 
 import (
-	"github.com/mailkeep/mailkeep/internal/sqlitefile"
 	"io/fs"
 	"os"
+
+	"github.com/mailkeep/mailkeep/internal/sqlitefile"
 )
 
 // perm is the access an account's archive grants. It is owner-only (0600

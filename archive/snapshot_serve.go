@@ -24,7 +24,11 @@ func (s *Snapshot) ScanFolder(ctx context.Context, folderID int64, v View, fn fu
 		if err != nil || !ok {
 			return err
 		}
-		return scanMessages(ctx, tx, `m.folder_id = ? AND `, []any{folderID}, v, func(m Message) error {
+		// The folder's rows through messages_uid, whose order is nearly the
+		// table's, then sorted: the planner's other choice, messages_sha,
+		// reads the rows in random places of the file (4 times as long for
+		// a folder of 500,000, measured).
+		return scanMessages(ctx, tx, `messages m INDEXED BY messages_uid WHERE m.folder_id = ? AND `, []any{folderID}, v, func(m Message) error {
 			f.Count++
 			f.Bytes += m.Size
 			return fn(m)
@@ -38,7 +42,7 @@ func (s *Snapshot) ScanFolder(ctx context.Context, folderID int64, v View, fn fu
 // must not use the Snapshot; an error it returns ends the scan.
 func (s *Snapshot) Scan(ctx context.Context, v View, fn func(Message) error) error {
 	return s.readTx(ctx, func(tx *sql.Tx) error {
-		return scanMessages(ctx, tx, ``, nil, v, fn)
+		return scanMessages(ctx, tx, `messages m WHERE `, nil, v, fn)
 	})
 }
 
@@ -72,15 +76,16 @@ func viewFolder(ctx context.Context, tx *sql.Tx, folderID int64, v View) (ViewFo
 const latestCols = `m.id, m.folder_id, m.uidvalidity, m.uid, COALESCE(m.uidl, ''), m.key, m.file, m.sha256,
 	m.size, m.vsize, m.internaldate, m.flags, m.message_id, m.first_run, m.last_run, COALESCE(m.gone_run, 0)`
 
-// scanMessages queries the view's messages that also satisfy where (a
-// condition followed by AND, or empty) and hands them to fn.
+// scanMessages queries the view's messages from where (the table and a
+// condition: "messages m WHERE", then a condition followed by AND or
+// nothing) and hands them to fn.
 func scanMessages(ctx context.Context, tx *sql.Tx, where string, args []any, v View, fn func(Message) error) error {
 	cols, colArgs := viewCols, []any{v.Run}
 	if v.Run == 0 {
 		cols, colArgs = latestCols, nil
 	}
 	present, pargs := messagePresence(v)
-	rows, err := tx.QueryContext(ctx, `SELECT `+cols+` FROM messages m WHERE `+where+present+` ORDER BY m.id`,
+	rows, err := tx.QueryContext(ctx, `SELECT `+cols+` FROM `+where+present+` ORDER BY m.id`,
 		slices.Concat(colArgs, args, pargs)...)
 	if err != nil {
 		return fmt.Errorf("catalog: %w", err)

@@ -287,13 +287,28 @@ func TestViews(t *testing.T) {
 				t.Fatal(err)
 			}
 			var uids []uint32
+			var bytes int64
+			var want []Identity
 			for _, m := range msgs {
 				uids = append(uids, m.UID)
+				bytes += m.Size
+				want = append(want, Identity{ID: m.ID, MessageID: m.MessageID, Size: m.Size, VSize: m.VSize})
 			}
-			if len(uids) != f.Count {
-				t.Errorf("%+v: folder %s counts %d, holds %d", tc.view, f.Name, f.Count, len(uids))
+			if len(uids) != f.Count || bytes != f.Bytes {
+				t.Errorf("%+v: folder %s counts %d messages of %d bytes, holds %d of %d",
+					tc.view, f.Name, f.Count, f.Bytes, len(uids), bytes)
 			}
 			got[f.Name] = uids
+			var ids []Identity
+			if err := snap.EachIdentity(ctx, f.ID, tc.view, func(m Identity) error {
+				ids = append(ids, m)
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(ids, want) {
+				t.Errorf("%+v: folder %s: identities %v, messages say %v", tc.view, f.Name, ids, want)
+			}
 		}
 		if fmt.Sprint(got) != fmt.Sprint(tc.folders) {
 			t.Errorf("%+v: %v, want %v", tc.view, got, tc.folders)

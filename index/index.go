@@ -5,11 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/mailkeep/mailkeep/internal/sqlitefile"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+
+	"github.com/mailkeep/mailkeep/internal/sqlitefile"
 )
 
 // File is the index's database, in the account's archive directory.

@@ -5,11 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/mailkeep/mailkeep/internal/sqlitefile"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/mailkeep/mailkeep/internal/sqlitefile"
 
 	"github.com/mailkeep/mailkeep/archive"
 )

@@ -1,9 +1,9 @@
 package restore
 
 import (
+	"context"
 	"crypto/sha256"
 	"hash"
-	"slices"
 
 	"github.com/emersion/go-imap/v2"
 
@@ -46,168 +46,49 @@ type held struct {
 	id   string // Message-ID, as archive.MessageID parses it; "" if none
 }
 
-type idKey struct {
-	id   string
-	size int64
-}
-
-// matcher decides which archive messages a target folder lacks.
-type matcher struct {
-	msgs []archive.Message
-	held []held
-
-	byKey   map[idKey][]int // archive messages with a Message-ID, by (ID, CRLF size)
-	alias   map[idKey]idKey // (ID, raw size) → (ID, CRLF size) where they differ
-	padded  map[idKey]idKey // (ID, CRLF size + 2) → (ID, CRLF size): a CRLF added at the end
-	suspect map[idKey]bool  // keys a target message matched only as padded
-	present []bool          // msgs[i] is on the target
-	at      []imap.UID      // the target message it is, when present
-	verify  []int           // archive messages to compare by content
-	hashes  map[imap.UID]bool
-}
-
-// match returns the indices of msgs that the target folder lacks, in
-// order. hashTarget returns the content hash of target messages (it may
-// leave out one it could not read: that message then matches nothing);
-// hashArchive that of msgs[i].
-func match(msgs []archive.Message, h []held,
-	hashTarget func([]imap.UID) (map[imap.UID][32]byte, error),
-	hashArchive func(i int) ([32]byte, error)) ([]int, error) {
-	todo, _, err := matchAt(msgs, h, hashTarget, hashArchive)
-	return todo, err
-}
-
-// matchAt is match, and also returns, for each message the target holds,
-// the UID of the target message that is it (0 for the others).
-func matchAt(msgs []archive.Message, h []held,
+// matchMsgs adds msgs to d, which holds the target folder's messages, and
+// returns the indices of msgs that the target lacks, in order, and for
+// each message the target holds, the UID of the target message that is it
+// (0 for the others). hashTarget returns the content hash of target
+// messages (it may leave out one it could not read: that message then
+// matches nothing); hashArchive that of msgs[i].
+func matchMsgs(ctx context.Context, d *matchDB, msgs []archive.Message,
 	hashTarget func([]imap.UID) (map[imap.UID][32]byte, error),
 	hashArchive func(i int) ([32]byte, error)) ([]int, []imap.UID, error) {
-	m := &matcher{msgs: msgs, held: h, present: make([]bool, len(msgs)), at: make([]imap.UID, len(msgs)),
-		hashes: map[imap.UID]bool{}}
-	m.index()
-	heldByKey, heldBySize := m.groupHeld()
-	m.noIDCandidates(heldBySize)
-	m.idGroups(heldByKey)
-	if len(m.verify) > 0 {
-		if err := m.byContent(hashTarget, hashArchive); err != nil {
-			return nil, nil, err
+	err := d.addArchive(ctx, func(add func(int, archive.Identity) error) error {
+		for i, m := range msgs {
+			if err := add(i, archive.Identity{ID: m.ID, MessageID: m.MessageID, Size: m.Size, VSize: m.VSize}); err != nil {
+				return err
+			}
 		}
+		return nil
+	})
+	if err == nil {
+		err = d.resolve(ctx, hashTarget, func(i int, _ int64) ([32]byte, error) { return hashArchive(i) })
+	}
+	if err != nil {
+		return nil, nil, err
 	}
 	var todo []int
-	for i, p := range m.present {
-		if !p {
+	at := make([]imap.UID, len(msgs))
+	err = d.each(ctx, func(i int, uid imap.UID, _ int64) error {
+		if uid == 0 {
 			todo = append(todo, i)
+		} else {
+			at[i] = uid
 		}
-	}
-	return todo, m.at, nil
+		return nil
+	})
+	return todo, at, err
 }
 
-func (m *matcher) index() {
-	m.byKey, m.alias, m.padded, m.suspect = map[idKey][]int{}, map[idKey]idKey{}, map[idKey]idKey{}, map[idKey]bool{}
-	for i, msg := range m.msgs {
-		if msg.MessageID == "" {
-			continue
-		}
-		k := idKey{msg.MessageID, msg.VSize}
-		m.byKey[k] = append(m.byKey[k], i)
-		if msg.Size != msg.VSize {
-			m.alias[idKey{msg.MessageID, msg.Size}] = k
-		}
-		m.padded[idKey{msg.MessageID, msg.VSize + 2}] = k
+// allOf is 0, 1, …, n-1.
+func allOf(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
 	}
-}
-
-// groupHeld indexes the target's messages by the archive key they match
-// and by size.
-func (m *matcher) groupHeld() (map[idKey][]imap.UID, map[int64][]imap.UID) {
-	byKey, bySize := map[idKey][]imap.UID{}, map[int64][]imap.UID{}
-	for _, h := range m.held {
-		k := idKey{h.id, h.size}
-		if _, ok := m.byKey[k]; !ok {
-			if a, ok := m.alias[k]; ok {
-				k = a
-			} else if p, ok := m.padded[k]; ok {
-				k = p
-				m.suspect[k] = true
-			}
-		}
-		byKey[k] = append(byKey[k], h.uid)
-		bySize[h.size] = append(bySize[h.size], h.uid)
-	}
-	return byKey, bySize
-}
-
-// noIDCandidates: an archive message without a Message-ID is compared by
-// content with every target message of its size.
-func (m *matcher) noIDCandidates(bySize map[int64][]imap.UID) {
-	for i, msg := range m.msgs {
-		if msg.MessageID != "" {
-			continue
-		}
-		cands := append(slices.Clone(bySize[msg.VSize]), bySize[msg.VSize+2]...)
-		if msg.Size != msg.VSize {
-			cands = append(cands, bySize[msg.Size]...)
-		}
-		if len(cands) == 0 {
-			continue // nothing of its size: missing
-		}
-		m.verify = append(m.verify, i)
-		for _, uid := range cands {
-			m.hashes[uid] = true
-		}
-	}
-}
-
-// idGroups settles the unambiguous (Message-ID, size) matches and queues
-// the rest for comparison by content. A target message that is already a
-// candidate for a message without Message-ID is never matched unverified.
-func (m *matcher) idGroups(byKey map[idKey][]imap.UID) {
-	for k, idx := range m.byKey {
-		cands := byKey[k]
-		switch {
-		case len(cands) == 0:
-		case len(idx) == 1 && len(cands) == 1 && !m.hashes[cands[0]] && !m.suspect[k]:
-			m.present[idx[0]], m.at[idx[0]] = true, cands[0]
-		default:
-			m.verify = append(m.verify, idx...)
-			for _, uid := range cands {
-				m.hashes[uid] = true
-			}
-		}
-	}
-}
-
-// byContent hashes the queued messages on both sides and lets each target
-// message stand for at most one archive message, in archive order.
-func (m *matcher) byContent(hashTarget func([]imap.UID) (map[imap.UID][32]byte, error),
-	hashArchive func(int) ([32]byte, error)) error {
-	uids := make([]imap.UID, 0, len(m.hashes))
-	for uid := range m.hashes {
-		uids = append(uids, uid)
-	}
-	slices.Sort(uids)
-	got, err := hashTarget(uids)
-	if err != nil {
-		return err
-	}
-	pool := map[[32]byte][]imap.UID{}
-	for _, uid := range uids {
-		if sum, ok := got[uid]; ok {
-			pool[sum] = append(pool[sum], uid)
-		}
-	}
-	slices.Sort(m.verify)
-	for _, i := range m.verify {
-		sum, err := hashArchive(i)
-		if err != nil {
-			return err
-		}
-		if p := pool[sum]; len(p) > 0 {
-			m.present[i], m.at[i] = true, p[0]
-			pool[sum] = p[1:]
-		}
-	}
-	return nil
+	return out
 }
 
 // contentHash hashes a message as a server stores it: bare LF as CRLF,

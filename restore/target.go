@@ -22,28 +22,30 @@ var scanFetch = &imap.FetchOptions{UID: true, RFC822Size: true, BodySection: []*
 
 var bodyFetch = &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}}
 
-// scanTarget lists the messages of the selected folder with their sizes
-// and Message-IDs, in one UID FETCH.
-func scanTarget(c *imapclient.Client, count uint32) ([]held, error) {
+// scanTarget hands add the messages of the selected folder with their
+// sizes and Message-IDs, from one UID FETCH.
+func scanTarget(c *imapclient.Client, count uint32, add func(held) error) error {
 	if count == 0 {
-		return nil, nil
+		return nil
 	}
 	cmd := c.Fetch(imap.UIDSet{{Start: 1, Stop: 0}}, scanFetch)
 	defer cmd.Close()
-	out := make([]held, 0, count)
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
 		h, err := readHeld(msg)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if h.uid != 0 {
-			out = append(out, h)
+		if h.uid == 0 {
+			continue
+		}
+		if err := add(h); err != nil {
+			return err
 		}
 	}
 	if err := cmd.Close(); err != nil {
-		return nil, fmt.Errorf("fetch sizes and Message-IDs: %w", err)
+		return fmt.Errorf("fetch sizes and Message-IDs: %w", err)
 	}
-	return out, nil
+	return nil
 }
 
 func readHeld(msg *imapclient.FetchMessageData) (held, error) {

@@ -92,7 +92,7 @@ func TestRestoreMatch(t *testing.T) {
 				content[uid] = m.raw
 			}
 			hashed := 0
-			todo, err := match(tc.archive, hs, func(uids []imap.UID) (map[imap.UID][32]byte, error) {
+			todo, _, err := matchHeld(t, tc.archive, hs, func(uids []imap.UID) (map[imap.UID][32]byte, error) {
 				hashed += len(uids)
 				out := map[imap.UID][32]byte{}
 				for _, u := range uids {
@@ -111,6 +111,35 @@ func TestRestoreMatch(t *testing.T) {
 			}
 		})
 	}
+}
+
+// matchHeld matches msgs with a target folder that holds h, in a new
+// matchDB.
+func matchHeld(t *testing.T, msgs []archive.Message, h []held,
+	hashTarget func([]imap.UID) (map[imap.UID][32]byte, error),
+	hashArchive func(i int) ([32]byte, error)) ([]int, []imap.UID, error) {
+	t.Helper()
+	ctx := t.Context()
+	d, err := openMatchDB(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	n, err := d.addHeld(ctx, func(add func(held) error) error {
+		for _, x := range h {
+			if err := add(x); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 {
+		return allOf(len(msgs)), make([]imap.UID, len(msgs)), nil
+	}
+	return matchMsgs(ctx, d, msgs, hashTarget, hashArchive)
 }
 
 func TestRestoreContentHashNormalizes(t *testing.T) {

@@ -91,6 +91,7 @@ type worker struct {
 	// buf holds a message up to bufferLimit while it is verified and
 	// sent, for every folder of the worker: grown (and cleared) once.
 	buf bytes.Buffer
+	mdb *matchDB // where folders are matched, one after the other
 }
 
 // drain restores folders from the queue until it is empty. A folder that
@@ -100,6 +101,12 @@ type worker struct {
 // the restore but does not fail it.
 func (w *worker) drain(ctx context.Context, queue <-chan *job, first bool) error {
 	defer func() { transport.CloseIMAP(w.c) }()
+	mdb, err := openMatchDB(ctx)
+	if err != nil {
+		return err
+	}
+	defer mdb.Close()
+	w.mdb = mdb
 	if !first {
 		if err := w.connect(ctx); err != nil {
 			if ctx.Err() == nil && !errors.Is(err, transport.ErrAuth) {
@@ -112,7 +119,7 @@ func (w *worker) drain(ctx context.Context, queue <-chan *job, first bool) error
 	<-w.ready
 	for j := range queue {
 		fr, err := w.r.newFolderRun(ctx, j)
-		fr.buf = &w.buf
+		fr.buf, fr.mdb = &w.buf, w.mdb
 		if err == nil {
 			w.r.opts.Progress.Folder(j.src.Name)
 			err = w.folder(ctx, fr)
@@ -202,6 +209,7 @@ type folderRun struct {
 	lazy bool
 
 	buf     *bytes.Buffer // a message read and verified before its APPEND: the worker's
+	mdb     *matchDB      // the worker's
 	unknown atomic.Bool   // a lost connection left APPENDs of unknown fate
 
 	mu      sync.Mutex // guards settled and nSettle
@@ -217,10 +225,13 @@ type folderRun struct {
 func (r *runner) newFolderRun(ctx context.Context, j *job) (*folderRun, error) {
 	fr := &folderRun{ctx: ctx, r: r, log: r.opts.Log, job: j}
 	fr.lazy = r.opts.DryRun && j.skip == nil && j.labels == nil && r.only == nil
-	if fr.lazy && !j.exists {
-		return fr, nil
+	if fr.lazy {
+		if !j.exists {
+			return fr, nil
+		}
+	} else {
+		fr.settled = make([]bool, j.src.Count)
 	}
-	fr.settled = make([]bool, j.src.Count)
 	if j.labels != nil {
 		return fr, fr.loadLabelJob(ctx)
 	}
@@ -263,29 +274,21 @@ func (fr *folderRun) open(m archive.Message) (io.ReadCloser, error) {
 
 // attempt scans the target folder, works out what it lacks and appends it.
 func (fr *folderRun) attempt() error {
-	held, err := fr.scan()
+	n, err := fr.scan()
 	if err != nil {
 		return err
 	}
 	if fr.lazy && fr.msgs == nil {
-		if len(held) == 0 { // every message would be appended
+		if n == 0 { // every message would be appended
 			fr.tallyWhole()
-			return deselect(fr.c)
-		}
-		if err := fr.loadMessages(fr.ctx); err != nil {
+		} else if err := fr.matchStreamed(); err != nil {
 			return err
 		}
+		return deselect(fr.c)
 	}
-	todo, at, err := matchAt(fr.msgs, held, func(uids []imap.UID) (map[imap.UID][32]byte, error) {
-		return hashTarget(fr.c, uids)
-	}, fr.archiveHash)
+	todo, err := fr.match(n)
 	if err != nil {
 		return err
-	}
-	for i, uid := range at {
-		if uid != 0 {
-			fr.setUID(i, uid)
-		}
 	}
 	todo = fr.settlePresent(todo)
 	if fr.r.opts.DryRun {
@@ -305,6 +308,68 @@ func (fr *folderRun) attempt() error {
 	return fr.applyLabels()
 }
 
+// match returns the indices of the folder's messages that the target
+// folder lacks, and records the target UID of each it holds. The target's
+// n messages are in fr.mdb.
+func (fr *folderRun) match(n int) ([]int, error) {
+	if n == 0 {
+		return allOf(len(fr.msgs)), nil
+	}
+	todo, at, err := matchMsgs(fr.ctx, fr.mdb, fr.msgs, fr.hashTarget, fr.archiveHash)
+	if err != nil {
+		return nil, err
+	}
+	for i, uid := range at {
+		if uid != 0 {
+			fr.setUID(i, uid)
+		}
+	}
+	return todo, nil
+}
+
+// matchStreamed is the match of a dry run: the folder's rows go from the
+// catalog to the match database without being held, and what the target
+// lacks is counted.
+func (fr *folderRun) matchStreamed() error {
+	ctx, d := fr.ctx, fr.mdb
+	err := d.addArchive(ctx, func(add func(int, archive.Identity) error) error {
+		i := 0
+		return fr.r.snap.EachIdentity(ctx, fr.job.src.ID, fr.r.view(), func(m archive.Identity) error {
+			i++
+			return add(i-1, m)
+		})
+	})
+	if err == nil {
+		err = d.resolve(ctx, fr.hashTarget, fr.rowHash)
+	}
+	if err != nil {
+		return err
+	}
+	var res Result
+	err = d.each(ctx, func(_ int, uid imap.UID, size int64) error {
+		if uid == 0 {
+			res.Appended++
+			res.Bytes += size
+		} else {
+			res.Skipped++
+		}
+		fr.r.opts.Progress.Message(size)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	fr.mu.Lock()
+	fr.nSettle += res.Appended + res.Skipped
+	fr.mu.Unlock()
+	fr.r.tally.add(func(r *Result) { r.Appended += res.Appended; r.Bytes += res.Bytes; r.Skipped += res.Skipped })
+	return nil
+}
+
+func (fr *folderRun) hashTarget(uids []imap.UID) (map[imap.UID][32]byte, error) {
+	return hashTarget(fr.c, uids)
+}
+
 // deselect leaves the selected folder: with UNSELECT, or with CLOSE where
 // the server lacks it. CLOSE expunges the messages marked \Deleted of a
 // folder selected read-write: use it only after EXAMINE.
@@ -321,7 +386,8 @@ func deselect(c *imapclient.Client) error {
 	return nil
 }
 
-// scan lists what the target folder holds. It SELECTs the folder, and the
+// scan lists what the target folder holds into the match database, and
+// returns how many messages it holds. It SELECTs the folder, and the
 // APPENDs go to it while it stays selected: Dovecot then saves into the
 // mailbox it has open, where an APPEND to another mailbox opens, syncs and
 // closes that mailbox each time (a fifth of the server's CPU for a
@@ -331,21 +397,26 @@ func deselect(c *imapclient.Client) error {
 // no command of a restore changes a flag or expunges, and the folder is
 // left by selecting the next one or by LOGOUT, never by CLOSE, which
 // would expunge restored messages marked \Deleted. A dry run EXAMINEs.
-func (fr *folderRun) scan() ([]held, error) {
+func (fr *folderRun) scan() (int, error) {
 	if !fr.job.exists {
-		return nil, nil
+		return 0, nil
 	}
 	if fr.unknown.Load() {
 		if err := fr.settle(); err != nil {
-			return nil, err
+			return 0, err
 		}
 		fr.unknown.Store(false)
 	}
 	sel, err := fr.c.Select(fr.job.target, &imap.SelectOptions{ReadOnly: fr.r.opts.DryRun}).Wait()
 	if err != nil {
-		return nil, fmt.Errorf("select %q: %w", fr.job.target, err)
+		return 0, fmt.Errorf("select %q: %w", fr.job.target, err)
 	}
-	return scanTarget(fr.c, sel.NumMessages)
+	if err := fr.mdb.reset(fr.ctx); err != nil {
+		return 0, err
+	}
+	return fr.mdb.addHeld(fr.ctx, func(add func(held) error) error {
+		return scanTarget(fr.c, sel.NumMessages, add)
+	})
 }
 
 // settle waits until the folder stops changing, before a resumed scan:
@@ -358,17 +429,28 @@ func (fr *folderRun) settle() error {
 // archiveHash is the content hash of an archive message. A message the
 // archive cannot give back compares equal to nothing; sending it later
 // reports the damage.
-func (fr *folderRun) archiveHash(i int) ([32]byte, error) {
-	rc, err := fr.open(fr.msgs[i])
+func (fr *folderRun) archiveHash(i int) ([32]byte, error) { return fr.hashOf(fr.msgs[i]), nil }
+
+func (fr *folderRun) hashOf(m archive.Message) [32]byte {
+	rc, err := fr.open(m)
 	if err != nil {
-		return [32]byte{}, nil
+		return [32]byte{}
 	}
 	defer rc.Close()
 	h := newContentHash()
 	if _, err := io.Copy(h, rc); err != nil {
-		return [32]byte{}, nil
+		return [32]byte{}
 	}
-	return h.Sum(), nil
+	return h.Sum()
+}
+
+// rowHash is archiveHash of the message in catalog row id.
+func (fr *folderRun) rowHash(_ int, id int64) ([32]byte, error) {
+	m, err := fr.r.snap.MessageByID(fr.ctx, id)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	return fr.hashOf(m), nil
 }
 
 // settlePresent counts the messages the target holds (and did not get
@@ -455,6 +537,10 @@ func (fr *folderRun) failRest(err error) {
 			fr.settleLocked(i)
 			n++
 		}
+	}
+	if fr.lazy && fr.msgs == nil { // a dry run counts, settling nothing one by one
+		n = max(fr.job.src.Count-fr.nSettle, 0)
+		fr.nSettle += n
 	}
 	fr.log.Warn("folder not restored", "messages", n, "err", err)
 	fr.r.tally.fail(n, err)
