@@ -74,7 +74,8 @@ func newEncoder(level string) (*encoder, error) {
 		return nil, fmt.Errorf("unknown compression level %q", level)
 	}
 	zw, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(l), zstd.WithEncoderConcurrency(1),
-		zstd.WithAllLitEntropyCompression(true), zstd.WithWindowSize(512<<10), zstd.WithEncoderCRC(true))
+		zstd.WithAllLitEntropyCompression(true), zstd.WithWindowSize(512<<10), zstd.WithEncoderCRC(true),
+		zstd.WithLowerEncoderMem(true))
 	if err != nil {
 		return nil, err
 	}
