@@ -237,6 +237,27 @@ func (s *Snapshot) Messages(ctx context.Context, folderID int64, v View) ([]Mess
 		slices.Concat([]any{flagRun, folderID}, pargs)...))
 }
 
+// MessagesOf returns the catalog rows ids, with the flags they had in the
+// view, in no particular order; an id the catalog no longer holds (a
+// prune took it) is left out. A restore reads the rows it sends this way,
+// a page at a time, after EachIdentity gave it the folder's list.
+func (s *Snapshot) MessagesOf(ctx context.Context, ids []int64, v View) ([]Message, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	flagRun := v.Run
+	if v.Run == 0 {
+		flagRun = 1<<63 - 1
+	}
+	args := make([]any, 0, len(ids)+1)
+	args = append(args, flagRun)
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	return collectSummed(s.cat.db.QueryContext(ctx, `SELECT `+viewCols+`, `+fileSumCol(s.cat.version)+` FROM messages m
+		WHERE m.id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)`, args...))
+}
+
 // Identity is what a message is recognized by on a server that holds it:
 // its catalog row, Message-ID ("" if none), and sizes as stored and with
 // CRLF line ends.

@@ -2,6 +2,7 @@ package archive
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -308,6 +309,19 @@ func TestViews(t *testing.T) {
 			}
 			if !slices.Equal(ids, want) {
 				t.Errorf("%+v: folder %s: identities %v, messages say %v", tc.view, f.Name, ids, want)
+			}
+			rowIDs := make([]int64, len(msgs))
+			for k, m := range msgs {
+				rowIDs[k] = m.ID
+			}
+			byID, err := snap.MessagesOf(ctx, append(rowIDs, 1<<40), tc.view) // and a row that is not there
+			if err != nil {
+				t.Fatal(err)
+			}
+			slices.SortFunc(byID, func(a, b Message) int { return cmp.Compare(a.ID, b.ID) })
+			sorted := slices.SortedFunc(slices.Values(msgs), func(a, b Message) int { return cmp.Compare(a.ID, b.ID) })
+			if fmt.Sprint(byID) != fmt.Sprint(sorted) {
+				t.Errorf("%+v: folder %s: MessagesOf %v, Messages %v", tc.view, f.Name, byID, sorted)
 			}
 		}
 		if fmt.Sprint(got) != fmt.Sprint(tc.folders) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -41,22 +42,27 @@ func refusal(err error) bool {
 // pendingAppend is an APPEND whose message is sent and whose answer is awaited.
 type pendingAppend struct {
 	cmd *imapclient.AppendCommand
-	i   int // index in the folder's messages
+	indexed
 }
 
-// appendAll APPENDs msgs[i] for each i of todo, in order, keeping up to
-// window commands in flight on the connection. Messages the server
-// refuses, or the archive cannot give back, are recorded as failed and the
-// others go on. It returns an error wrapping errConnLost when the
-// connection went away; fr.unknown then says whether APPENDs were in
-// flight, whose fate is unknown.
+// sendPage is how many messages of the folder's list are read from the
+// catalog at a time to be sent.
+const sendPage = 256
+
+// appendAll APPENDs the messages of the folder's list that the target
+// lacks and no earlier attempt settled, in order, keeping up to window
+// commands in flight on the connection. It reads them from the catalog a
+// page at a time. Messages the server refuses, or the archive cannot give
+// back, are recorded as failed and the others go on. It returns an error
+// wrapping errConnLost when the connection went away; fr.unknown then
+// says whether APPENDs were in flight, whose fate is unknown.
 //
 // The answers are taken by the sender itself, half a window at a time:
 // it waits for the newest of the older half first, and the server answers
 // APPENDs in order, so a server slower than the sender wakes it once per
 // half window, not once per message. The server always has the other half
 // to work on.
-func (fr *folderRun) appendAll(todo []int) error {
+func (fr *folderRun) appendAll() error {
 	var inflight []pendingAppend
 	var lost error
 	reap := func(n int) {
@@ -72,34 +78,58 @@ func (fr *folderRun) appendAll(todo []int) error {
 	}
 	var sendErr error
 	limit := appendLimit(fr.c) // asked once: the capabilities hold for the connection
-	for _, i := range todo {
-		if err := fr.ctx.Err(); err != nil {
+	for after := -1; sendErr == nil && lost == nil; {
+		page, last, err := fr.toSend(after)
+		if err != nil || last < 0 {
 			sendErr = err
 			break
 		}
-		switch {
-		case fr.msgs[i].Size > bufferLimit:
-			// A damaged file is found only while it streams, and then
-			// the connection must be dropped: let nothing else be in
-			// flight.
-			reap(len(inflight))
-		case len(inflight) == window:
-			reap(window / 2)
-		}
-		if lost != nil {
-			break
-		}
-		p, err := fr.send(i, limit)
-		if err != nil {
-			sendErr = err
-			break
-		}
-		if p.cmd != nil {
-			inflight = append(inflight, p)
+		after = last
+		for _, t := range page {
+			if err := fr.ctx.Err(); err != nil {
+				sendErr = err
+				break
+			}
+			switch {
+			case t.m.Size > bufferLimit:
+				// A damaged file is found only while it streams, and then
+				// the connection must be dropped: let nothing else be in
+				// flight.
+				reap(len(inflight))
+			case len(inflight) == window:
+				reap(window / 2)
+			}
+			if lost != nil {
+				break
+			}
+			p, err := fr.send(t, limit)
+			if err != nil {
+				sendErr = err
+				break
+			}
+			if p.cmd != nil {
+				inflight = append(inflight, p)
+			}
 		}
 	}
 	reap(len(inflight))
 	return errors.Join(sendErr, lost)
+}
+
+// toSend reads the next page of messages to send after place after: the
+// ones the target lacks that no earlier attempt settled. last is the last
+// place the page looked at, -1 at the end of the list.
+func (fr *folderRun) toSend(after int) (page []indexed, last int, err error) {
+	ps, err := fr.mdb.missing(fr.ctx, after, sendPage)
+	if err != nil || len(ps) == 0 {
+		return nil, -1, err
+	}
+	last = ps[len(ps)-1].i
+	fr.mu.Lock()
+	ps = slices.DeleteFunc(ps, func(p place) bool { return fr.settled[p.i] })
+	fr.mu.Unlock()
+	page, err = fr.messages(ps)
+	return page, last, err
 }
 
 // answer records the server's answer to an APPEND. It returns an error
@@ -108,9 +138,9 @@ func (fr *folderRun) answer(p pendingAppend) error {
 	data, err := p.cmd.Wait()
 	switch {
 	case err == nil:
-		fr.appendedAs(p.i, data)
+		fr.appendedAs(p.indexed, data)
 	case refusal(err):
-		fr.failed(p.i, fmt.Errorf("server refused it: %w", err))
+		fr.failed(p.i, p.m, fmt.Errorf("server refused it: %w", err))
 	default:
 		fr.unknown.Store(true)
 		return fmt.Errorf("%w: %w", errConnLost, err)
@@ -118,24 +148,24 @@ func (fr *folderRun) answer(p pendingAppend) error {
 	return nil
 }
 
-// send starts the APPEND of msgs[i] and sends its body. It returns a zero
+// send starts the APPEND of t and sends its body. It returns a zero
 // pendingAppend when the message failed without an APPEND in flight.
-func (fr *folderRun) send(i int, limit int64) (pendingAppend, error) {
-	m := fr.msgs[i]
+func (fr *folderRun) send(t indexed, limit int64) (pendingAppend, error) {
+	i, m := t.i, t.m
 	if err := overLimit(m.Size, limit); err != nil {
-		fr.failed(i, err)
+		fr.failed(i, m, err)
 		return pendingAppend{}, nil
 	}
 	var body io.Reader // nil: the message is in fr.buf, verified
 	if m.Size <= bufferLimit {
 		if err := fr.readVerified(m); err != nil {
-			fr.failed(i, err)
+			fr.failed(i, m, err)
 			return pendingAppend{}, nil
 		}
 	} else {
 		rc, err := fr.open(m)
 		if err != nil {
-			fr.failed(i, damagedError{err})
+			fr.failed(i, m, damagedError{err})
 			return pendingAppend{}, nil
 		}
 		defer rc.Close()
@@ -163,14 +193,14 @@ func (fr *folderRun) send(i int, limit int64) (pendingAppend, error) {
 	}
 	switch {
 	case err == nil:
-		return pendingAppend{cmd: cmd, i: i}, nil
+		return pendingAppend{cmd: cmd, indexed: t}, nil
 	case errors.As(err, &damaged):
-		fr.failed(i, err)
+		fr.failed(i, m, err)
 	case refusal(err):
 		// Refused before the literal was sent (every earlier answer has
 		// arrived). The client library closes the connection after a
 		// refused synchronizing literal.
-		fr.failed(i, fmt.Errorf("server refused it: %w", err))
+		fr.failed(i, m, fmt.Errorf("server refused it: %w", err))
 		if !closed(fr.c) {
 			return pendingAppend{}, nil
 		}
@@ -253,13 +283,13 @@ func closed(c *imapclient.Client) bool {
 // appendedAs records an APPEND answered OK, with the UID it was given
 // where the server said (APPENDUID), for the labels a restore with
 // labels sets.
-func (fr *folderRun) appendedAs(i int, data *imap.AppendData) {
+func (fr *folderRun) appendedAs(t indexed, data *imap.AppendData) {
 	switch {
 	case fr.uids == nil:
 	case data != nil && data.UID != 0:
-		fr.setUID(i, data.UID)
+		fr.setUID(t.i, data.UID)
 	default:
 		fr.noUID.Add(1)
 	}
-	fr.appended(i)
+	fr.appended(t.i, t.m.Size)
 }

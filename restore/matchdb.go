@@ -27,9 +27,10 @@ const matchCache = 4 << 10
 // matchPage is how many rows one page of a hash pass reads.
 const matchPage = hashChunk
 
-const matchSchema = `
+// archiveSchema holds a folder's list: its messages in the order of the
+// restore, filled once per folder.
+const archiveSchema = `
 DROP TABLE IF EXISTS a;
-DROP TABLE IF EXISTS h;
 CREATE TABLE a (                    -- the archive's messages of the folder
 	i     INTEGER PRIMARY KEY,      -- place in the folder's list
 	row   INTEGER NOT NULL,         -- catalog row
@@ -38,7 +39,12 @@ CREATE TABLE a (                    -- the archive's messages of the folder
 	size  INTEGER NOT NULL,         -- raw size
 	state INTEGER NOT NULL DEFAULT 0, -- 0 missing, 1 present, 2 to compare by content
 	at    INTEGER NOT NULL DEFAULT 0  -- present: the target UID it is
-);
+);`
+
+// heldSchema holds what the target folder holds, filled at each attempt;
+// it also clears the match of the attempt before.
+const heldSchema = `
+DROP TABLE IF EXISTS h;
 CREATE TABLE h (                    -- the target folder's messages
 	uid    INTEGER PRIMARY KEY,
 	id     TEXT NOT NULL,
@@ -48,7 +54,10 @@ CREATE TABLE h (                    -- the target folder's messages
 	hashed INTEGER NOT NULL DEFAULT 0, -- to compare by content
 	sum    BLOB,                    -- its content hash, once fetched
 	used   INTEGER NOT NULL DEFAULT 0  -- taken by an archive message
-);`
+);
+DROP INDEX IF EXISTS a_key;
+DROP INDEX IF EXISTS a_raw;
+UPDATE a SET state = 0, at = 0 WHERE state != 0 OR at != 0;`
 
 // matchSteps decide everything but the comparison by content, in the order
 // of the rules of match.go.
@@ -108,9 +117,18 @@ func openMatchDB(ctx context.Context) (*matchDB, error) {
 
 func (d *matchDB) Close() error { return d.db.Close() }
 
-// reset empties d for another folder or another attempt.
+// reset empties d for another folder.
 func (d *matchDB) reset(ctx context.Context) error {
-	if _, err := d.db.ExecContext(ctx, matchSchema); err != nil {
+	if _, err := d.db.ExecContext(ctx, archiveSchema+heldSchema); err != nil {
+		return fmt.Errorf("match database: %w", err)
+	}
+	return nil
+}
+
+// resetHeld empties the target's side and the match, for another attempt
+// at the same folder.
+func (d *matchDB) resetHeld(ctx context.Context) error {
+	if _, err := d.db.ExecContext(ctx, heldSchema); err != nil {
 		return fmt.Errorf("match database: %w", err)
 	}
 	return nil
@@ -290,6 +308,34 @@ func (d *matchDB) page(ctx context.Context, q string, after int64) ([]int64, err
 			return nil, fmt.Errorf("match database: %w", err)
 		}
 		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("match database: %w", err)
+	}
+	return out, nil
+}
+
+// place is an archive message of the folder's list: its place and catalog row.
+type place struct {
+	i   int
+	row int64
+}
+
+// missing returns up to limit messages after place after that the target
+// lacks, in order.
+func (d *matchDB) missing(ctx context.Context, after, limit int) ([]place, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT i, row FROM a WHERE state != 1 AND i > ? ORDER BY i LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("match database: %w", err)
+	}
+	defer rows.Close()
+	var out []place
+	for rows.Next() {
+		var p place
+		if err := rows.Scan(&p.i, &p.row); err != nil {
+			return nil, fmt.Errorf("match database: %w", err)
+		}
+		out = append(out, p)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("match database: %w", err)

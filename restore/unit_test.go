@@ -2,6 +2,7 @@ package restore
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -140,6 +141,51 @@ func matchHeld(t *testing.T, msgs []archive.Message, h []held,
 		return allOf(len(msgs)), make([]imap.UID, len(msgs)), nil
 	}
 	return matchMsgs(ctx, d, msgs, hashTarget, hashArchive)
+}
+
+// matchMsgs adds msgs to d, which holds the target folder's messages, and
+// returns the indices of msgs that the target lacks, in order, and for
+// each message the target holds, the UID of the target message that is it
+// (0 for the others). hashTarget returns the content hash of target
+// messages (it may leave out one it could not read: that message then
+// matches nothing); hashArchive that of msgs[i].
+func matchMsgs(ctx context.Context, d *matchDB, msgs []archive.Message,
+	hashTarget func([]imap.UID) (map[imap.UID][32]byte, error),
+	hashArchive func(i int) ([32]byte, error)) ([]int, []imap.UID, error) {
+	err := d.addArchive(ctx, func(add func(int, archive.Identity) error) error {
+		for i, m := range msgs {
+			if err := add(i, archive.Identity{ID: m.ID, MessageID: m.MessageID, Size: m.Size, VSize: m.VSize}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		err = d.resolve(ctx, hashTarget, func(i int, _ int64) ([32]byte, error) { return hashArchive(i) })
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	var todo []int
+	at := make([]imap.UID, len(msgs))
+	err = d.each(ctx, func(i int, uid imap.UID, _ int64) error {
+		if uid == 0 {
+			todo = append(todo, i)
+		} else {
+			at[i] = uid
+		}
+		return nil
+	})
+	return todo, at, err
+}
+
+// allOf is 0, 1, …, n-1.
+func allOf(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
 }
 
 func TestRestoreContentHashNormalizes(t *testing.T) {

@@ -121,6 +121,9 @@ func (w *worker) drain(ctx context.Context, queue <-chan *job, first bool) error
 		fr, err := w.r.newFolderRun(ctx, j)
 		fr.buf, fr.mdb = &w.buf, w.mdb
 		if err == nil {
+			err = w.mdb.reset(ctx)
+		}
+		if err == nil {
 			w.r.opts.Progress.Folder(j.src.Name)
 			err = w.folder(ctx, fr)
 		}
@@ -196,14 +199,18 @@ type folderRun struct {
 	log     *slog.Logger
 	job     *job
 	folders map[int64]*archive.Folder // by id: the folder, or the folders merged for labels
-	msgs    []archive.Message
-	c       *imapclient.Client
-	labels  [][]string // with labels: each message's labels
-	uids    []imap.UID // with labels: each message's UID on the target, once known
-	noUID   atomic.Int64
+	// msgs are the messages merged for labels, held; nil otherwise: the
+	// folder's list is then in mdb, and its rows are read a page at a
+	// time as they are sent.
+	msgs   []archive.Message
+	filled bool // the folder's list is in mdb
+	c      *imapclient.Client
+	labels [][]string // with labels: each message's labels
+	uids   []imap.UID // with labels: each message's UID on the target, once known
+	noUID  atomic.Int64
 
-	// lazy: a dry run, whose rows are read only when the target folder
-	// holds messages to match them with. Into a folder the target lacks,
+	// lazy: a dry run, whose list is read only when the target folder
+	// holds messages to match it with. Into a folder the target lacks,
 	// or holds empty, every message of the view would go: the folder's
 	// count and size say so (tallyWhole).
 	lazy bool
@@ -217,28 +224,21 @@ type folderRun struct {
 	nSettle int
 }
 
-// newFolderRun reads the folder's messages from the catalog and opens its
-// Maildir. A folder that cannot be restored comes back with its error. A
-// dry run reads the rows only to match them with what the target holds,
-// so it reads none for a folder the target lacks, and reads them after the
-// scan for one it has (lazy).
+// newFolderRun opens the folder's Maildir, and for a restore with labels
+// reads the merged folders' messages. A folder that cannot be restored
+// comes back with its error. The folder's list is read later, into the
+// match database (fill): a dry run reads it only to match it with what
+// the target holds, so it reads none for a folder the target lacks or
+// holds empty (lazy).
 func (r *runner) newFolderRun(ctx context.Context, j *job) (*folderRun, error) {
 	fr := &folderRun{ctx: ctx, r: r, log: r.opts.Log, job: j}
 	fr.lazy = r.opts.DryRun && j.skip == nil && j.labels == nil && r.only == nil
-	if fr.lazy {
-		if !j.exists {
-			return fr, nil
-		}
-	} else {
-		fr.settled = make([]bool, j.src.Count)
+	if fr.lazy && !j.exists {
+		return fr, nil
 	}
+	fr.settled = make([]bool, j.src.Count)
 	if j.labels != nil {
 		return fr, fr.loadLabelJob(ctx)
-	}
-	if !fr.lazy {
-		if err := fr.loadMessages(ctx); err != nil {
-			return fr, err
-		}
 	}
 	if j.skip != nil {
 		return fr, j.skip
@@ -248,19 +248,79 @@ func (r *runner) newFolderRun(ctx context.Context, j *job) (*folderRun, error) {
 	return fr, err
 }
 
-// loadMessages reads the folder's messages of the view (of --message, when
-// given) from the catalog.
-func (fr *folderRun) loadMessages(ctx context.Context) error {
-	r := fr.r
-	msgs, err := r.snap.Messages(ctx, fr.job.src.ID, r.view())
+// fill writes the folder's list into the match database, once per folder:
+// the messages merged for labels, or the identities of the folder's
+// messages in the view (of --message, when given), from one query.
+func (fr *folderRun) fill() error {
+	if fr.filled {
+		return nil
+	}
+	r, n := fr.r, 0
+	err := fr.mdb.addArchive(fr.ctx, func(add func(int, archive.Identity) error) error {
+		if fr.msgs != nil {
+			for i, m := range fr.msgs {
+				if err := add(i, archive.Identity{ID: m.ID, MessageID: m.MessageID, Size: m.Size, VSize: m.VSize}); err != nil {
+					return err
+				}
+			}
+			n = len(fr.msgs)
+			return nil
+		}
+		return r.snap.EachIdentity(fr.ctx, fr.job.src.ID, r.view(), func(m archive.Identity) error {
+			if r.only != nil && !r.only[m.ID] {
+				return nil
+			}
+			n++
+			return add(n-1, m)
+		})
+	})
 	if err != nil {
 		return err
 	}
-	if r.only != nil {
-		msgs = slices.DeleteFunc(msgs, func(m archive.Message) bool { return !r.only[m.ID] })
-	}
-	fr.msgs, fr.settled = msgs, make([]bool, len(msgs))
+	fr.mu.Lock()
+	fr.settled, fr.filled = make([]bool, n), true
+	fr.mu.Unlock()
 	return nil
+}
+
+// messages returns the archive messages of ps, in order; a message whose
+// row the catalog no longer holds is counted as failed and left out.
+func (fr *folderRun) messages(ps []place) ([]indexed, error) {
+	out := make([]indexed, 0, len(ps))
+	if fr.msgs != nil {
+		for _, p := range ps {
+			out = append(out, indexed{p.i, fr.msgs[p.i]})
+		}
+		return out, nil
+	}
+	ids := make([]int64, len(ps))
+	for k, p := range ps {
+		ids[k] = p.row
+	}
+	ms, err := fr.r.snap.MessagesOf(fr.ctx, ids, fr.r.view())
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[int64]archive.Message, len(ms))
+	for _, m := range ms {
+		byID[m.ID] = m
+	}
+	for _, p := range ps {
+		m, ok := byID[p.row]
+		if !ok {
+			gone := archive.Message{ID: p.row, Key: fmt.Sprintf("of catalog row %d", p.row), MessageID: "unknown"}
+			fr.failed(p.i, gone, errors.New("no longer in the archive (pruned meanwhile)"))
+			continue
+		}
+		out = append(out, indexed{p.i, m})
+	}
+	return out, nil
+}
+
+// indexed is a message of the folder's list and its place.
+type indexed struct {
+	i int
+	m archive.Message
 }
 
 // open opens the archived content of message m, from its folder.
@@ -278,92 +338,34 @@ func (fr *folderRun) attempt() error {
 	if err != nil {
 		return err
 	}
-	if fr.lazy && fr.msgs == nil {
-		if n == 0 { // every message would be appended
-			fr.tallyWhole()
-		} else if err := fr.matchStreamed(); err != nil {
-			return err
-		}
+	if fr.lazy && !fr.filled && n == 0 { // every message would be appended
+		fr.tallyWhole()
 		return deselect(fr.c)
 	}
-	todo, err := fr.match(n)
-	if err != nil {
+	if err := fr.fill(); err != nil {
 		return err
 	}
-	todo = fr.settlePresent(todo)
-	if fr.r.opts.DryRun {
-		if fr.job.exists {
-			if err := deselect(fr.c); err != nil {
-				return err
-			}
+	if n > 0 {
+		if err := fr.mdb.resolve(fr.ctx, fr.hashTarget, fr.archiveHash); err != nil {
+			return err
 		}
-		for _, i := range todo {
-			fr.appended(i)
+	}
+	if err := fr.settlePresent(); err != nil {
+		return err
+	}
+	if fr.r.opts.DryRun {
+		if err := fr.tallyMissing(); err != nil {
+			return err
+		}
+		if fr.job.exists {
+			return deselect(fr.c)
 		}
 		return nil
 	}
-	if err := fr.appendAll(todo); err != nil || fr.labels == nil {
+	if err := fr.appendAll(); err != nil || fr.labels == nil {
 		return err
 	}
 	return fr.applyLabels()
-}
-
-// match returns the indices of the folder's messages that the target
-// folder lacks, and records the target UID of each it holds. The target's
-// n messages are in fr.mdb.
-func (fr *folderRun) match(n int) ([]int, error) {
-	if n == 0 {
-		return allOf(len(fr.msgs)), nil
-	}
-	todo, at, err := matchMsgs(fr.ctx, fr.mdb, fr.msgs, fr.hashTarget, fr.archiveHash)
-	if err != nil {
-		return nil, err
-	}
-	for i, uid := range at {
-		if uid != 0 {
-			fr.setUID(i, uid)
-		}
-	}
-	return todo, nil
-}
-
-// matchStreamed is the match of a dry run: the folder's rows go from the
-// catalog to the match database without being held, and what the target
-// lacks is counted.
-func (fr *folderRun) matchStreamed() error {
-	ctx, d := fr.ctx, fr.mdb
-	err := d.addArchive(ctx, func(add func(int, archive.Identity) error) error {
-		i := 0
-		return fr.r.snap.EachIdentity(ctx, fr.job.src.ID, fr.r.view(), func(m archive.Identity) error {
-			i++
-			return add(i-1, m)
-		})
-	})
-	if err == nil {
-		err = d.resolve(ctx, fr.hashTarget, fr.rowHash)
-	}
-	if err != nil {
-		return err
-	}
-	var res Result
-	err = d.each(ctx, func(_ int, uid imap.UID, size int64) error {
-		if uid == 0 {
-			res.Appended++
-			res.Bytes += size
-		} else {
-			res.Skipped++
-		}
-		fr.r.opts.Progress.Message(size)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	fr.mu.Lock()
-	fr.nSettle += res.Appended + res.Skipped
-	fr.mu.Unlock()
-	fr.r.tally.add(func(r *Result) { r.Appended += res.Appended; r.Bytes += res.Bytes; r.Skipped += res.Skipped })
-	return nil
 }
 
 func (fr *folderRun) hashTarget(uids []imap.UID) (map[imap.UID][32]byte, error) {
@@ -411,7 +413,7 @@ func (fr *folderRun) scan() (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("select %q: %w", fr.job.target, err)
 	}
-	if err := fr.mdb.reset(fr.ctx); err != nil {
+	if err := fr.mdb.resetHeld(fr.ctx); err != nil {
 		return 0, err
 	}
 	return fr.mdb.addHeld(fr.ctx, func(add func(held) error) error {
@@ -426,69 +428,62 @@ func (fr *folderRun) settle() error {
 	return awaitQuiet(fr.ctx, fr.c, []string{fr.job.target}, true, fr.log)
 }
 
-// archiveHash is the content hash of an archive message. A message the
-// archive cannot give back compares equal to nothing; sending it later
-// reports the damage.
-func (fr *folderRun) archiveHash(i int) ([32]byte, error) { return fr.hashOf(fr.msgs[i]), nil }
-
-func (fr *folderRun) hashOf(m archive.Message) [32]byte {
-	rc, err := fr.open(m)
+// archiveHash is the content hash of archive message i, catalog row row.
+// A message the archive cannot give back compares equal to nothing;
+// sending it later reports the damage.
+func (fr *folderRun) archiveHash(i int, row int64) ([32]byte, error) {
+	ms, err := fr.messages([]place{{i, row}})
+	if err != nil || len(ms) == 0 {
+		return [32]byte{}, err
+	}
+	rc, err := fr.open(ms[0].m)
 	if err != nil {
-		return [32]byte{}
+		return [32]byte{}, nil
 	}
 	defer rc.Close()
 	h := newContentHash()
 	if _, err := io.Copy(h, rc); err != nil {
-		return [32]byte{}
+		return [32]byte{}, nil
 	}
-	return h.Sum()
-}
-
-// rowHash is archiveHash of the message in catalog row id.
-func (fr *folderRun) rowHash(_ int, id int64) ([32]byte, error) {
-	m, err := fr.r.snap.MessageByID(fr.ctx, id)
-	if err != nil {
-		return [32]byte{}, err
-	}
-	return fr.hashOf(m), nil
+	return h.Sum(), nil
 }
 
 // settlePresent counts the messages the target holds (and did not get
-// from this run) as skipped, and returns the ones still to send: todo
-// without the messages settled by an earlier attempt.
-func (fr *folderRun) settlePresent(todo []int) []int {
-	fr.mu.Lock()
-	defer fr.mu.Unlock()
-	missing := make([]bool, len(fr.msgs))
-	for _, i := range todo {
-		missing[i] = true
-	}
-	var skipped, rest []int
-	for i := range fr.msgs {
-		switch {
-		case fr.settled[i]:
-		case !missing[i]:
-			skipped = append(skipped, i)
-		default:
-			rest = append(rest, i)
+// from this run) as skipped, and records the target UID of each for
+// labels.
+func (fr *folderRun) settlePresent() error {
+	skipped := 0
+	err := fr.mdb.each(fr.ctx, func(i int, uid imap.UID, size int64) error {
+		if uid == 0 {
+			return nil
 		}
-	}
-	var bytes int64
-	for _, i := range skipped {
-		fr.settleLocked(i)
-		bytes += fr.msgs[i].Size
-	}
-	fr.r.tally.add(func(r *Result) { r.Skipped += len(skipped) })
-	return rest
+		fr.setUID(i, uid)
+		fr.mu.Lock()
+		defer fr.mu.Unlock()
+		if !fr.settled[i] {
+			fr.settleLocked(i, size)
+			skipped++
+		}
+		return nil
+	})
+	fr.r.tally.add(func(r *Result) { r.Skipped += skipped })
+	return err
 }
 
-func (fr *folderRun) settleLocked(i int) {
+// tallyMissing counts, in a dry run, the messages the target lacks as to
+// be appended.
+func (fr *folderRun) tallyMissing() error {
+	return fr.mdb.each(fr.ctx, func(i int, uid imap.UID, size int64) error {
+		if uid == 0 {
+			fr.appended(i, size)
+		}
+		return nil
+	})
+}
+
+func (fr *folderRun) settleLocked(i int, size int64) {
 	fr.settled[i] = true
 	fr.nSettle++
-	var size int64
-	if i < len(fr.msgs) { // unknown when the catalog could not be read
-		size = fr.msgs[i].Size
-	}
 	fr.r.opts.Progress.Message(size)
 }
 
@@ -507,21 +502,23 @@ func (fr *folderRun) tallyWhole() {
 	}
 }
 
-func (fr *folderRun) appended(i int) {
-	fr.mu.Lock()
-	defer fr.mu.Unlock()
-	fr.settleLocked(i)
-	fr.r.tally.add(func(r *Result) { r.Appended++; r.Bytes += fr.msgs[i].Size })
-}
-
-func (fr *folderRun) failed(i int, err error) {
+func (fr *folderRun) appended(i int, size int64) {
 	fr.mu.Lock()
 	defer fr.mu.Unlock()
 	if fr.settled[i] {
 		return
 	}
-	fr.settleLocked(i)
-	m := fr.msgs[i]
+	fr.settleLocked(i, size)
+	fr.r.tally.add(func(r *Result) { r.Appended++; r.Bytes += size })
+}
+
+func (fr *folderRun) failed(i int, m archive.Message, err error) {
+	fr.mu.Lock()
+	defer fr.mu.Unlock()
+	if fr.settled[i] {
+		return
+	}
+	fr.settleLocked(i, m.Size)
 	err = fmt.Errorf("folder %q, message %s (%s): %w", fr.job.src.Name, m.Key, describe(m), err)
 	fr.log.Warn("message not restored", "err", err)
 	fr.r.tally.fail(1, err)
@@ -534,13 +531,9 @@ func (fr *folderRun) failRest(err error) {
 	n := 0
 	for i := range fr.settled {
 		if !fr.settled[i] {
-			fr.settleLocked(i)
+			fr.settleLocked(i, 0)
 			n++
 		}
-	}
-	if fr.lazy && fr.msgs == nil { // a dry run counts, settling nothing one by one
-		n = max(fr.job.src.Count-fr.nSettle, 0)
-		fr.nSettle += n
 	}
 	fr.log.Warn("folder not restored", "messages", n, "err", err)
 	fr.r.tally.fail(n, err)
