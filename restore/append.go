@@ -46,8 +46,8 @@ type pendingAppend struct {
 }
 
 // sendPage is how many messages of the folder's list are read from the
-// catalog at a time to be sent.
-const sendPage = 256
+// catalog at a time to be sent (a variable for the tests).
+var sendPage = 256
 
 // appendAll APPENDs the messages of the folder's list that the target
 // lacks and no earlier attempt settled, in order, keeping up to window

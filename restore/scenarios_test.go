@@ -358,8 +358,10 @@ func checkSubset(t *testing.T, got, want snapshot) {
 // only the first connection is cut, the run resumes the folder on a new
 // connection and still stores every message once. When the server stays
 // unreachable, the run ends incomplete; a second run then completes it,
-// again with every message exactly once.
+// again with every message exactly once. The rows to send are read 7 at a
+// time, so that the cuts and resumes fall across pages of the folders.
 func TestRestoreInterrupted(t *testing.T) {
+	defer restore.SetSendPage(7)()
 	srv := dovecottest.Start(t, dovecottest.Options{})
 	msgs := corpus.Generate(corpus.Options{Seed: 26, Count: 150, Big: 3 << 20})
 	want := takeSnapshot(t, loadCorpus(t, srv, "alice", msgs))
