@@ -22,7 +22,7 @@ type matchDB struct{ db *sql.DB }
 
 // matchCache bounds the page cache of a matchDB (KiB); more spills to the
 // temporary file.
-const matchCache = 4 << 10
+const matchCache = 1 << 10
 
 // matchPage is how many rows one page of a hash pass reads.
 const matchPage = hashChunk
