@@ -13,11 +13,12 @@ import (
 	"github.com/mailkeep/mailkeep/archive"
 )
 
-// matchDB works out a folder's identity match (see match.go) on disk, in
-// a private temporary SQLite database that SQLite deletes when it is
-// closed (also when the process dies: the file is unlinked as it is
-// opened). Memory stays within SQLite's page cache however many messages
-// the folder or the target holds. One connection, one folder at a time.
+// matchDB holds a folder's list while it is restored, and works out its
+// identity match (see match.go), on disk: in a private temporary SQLite
+// database that SQLite deletes when it is closed (also when the process
+// dies: the file is unlinked as it is opened). Memory stays within
+// SQLite's page cache however many messages the folder or the target
+// holds. One connection, one folder at a time.
 type matchDB struct{ db *sql.DB }
 
 // matchCache bounds the page cache of a matchDB (KiB); more spills to the
