@@ -267,6 +267,11 @@ type Identity struct {
 	Size, VSize int64
 }
 
+// Identity returns m's identity.
+func (m Message) Identity() Identity {
+	return Identity{ID: m.ID, MessageID: m.MessageID, Size: m.Size, VSize: m.VSize}
+}
+
 // EachIdentity hands fn the identity of each message of a folder in the
 // view, in the order of Messages, from one query that reads nothing else
 // (no flags, no file names). fn must not use the Snapshot; an error it

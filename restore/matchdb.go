@@ -254,28 +254,23 @@ func (d *matchDB) byContent(ctx context.Context, hashArchive func(i int, row int
 	if _, err := d.db.ExecContext(ctx, `CREATE INDEX h_sum ON h(sum, uid) WHERE sum IS NOT NULL`); err != nil {
 		return fmt.Errorf("match database: %w", err)
 	}
-	last := int64(-1)
-	for {
-		is, err := d.page(ctx, `SELECT i FROM a WHERE state = 2 AND i > ? ORDER BY i LIMIT ?`, last)
-		if err != nil || len(is) == 0 {
+	for after := -1; ; {
+		ps, err := d.places(ctx, "state = 2", after, matchPage)
+		if err != nil || len(ps) == 0 {
 			return err
 		}
-		last = is[len(is)-1]
-		for _, i := range is {
-			if err := d.compare(ctx, int(i), hashArchive); err != nil {
+		after = ps[len(ps)-1].i
+		for _, p := range ps {
+			if err := d.compare(ctx, p, hashArchive); err != nil {
 				return err
 			}
 		}
 	}
 }
 
-// compare settles archive message i by its content.
-func (d *matchDB) compare(ctx context.Context, i int, hashArchive func(i int, row int64) ([32]byte, error)) error {
-	var row int64
-	if err := d.db.QueryRowContext(ctx, `SELECT row FROM a WHERE i = ?`, i).Scan(&row); err != nil {
-		return fmt.Errorf("match database: %w", err)
-	}
-	sum, err := hashArchive(i, row)
+// compare settles archive message p by its content.
+func (d *matchDB) compare(ctx context.Context, p place, hashArchive func(i int, row int64) ([32]byte, error)) error {
+	sum, err := hashArchive(p.i, p.row)
 	if err != nil {
 		return err
 	}
@@ -283,10 +278,10 @@ func (d *matchDB) compare(ctx context.Context, i int, hashArchive func(i int, ro
 	err = d.db.QueryRowContext(ctx, `SELECT uid FROM h WHERE sum = ? AND used = 0 ORDER BY uid LIMIT 1`, sum[:]).Scan(&uid)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		_, err = d.db.ExecContext(ctx, `UPDATE a SET state = 0 WHERE i = ?`, i)
+		_, err = d.db.ExecContext(ctx, `UPDATE a SET state = 0 WHERE i = ?`, p.i)
 	case err == nil:
 		if _, err = d.db.ExecContext(ctx, `UPDATE h SET used = 1 WHERE uid = ?`, uid); err == nil {
-			_, err = d.db.ExecContext(ctx, `UPDATE a SET state = 1, at = ? WHERE i = ?`, uid, i)
+			_, err = d.db.ExecContext(ctx, `UPDATE a SET state = 1, at = ? WHERE i = ?`, uid, p.i)
 		}
 	}
 	if err != nil {
@@ -325,7 +320,13 @@ type place struct {
 // missing returns up to limit messages after place after that the target
 // lacks, in order.
 func (d *matchDB) missing(ctx context.Context, after, limit int) ([]place, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT i, row FROM a WHERE state != 1 AND i > ? ORDER BY i LIMIT ?`, after, limit)
+	return d.places(ctx, "state != 1", after, limit)
+}
+
+// places returns up to limit messages after place after whose state
+// satisfies cond, in order.
+func (d *matchDB) places(ctx context.Context, cond string, after, limit int) ([]place, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT i, row FROM a WHERE `+cond+` AND i > ? ORDER BY i LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("match database: %w", err)
 	}

@@ -154,7 +154,7 @@ func matchMsgs(ctx context.Context, d *matchDB, msgs []archive.Message,
 	hashArchive func(i int) ([32]byte, error)) ([]int, []imap.UID, error) {
 	err := d.addArchive(ctx, func(add func(int, archive.Identity) error) error {
 		for i, m := range msgs {
-			if err := add(i, archive.Identity{ID: m.ID, MessageID: m.MessageID, Size: m.Size, VSize: m.VSize}); err != nil {
+			if err := add(i, m.Identity()); err != nil {
 				return err
 			}
 		}

@@ -259,7 +259,7 @@ func (fr *folderRun) fill() error {
 	err := fr.mdb.addArchive(fr.ctx, func(add func(int, archive.Identity) error) error {
 		if fr.msgs != nil {
 			for i, m := range fr.msgs {
-				if err := add(i, archive.Identity{ID: m.ID, MessageID: m.MessageID, Size: m.Size, VSize: m.VSize}); err != nil {
+				if err := add(i, m.Identity()); err != nil {
 					return err
 				}
 			}
