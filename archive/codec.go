@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"bufio"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -160,11 +161,30 @@ func decode(r io.Reader, c *codec) (io.ReadCloser, error) {
 	case error:
 		return nil, v
 	}
+	var br *bufio.Reader
+	if !c.encrypted {
+		br = fileBufs.Get().(*bufio.Reader)
+		br.Reset(src)
+		src = br
+	}
 	if err := d.Reset(src); err != nil {
 		decoders.Put(d)
+		putFileBuf(br)
 		return nil, err
 	}
-	return &decoded{d: d, src: r}, nil
+	return &decoded{d: d, src: r, br: br}, nil
+}
+
+// fileBufs buffer the reads of a plain file: the decoder reads a frame a
+// header and a block at a time, about ten reads for a typical message
+// where one or two do. (age's reader already reads in 64 KiB chunks.)
+var fileBufs = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 64<<10) }}
+
+func putFileBuf(br *bufio.Reader) {
+	if br != nil {
+		br.Reset(nil)
+		fileBufs.Put(br)
+	}
 }
 
 // decrypt returns the plaintext of the age file r: a zstd frame.
@@ -190,6 +210,7 @@ func decrypt(r io.Reader, ids []age.Identity) (io.Reader, error) {
 type decoded struct {
 	d   *zstd.Decoder
 	src io.Reader
+	br  *bufio.Reader // buffers src; nil when encrypted
 }
 
 func (r *decoded) Read(p []byte) (int, error) {
@@ -206,6 +227,8 @@ func (r *decoded) Close() error {
 	r.d.Reset(nil)
 	decoders.Put(r.d)
 	r.d = nil
+	putFileBuf(r.br)
+	r.br = nil
 	if c, ok := r.src.(io.Closer); ok {
 		return c.Close()
 	}
