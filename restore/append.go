@@ -77,7 +77,6 @@ func (fr *folderRun) appendAll() error {
 		inflight = append(inflight[:0], inflight[n:]...)
 	}
 	var sendErr error
-	limit := appendLimit(fr.c) // asked once: the capabilities hold for the connection
 	for after := -1; sendErr == nil && lost == nil; {
 		page, last, err := fr.toSend(after)
 		if err != nil || last < 0 {
@@ -102,7 +101,7 @@ func (fr *folderRun) appendAll() error {
 			if lost != nil {
 				break
 			}
-			p, err := fr.send(t, limit)
+			p, err := fr.send(t)
 			if err != nil {
 				sendErr = err
 				break
@@ -150,9 +149,9 @@ func (fr *folderRun) answer(p pendingAppend) error {
 
 // send starts the APPEND of t and sends its body. It returns a zero
 // pendingAppend when the message failed without an APPEND in flight.
-func (fr *folderRun) send(t indexed, limit int64) (pendingAppend, error) {
+func (fr *folderRun) send(t indexed) (pendingAppend, error) {
 	i, m := t.i, t.m
-	if err := overLimit(m.Size, limit); err != nil {
+	if err := overLimit(m.Size, fr.limit); err != nil {
 		fr.failed(i, m, err)
 		return pendingAppend{}, nil
 	}

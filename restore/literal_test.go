@@ -101,10 +101,15 @@ func servedInbox(t *testing.T, s mserver) []string {
 // TestRestoreAppendLimit: to a server that announces APPENDLIMIT, a
 // message over the limit is not sent: it is a failure that names the
 // limit, and the messages beside it are restored on the same connection.
+// A dry run counts the same failures: into an empty folder, into a folder
+// the target lacks, and into folders that hold what could be sent.
 func TestRestoreAppendLimit(t *testing.T) {
 	t.Parallel()
 	src := memServer(t, "imapmemserver", nil)
 	c := src.dial(t, "alice")
+	if err := c.Create("Big", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
 	sizes := []int{1 << 10, 6 << 10, 2 << 10}
 	var want []string
 	for i, size := range sizes {
@@ -115,6 +120,9 @@ func TestRestoreAppendLimit(t *testing.T) {
 		if size <= 4096 {
 			want = append(want, fmt.Sprintf("%x %d", sha256.Sum256([]byte(raw)), size))
 		}
+		if err := appendOne(c, "Big", sizedMessage(10+i, size+1<<10), nil, time.Date(2024, 3, 1+i, 9, 0, 0, 0, time.UTC)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	slices.Sort(want)
 	root := t.TempDir()
@@ -122,17 +130,35 @@ func TestRestoreAppendLimit(t *testing.T) {
 
 	dst := memServerOpts(t, "imapmemserver", memservertest.Options{AppendLimit: 4096})
 	rec := servertest.RecordCommands(t, dst.addr)
-	res, err := restore.Run(t.Context(), root, "alice", restore.Options{Dial: dialer(rec.Addr, "carol", dst.password("carol"))})
-	if !errors.Is(err, restore.ErrPartial) || res.Appended != 2 || res.Failed != 1 {
-		t.Fatalf("restore: %+v, %v; want 2 appended, 1 failed", res, err)
+	opts := restore.Options{Dial: dialer(rec.Addr, "carol", dst.password("carol"))}
+	dry := func(wantAppended int) {
+		t.Helper()
+		o := opts
+		o.DryRun = true
+		res, err := restore.Run(t.Context(), root, "alice", o)
+		if !errors.Is(err, restore.ErrPartial) || res.Appended != wantAppended || res.Failed != 2 {
+			t.Fatalf("dry run: %+v, %v; want %d to append, 2 to fail", res, err, wantAppended)
+		}
+		if msg := res.Failures[0].Error(); !strings.Contains(msg, "over the server's APPENDLIMIT of 4096 bytes") {
+			t.Errorf("dry run: failure %q does not name the limit", msg)
+		}
+	}
+	dry(4) // INBOX: 1 and 2 KiB of 1, 6 and 2; Big, which the target lacks: 2 and 3 KiB of 2, 7 and 3
+	if _, plus, sync := literalsSent(rec.Take()); plus+sync != 0 {
+		t.Fatalf("the dry run sent %d APPEND literals", plus+sync)
+	}
+	res, err := restore.Run(t.Context(), root, "alice", opts)
+	if !errors.Is(err, restore.ErrPartial) || res.Appended != 4 || res.Failed != 2 {
+		t.Fatalf("restore: %+v, %v; want 4 appended, 2 failed", res, err)
 	}
 	if msg := res.Failures[0].Error(); !strings.Contains(msg, "over the server's APPENDLIMIT of 4096 bytes") {
 		t.Errorf("failure %q does not name the limit", msg)
 	}
-	if _, plus, sync := literalsSent(rec.Take()); plus+sync != 2 {
-		t.Errorf("%d APPEND literals sent, want 2", plus+sync)
+	if _, plus, sync := literalsSent(rec.Take()); plus+sync != 4 {
+		t.Errorf("%d APPEND literals sent, want 4", plus+sync)
 	}
 	if got := servedInbox(t, dst); !slices.Equal(got, want) {
 		t.Errorf("INBOX holds %v, want %v", got, want)
 	}
+	dry(0) // what could be sent is there
 }

@@ -154,7 +154,7 @@ func (w *worker) connect(ctx context.Context) error {
 // resumed on a new one: scanned again, so that whatever the server stored
 // meanwhile is not sent twice.
 func (w *worker) folder(ctx context.Context, fr *folderRun) error {
-	if fr.lazy && !fr.job.exists {
+	if fr.lazy && !fr.job.exists && w.c != nil && appendLimit(w.c) < 0 {
 		fr.tallyWhole()
 		return nil
 	}
@@ -214,6 +214,10 @@ type folderRun struct {
 	// or holds empty, every message of the view would go: the folder's
 	// count and size say so (tallyWhole).
 	lazy bool
+	// limit is the target's APPENDLIMIT, -1 for none, read at each
+	// attempt: a larger message is not sent, and a dry run counts it as
+	// failing.
+	limit int64
 
 	buf     *bytes.Buffer // a message read and verified before its APPEND: the worker's
 	mdb     *matchDB      // the worker's
@@ -334,11 +338,12 @@ func (fr *folderRun) open(m archive.Message) (io.ReadCloser, error) {
 
 // attempt scans the target folder, works out what it lacks and appends it.
 func (fr *folderRun) attempt() error {
+	fr.limit = appendLimit(fr.c) // asked once: the capabilities hold for the connection
 	n, err := fr.scan()
 	if err != nil {
 		return err
 	}
-	if fr.lazy && !fr.filled && n == 0 { // every message would be appended
+	if fr.lazy && !fr.filled && n == 0 && fr.limit < 0 { // every message would be appended
 		fr.tallyWhole()
 		return deselect(fr.c)
 	}
@@ -471,14 +476,38 @@ func (fr *folderRun) settlePresent() error {
 }
 
 // tallyMissing counts, in a dry run, the messages the target lacks as to
-// be appended.
+// be appended, or as failing where they exceed the target's APPENDLIMIT.
 func (fr *folderRun) tallyMissing() error {
+	if fr.limit >= 0 {
+		return fr.tallyLimited()
+	}
 	return fr.mdb.each(fr.ctx, func(i int, uid imap.UID, size int64) error {
 		if uid == 0 {
 			fr.appended(i, size)
 		}
 		return nil
 	})
+}
+
+// tallyLimited counts, in a dry run into a target with an APPENDLIMIT,
+// the messages the target lacks: as failing where the real run would not
+// send them, as to be appended otherwise. It reads their rows for their
+// sizes and names, a page at a time, as the real run does.
+func (fr *folderRun) tallyLimited() error {
+	for after := -1; ; {
+		page, last, err := fr.toSend(after)
+		if err != nil || last < 0 {
+			return err
+		}
+		after = last
+		for _, t := range page {
+			if err := overLimit(t.m.Size, fr.limit); err != nil {
+				fr.failed(t.i, t.m, err)
+				continue
+			}
+			fr.appended(t.i, t.m.Size)
+		}
+	}
 }
 
 func (fr *folderRun) settleLocked(i int, size int64) {
