@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -90,16 +91,54 @@ func (c *Catalog) FolderMessages(ctx context.Context, folderID int64) ([]Message
 // FolderMessagesAfter returns up to limit of a folder's messages, gone
 // ones included, that come after the row after in (UIDVALIDITY, UID, id)
 // order (the zero Message: from the first), with the SHA-256 of their
-// files as stored: FolderMessages a page at a time. The order is that of
-// the messages_uid index, so each page is a seek into it; an order by id
-// alone made SQLite gather and sort the folder's rows for every page.
+// files as stored: FolderMessages a page at a time (see pageAfter).
 func (c *Catalog) FolderMessagesAfter(ctx context.Context, folderID int64, after Message, limit int) ([]Message, error) {
-	return collectSummed(c.db.QueryContext(ctx, `SELECT `+msgCols+`, `+fileSumCol(c.version)+` FROM messages `+folderPage,
-		folderID, after.UIDValidity, after.UID, after.ID, limit))
+	return pageAfter(after, limit, func(cond string, args []any, limit int) ([]Message, error) {
+		return collectSummed(c.db.QueryContext(ctx, `SELECT `+msgCols+`, `+fileSumCol(c.version)+` FROM `+folderPage(cond),
+			slices.Concat([]any{folderID}, args, []any{limit})...))
+	})
 }
 
-// folderPage selects FolderMessagesAfter's page.
-const folderPage = `WHERE folder_id = ? AND (uidvalidity, uid, id) > (?, ?, ?) ORDER BY uidvalidity, uid, id LIMIT ?`
+// folderPage is the FROM clause of a page of a folder's rows (folder
+// first, then LIMIT) in messages_uid order, where cond holds: with
+// pageAfter, each query is a seek into messages_uid.
+func folderPage(cond string) string {
+	return `messages m INDEXED BY messages_uid WHERE m.folder_id = ? AND ` + cond +
+		` ORDER BY m.uidvalidity, m.uid, m.id LIMIT ?`
+}
+
+// pageAfter reads up to limit rows that come after the row after in
+// (UIDVALIDITY, UID, id) order, with read (a query of folderPage with
+// cond, its arguments, and the rows still wanted). It asks in three steps,
+// each a seek into messages_uid: the rows of after's (UIDVALIDITY, UID)
+// with a higher id, then those of its UIDVALIDITY with a higher UID, then
+// those of a higher UIDVALIDITY. SQLite seeks a row value (uidvalidity,
+// uid, id) > (?, ?, ?) on its first two columns only, and then steps over
+// every row before after that shares them: in a POP3 folder, whose rows
+// all have UIDVALIDITY and UID 0, every earlier row of the folder, for
+// every page (13.7 s instead of 0.18 s to page through 500,000 such rows
+// 1,000 at a time, measured).
+func pageAfter(after Message, limit int, read func(cond string, args []any, limit int) ([]Message, error)) ([]Message, error) {
+	steps := []struct {
+		cond string
+		args []any
+	}{
+		{`m.uidvalidity = ? AND m.uid = ? AND m.id > ?`, []any{after.UIDValidity, after.UID, after.ID}},
+		{`m.uidvalidity = ? AND m.uid > ?`, []any{after.UIDValidity, after.UID}},
+		{`m.uidvalidity > ?`, []any{after.UIDValidity}},
+	}
+	var out []Message
+	for _, st := range steps {
+		page, err := read(st.cond, st.args, limit-len(out))
+		if err != nil {
+			return nil, err
+		}
+		if out = append(out, page...); len(out) >= limit {
+			break
+		}
+	}
+	return out, nil
+}
 
 // messageByID returns one message row, as FolderMessagesAfter does.
 func (c *Catalog) messageByID(ctx context.Context, id int64) (Message, error) {

@@ -48,10 +48,23 @@ func TestFolderMessagesAfter(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("paged ids %v, want %v", got, want)
 	}
-	plan := queryPlan(t, a.Catalog, `SELECT id FROM messages `+folderPage, st.ID, 0, 0, 0, 2)
-	if !strings.Contains(plan, "messages_uid") || strings.Contains(plan, "TEMP B-TREE") {
-		t.Errorf("query plan %q: want a seek into messages_uid and no sort", plan)
-	}
+	checkPagePlans(t, a.Catalog)
+}
+
+// checkPagePlans checks that each of pageAfter's steps is a seek into
+// messages_uid on every column it constrains, with no sort.
+func checkPagePlans(t *testing.T, c *Catalog) {
+	t.Helper()
+	seeks := []string{"uidvalidity=? AND uid=? AND rowid>?", "uidvalidity=? AND uid>?", "uidvalidity>?"}
+	var after Message
+	pageAfter(after, 1, func(cond string, args []any, limit int) ([]Message, error) {
+		plan := queryPlan(t, c, `SELECT m.id FROM `+folderPage(cond), slices.Concat([]any{1}, args, []any{limit})...)
+		want := "messages_uid (folder_id=? AND " + seeks[0] + ")"
+		if seeks = seeks[1:]; !strings.Contains(plan, want) || strings.Contains(plan, "TEMP B-TREE") {
+			t.Errorf("query plan %q: want a seek %q and no sort", plan, want)
+		}
+		return nil, nil
+	})
 }
 
 // queryPlan is SQLite's plan for query, its steps joined by "; ".

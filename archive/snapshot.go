@@ -237,6 +237,75 @@ func (s *Snapshot) Messages(ctx context.Context, folderID int64, v View) ([]Mess
 		slices.Concat([]any{flagRun, folderID}, pargs)...))
 }
 
+// EachMessage hands fn the messages of a folder in the view, in the order
+// of Messages, with the flags they had then, read eachPage rows at a time:
+// memory holds one page whatever the folder's size, and fn may use the
+// Snapshot. Each page is its own query, so a backup committing meanwhile
+// may show in the pages after it (a message it added, flags it recorded,
+// a message it found gone left out); no message comes twice, and none
+// that both states hold is left out. An error fn returns ends the reading
+// and is returned.
+func (s *Snapshot) EachMessage(ctx context.Context, folderID int64, v View, fn func(Message) error) error {
+	flagRun := v.Run
+	if v.Run == 0 {
+		flagRun = 1<<63 - 1
+	}
+	present, pargs := messagePresence(v)
+	var after Message
+	for {
+		page, err := pageAfter(after, eachPage, func(cond string, args []any, limit int) ([]Message, error) {
+			return collectSummed(s.cat.db.QueryContext(ctx, `SELECT `+viewCols+`, `+fileSumCol(s.cat.version)+
+				` FROM `+folderPage(present+` AND `+cond), slices.Concat([]any{flagRun, folderID}, pargs, args, []any{limit})...))
+		})
+		if err != nil {
+			return err
+		}
+		for _, m := range page {
+			if err := fn(m); err != nil {
+				return err
+			}
+		}
+		if len(page) < eachPage {
+			return nil
+		}
+		after = page[len(page)-1]
+	}
+}
+
+// FolderFlags returns each set of flags that messages of a folder have in
+// the view, once: what a writer of the folder's keywords file needs to
+// know before the messages, without reading their rows.
+func (s *Snapshot) FolderFlags(ctx context.Context, folderID int64, v View) ([][]string, error) {
+	flags, args := `m.flags`, []any{}
+	if v.Run != 0 {
+		flags = `COALESCE((SELECT h.flags FROM flag_history h WHERE h.message = m.id AND h.run <= ?
+			ORDER BY h.run DESC LIMIT 1), m.flags)`
+		args = append(args, v.Run)
+	}
+	present, pargs := messagePresence(v)
+	rows, err := s.cat.db.QueryContext(ctx, `SELECT DISTINCT `+flags+` FROM messages m WHERE m.folder_id = ? AND `+present+` ORDER BY 1`,
+		slices.Concat(args, []any{folderID}, pargs)...)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
+	defer rows.Close()
+	var out [][]string
+	for rows.Next() {
+		var f string
+		if err := rows.Scan(&f); err != nil {
+			return nil, fmt.Errorf("catalog: %w", err)
+		}
+		out = append(out, SplitFlags(f))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
+	return out, nil
+}
+
+// eachPage is how many rows EachMessage reads per query.
+var eachPage = 512
+
 // MessagesOf returns the catalog rows ids, with the flags they had in the
 // view, in no particular order; an id the catalog no longer holds (a
 // prune took it) is left out. A restore reads the rows it sends this way,

@@ -237,6 +237,8 @@ func checkModes(t *testing.T, root string, file, dir fs.FileMode) {
 
 func TestViews(t *testing.T) {
 	ctx := context.Background()
+	defer func(n int) { eachPage = n }(eachPage)
+	eachPage = 2 // EachMessage's pages end inside folders and on their ends
 	root := t.TempDir()
 	a, _ := OpenWriter(ctx, root, "acct", nil)
 	defer a.Close()
@@ -257,6 +259,13 @@ func TestViews(t *testing.T) {
 		t.Fatal(err)
 	}
 	storeRange(t, a, in, sp, inSt.ID, run2, 5, 5)
+	for _, m := range folderMessages(t, a, inSt.ID) {
+		if m.UID == 1 { // other flags from run 2 on: FolderFlags and the rows of each view tell
+			if err := a.Catalog.UpdateFlags(ctx, []FlagUpdate{{ID: m.ID, Flags: []string{`\Flagged`, "$Work"}, File: m.File}}, run2); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	a.Catalog.FinishRun(ctx, run2, OutcomeOK, RunStats{}, nil, time.Now())
 
 	snap, err := OpenSnapshot(ctx, root, "acct")
@@ -322,6 +331,33 @@ func TestViews(t *testing.T) {
 			sorted := slices.SortedFunc(slices.Values(msgs), func(a, b Message) int { return cmp.Compare(a.ID, b.ID) })
 			if fmt.Sprint(byID) != fmt.Sprint(sorted) {
 				t.Errorf("%+v: folder %s: MessagesOf %v, Messages %v", tc.view, f.Name, byID, sorted)
+			}
+			var each []Message
+			if err := snap.EachMessage(ctx, f.ID, tc.view, func(m Message) error {
+				each = append(each, m)
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(each) != fmt.Sprint(msgs) {
+				t.Errorf("%+v: folder %s: EachMessage %v, Messages %v", tc.view, f.Name, each, msgs)
+			}
+			sets, err := snap.FolderFlags(ctx, f.ID, tc.view)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var gotSets, wantSets []string
+			for _, set := range sets {
+				gotSets = append(gotSets, strings.Join(set, " "))
+			}
+			for _, m := range msgs {
+				if s := strings.Join(m.Flags, " "); !slices.Contains(wantSets, s) {
+					wantSets = append(wantSets, s)
+				}
+			}
+			slices.Sort(wantSets)
+			if !slices.Equal(gotSets, wantSets) {
+				t.Errorf("%+v: folder %s: FolderFlags %q, the messages have %q", tc.view, f.Name, gotSets, wantSets)
 			}
 		}
 		if fmt.Sprint(got) != fmt.Sprint(tc.folders) {

@@ -171,12 +171,12 @@ func archivedUIDs(ctx context.Context, snap *archive.Snapshot, known archive.Vie
 	if snap == nil || known.ID == 0 {
 		return out, nil
 	}
-	msgs, err := snap.Messages(ctx, known.ID, archive.View{})
-	for _, m := range msgs {
+	err := snap.EachMessage(ctx, known.ID, archive.View{}, func(m archive.Message) error {
 		if m.UIDValidity == uidValidity {
 			out[m.UID] = true
 		}
-	}
+		return nil
+	})
 	return out, err
 }
 
@@ -258,9 +258,9 @@ func archivedIdentities(ctx context.Context, snap *archive.Snapshot) (map[string
 	if err != nil || len(folders) == 0 {
 		return out, err
 	}
-	msgs, err := snap.Messages(ctx, folders[0].ID, archive.View{})
-	for _, m := range msgs {
+	err = snap.EachMessage(ctx, folders[0].ID, archive.View{}, func(m archive.Message) error {
 		out[m.UIDL] = true
-	}
+		return nil
+	})
 	return out, err
 }

@@ -17,7 +17,7 @@ type emlFormat struct {
 	buf []byte
 }
 
-func (e *emlFormat) folder(f archive.ViewFolder, _ []archive.Message) (sink, error) {
+func (e *emlFormat) folder(f archive.ViewFolder, _ func() ([][]string, error)) (sink, error) {
 	dir, err := folderDir(f.Dir, ".eml")
 	if err != nil {
 		return nil, err

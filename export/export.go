@@ -261,54 +261,44 @@ func (r *runner) selectMessages(ctx context.Context, all []archive.ViewFolder) (
 	return out, nil
 }
 
-// inDates keeps the messages whose INTERNALDATE is within the bounds.
-func (r *runner) inDates(msgs []archive.Message) []archive.Message {
+// inDates reports whether m's INTERNALDATE is within the bounds.
+func (r *runner) inDates(m archive.Message) bool {
 	since, before := r.opts.Since, r.opts.Before
-	if since.IsZero() && before.IsZero() {
-		return msgs
-	}
-	out := msgs[:0]
-	for _, m := range msgs {
-		if (since.IsZero() || !m.InternalDate.Before(since)) && (before.IsZero() || m.InternalDate.Before(before)) {
-			out = append(out, m)
-		}
-	}
-	return out
+	return (since.IsZero() || !m.InternalDate.Before(since)) && (before.IsZero() || m.InternalDate.Before(before))
 }
 
-// folder exports the messages of one folder: its rows are read when it
-// begins (one query, one state of the catalog), so memory holds one
-// folder's rows at a time.
+// folder exports the messages of one folder. Its rows are read a page at
+// a time (archive.Snapshot.EachMessage), so memory holds one page whatever
+// the folder's size; a backup committing meanwhile may show in the pages
+// after it.
 func (r *runner) folder(ctx context.Context, w format, f archive.ViewFolder) error {
 	r.opts.Progress.Folder(f.Name)
-	msgs, err := r.snap.Messages(ctx, f.ID, r.view)
-	if err != nil {
-		return err
-	}
-	if r.only != nil {
-		msgs = slices.DeleteFunc(msgs, func(m archive.Message) bool { return !r.only[m.ID] })
-	}
-	msgs = r.inDates(msgs)
 	af, err := r.snap.Folder(f.FolderState)
 	if err != nil {
 		return err
 	}
-	s, err := w.folder(f, msgs)
+	s, err := w.folder(f, func() ([][]string, error) { return r.snap.FolderFlags(ctx, f.ID, r.view) })
 	if err != nil {
 		return fmt.Errorf("folder %q: %w", f.Name, err)
 	}
-	for _, m := range msgs {
-		if err := ctx.Err(); err != nil {
-			r.lose(s.abort())
-			return err
+	var stopped error
+	err = r.snap.EachMessage(ctx, f.ID, r.view, func(m archive.Message) error {
+		if stopped = ctx.Err(); stopped != nil {
+			return stopped
 		}
-		if err := r.message(s, af, f.Name, m); err != nil {
-			r.lose(s.abort())
-			return fmt.Errorf("folder %q: %w", f.Name, err)
+		if r.only != nil && !r.only[m.ID] || !r.inDates(m) {
+			return nil
 		}
+		return r.message(s, af, f.Name, m)
+	})
+	if err == nil {
+		err = s.finish()
 	}
-	if err := s.finish(); err != nil {
+	if err != nil {
 		r.lose(s.abort())
+		if stopped != nil {
+			return stopped
+		}
 		return fmt.Errorf("folder %q: %w", f.Name, err)
 	}
 	return nil
@@ -351,8 +341,10 @@ func (r *runner) message(s sink, af *archive.Folder, folder string, m archive.Me
 
 // format is the target of an export in one format.
 type format interface {
-	// folder begins a folder that will get msgs.
-	folder(f archive.ViewFolder, msgs []archive.Message) (sink, error)
+	// folder begins a folder. flags returns the sets of flags its
+	// messages have, for a format that must know them first (Maildir's
+	// keywords).
+	folder(f archive.ViewFolder, flags func() ([][]string, error)) (sink, error)
 	close() error
 }
 

@@ -24,7 +24,7 @@ type maildirFormat struct {
 
 const keywordsFile = "dovecot-keywords"
 
-func (d *maildirFormat) folder(f archive.ViewFolder, msgs []archive.Message) (sink, error) {
+func (d *maildirFormat) folder(f archive.ViewFolder, flags func() ([][]string, error)) (sink, error) {
 	dir, err := localDir(f.Dir)
 	if err != nil {
 		return nil, err
@@ -37,7 +37,7 @@ func (d *maildirFormat) folder(f archive.ViewFolder, msgs []archive.Message) (si
 	if err != nil {
 		return nil, err
 	}
-	letters, err := d.keywords(md, msgs)
+	kw, err := d.keywords(md, flags)
 	if err != nil {
 		return nil, err
 	}
@@ -47,15 +47,15 @@ func (d *maildirFormat) folder(f archive.ViewFolder, msgs []archive.Message) (si
 			byKey[mf.Key] = name
 		}
 	}
-	return &maildirSink{fileSink: fsink, letters: letters, byKey: byKey}, nil
+	return &maildirSink{fileSink: fsink, d: d, kwFile: path.Join(md, keywordsFile), kw: kw, byKey: byKey}, nil
 }
 
-// keywords returns each message's flag letters, mapped through the
-// folder's dovecot-keywords file. The file of an earlier export into the
-// same directory is kept and extended, so that the letters of the files
-// already there keep their meaning; it is written before any file that
-// uses a new letter.
-func (d *maildirFormat) keywords(md string, msgs []archive.Message) (map[int64]string, error) {
+// keywords returns the folder's keywords, read from its dovecot-keywords
+// file and extended by those of the flags its messages have. The file
+// of an earlier export into the same directory is kept and extended, so
+// that the letters of the files already there keep their meaning; it is
+// written before any file that uses a new letter.
+func (d *maildirFormat) keywords(md string, flags func() ([][]string, error)) (*archive.Keywords, error) {
 	file := path.Join(md, keywordsFile)
 	data, err := d.t.root.ReadFile(file)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -65,18 +65,21 @@ func (d *maildirFormat) keywords(md string, msgs []archive.Message) (map[int64]s
 	if err != nil { // not ours: start afresh; the files are renamed to match
 		kw, _ = archive.ParseKeywordsFile(nil)
 	}
-	letters := make(map[int64]string, len(msgs))
+	sets, ferr := flags()
+	if ferr != nil {
+		return nil, ferr
+	}
 	grew := false
-	for _, m := range msgs {
-		l, changed := kw.Letters(m.Flags)
-		letters[m.ID], grew = l, grew || changed
+	for _, set := range sets {
+		_, changed := kw.Letters(set)
+		grew = grew || changed
 	}
 	if grew || err != nil {
 		if err := d.t.writeAtomic(file, kw.Marshal()); err != nil {
 			return nil, err
 		}
 	}
-	return letters, nil
+	return kw, nil
 }
 
 func (d *maildirFormat) close() error { return d.t.close() }
@@ -85,13 +88,21 @@ func (d *maildirFormat) close() error { return d.t.close() }
 // there under other flags is renamed, not written again.
 type maildirSink struct {
 	*fileSink
-	letters map[int64]string // flag letters by message row
+	d       *maildirFormat
+	kwFile  string
+	kw      *archive.Keywords // the folder's, as its dovecot-keywords file holds them
 	byKey   map[string]string
 	renamed bool
 }
 
 func (s *maildirSink) write(m archive.Message, open func() (io.ReadCloser, error)) (outcome, error) {
-	name := archive.MessageFile{Key: m.Key, Size: m.Size, VSize: m.VSize, Flags: s.letters[m.ID]}.Name()
+	letters, changed := s.kw.Letters(m.Flags)
+	if changed { // a keyword a backup recorded after the folder began
+		if err := s.d.t.writeAtomic(s.kwFile, s.kw.Marshal()); err != nil {
+			return outcome{}, err
+		}
+	}
+	name := archive.MessageFile{Key: m.Key, Size: m.Size, VSize: m.VSize, Flags: letters}.Name()
 	old, ok := s.byKey[m.Key]
 	if !ok || old == name {
 		return s.put(m, name, "", open)

@@ -26,7 +26,7 @@ type mboxFormat struct {
 // headPeek is how much of a message is looked at for its envelope sender.
 const headPeek = 64 << 10
 
-func (x *mboxFormat) folder(f archive.ViewFolder, _ []archive.Message) (sink, error) {
+func (x *mboxFormat) folder(f archive.ViewFolder, _ func() ([][]string, error)) (sink, error) {
 	if x.br == nil {
 		x.br, x.buf = bufio.NewReaderSize(nil, headPeek), make([]byte, 64<<10)
 	}

@@ -4,7 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"io"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -179,5 +182,52 @@ func TestFileOutRollback(t *testing.T) {
 	}
 	if entries, _ := tr.entries("."); len(entries) != 1 {
 		t.Errorf("files %v", entries)
+	}
+}
+
+// TestMaildirKeywordAfterBegin: a message with a keyword that the flags
+// read when its folder began did not have (a backup recorded it meanwhile)
+// gets the keyword into dovecot-keywords before its file is written.
+func TestMaildirKeywordAfterBegin(t *testing.T) {
+	dir := t.TempDir()
+	tr, err := openTree(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &maildirFormat{t: tr}
+	defer d.close()
+	f := archive.ViewFolder{FolderState: archive.FolderState{Name: "INBOX", Dir: "INBOX"}}
+	s, err := d.folder(f, func() ([][]string, error) { return [][]string{{`\Seen`, "$Early"}}, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := "Subject: late\r\n\r\nbody\r\n"
+	m := archive.Message{ID: 1, Key: "m1.1", Size: int64(len(raw)), VSize: int64(len(raw)), Flags: []string{"$Late"},
+		InternalDate: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)}
+	if _, err := s.write(m, func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(raw)), nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.finish(); err != nil {
+		t.Fatal(err)
+	}
+	md := filepath.Join(dir, "INBOX", archive.MaildirLevel)
+	data, err := os.ReadFile(filepath.Join(md, keywordsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kw, err := archive.ParseKeywordsFile(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, _ := filepath.Glob(filepath.Join(md, "cur", "*"))
+	if len(names) != 1 {
+		t.Fatalf("cur holds %v, want one file", names)
+	}
+	mf, err := archive.ParseMessageFile(filepath.Base(names[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if flags, err := kw.Flags(mf.Flags); err != nil || !slices.Equal(flags, []string{"$Late"}) {
+		t.Errorf("the file's letters %q mean %q (%v) by dovecot-keywords %q, want $Late", mf.Flags, flags, err, data)
 	}
 }

@@ -101,10 +101,6 @@ func (c *checker) all(ctx context.Context) error {
 }
 
 func (c *checker) folder(ctx context.Context, st archive.FolderState) error {
-	msgs, err := c.rp.Messages(ctx, st.ID, all)
-	if err != nil {
-		return err
-	}
 	f, err := c.rp.Folder(st)
 	if err != nil {
 		return err
@@ -121,7 +117,7 @@ func (c *checker) folder(ctx context.Context, st archive.FolderState) error {
 		}()
 	}
 	defer func() { close(reads); wg.Wait() }()
-	for _, m := range msgs {
+	return c.rp.EachMessage(ctx, st.ID, all, func(m archive.Message) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -135,8 +131,8 @@ func (c *checker) folder(ctx context.Context, st archive.FolderState) error {
 		} else if first && !c.opts.Quick {
 			reads <- m
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // checkWorkers is how many objects Check reads at once.

@@ -58,14 +58,10 @@ func (r *run) sendMessages(ctx context.Context, have map[string]bool) (map[[32]b
 // eachMessage calls fn for every row of the catalog copy, folder by folder.
 func (r *run) eachMessage(ctx context.Context, folders []archive.ViewFolder, fn func(archive.FolderState, archive.Message) error) error {
 	for _, f := range folders {
-		msgs, err := r.copy.Messages(ctx, f.ID, all)
-		if err != nil {
+		if err := r.copy.EachMessage(ctx, f.ID, all, func(m archive.Message) error {
+			return fn(f.FolderState, m)
+		}); err != nil {
 			return err
-		}
-		for _, m := range msgs {
-			if err := fn(f.FolderState, m); err != nil {
-				return err
-			}
 		}
 	}
 	return nil
