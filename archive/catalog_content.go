@@ -197,24 +197,43 @@ type Gmail struct {
 // all for a catalog older than the schema that records them.
 func (s *Snapshot) Gmail(ctx context.Context, folderID int64) (map[int64]Gmail, error) {
 	out := map[int64]Gmail{}
+	err := s.EachGmail(ctx, folderID, func(id int64, g Gmail) error {
+		out[id] = g
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// EachGmail hands fn what Gmail returns, one message at a time, from one
+// query: memory holds one row. fn must not use the Snapshot; an error it
+// returns ends the reading and is returned.
+func (s *Snapshot) EachGmail(ctx context.Context, folderID int64, fn func(id int64, g Gmail) error) error {
 	if s.cat.version < gmailSchema {
-		return out, nil
+		return nil
 	}
 	rows, err := s.cat.db.QueryContext(ctx, `SELECT id, COALESCE(gm_msgid, 0), gm_labels FROM messages
 		WHERE folder_id = ? AND (gm_msgid IS NOT NULL OR gm_labels IS NOT NULL)`, folderID)
 	if err != nil {
-		return nil, fmt.Errorf("catalog: %w", err)
+		return fmt.Errorf("catalog: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var id, msgID int64
 		var l sql.NullString
 		if err := rows.Scan(&id, &msgID, &l); err != nil {
-			return nil, fmt.Errorf("catalog: %w", err)
+			return fmt.Errorf("catalog: %w", err)
 		}
-		out[id] = Gmail{MsgID: uint64(msgID), Labels: parseLabels(l)}
+		if err := fn(id, Gmail{MsgID: uint64(msgID), Labels: parseLabels(l)}); err != nil {
+			return err
+		}
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("catalog: %w", err)
+	}
+	return nil
 }
 
 // Keys of account_meta for a server's throttling.

@@ -1,7 +1,6 @@
 package restore
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -106,78 +105,57 @@ func folderLabel(j *job) string {
 	return archive.EncodeLabel(j.target)
 }
 
-// labelGroup is one message of a restore with labels: the archive rows
-// that are it, in the folders it was in.
-type labelGroup struct {
-	row     archive.Message
-	labels  []string
-	folders map[int64]bool
-}
-
-// loadLabelJob reads the messages of the merged folders and makes one
-// message of the rows that are one, with the union of their labels.
-func (fr *folderRun) loadLabelJob(ctx context.Context) error {
-	lj := fr.job.labels
+// openLabelFolders opens the Maildirs of the merged folders.
+func (fr *folderRun) openLabelFolders() error {
 	fr.folders = map[int64]*archive.Folder{}
-	var groups []*labelGroup
-	byKey := map[string][]*labelGroup{}
-	for _, j := range lj.sources {
+	for _, j := range fr.job.labels.sources {
 		f, err := fr.r.snap.Folder(j.src.FolderState)
 		if err != nil {
 			return fmt.Errorf("folder %q: %w", j.src.Name, err)
 		}
 		fr.folders[j.src.ID] = f
-		msgs, err := fr.r.snap.Messages(ctx, j.src.ID, fr.r.view())
-		if err != nil {
-			return err
-		}
-		if fr.r.only != nil {
-			msgs = slices.DeleteFunc(msgs, func(m archive.Message) bool { return !fr.r.only[m.ID] })
-		}
-		gm, err := fr.r.snap.Gmail(ctx, j.src.ID)
-		if err != nil {
-			return err
-		}
-		for _, m := range msgs {
-			g := groupFor(byKey, m, gm[m.ID].MsgID)
-			if g == nil {
-				g = &labelGroup{row: m, folders: map[int64]bool{}}
-				groups = append(groups, g)
-				k := messageKey(m, gm[m.ID].MsgID)
-				byKey[k] = append(byKey[k], g)
-			}
-			g.folders[m.FolderID] = true
-			g.labels = addLabels(g.labels, gm[m.ID].Labels...)
-			if l := lj.label[j.src.ID]; l != "" {
-				g.labels = addLabels(g.labels, l)
-			}
-		}
 	}
-	fr.msgs, fr.labels = make([]archive.Message, len(groups)), make([][]string, len(groups))
-	for i, g := range groups {
-		fr.msgs[i], fr.labels[i] = g.row, g.labels
-	}
-	fr.settled, fr.uids = make([]bool, len(groups)), make([]imap.UID, len(groups))
 	return nil
 }
 
-// messageKey is what makes rows one message: the X-GM-MSGID, or the
-// content and INTERNALDATE.
-func messageKey(m archive.Message, msgID uint64) string {
-	if msgID != 0 {
-		return fmt.Sprintf("id %d", msgID)
-	}
-	return fmt.Sprintf("%x %d", m.SHA256, m.InternalDate.Unix())
-}
-
-// groupFor returns the message row m is part of: one with its key that
-// has no row of m's folder yet.
-func groupFor(byKey map[string][]*labelGroup, m archive.Message, msgID uint64) *labelGroup {
-	for _, g := range byKey[messageKey(m, msgID)] {
-		if !g.folders[m.FolderID] {
-			return g
+// fillLabels writes the merged folders' rows and Gmail data into the
+// match database, a page of rows at a time, and makes one message of the
+// rows that are one (see labelsdb.go): the folder's list.
+func (fr *folderRun) fillLabels() error {
+	ctx, lj := fr.ctx, fr.job.labels
+	err := fr.mdb.addLabelRows(ctx, func(add func(labelRow) error) error {
+		for f, j := range lj.sources {
+			if err := fr.r.snap.EachMessage(ctx, j.src.ID, fr.r.view(), func(m archive.Message) error {
+				if fr.r.only != nil && !fr.r.only[m.ID] {
+					return nil
+				}
+				return add(labelRow{f: f, m: m, label: lj.label[j.src.ID]})
+			}); err != nil {
+				return err
+			}
 		}
+		return nil
+	})
+	if err == nil {
+		err = fr.mdb.addGmail(ctx, func(add func(int64, archive.Gmail) error) error {
+			for _, j := range lj.sources {
+				if err := fr.r.snap.EachGmail(ctx, j.src.ID, add); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	}
+	if err != nil {
+		return err
+	}
+	n, err := fr.mdb.mergeLabels(ctx)
+	if err != nil {
+		return err
+	}
+	fr.mu.Lock()
+	fr.settled, fr.uids, fr.filled = make([]bool, n), make([]imap.UID, n), true
+	fr.mu.Unlock()
 	return nil
 }
 
@@ -201,11 +179,15 @@ const labelChunk = 500
 func (fr *folderRun) applyLabels() error {
 	sets := map[string][]imap.UID{}
 	labels := map[string][]string{}
-	for i, l := range fr.labels {
+	err := fr.mdb.eachLabels(fr.ctx, func(i int, l []string) error {
 		if uid := fr.uidOf(i); len(l) > 0 && uid != 0 {
 			k := strings.Join(l, "\x00")
 			sets[k], labels[k] = append(sets[k], uid), l
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if n := fr.noUID.Load(); n > 0 {
 		fr.log.Warn("labels not set on messages whose UID the target did not say (no APPENDUID); the next run sets them",

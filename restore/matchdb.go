@@ -120,7 +120,7 @@ func (d *matchDB) Close() error { return d.db.Close() }
 
 // reset empties d for another folder.
 func (d *matchDB) reset(ctx context.Context) error {
-	if _, err := d.db.ExecContext(ctx, archiveSchema+heldSchema); err != nil {
+	if _, err := d.db.ExecContext(ctx, archiveSchema+heldSchema+labelSchema); err != nil {
 		return fmt.Errorf("match database: %w", err)
 	}
 	return nil

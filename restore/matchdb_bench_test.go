@@ -46,3 +46,69 @@ func BenchmarkMatchDB(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkLabelMerge merges the folders of a restore with labels: 100,000
+// messages in All Mail, each with its X-GM-MSGID and two labels, half of
+// them in INBOX too and a tenth in a label folder.
+func BenchmarkLabelMerge(b *testing.B) {
+	const n = 100_000
+	var rows []labelRow
+	gm := map[int64]archive.Gmail{}
+	add := func(f, i int, label string) {
+		id := int64(len(rows) + 1)
+		rows = append(rows, labelRow{f: f, m: archive.Message{ID: id, MessageID: fmt.Sprintf("<%d@bench.example>", i),
+			Size: int64(1000 + i%2000), VSize: int64(1000 + i%2000)}, label: label})
+		gm[id] = archive.Gmail{MsgID: uint64(1e12 + i), Labels: []string{`\Important`, "Work"}}
+	}
+	for i := range n {
+		add(0, i, "")
+	}
+	for i := 0; i < n; i += 2 {
+		add(1, i, `\Inbox`)
+	}
+	for i := 0; i < n; i += 10 {
+		add(2, i, "Travel")
+	}
+	ctx := b.Context()
+	d, err := openMatchDB(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	for b.Loop() {
+		if err := d.reset(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if err := d.addLabelRows(ctx, func(add func(labelRow) error) error {
+			for _, r := range rows {
+				if err := add(r); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+		if err := d.addGmail(ctx, func(add func(int64, archive.Gmail) error) error {
+			for id, g := range gm {
+				if err := add(id, g); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+		got, err := d.mergeLabels(ctx)
+		if err != nil || got != n {
+			b.Fatal(err, got)
+		}
+		labelled := 0
+		if err := d.eachLabels(ctx, func(i int, l []string) error {
+			labelled += len(l)
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

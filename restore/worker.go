@@ -199,13 +199,11 @@ type folderRun struct {
 	log     *slog.Logger
 	job     *job
 	folders map[int64]*archive.Folder // by id: the folder, or the folders merged for labels
-	// msgs are the messages merged for labels, held; nil otherwise: the
-	// folder's list is then in mdb, and its rows are read a page at a
-	// time as they are sent.
-	msgs   []archive.Message
-	filled bool // the folder's list is in mdb
+	// filled: the folder's list is in mdb (with labels, the merged
+	// folders' messages); its rows are read a page at a time as they are
+	// sent.
+	filled bool
 	c      *imapclient.Client
-	labels [][]string // with labels: each message's labels
 	uids   []imap.UID // with labels: each message's UID on the target, once known
 	noUID  atomic.Int64
 
@@ -242,7 +240,7 @@ func (r *runner) newFolderRun(ctx context.Context, j *job) (*folderRun, error) {
 	}
 	fr.settled = make([]bool, j.src.Count)
 	if j.labels != nil {
-		return fr, fr.loadLabelJob(ctx)
+		return fr, fr.openLabelFolders()
 	}
 	if j.skip != nil {
 		return fr, j.skip
@@ -259,17 +257,11 @@ func (fr *folderRun) fill() error {
 	if fr.filled {
 		return nil
 	}
+	if fr.job.labels != nil {
+		return fr.fillLabels()
+	}
 	r, n := fr.r, 0
 	err := fr.mdb.addArchive(fr.ctx, func(add func(int, archive.Identity) error) error {
-		if fr.msgs != nil {
-			for i, m := range fr.msgs {
-				if err := add(i, m.Identity()); err != nil {
-					return err
-				}
-			}
-			n = len(fr.msgs)
-			return nil
-		}
 		return r.snap.EachIdentity(fr.ctx, fr.job.src.ID, r.view(), func(m archive.Identity) error {
 			if r.only != nil && !r.only[m.ID] {
 				return nil
@@ -291,12 +283,6 @@ func (fr *folderRun) fill() error {
 // row the catalog no longer holds is counted as failed and left out.
 func (fr *folderRun) messages(ps []place) ([]indexed, error) {
 	out := make([]indexed, 0, len(ps))
-	if fr.msgs != nil {
-		for _, p := range ps {
-			out = append(out, indexed{p.i, fr.msgs[p.i]})
-		}
-		return out, nil
-	}
 	ids := make([]int64, len(ps))
 	for k, p := range ps {
 		ids[k] = p.row
@@ -367,7 +353,7 @@ func (fr *folderRun) attempt() error {
 		}
 		return nil
 	}
-	if err := fr.appendAll(); err != nil || fr.labels == nil {
+	if err := fr.appendAll(); err != nil || fr.job.labels == nil {
 		return err
 	}
 	return fr.applyLabels()
