@@ -226,9 +226,9 @@ type folderRun struct {
 	nSettle int
 }
 
-// newFolderRun opens the folder's Maildir, and for a restore with labels
-// reads the merged folders' messages. A folder that cannot be restored
-// comes back with its error. The folder's list is read later, into the
+// newFolderRun opens the folder's Maildir, or for a restore with labels
+// the merged folders'. A folder that cannot be restored comes back with
+// its error. The folder's list is read later, into the
 // match database (fill): a dry run reads it only to match it with what
 // the target holds, so it reads none for a folder the target lacks or
 // holds empty (lazy).
