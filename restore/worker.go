@@ -210,7 +210,8 @@ type folderRun struct {
 	// lazy: a dry run, whose list is read only when the target folder
 	// holds messages to match it with. Into a folder the target lacks,
 	// or holds empty, every message of the view would go: the folder's
-	// count and size say so (tallyWhole).
+	// count and size say so (tallyWhole), unless the target announces an
+	// APPENDLIMIT, which each message's size is to be held against.
 	lazy bool
 	// limit is the target's APPENDLIMIT, -1 for none, read at each
 	// attempt: a larger message is not sent, and a dry run counts it as
