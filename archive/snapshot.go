@@ -216,12 +216,24 @@ func (s *Snapshot) Folders(ctx context.Context, v View) ([]ViewFolder, error) {
 	return out, rows.Err()
 }
 
+// flagsAt are the flags of message m at run ?, from flag_history.
+const flagsAt = `COALESCE((SELECT h.flags FROM flag_history h WHERE h.message = m.id AND h.run <= ?
+		ORDER BY h.run DESC LIMIT 1), m.flags)`
+
 // viewCols are msgCols with the flags taken from flag_history at run ?.
 const viewCols = `m.id, m.folder_id, m.uidvalidity, m.uid, COALESCE(m.uidl, ''), m.key, m.file, m.sha256,
-	m.size, m.vsize, m.internaldate,
-	COALESCE((SELECT h.flags FROM flag_history h WHERE h.message = m.id AND h.run <= ?
-		ORDER BY h.run DESC LIMIT 1), m.flags),
+	m.size, m.vsize, m.internaldate, ` + flagsAt + `,
 	m.message_id, m.first_run, m.last_run, COALESCE(m.gone_run, 0)`
+
+// viewColumns are the columns of the view's messages and their arguments:
+// for the latest state the flags are the row's (the newest flag_history
+// entry of a row is its flags), for a run's they come from flag_history.
+func viewColumns(v View) (string, []any) {
+	if v.Run == 0 {
+		return latestCols, nil
+	}
+	return viewCols, []any{v.Run}
+}
 
 // Messages returns the messages of a folder in the view, in server order
 // (UIDVALIDITY, UID, then arrival), with the flags they had then. One
@@ -248,10 +260,7 @@ func (s *Snapshot) Messages(ctx context.Context, folderID int64, v View) ([]Mess
 func (s *Snapshot) EachMessage(ctx context.Context, folderID int64, v View, fn func(Message) error) error {
 	// The latest flags are the row's: reading them from flag_history, as
 	// for a past run, doubles the cost of the query.
-	cols, colArgs := viewCols, []any{v.Run}
-	if v.Run == 0 {
-		cols, colArgs = latestCols, nil
-	}
+	cols, colArgs := viewColumns(v)
 	present, pargs := messagePresence(v)
 	var after Message
 	for {
@@ -280,9 +289,7 @@ func (s *Snapshot) EachMessage(ctx context.Context, folderID int64, v View, fn f
 func (s *Snapshot) FolderFlags(ctx context.Context, folderID int64, v View) ([][]string, error) {
 	flags, args := `m.flags`, []any{}
 	if v.Run != 0 {
-		flags = `COALESCE((SELECT h.flags FROM flag_history h WHERE h.message = m.id AND h.run <= ?
-			ORDER BY h.run DESC LIMIT 1), m.flags)`
-		args = append(args, v.Run)
+		flags, args = flagsAt, []any{v.Run}
 	}
 	present, pargs := messagePresence(v)
 	rows, err := s.cat.db.QueryContext(ctx, `SELECT DISTINCT `+flags+` FROM messages m WHERE m.folder_id = ? AND `+present+` ORDER BY 1`,

@@ -80,10 +80,7 @@ const latestCols = `m.id, m.folder_id, m.uidvalidity, m.uid, COALESCE(m.uidl, ''
 // condition: "messages m WHERE", then a condition followed by AND or
 // nothing) and hands them to fn.
 func scanMessages(ctx context.Context, tx *sql.Tx, where string, args []any, v View, fn func(Message) error) error {
-	cols, colArgs := viewCols, []any{v.Run}
-	if v.Run == 0 {
-		cols, colArgs = latestCols, nil
-	}
+	cols, colArgs := viewColumns(v)
 	present, pargs := messagePresence(v)
 	rows, err := tx.QueryContext(ctx, `SELECT `+cols+` FROM `+where+present+` ORDER BY m.id`,
 		slices.Concat(colArgs, args, pargs)...)
