@@ -235,13 +235,21 @@ func (fr *folderRun) readVerified(m archive.Message) error {
 		return damagedError{err}
 	}
 	defer rc.Close()
-	fr.buf.Reset()
-	if need := int(m.Size); fr.buf.Cap() < need {
-		// Grown to at most bufferLimit: Buffer.Grow would take twice
-		// the capacity plus the size, up to 12 MiB per connection.
-		*fr.buf = *bytes.NewBuffer(make([]byte, 0, min(max(need, 2*fr.buf.Cap()), bufferLimit)))
+	return readInto(fr.buf, rc, m.Size)
+}
+
+// readInto reads a message of size bytes (at most bufferLimit) from r, the
+// archive's verified stream, into buf (see sendBody). buf is grown once to
+// hold it, to at most bufferLimit: Buffer.Grow would take twice the
+// capacity plus the size. Buffer.ReadFrom wants MinRead bytes free at each
+// read, even the last, so buf gets that much more: else it would double
+// itself, copying the message, before it reads the end.
+func readInto(buf *bytes.Buffer, r io.Reader, size int64) error {
+	buf.Reset()
+	if need := int(size) + bytes.MinRead; buf.Cap() < need {
+		*buf = *bytes.NewBuffer(make([]byte, 0, min(max(need, 2*buf.Cap()), bufferLimit+bytes.MinRead)))
 	}
-	return sendBody(fr.buf, rc, m.Size)
+	return sendBody(buf, r, size)
 }
 
 // sendBody writes the message into the APPEND literal as it is read from

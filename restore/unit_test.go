@@ -258,6 +258,28 @@ func TestRestoreSendBody(t *testing.T) {
 	}
 }
 
+// TestReadIntoGrowsOnce checks that a message is read into the buffer
+// without Buffer.ReadFrom growing it: the buffer is sized once, to at most
+// bufferLimit (plus the room ReadFrom asks for), and the bytes arrive whole.
+func TestReadIntoGrowsOnce(t *testing.T) {
+	var buf bytes.Buffer
+	for _, size := range []int{1, 100, 511, 512, 513, 4096, 70000, 69000, 1 << 20, bufferLimit} {
+		raw := bytes.Repeat([]byte("x"), size)
+		m := archive.Message{Key: "m1.2", Size: int64(size), SHA256: sha256.Sum256(raw)}
+		before := buf.Cap()
+		if err := readInto(&buf, archive.Verified(io.NopCloser(bytes.NewReader(raw)), m), m.Size); err != nil {
+			t.Fatalf("%d bytes: %v", size, err)
+		}
+		want := before
+		if before < size+bytes.MinRead {
+			want = min(max(size+bytes.MinRead, 2*before), bufferLimit+bytes.MinRead)
+		}
+		if buf.Cap() != want || !bytes.Equal(buf.Bytes(), raw) {
+			t.Errorf("%d bytes: capacity %d after %d, want %d; content whole: %v", size, buf.Cap(), before, want, bytes.Equal(buf.Bytes(), raw))
+		}
+	}
+}
+
 type failingWriter struct{}
 
 func (failingWriter) Write([]byte) (int, error) {
