@@ -134,15 +134,25 @@ type Summary struct {
 	From, Subject string
 }
 
-// FolderDocs returns the docs of a folder by catalog row id. A doc whose
-// key differs from its row's is stale: the caller compares.
-func (ix *Index) FolderDocs(ctx context.Context, folder string) (map[int64]Summary, error) {
-	rows, err := ix.db.QueryContext(ctx, `SELECT id, folder, key, sender, subject FROM docs WHERE folder = ?`, folder)
+// Docs returns the docs of the given catalog row ids, by id; the index
+// may lack some. A doc whose key differs from its row's is stale: the
+// caller compares. ids should be a page (SQLite takes up to 32,766 of
+// them).
+func (ix *Index) Docs(ctx context.Context, ids []int64) (map[int64]Summary, error) {
+	out := make(map[int64]Summary, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	rows, err := ix.db.QueryContext(ctx, `SELECT id, folder, key, sender, subject FROM docs WHERE id IN (?`+
+		strings.Repeat(", ?", len(ids)-1)+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("index: %w", err)
 	}
 	defer rows.Close()
-	out := map[int64]Summary{}
 	for rows.Next() {
 		var s Summary
 		if err := rows.Scan(&s.ID, &s.Folder, &s.Key, &s.From, &s.Subject); err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -231,6 +232,13 @@ func checkLs(t *testing.T, cfg string, n int) {
 		if f := strings.Fields(l); !idRE.MatchString(f[len(f)-1]) {
 			t.Errorf("ls line without an id last: %q", l)
 		}
+	}
+	// Read two messages at a time, the folder prints the same.
+	defer func(n int) { lsBatch = n }(lsBatch)
+	lsBatch = 2
+	var out, errb bytes.Buffer
+	if code := run(t.Context(), []string{"ls", "--config", cfg, "alice", "inbox"}, &out, &errb); code != exitOK || out.String() != r.stdout {
+		t.Errorf("ls alice inbox two messages at a time: exit %d, output differs:\n%s\nwant\n%s%s", code, out.String(), r.stdout, errb.String())
 	}
 	if r := mailkeep(t, nil, "ls", "--config", cfg, "alice", "Nope"); r.code != exitUsage || !strings.Contains(r.stderr, `no folder "Nope"`) {
 		t.Errorf("ls of an unknown folder: exit %d\n%s", r.code, r.stderr)

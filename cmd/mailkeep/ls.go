@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -191,7 +193,9 @@ func indexSize(ctx context.Context, snap *archive.Snapshot, a *config.Account, d
 	return fmt.Sprintf("%s (%.2f × the messages on disk)", humanBytes(n), float64(n)/float64(disk))
 }
 
-// lsFolder lists the messages of one folder.
+// lsFolder lists the messages of one folder, lsBatch at a time: memory
+// holds one batch whatever the folder's size, and the first lines come
+// out before the folder is read to its end.
 func lsFolder(ctx context.Context, g *globals, root string, a *config.Account, name string) error {
 	snap, err := readSnapshot(ctx, root, a)
 	if err != nil {
@@ -202,24 +206,122 @@ func lsFolder(ctx context.Context, g *globals, root string, a *config.Account, n
 	if err != nil {
 		return err
 	}
-	msgs, err := snap.Messages(ctx, st.ID, archive.View{Gone: archive.GoneToo})
+	t := newFolderTable(ctx, snap, a, st, g.stdout)
+	defer t.close()
+	batch := make([]archive.Message, 0, lsBatch)
+	err = snap.EachMessage(ctx, st.ID, archive.View{Gone: archive.GoneToo}, func(m archive.Message) error {
+		if batch = append(batch, m); len(batch) < lsBatch {
+			return nil
+		}
+		err := t.print(ctx, batch)
+		batch = batch[:0]
+		return err
+	})
+	if err == nil {
+		err = t.print(ctx, batch)
+	}
 	if err != nil {
 		return withCode(exitFailure, err)
 	}
-	sums := summaries(ctx, snap, a, st, msgs)
-	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "DATE\tFROM\tSUBJECT\tSIZE\tID")
-	for _, m := range msgs {
+	return t.flush()
+}
+
+// lsBatch is how many messages ls FOLDER reads the senders and subjects
+// of at a time; tests make it small.
+var lsBatch = 256
+
+// folderTable prints the messages of a folder. Its columns have fixed
+// widths, the longest a cell can be (sender and subject are cut to
+// fromWidth and subjectWidth characters), so that every batch lines up
+// with the header without the table being held whole.
+type folderTable struct {
+	snap *archive.Snapshot
+	a    *config.Account
+	st   archive.FolderState
+	ix   *index.Index    // nil without an index
+	f    *archive.Folder // opened for the first message the index lacks
+	w    *bufio.Writer
+}
+
+const (
+	dateWidth    = len("2006-01-02 15:04")
+	fromWidth    = 30
+	subjectWidth = 60
+	sizeWidth    = len("1023.9 KiB")
+)
+
+func newFolderTable(ctx context.Context, snap *archive.Snapshot, a *config.Account, st archive.FolderState, w io.Writer) *folderTable {
+	t := &folderTable{snap: snap, a: a, st: st, w: bufio.NewWriter(w)}
+	if a.IndexOn() {
+		if ix, err := index.OpenReadOnly(ctx, snap.Dir()); err == nil {
+			t.ix = ix
+		}
+	}
+	fmt.Fprintf(t.w, "%s  %s  %s  %s  ID\n", padRunes("DATE", dateWidth), padRunes("FROM", fromWidth),
+		padRunes("SUBJECT", subjectWidth), padRunes("SIZE", sizeWidth))
+	return t
+}
+
+// print writes a batch of messages, in order.
+func (t *folderTable) print(ctx context.Context, batch []archive.Message) error {
+	sums := t.summaries(ctx, batch)
+	for _, m := range batch {
 		gone := ""
 		if m.GoneRun != 0 {
-			gone = "\tgone"
+			gone = "  gone"
 		}
 		s := sums[m.ID]
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s%s\n", m.InternalDate.Local().Format("2006-01-02 15:04"),
-			terminalText(s.From, 30), terminalText(s.Subject, 60), humanBytes(m.Size),
-			a.Name+"/"+archive.Handle(st.Name, m.Key), gone)
+		fmt.Fprintf(t.w, "%s  %s  %s  %s  %s%s\n", m.InternalDate.Local().Format("2006-01-02 15:04"),
+			padRunes(terminalText(s.From, fromWidth), fromWidth), padRunes(terminalText(s.Subject, subjectWidth), subjectWidth),
+			padRunes(humanBytes(m.Size), sizeWidth), t.a.Name+"/"+archive.Handle(t.st.Name, m.Key), gone)
 	}
-	return tw.Flush()
+	return ctx.Err()
+}
+
+// summaries returns the sender and subject of each message of the batch:
+// from the search index where it holds the message, else from the
+// message's header.
+func (t *folderTable) summaries(ctx context.Context, batch []archive.Message) map[int64]index.Summary {
+	out := map[int64]index.Summary{}
+	if t.ix != nil {
+		ids := make([]int64, len(batch))
+		for i, m := range batch {
+			ids[i] = m.ID
+		}
+		if docs, err := t.ix.Docs(ctx, ids); err == nil {
+			out = docs
+		}
+	}
+	for _, m := range batch {
+		if d, ok := out[m.ID]; ok && d.Key == m.Key {
+			continue
+		}
+		if t.f == nil {
+			f, err := t.snap.Folder(t.st)
+			if err != nil {
+				break
+			}
+			t.f = f
+		}
+		out[m.ID] = headerSummary(t.f, m)
+	}
+	return out
+}
+
+func (t *folderTable) flush() error { return t.w.Flush() }
+
+func (t *folderTable) close() {
+	if t.ix != nil {
+		t.ix.Close()
+	}
+}
+
+// padRunes pads s with spaces to n characters.
+func padRunes(s string, n int) string {
+	if k := utf8.RuneCountInString(s); k < n {
+		return s + strings.Repeat(" ", n-k)
+	}
+	return s
 }
 
 // findFolder returns the catalog folder called name (INBOX in any case).
@@ -236,36 +338,6 @@ func findFolder(ctx context.Context, snap *archive.Snapshot, account, name strin
 			fmt.Errorf("no folder %q in the archive of %s (mailkeep ls %s lists them)", name, account, account))
 	}
 	return all[i], nil
-}
-
-// summaries returns the sender and subject of each message: from the
-// search index where it holds the message, else from the message's
-// header.
-func summaries(ctx context.Context, snap *archive.Snapshot, a *config.Account, st archive.FolderState, msgs []archive.Message) map[int64]index.Summary {
-	out := map[int64]index.Summary{}
-	if a.IndexOn() {
-		if ix, err := index.OpenReadOnly(ctx, snap.Dir()); err == nil {
-			docs, _ := ix.FolderDocs(ctx, st.Name)
-			ix.Close()
-			for id, d := range docs {
-				out[id] = d
-			}
-		}
-	}
-	var f *archive.Folder
-	for _, m := range msgs {
-		if d, ok := out[m.ID]; ok && d.Key == m.Key {
-			continue
-		}
-		if f == nil {
-			var err error
-			if f, err = snap.Folder(st); err != nil {
-				return out
-			}
-		}
-		out[m.ID] = headerSummary(f, m)
-	}
-	return out
 }
 
 func headerSummary(f *archive.Folder, m archive.Message) index.Summary {
