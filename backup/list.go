@@ -26,8 +26,9 @@ func listFolders(c *imapclient.Client, opts Options) ([]serverFolder, error) {
 	caps := c.Caps()
 	lo := &imap.ListOptions{ReturnSpecialUse: caps.Has(imap.CapSpecialUse) && caps.Has(imap.CapListExtended)}
 	if caps.Has(imap.CapListStatus) {
+		// SIZE (RFC 8438) lets plan weigh folders by bytes.
 		lo.ReturnStatus = &imap.StatusOptions{NumMessages: true, UIDNext: true, UIDValidity: true,
-			HighestModSeq: caps.Has(imap.CapCondStore)}
+			HighestModSeq: caps.Has(imap.CapCondStore), Size: caps.Has(imap.CapStatusSize)}
 	}
 	list, err := c.List("", "*", lo).Collect()
 	if err != nil {
