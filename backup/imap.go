@@ -115,7 +115,7 @@ func plan(folders []serverFolder, known []archive.FolderState, opts Options) ([]
 			continue
 		}
 		opened++
-		work = min(work+f.work(), math.MaxInt64/2)
+		work = addCapped(work, f.work())
 	}
 	return folders, int(max(1, min(int64(opts.Connections), int64(opened), 1+work/bytesPerConnection)))
 }
@@ -167,22 +167,38 @@ func (f serverFolder) work() int64 {
 	case s == nil || s.NumMessages == nil:
 		return math.MaxInt64
 	case st.ID == 0 || st.UIDValidity != s.UIDValidity:
-		if s.Size != nil {
-			return *s.Size
+		if s.Size != nil && *s.Size >= 0 {
+			return min(*s.Size, math.MaxInt64/2)
 		}
 		return int64(*s.NumMessages) * assumedMessageBytes
 	}
 	mean := int64(assumedMessageBytes)
-	if s.Size != nil && *s.NumMessages > 0 {
+	if s.Size != nil && *s.Size >= 0 && *s.NumMessages > 0 {
 		mean = *s.Size / int64(*s.NumMessages)
 	}
-	w := max(int64(s.UIDNext)-int64(st.UIDNext), 0) * mean
+	w := mulCapped(max(int64(s.UIDNext)-int64(st.UIDNext), 0), mean)
 	if s.HighestModSeq == 0 {
 		// Without CONDSTORE the flags of every message are fetched: far
 		// cheaper than bodies, but not free.
-		w += int64(*s.NumMessages) / 10 * 1024
+		w = addCapped(w, int64(*s.NumMessages)/10*1024)
 	}
 	return w
+}
+
+// addCapped and mulCapped add and multiply non-negative numbers, capped
+// at half the range: a server's SIZE is not trusted not to overflow.
+func addCapped(a, b int64) int64 {
+	if b >= math.MaxInt64/2-a {
+		return math.MaxInt64 / 2
+	}
+	return a + b
+}
+
+func mulCapped(a, b int64) int64 {
+	if a != 0 && b >= math.MaxInt64/2/a {
+		return math.MaxInt64 / 2
+	}
+	return a * b
 }
 
 // serverFolder is one selectable folder from LIST.
