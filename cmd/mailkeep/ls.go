@@ -244,7 +244,8 @@ type folderTable struct {
 }
 
 const (
-	dateWidth    = len("2006-01-02 15:04")
+	lsDate       = "2006-01-02 15:04"
+	dateWidth    = len(lsDate)
 	fromWidth    = 30
 	subjectWidth = 60
 	sizeWidth    = len("1023.9 KiB")
@@ -271,7 +272,7 @@ func (t *folderTable) print(ctx context.Context, batch []archive.Message) error 
 			gone = "  gone"
 		}
 		s := sums[m.ID]
-		fmt.Fprintf(t.w, "%s  %s  %s  %s  %s%s\n", m.InternalDate.Local().Format("2006-01-02 15:04"),
+		fmt.Fprintf(t.w, "%s  %s  %s  %s  %s%s\n", m.InternalDate.Local().Format(lsDate),
 			padRunes(terminalText(s.From, fromWidth), fromWidth), padRunes(terminalText(s.Subject, subjectWidth), subjectWidth),
 			padRunes(humanBytes(m.Size), sizeWidth), t.a.Name+"/"+archive.Handle(t.st.Name, m.Key), gone)
 	}
