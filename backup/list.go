@@ -2,6 +2,7 @@ package backup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -31,6 +32,13 @@ func listFolders(c *imapclient.Client, opts Options) ([]serverFolder, error) {
 			HighestModSeq: caps.Has(imap.CapCondStore), Size: caps.Has(imap.CapStatusSize)}
 	}
 	list, err := c.List("", "*", lo).Collect()
+	var refused *imap.Error
+	if lo.ReturnStatus != nil && lo.ReturnStatus.Size && errors.As(err, &refused) {
+		// SIZE only weighs the folders: a server that will not give it
+		// in LIST is listed again without it.
+		lo.ReturnStatus.Size = false
+		list, err = c.List("", "*", lo).Collect()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list folders: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,9 +18,14 @@ import (
 )
 
 // scriptedIMAP is a minimal IMAP server with two folders: "Good" serves
-// two ordinary messages, "Evil" answers FETCH with evil.
+// two ordinary messages, "Evil" answers FETCH with evil (like Good when
+// evil is nil). With sizeRefused it announces LIST-STATUS and STATUS=SIZE,
+// and refuses a LIST that asks for SIZE.
 type scriptedIMAP struct {
-	evil func(w *bufio.Writer)
+	evil        func(w *bufio.Writer)
+	sizeRefused bool
+	mu          sync.Mutex
+	lists       []string // the LIST commands it was sent
 }
 
 const goodMessage = "Subject: good\r\n\r\nfine\r\n"
@@ -46,7 +52,11 @@ func (s *scriptedIMAP) serve(t *testing.T) string {
 func (s *scriptedIMAP) session(c net.Conn) {
 	defer c.Close()
 	r, w := bufio.NewReader(c), bufio.NewWriter(c)
-	fmt.Fprint(w, "* OK [CAPABILITY IMAP4rev1] ready\r\n")
+	caps := "IMAP4rev1"
+	if s.sizeRefused {
+		caps += " LIST-EXTENDED LIST-STATUS STATUS=SIZE"
+	}
+	fmt.Fprintf(w, "* OK [CAPABILITY %s] ready\r\n", caps)
 	w.Flush()
 	folder := ""
 	for {
@@ -62,14 +72,23 @@ func (s *scriptedIMAP) session(c net.Conn) {
 		switch {
 		case strings.HasPrefix(cmd, "LOGIN"):
 			fmt.Fprintf(w, "%s OK logged in\r\n", tag)
+		case strings.HasPrefix(cmd, "CAPABILITY"):
+			fmt.Fprintf(w, "* CAPABILITY %s\r\n%s OK\r\n", caps, tag)
 		case strings.HasPrefix(cmd, "LIST"):
+			s.mu.Lock()
+			s.lists = append(s.lists, strings.TrimSpace(line))
+			s.mu.Unlock()
+			if s.sizeRefused && strings.Contains(line, "SIZE") {
+				fmt.Fprintf(w, "%s BAD no SIZE here\r\n", tag)
+				break
+			}
 			fmt.Fprintf(w, "* LIST () \"/\" Good\r\n* LIST () \"/\" Evil\r\n%s OK\r\n", tag)
 		case strings.HasPrefix(cmd, "EXAMINE"):
 			folder = strings.Trim(f[2], "\"")
 			fmt.Fprintf(w, "* 2 EXISTS\r\n* OK [UIDVALIDITY 1]\r\n* OK [UIDNEXT 3]\r\n%s OK [READ-ONLY]\r\n", tag)
 		case cmd == "UID SEARCH":
 			fmt.Fprintf(w, "* SEARCH 1 2\r\n%s OK\r\n", tag)
-		case cmd == "UID FETCH" && folder == "Evil" && strings.Contains(line, "BODY.PEEK"):
+		case cmd == "UID FETCH" && folder == "Evil" && s.evil != nil && strings.Contains(line, "BODY.PEEK"):
 			s.evil(w)
 			w.Flush()
 			return
@@ -96,6 +115,22 @@ func fetchGood(w *bufio.Writer, tag string, body bool) {
 		}
 	}
 	fmt.Fprintf(w, "%s OK\r\n", tag)
+}
+
+// TestListSizeRefused: a server that announces STATUS=SIZE but refuses a
+// LIST that asks for it is listed again without SIZE, and backed up.
+func TestListSizeRefused(t *testing.T) {
+	srv := &scriptedIMAP{sizeRefused: true}
+	addr := srv.serve(t)
+	res, err := backupStall(t.Context(), t.TempDir(), dialVia(addr, "alice", "pw", 0), time.Minute)
+	if err != nil || res.Stats.NewMessages != 4 {
+		t.Fatalf("outcome %s %+v, err %v; want 4 messages", res.Outcome, res.Stats, err)
+	}
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if len(srv.lists) != 2 || !strings.Contains(srv.lists[0], "SIZE") || strings.Contains(srv.lists[1], "SIZE") {
+		t.Errorf("LIST commands %q, want one with SIZE, then one without", srv.lists)
+	}
 }
 
 // TestHostileServer: a server that claims a 10 GB literal, or answers with
