@@ -76,14 +76,32 @@ type extraScanner struct {
 
 func (s extraScanner) Scan(dest ...any) error { return s.rows.Scan(append(dest, s.extra...)...) }
 
-// SetUIDL records a new POP3 identity for a message whose content the
-// server now lists under another UIDL; the message keeps its key and file.
-// It also records that the server has the message again.
-func (c *Catalog) SetUIDL(ctx context.Context, id int64, uidl string, run int64) error {
+// UIDLChange is a new POP3 identity for a message whose content the
+// server now lists under another UIDL.
+type UIDLChange struct {
+	ID   int64 // the message's row
+	UIDL string
+}
+
+// SetUIDLs records new POP3 identities, in one transaction; each message
+// keeps its key and file. It also records that the server has the
+// messages again.
+func (c *Catalog) SetUIDLs(ctx context.Context, changes []UIDLChange, run int64) error {
+	if len(changes) == 0 {
+		return nil
+	}
 	return c.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE messages SET uidl = ?, gone_run = NULL, last_run = ? WHERE id = ?`,
-			uidl, run, id)
-		return err
+		st, err := tx.PrepareContext(ctx, `UPDATE messages SET uidl = ?, gone_run = NULL, last_run = ? WHERE id = ?`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, ch := range changes {
+			if _, err := st.ExecContext(ctx, ch.UIDL, run, ch.ID); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 

@@ -32,6 +32,7 @@ type contents struct {
 	mu      sync.Mutex
 	bySHA   map[[32]byte]*content
 	byMsgID map[uint64]*content
+	forgot  uint64 // how many times recorded has forgotten contents (see bySHA256)
 }
 
 // content is a file of the run that holds a content, or, until ready is
@@ -103,6 +104,7 @@ func (cs *contents) recorded(moves map[string]string) {
 	}
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
+	cs.forgot++
 	for k, c := range cs.bySHA {
 		if done[c.path] {
 			delete(cs.bySHA, k)
@@ -174,21 +176,37 @@ func (cs *contents) candidates(c *content) []candidate {
 	return out
 }
 
-// sharing returns the run's file of st's content with the INTERNALDATE
-// date, when a worker stored one; otherwise it records st as that file,
-// in the same step, so that of two workers storing one content at once
-// the second links to the first's.
-func (cs *contents) sharing(st *archive.Staged, date time.Time) []candidate {
+// sharing returns where st's content with the INTERNALDATE date is: the
+// run's file of it, when a worker stored one, and fromCatalog, the
+// catalog's files of it as read when the registry had forgotten forgot
+// times. When neither holds it, it records st as the run's file, in the
+// same step, so that of two workers storing one content at once the
+// second links to the first's. A file of the caller's own is recorded only
+// then: one the caller replaces by a link to the catalog's would be
+// discarded under the others' feet. again is true when a batch's rows were
+// recorded since the catalog was read, and with them contents forgotten:
+// the caller reads the catalog again.
+func (cs *contents) sharing(st *archive.Staged, date time.Time, fromCatalog []candidate, forgot uint64) (out []candidate, again bool) {
 	cs.mu.Lock()
+	defer cs.mu.Unlock()
 	c, ok := cs.bySHA[st.SHA256]
-	if !ok || !archive.SameDate(c.row.InternalDate, date) {
-		cs.bySHA[st.SHA256] = stored(st.Path(), archive.Message{SHA256: st.SHA256, Size: st.Size, VSize: st.VSize,
-			MessageID: st.MessageID, InternalDate: date, FileSHA256: st.FileSHA256})
-		cs.mu.Unlock()
-		return nil
+	switch {
+	case ok && c.path == st.Path(): // st itself, recorded by a look-up before
+		return fromCatalog, false
+	case ok && archive.SameDate(c.row.InternalDate, date):
+		out = []candidate{{c.path, c.row}}
+		if c.next != "" {
+			out = append(out, candidate{c.next, c.row})
+		}
+		return append(out, fromCatalog...), false
+	case cs.forgot != forgot:
+		return nil, true
+	case len(fromCatalog) > 0:
+		return fromCatalog, false
 	}
-	cs.mu.Unlock()
-	return cs.candidates(c)
+	cs.bySHA[st.SHA256] = stored(st.Path(), archive.Message{SHA256: st.SHA256, Size: st.Size, VSize: st.VSize,
+		MessageID: st.MessageID, InternalDate: date, FileSHA256: st.FileSHA256})
+	return nil, false
 }
 
 // candidate is a file that holds a content, and its row.
@@ -198,12 +216,30 @@ type candidate struct {
 }
 
 // bySHA256 lists the files of the run (see sharing) and of the catalog
-// that hold st's content with the INTERNALDATE date.
+// that hold st's content with the INTERNALDATE date. The catalog is read
+// first, then the registry, so that a content the catalog holds is not
+// also recorded as st's; read again when a batch recorded its rows in
+// between (and the registry forgot them).
+// After catalogReads reads it gives up: the message is then stored as a
+// file of its own, unshared.
 func (cs *contents) bySHA256(ctx context.Context, st *archive.Staged, date time.Time) ([]candidate, error) {
-	out := cs.sharing(st, date)
-	found, err := cs.a.Catalog.ContentBySHA256(ctx, st.SHA256)
-	return append(out, cs.catalogCandidates(found, date)...), err
+	for try := 1; ; try++ {
+		cs.mu.Lock()
+		forgot := cs.forgot
+		cs.mu.Unlock()
+		found, err := cs.a.Catalog.ContentBySHA256(ctx, st.SHA256)
+		if err != nil {
+			return nil, err
+		}
+		out, again := cs.sharing(st, date, cs.catalogCandidates(found, date), forgot)
+		if !again || try == catalogReads {
+			return out, nil
+		}
+	}
 }
+
+// catalogReads bounds the reads of bySHA256.
+const catalogReads = 8
 
 // byGmailMsgID lists the files of the catalog that hold the Gmail message
 // id with the INTERNALDATE date.
@@ -229,18 +265,19 @@ func (cs *contents) catalogCandidates(found []archive.Content, date time.Time) [
 
 // link stages, in f, a link to the first candidate whose file is still
 // there. ok is false when none is, or the file system refuses links:
-// the caller stores its own copy.
-func link(f *archive.Folder, cands []candidate) (*archive.Staged, bool) {
+// the caller stores its own copy. gone says that there were candidates
+// and none was there any more (renamed or discarded meanwhile).
+func link(f *archive.Folder, cands []candidate) (st *archive.Staged, ok, gone bool) {
 	for _, c := range cands {
 		st, err := f.StageLink(c.path, c.row)
 		switch {
 		case err == nil:
-			return st, true
+			return st, true, false
 		case errors.Is(err, fs.ErrNotExist):
 			continue // renamed or discarded meanwhile: try the next
 		default:
-			return nil, false
+			return nil, false, false
 		}
 	}
-	return nil, false
+	return nil, false, len(cands) > 0
 }

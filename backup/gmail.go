@@ -177,7 +177,7 @@ func (fs *folderSync) linkFrom(ctx context.Context, b *pending, m gmailMeta, can
 	if m.date.IsZero() || len(cands) == 0 {
 		return false, nil
 	}
-	st, ok := link(fs.f, cands)
+	st, ok, _ := link(fs.f, cands)
 	if !ok {
 		return false, nil
 	}

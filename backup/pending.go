@@ -91,20 +91,35 @@ func (b *pending) rekey(ctx context.Context, m *fetched) (bool, error) {
 // share replaces a downloaded message's own copy by a link to the same
 // content with the same INTERNALDATE, when the run or the archive holds
 // one: the content is then stored once in the account.
+//
+// A file of another worker can be renamed into cur/ by its batch between
+// the look-up and the link, so that neither path the look-up gave holds it
+// any more: the look-up is then made again, and finds the new path, or
+// the row the batch has recorded.
 func (b *pending) share(ctx context.Context, m *fetched) error {
 	if m.staged.Linked {
 		return nil
 	}
-	cands, err := b.fs.w.contents.bySHA256(ctx, m.staged, m.date)
-	if err != nil {
-		return fatal(err)
-	}
-	if st, ok := link(b.fs.f, cands); ok {
-		m.staged.Discard()
-		m.staged = st
+	for range shareLookups {
+		cands, err := b.fs.w.contents.bySHA256(ctx, m.staged, m.date)
+		if err != nil {
+			return fatal(err)
+		}
+		st, ok, gone := link(b.fs.f, cands)
+		if ok {
+			m.staged.Discard()
+			m.staged = st
+		}
+		if !gone {
+			return nil
+		}
 	}
 	return nil
 }
+
+// shareLookups bounds the look-ups of share: a content can move once
+// (tmp/ to cur/) before its row is recorded.
+const shareLookups = 3
 
 // flush makes the batch's files durable, then records them
 // (archive.Writer.Publish). Once they are published, the files belong to

@@ -224,7 +224,8 @@ type pop3Session struct {
 	// markedNums their numbers.
 	marked     []string
 	markedNums map[int]bool
-	resized    int // messages whose size differs from what LIST announced
+	claims     []archive.UIDLChange // new identities of archived messages, not yet recorded
+	resized    int                  // messages whose size differs from what LIST announced
 }
 
 // close ends the session without QUIT unless QUIT was sent, and discards

@@ -95,15 +95,31 @@ func (s *pop3Session) claim(ctx context.Context, num int, m *archive.POP3Message
 		return nil
 	}
 	if id != m.UIDL || m.GoneRun != 0 {
-		if err := s.a.Catalog.SetUIDL(ctx, m.ID, id, s.run); err != nil {
-			return fatal(err)
-		}
+		// Recorded with the next batch (see flushClaims); the session
+		// goes by its index meanwhile.
+		s.claims = append(s.claims, archive.UIDLChange{ID: m.ID, UIDL: id})
 		delete(s.idx.byID, m.UIDL)
 		m.UIDL, m.GoneRun = id, 0
 		s.idx.byID[id] = m
 		s.listedIDs[id] = true
 	}
 	s.old[num] = m
+	if len(s.claims) >= s.opts.BatchMessages {
+		return s.flushClaims(ctx)
+	}
+	return nil
+}
+
+// flushClaims records the new identities of the messages claimed since the
+// last flush, in one transaction: a server that lists every archived
+// message under a new UIDL (a migrated mailbox) would otherwise cost a
+// commit per message. Before it, a crash only costs their download again:
+// the next run finds their UIDLs unknown and claims them anew.
+func (s *pop3Session) flushClaims(ctx context.Context) error {
+	if err := s.a.Catalog.SetUIDLs(ctx, s.claims, s.run); err != nil {
+		return fatal(err)
+	}
+	s.claims = s.claims[:0]
 	return nil
 }
 
@@ -133,6 +149,9 @@ func (s *pop3Session) add(ctx context.Context, num int, id string, st *archive.S
 // flush makes the batch's files durable, then records them
 // (archive.Writer.Publish).
 func (s *pop3Session) flush(ctx context.Context) error {
+	if err := s.flushClaims(ctx); err != nil {
+		return err
+	}
 	if s.batch.Len() == 0 {
 		return nil
 	}
