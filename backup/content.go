@@ -169,6 +169,12 @@ func (cs *contents) release(msgID uint64) {
 func (cs *contents) candidates(c *content) []candidate {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
+	return c.places()
+}
+
+// places are where c is now, and where a batch is publishing it; the
+// caller holds the registry's lock.
+func (c *content) places() []candidate {
 	out := []candidate{{c.path, c.row}}
 	if c.next != "" {
 		out = append(out, candidate{c.next, c.row})
@@ -194,11 +200,7 @@ func (cs *contents) sharing(st *archive.Staged, date time.Time, fromCatalog []ca
 	case ok && c.path == st.Path(): // st itself, recorded by a look-up before
 		return fromCatalog, false
 	case ok && archive.SameDate(c.row.InternalDate, date):
-		out = []candidate{{c.path, c.row}}
-		if c.next != "" {
-			out = append(out, candidate{c.next, c.row})
-		}
-		return append(out, fromCatalog...), false
+		return append(c.places(), fromCatalog...), false
 	case cs.forgot != forgot:
 		return nil, true
 	case len(fromCatalog) > 0:

@@ -1,6 +1,7 @@
 package restore
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
@@ -20,6 +21,28 @@ func BenchmarkMatchDB(b *testing.B) {
 		msgs[i] = archive.Message{ID: int64(i + 1), MessageID: id, Size: int64(1000 + i%2000), VSize: int64(1000 + i%2000)}
 		hs[i] = held{uid: imap.UID(i + 1), id: id, size: msgs[i].VSize}
 	}
+	benchLoop(b, func(ctx context.Context, d *matchDB) error {
+		if _, err := d.addHeld(ctx, func(add func(held) error) error {
+			for _, h := range hs {
+				if err := add(h); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		todo, _, err := matchMsgs(ctx, d, msgs, nil, nil)
+		if err == nil && len(todo) != 0 {
+			err = fmt.Errorf("%d to append, want none", len(todo))
+		}
+		return err
+	})
+}
+
+// benchLoop opens a match database and runs op on it, emptied, once per
+// round of b.
+func benchLoop(b *testing.B, op func(ctx context.Context, d *matchDB) error) {
 	ctx := b.Context()
 	d, err := openMatchDB(ctx)
 	if err != nil {
@@ -30,19 +53,8 @@ func BenchmarkMatchDB(b *testing.B) {
 		if err := d.reset(ctx); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := d.addHeld(ctx, func(add func(held) error) error {
-			for _, h := range hs {
-				if err := add(h); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
+		if err := op(ctx, d); err != nil {
 			b.Fatal(err)
-		}
-		todo, _, err := matchMsgs(ctx, d, msgs, nil, nil)
-		if err != nil || len(todo) != 0 {
-			b.Fatal(err, len(todo))
 		}
 	}
 }
@@ -69,16 +81,7 @@ func BenchmarkLabelMerge(b *testing.B) {
 	for i := 0; i < n; i += 10 {
 		add(2, i, "Travel")
 	}
-	ctx := b.Context()
-	d, err := openMatchDB(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer d.Close()
-	for b.Loop() {
-		if err := d.reset(ctx); err != nil {
-			b.Fatal(err)
-		}
+	benchLoop(b, func(ctx context.Context, d *matchDB) error {
 		if err := d.addLabelRows(ctx, func(add func(labelRow) error) error {
 			for _, r := range rows {
 				if err := add(r); err != nil {
@@ -87,7 +90,7 @@ func BenchmarkLabelMerge(b *testing.B) {
 			}
 			return nil
 		}); err != nil {
-			b.Fatal(err)
+			return err
 		}
 		if err := d.addGmail(ctx, func(add func(int64, archive.Gmail) error) error {
 			for id, g := range gm {
@@ -97,18 +100,15 @@ func BenchmarkLabelMerge(b *testing.B) {
 			}
 			return nil
 		}); err != nil {
-			b.Fatal(err)
+			return err
 		}
 		got, err := d.mergeLabels(ctx)
-		if err != nil || got != n {
-			b.Fatal(err, got)
+		if err == nil && got != n {
+			err = fmt.Errorf("%d messages merged, want %d", got, n)
 		}
-		labelled := 0
-		if err := d.eachLabels(ctx, func(i int, l []string) error {
-			labelled += len(l)
-			return nil
-		}); err != nil {
-			b.Fatal(err)
+		if err != nil {
+			return err
 		}
-	}
+		return d.eachLabels(ctx, func(i int, l []string) error { return nil })
+	})
 }
